@@ -1,0 +1,2181 @@
+/* fpf.h - v0.1 - Feature Pyramid Fusion cell + nucleus segmentation on the CPU.
+   SPDX-License-Identifier: MIT            (full text at the end of this file)
+
+   Do this:
+       #define FPF_IMPLEMENTATION
+       #include "fpf.h"
+   in *one* C or C++ file. Other files include fpf.h without the define.
+
+   fpf runs the Mask R-CNN of Korfhage et al., "Detection and segmentation of morphologically
+   complex eukaryotic cells in fluorescence microscopy images via feature pyramid fusion", PLOS
+   Comput Biol 2020, with the numerics of the original TF1/Keras code (a matterport fork):
+
+     nucleus image ──► backbone_core ─► FPN_core ─► P2..P6 (nucleus) ─┐
+                                                                     ├─ add or concat ─► F2..F6
+     cell image ─────► backbone ──────► FPN ──────► P2..P6 (cell) ───┘         │
+                                                                              ▼
+         RPN (anchors, deltas, NMS) ─► 500 proposals ─► RoIAlign 7×7 ─► box head ─► detection
+                                                     ─► RoIAlign 14×14 ─► mask head ─► 28×28 masks
+
+   The same code runs the five published variants: "cores" (nucleus model), "without_nucleus",
+   "with_nucleus" (one 2-channel input: channel 0 cell, channel 1 nucleus), FPF-add and
+   FPF-concat. Section numbers (§) refer to the inference spec, ../shared/design/fpf_architecture.md.
+
+   DOCUMENTATION
+
+   Quick start
+       fpf_model *cells = NULL, *nuclei = NULL;
+       fpf_model_load_file("fpf_add.fpf", NULL, &cells);      // any variant
+       fpf_model_load_file("cores.fpf",   NULL, &nuclei);     // optional nucleus model
+       fpf_session *s = NULL;
+       fpf_session_init(cells, nuclei, 1024, 1280, NULL, &s); // max image size, default options
+       fpf_input in = {0};
+       in.cell    = fpf_image_u16(cell_pixels, 1280, 1024, 1280 * 2);   // width, height, stride
+       in.nucleus = fpf_image_u16(nuc_pixels,  1280, 1024, 1280 * 2);
+       const fpf_output *out = NULL;
+       if (fpf_session_run(s, &in, &out) != FPF_OK) puts(fpf_session_message(s));
+       for (int i = 0; i < out->n_cells; i++) { const fpf_instance *c = &out->cells[i]; ... }
+       fpf_session_free(s); fpf_model_free(cells); fpf_model_free(nuclei);
+
+   Models and sessions
+       An fpf_model is immutable after loading and may be shared by any number of threads. All
+       per-image state lives in an fpf_session: one per thread. A session is created for a maximum
+       image size; any smaller image can then be run without further allocation.
+
+   Memory
+       fpf_session_workspace_size() tells the bytes a session needs for a given model pair, image
+       size and options, before anything is allocated. fpf_session_init_preallocated() then uses a
+       buffer the caller owns (firmware, arenas); fpf_session_init() allocates it. Nothing is
+       allocated inside fpf_session_run(). Allocation goes through fpf_allocator (a zero struct
+       means FPF_MALLOC / FPF_FREE, which default to malloc / free).
+
+   Threads
+       fpf_options.parallel_for(pool, fn, ctx, n) lets the caller run fn(ctx, i) for i in [0, n)
+       on its own pool; NULL runs serially. Every kernel splits its output into fixed tiles, and
+       every output value is computed by one task with a fixed summation order, so results are
+       identical for any thread count.
+
+   Errors
+       Every fallible function returns fpf_result (FPF_OK = 0, errors < 0). Sessions and loaders
+       also keep a one-line message (fpf_session_message, fpf_load_message). The library never
+       aborts, exits, prints, or touches memory outside the buffers it was given.
+
+   Images and normalization
+       Input images are single-channel 8-bit or 16-bit, with a row stride in bytes. 8-bit pixels are
+       molded exactly as the original: (x − 112.5f) / 255.0f. 16-bit pixels are first mapped to
+       0..255 (float, not rounded) by fpf_options.norm16: FPF_NORM16_PERCENTILE (default: the
+       0.1 % and 99.9 % percentiles of the image become 0 and 255, values outside are clipped),
+       FPF_NORM16_FIXED (lo and hi given), or FPF_NORM16_NONE (values used as they are).
+       Any H×W is accepted: the image is padded at the bottom and right to the next multiple of 64
+       with intensity 0, the network runs on the padded image, detections are clipped to the real
+       image as matterport does for padded images (window), and results are in the coordinates of
+       the original image. When H and W are multiples of 64 this is exactly the original pipeline.
+
+   Output
+       Per instance: the box (y1, x1, y2, x2 in pixels, y2/x2 exclusive), score, class id, the
+       28×28 mask probabilities of its class, and the full-resolution mask on demand:
+       fpf_instance_paste() writes the (y2−y1)×(x2−x1) binary mask (skimage-0.14 bilinear resize,
+       threshold >= 0.5, §10.2). fpf_label_image() in fpf_post.h builds label images.
+
+   SIMD and determinism
+       v0.1 ships portable C kernels, written so compilers vectorize them; each has a naive __ref
+       twin that the tests compare against. Post-processing follows TF's float32 operation order;
+       compile with -ffp-contract=off (the header also sets FP_CONTRACT OFF where the compiler
+       honours it).
+
+   Config macros
+       FPF_IMPLEMENTATION     emit the implementation in this translation unit
+       FPF_STATIC             make all functions static
+       FPF_MALLOC, FPF_FREE   default allocator (define both or neither)
+       FPF_NO_STDIO           remove fpf_model_load_file (no <stdio.h>)
+       FPF_MAX_IMAGE_DIM      largest accepted image side (default 32768)
+
+   Model file format (.fpf, version 1; all integers little-endian)
+       offset  size  field
+       0       8     magic "FPFMODEL"
+       8       4     u32 format version (1)
+       12      4     u32 number of tensors T
+       16      8     u64 file size in bytes (a multiple of 64)
+       24      8     u64 checksum (below)
+       32      32    reserved, zero
+       64      256   config block: 64 little-endian 32-bit words (FPF__CFG_* below; floats as f32 bits)
+       320     128·T tensor table, one entry per tensor:
+                       char name[80]   NUL-terminated, NUL-padded (Keras layer name + "/kernel" or "/bias")
+                       u32  dtype      0 = f32, 1 = s8 (reserved for int8 with per-channel scales)
+                       u32  ndim       1..4
+                       u32  shape[4]   unused dims are 0
+                       u64  offset     absolute file offset of the data, a multiple of 64
+                       u64  nbytes     = product(shape) × element size
+                       u64  scales     s8 only: file offset of f32 scales over the last dim; else 0
+                       u64  reserved   0
+       then the tensor data, each tensor 64-byte aligned, zero padding between.
+       Checksum: the sum over the file's 64-bit little-endian words w_i (with the checksum field
+       read as 0) of w_i × (2i + 1), modulo 2^64. Cheap, and any single-word change alters it.
+       Tensors (f32): every conv/dense layer of the variant (§12.2 names; the nucleus tower's with
+       "_core") as "<layer>/kernel" and "<layer>/bias", with the following BatchNorm already folded in
+       by the writer: kernel·γ/√(var+ε) and (bias−mean)·γ/√(var+ε)+β, ε = 1e-3. Layouts:
+       conv kernels HWIO [kh, kw, cin, cout]; dense [cin, cout]; the mask deconv [2, 2, cin, cout]
+       (transposed from Keras' (kh, kw, out, in)). A model can therefore be used in place from a
+       64-byte aligned buffer or a mapped file (fpf_model_load_inplace).
+
+   Limits and security
+       The loader checks every offset, size and shape with overflow-safe arithmetic, the checksum,
+       that the tensor set is exactly the one the config implies, and that no weight is NaN or Inf.
+       Image sizes are checked against FPF_MAX_IMAGE_DIM and the workspace size for overflow.
+*/
+#ifndef FPF_H_INCLUDED
+#define FPF_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FPF_VERSION_MAJOR 0
+#define FPF_VERSION_MINOR 1
+#define FPF_VERSION_PATCH 0
+#define FPF_VERSION_STRING "0.1.0"
+#define FPF_FORMAT_VERSION 1
+
+#ifndef FPF_DEF
+#ifdef FPF_STATIC
+#define FPF_DEF static
+#else
+#define FPF_DEF extern
+#endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+   Results */
+typedef enum fpf_result {
+    FPF_OK = 0,
+    FPF_ERR_INVALID_ARG = -1,   /* NULL pointer, bad size or option */
+    FPF_ERR_OUT_OF_MEMORY = -2, /* allocator returned NULL, or a workspace too small */
+    FPF_ERR_BAD_MODEL = -3,     /* truncated, corrupt, or inconsistent model file */
+    FPF_ERR_MODEL_VERSION = -4, /* wrong magic or format version */
+    FPF_ERR_CHECKSUM = -5,      /* checksum mismatch */
+    FPF_ERR_BAD_WEIGHTS = -6,   /* NaN or Inf in a weight tensor */
+    FPF_ERR_IMAGE_SIZE = -7,    /* zero, too large, or larger than the session was made for */
+    FPF_ERR_IO = -8,            /* could not read a file */
+    FPF_ERR_ABORTED = -9,       /* the abort callback asked to stop */
+    FPF_ERR_MODEL_PAIR = -10    /* the nucleus model does not fit the main model */
+} fpf_result;
+FPF_DEF const char *fpf_result_string(fpf_result r);
+FPF_DEF const char *fpf_version(void);
+
+/* ---------------------------------------------------------------------------------------------
+   Configuration: every architecture and inference parameter, as stored in the .fpf file. */
+typedef enum fpf_variant {
+    FPF_VARIANT_CORES = 0,           /* nucleus model: nucleus image in */
+    FPF_VARIANT_WITHOUT_NUCLEUS = 1, /* cell image in */
+    FPF_VARIANT_WITH_NUCLEUS = 2,    /* one 2-channel image: [cell, nucleus] */
+    FPF_VARIANT_FPF_ADD = 3,         /* two towers, pyramids added */
+    FPF_VARIANT_FPF_CONCAT = 4       /* two towers, pyramids concatenated [cell, nucleus] */
+} fpf_variant;
+
+typedef struct fpf_config {
+    int variant;                /* fpf_variant */
+    int merge;                  /* 0 none, 1 add, 2 concat; must agree with variant */
+    int input_channels;         /* 1, or 2 for with_nucleus */
+    int num_classes;            /* 2: background + cell (or nucleus) */
+    int stem_width;             /* conv1 filters (64) */
+    int blocks[4];              /* blocks in stages 2..5 (2, 2, 4, 2) */
+    int bottleneck[4];          /* f1 = f2 of stages 2..5 (32, 64, 128, 256) */
+    int stage_out[4];           /* f3 of stages 2..5 (128, 256, 512, 1024) */
+    int fpn_width;              /* pyramid depth of one tower (256) */
+    int rpn_width;              /* RPN shared conv (512) */
+    int fc_width;               /* box head FC (1024) */
+    int mask_width;             /* mask head convs (256) */
+    int pool_size;              /* 7 */
+    int mask_pool_size;         /* 14; masks are 2× this */
+    int image_multiple;         /* 64 */
+    int anchor_stride;          /* 1 */
+    float anchor_scales[5];     /* 32, 64, 128, 256, 512 on P2..P6 */
+    float anchor_ratios[3];     /* 0.5, 1, 2 (width / height) */
+    int backbone_strides[5];    /* 4, 8, 16, 32, 64 */
+    float mean_pixel;           /* 112.5 */
+    float pixel_scale;          /* 255 */
+    float rpn_nms_threshold;    /* 0.7 */
+    int pre_nms_limit;          /* 6000 */
+    int post_nms_rois;          /* 500 */
+    float rpn_bbox_std[4];      /* 0.1, 0.1, 0.2, 0.2 */
+    float bbox_std[4];          /* 0.1, 0.1, 0.2, 0.2 */
+    float det_min_confidence;   /* 0.7 */
+    float det_nms_threshold;    /* 0.3 */
+    int det_max_instances;      /* 200 */
+    float roi_canonical_size;   /* 224 */
+    int roi_canonical_level;    /* 4 */
+    float mask_threshold;       /* 0.5 */
+    float bn_epsilon;           /* 1e-3 (already folded; recorded for provenance) */
+} fpf_config;
+
+/* The paper's configuration for a variant (spec §1.4). */
+FPF_DEF void fpf_config_paper(fpf_config *cfg, fpf_variant variant);
+/* FPF_OK when every field is in range and consistent; otherwise FPF_ERR_BAD_MODEL. */
+FPF_DEF fpf_result fpf_config_check(const fpf_config *cfg);
+
+/* The conv / dense layers a config implies, in file order (for writers and converters). */
+typedef struct fpf_layer_desc {
+    char name[64];    /* Keras layer name, e.g. "res2a_branch2a" or "res2a_branch2a_core" */
+    char bn_name[64]; /* the BatchNorm folded into it, "" if none */
+    int kind;         /* 0 conv: kernel HWIO [kh,kw,cin,cout]; 1 dense: [cin,cout];
+                         2 deconv: [2,2,cin,cout] in .fpf (Keras stores (2,2,cout,cin)) */
+    int kh, kw, cin, cout;
+} fpf_layer_desc;
+/* Fills up to max descriptors and returns how many the config has (at most FPF_MAX_LAYERS). */
+#define FPF_MAX_LAYERS 160
+FPF_DEF int fpf_config_layers(const fpf_config *cfg, fpf_layer_desc *out, int max);
+/* Config block <-> the 64 words of the file header. */
+FPF_DEF void fpf_config_to_words(const fpf_config *cfg, uint32_t words[64]);
+FPF_DEF void fpf_config_from_words(fpf_config *cfg, const uint32_t words[64]);
+/* The checksum of a complete file image (the checksum field, bytes 24..31, counts as zero). */
+FPF_DEF uint64_t fpf_checksum(const void *file, size_t size);
+
+/* ---------------------------------------------------------------------------------------------
+   Allocation */
+typedef struct fpf_allocator {
+    void *(*alloc)(size_t size, size_t align, void *user); /* align is a power of two <= 64 */
+    void (*free)(void *ptr, void *user);
+    void *user;
+} fpf_allocator; /* a zero struct means FPF_MALLOC / FPF_FREE */
+
+/* ---------------------------------------------------------------------------------------------
+   Models */
+typedef struct fpf_model fpf_model;
+
+/* Copies the file image into memory the model owns (64-byte aligned). alloc may be NULL. */
+FPF_DEF fpf_result fpf_model_load_memory(const void *data, size_t size, const fpf_allocator *alloc,
+                                         fpf_model **out, char *msg, size_t msg_size);
+/* Uses data in place: it must be 64-byte aligned and outlive the model. */
+FPF_DEF fpf_result fpf_model_load_inplace(const void *data, size_t size, const fpf_allocator *alloc,
+                                          fpf_model **out, char *msg, size_t msg_size);
+#ifndef FPF_NO_STDIO
+FPF_DEF fpf_result fpf_model_load_file(const char *path, const fpf_allocator *alloc,
+                                       fpf_model **out, char *msg, size_t msg_size);
+#endif
+FPF_DEF void fpf_model_free(fpf_model *model);
+FPF_DEF const fpf_config *fpf_model_config(const fpf_model *model);
+/* Looks up a tensor by name ("conv1/kernel"); NULL if absent. dims gets up to 4 sizes. */
+FPF_DEF const float *fpf_model_tensor(const fpf_model *model, const char *name, int *ndim, int dims[4]);
+/* Bytes of weights in the file. */
+FPF_DEF size_t fpf_model_weight_bytes(const fpf_model *model);
+
+/* ---------------------------------------------------------------------------------------------
+   Images */
+typedef struct fpf_image {
+    const void *pixels; /* first row */
+    int width, height;
+    int bits;           /* 8 or 16 (uint16 in host byte order) */
+    size_t stride;      /* bytes between rows */
+} fpf_image;
+FPF_DEF fpf_image fpf_image_u8(const uint8_t *pixels, int width, int height, size_t stride);
+FPF_DEF fpf_image fpf_image_u16(const uint16_t *pixels, int width, int height, size_t stride);
+
+typedef struct fpf_input {
+    fpf_image cell;    /* the cell (cytoplasm) image: without_nucleus, with_nucleus, FPF */
+    fpf_image nucleus; /* the nucleus image: cores, with_nucleus, FPF, and any nucleus model */
+} fpf_input;
+
+/* ---------------------------------------------------------------------------------------------
+   Options (a zero struct gives the defaults) */
+typedef enum fpf_norm16_mode {
+    FPF_NORM16_PERCENTILE = 0, /* [percentile lo, percentile hi] -> [0, 255], clipped */
+    FPF_NORM16_FIXED = 1,      /* [lo, hi] -> [0, 255], clipped */
+    FPF_NORM16_NONE = 2        /* values used as they are (data already in 0..255) */
+} fpf_norm16_mode;
+
+typedef void (*fpf_task_fn)(void *ctx, int task);
+typedef void (*fpf_parallel_for_fn)(void *pool, fpf_task_fn fn, void *ctx, int n_tasks);
+/* Called with every intermediate tensor when set (parity tests, debugging). The tensor has ndim
+   dims; consecutive "rows" of the last dim are ld floats apart (ld = dims[ndim-1] if packed). */
+typedef void (*fpf_stage_fn)(void *user, const char *name, const float *data, int ndim,
+                             const int *dims, int ld);
+
+typedef struct fpf_options {
+    fpf_allocator allocator;
+    fpf_parallel_for_fn parallel_for; /* NULL: serial */
+    void *pool;
+    int norm16;                /* fpf_norm16_mode */
+    float norm16_lo, norm16_hi; /* FIXED: intensities; PERCENTILE: percents (0 and 0 = 0.1, 99.9) */
+    float det_min_confidence;  /* 0 = the model's (0.7) */
+    int det_max_instances;     /* 0 = the model's (200) */
+    int stable_nms_ties;       /* 0 = TF heap tie order (§6.4, default); 1 = lower index first */
+    int drop_padding_detections; /* 1 drops detections that come from zero-padded proposals (§6.3) */
+    fpf_stage_fn stage;        /* optional tensor dump callback */
+    void *stage_user;
+    int (*abort_check)(void *user); /* optional: return non-zero to stop between layers */
+    void *abort_user;
+} fpf_options;
+
+/* ---------------------------------------------------------------------------------------------
+   Sessions and outputs */
+typedef struct fpf_instance {
+    int y1, x1, y2, x2;   /* pixel box in the input image; y2, x2 exclusive */
+    float score;          /* class probability */
+    int class_id;         /* 1 = cell (or nucleus) */
+    const float *mask28;  /* [28][28] sigmoid probabilities of class_id, row-major */
+    int mask_size;        /* 28 (twice the mask pool size) */
+    float threshold;      /* mask threshold (0.5) used by fpf_instance_paste */
+    int from_padding;     /* 1 if it came from a zero-padded proposal (§6.3) */
+} fpf_instance;
+
+typedef struct fpf_output {
+    int height, width;    /* the input image size */
+    int n_cells;          /* detections of the main model (nuclei for a "cores" main model) */
+    const fpf_instance *cells;
+    int n_nuclei;         /* detections of the nucleus model, when one was given */
+    const fpf_instance *nuclei;
+    int shared_nucleus_pyramid; /* 1 when the FPF nucleus tower was computed once for both */
+} fpf_output;
+
+typedef struct fpf_session fpf_session;
+
+/* nucleus may be NULL. It must be a "cores" model with the same input conventions. */
+FPF_DEF fpf_result fpf_session_workspace_size(const fpf_model *model, const fpf_model *nucleus,
+                                              int max_height, int max_width,
+                                              const fpf_options *opt, size_t *bytes);
+FPF_DEF fpf_result fpf_session_init(const fpf_model *model, const fpf_model *nucleus,
+                                    int max_height, int max_width, const fpf_options *opt,
+                                    fpf_session **out);
+/* buf: at least fpf_session_workspace_size bytes, 64-byte aligned, owned by the caller. */
+FPF_DEF fpf_result fpf_session_init_preallocated(const fpf_model *model, const fpf_model *nucleus,
+                                                 int max_height, int max_width,
+                                                 const fpf_options *opt, void *buf, size_t bytes,
+                                                 fpf_session **out);
+FPF_DEF void fpf_session_free(fpf_session *s);
+/* Runs the whole network. *out points into the session and stays valid until the next run. */
+FPF_DEF fpf_result fpf_session_run(fpf_session *s, const fpf_input *in, const fpf_output **out);
+FPF_DEF const char *fpf_session_message(const fpf_session *s);
+
+/* Writes the instance's binary mask (1 inside), (y2−y1) rows of (x2−x1) bytes, rows dst_stride
+   bytes apart. Returns the number of mask pixels. */
+FPF_DEF long fpf_instance_paste(const fpf_instance *inst, uint8_t *dst, size_t dst_stride);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FPF_H_INCLUDED */
+
+/* =============================================================================================
+   IMPLEMENTATION
+   ============================================================================================= */
+#if defined(FPF_IMPLEMENTATION) || defined(FPF_ALL_IMPLEMENTATION)
+#ifndef FPF_IMPLEMENTATION_INCLUDED
+#define FPF_IMPLEMENTATION_INCLUDED
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+#ifndef FPF_NO_STDIO
+#include <stdio.h>
+#endif
+
+#if defined(FPF_MALLOC) != defined(FPF_FREE)
+#error "define both FPF_MALLOC and FPF_FREE, or neither"
+#endif
+#ifndef FPF_MALLOC
+#include <stdlib.h>
+#define FPF_MALLOC(size) malloc(size)
+#define FPF_FREE(ptr) free(ptr)
+#endif
+#ifndef FPF_MAX_IMAGE_DIM
+#define FPF_MAX_IMAGE_DIM 32768
+#endif
+
+/* The post-processing follows TF's float32 operation order; a fused multiply-add would change it. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+/* Reference twins (__ref) are compiled always; only the tests call some of them. */
+#if defined(__GNUC__) || defined(__clang__)
+#define FPF__REF_TWIN __attribute__((unused)) static
+#else
+#define FPF__REF_TWIN static
+#endif
+
+#define FPF__ALIGN 64
+#define FPF__MAXB 8     /* most blocks per stage a config may ask for */
+#define FPF__A 3        /* anchors per location (three ratios) */
+
+/* ---------------------------------------------------------------------------------------------
+   Small helpers: results, messages, checked arithmetic, allocation */
+
+FPF_DEF const char *fpf_version(void) { return FPF_VERSION_STRING; }
+
+FPF_DEF const char *fpf_result_string(fpf_result r) {
+    switch (r) {
+    case FPF_OK: return "ok";
+    case FPF_ERR_INVALID_ARG: return "invalid argument";
+    case FPF_ERR_OUT_OF_MEMORY: return "out of memory";
+    case FPF_ERR_BAD_MODEL: return "bad model file";
+    case FPF_ERR_MODEL_VERSION: return "not an fpf model of a supported version";
+    case FPF_ERR_CHECKSUM: return "model checksum mismatch";
+    case FPF_ERR_BAD_WEIGHTS: return "non-finite weights";
+    case FPF_ERR_IMAGE_SIZE: return "unsupported image size";
+    case FPF_ERR_IO: return "i/o error";
+    case FPF_ERR_ABORTED: return "aborted";
+    case FPF_ERR_MODEL_PAIR: return "nucleus model does not fit the main model";
+    }
+    return "unknown error";
+}
+
+/* Writes "<a><b><c>" into dst (truncating, always terminated). */
+static void fpf__msg3(char *dst, size_t n, const char *a, const char *b, const char *c) {
+    size_t k = 0;
+    const char *parts[3];
+    int i;
+    if (!dst || n == 0) return;
+    parts[0] = a; parts[1] = b; parts[2] = c;
+    for (i = 0; i < 3; i++)
+        for (const char *p = parts[i]; p && *p && k + 1 < n; p++) dst[k++] = *p;
+    dst[k] = 0;
+}
+/* size_t arithmetic that reports overflow instead of wrapping. */
+static int fpf__mul(size_t a, size_t b, size_t *r) {
+    if (a && b > (size_t)-1 / a) return 0;
+    *r = a * b;
+    return 1;
+}
+static int fpf__add(size_t a, size_t b, size_t *r) {
+    if (b > (size_t)-1 - a) return 0;
+    *r = a + b;
+    return 1;
+}
+
+static void *fpf__alloc(const fpf_allocator *a, size_t size) {
+    if (a && a->alloc) return a->alloc(size, FPF__ALIGN, a->user);
+    {   /* malloc gives 16-byte alignment; over-allocate and keep the offset just before the block */
+        unsigned char *raw = (unsigned char *)FPF_MALLOC(size + FPF__ALIGN);
+        size_t off;
+        if (!raw) return NULL;
+        off = FPF__ALIGN - ((uintptr_t)raw & (FPF__ALIGN - 1));
+        raw[off - 1] = (unsigned char)off;
+        return raw + off;
+    }
+}
+static void fpf__free(const fpf_allocator *a, void *p) {
+    if (!p) return;
+    if (a && a->alloc) { if (a->free) a->free(p, a->user); return; }
+    {
+        unsigned char *q = (unsigned char *)p;
+        FPF_FREE(q - q[-1]);
+    }
+}
+
+static uint32_t fpf__rd32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t fpf__rd64(const uint8_t *p) {
+    return (uint64_t)fpf__rd32(p) | (uint64_t)fpf__rd32(p + 4) << 32;
+}
+
+/* ---------------------------------------------------------------------------------------------
+   Configuration */
+
+FPF_DEF void fpf_config_paper(fpf_config *c, fpf_variant variant) {
+    static const int blocks[4] = {2, 2, 4, 2}, f1[4] = {32, 64, 128, 256}, f3[4] = {128, 256, 512, 1024};
+    int i;
+    memset(c, 0, sizeof *c);
+    c->variant = (int)variant;
+    c->merge = variant == FPF_VARIANT_FPF_ADD ? 1 : variant == FPF_VARIANT_FPF_CONCAT ? 2 : 0;
+    c->input_channels = variant == FPF_VARIANT_WITH_NUCLEUS ? 2 : 1;
+    c->num_classes = 2;
+    c->stem_width = 64;
+    for (i = 0; i < 4; i++) { c->blocks[i] = blocks[i]; c->bottleneck[i] = f1[i]; c->stage_out[i] = f3[i]; }
+    c->fpn_width = 256; c->rpn_width = 512; c->fc_width = 1024; c->mask_width = 256;
+    c->pool_size = 7; c->mask_pool_size = 14; c->image_multiple = 64; c->anchor_stride = 1;
+    for (i = 0; i < 5; i++) { c->anchor_scales[i] = (float)(32 << i); c->backbone_strides[i] = 4 << i; }
+    c->anchor_ratios[0] = 0.5f; c->anchor_ratios[1] = 1.0f; c->anchor_ratios[2] = 2.0f;
+    c->mean_pixel = 112.5f; c->pixel_scale = 255.0f;
+    c->rpn_nms_threshold = 0.7f; c->pre_nms_limit = 6000; c->post_nms_rois = 500;
+    c->rpn_bbox_std[0] = c->rpn_bbox_std[1] = 0.1f; c->rpn_bbox_std[2] = c->rpn_bbox_std[3] = 0.2f;
+    c->bbox_std[0] = c->bbox_std[1] = 0.1f; c->bbox_std[2] = c->bbox_std[3] = 0.2f;
+    c->det_min_confidence = 0.7f; c->det_nms_threshold = 0.3f; c->det_max_instances = 200;
+    c->roi_canonical_size = 224.0f; c->roi_canonical_level = 4; c->mask_threshold = 0.5f;
+    c->bn_epsilon = 1e-3f;
+}
+
+/* The config block: word k of the file holds the field listed at index k. */
+typedef struct fpf__cfg_field { size_t offset; int is_float, count; } fpf__cfg_field;
+#define FPF__F(field, isf, n) { offsetof(fpf_config, field), isf, n }
+static const fpf__cfg_field fpf__cfg_fields[] = {
+    FPF__F(variant, 0, 1), FPF__F(merge, 0, 1), FPF__F(input_channels, 0, 1),
+    FPF__F(num_classes, 0, 1), FPF__F(stem_width, 0, 1), FPF__F(blocks, 0, 4),
+    FPF__F(bottleneck, 0, 4), FPF__F(stage_out, 0, 4), FPF__F(fpn_width, 0, 1),
+    FPF__F(rpn_width, 0, 1), FPF__F(fc_width, 0, 1), FPF__F(mask_width, 0, 1),
+    FPF__F(pool_size, 0, 1), FPF__F(mask_pool_size, 0, 1), FPF__F(image_multiple, 0, 1),
+    FPF__F(anchor_stride, 0, 1), FPF__F(anchor_scales, 1, 5), FPF__F(anchor_ratios, 1, 3),
+    FPF__F(backbone_strides, 0, 5), FPF__F(mean_pixel, 1, 1), FPF__F(pixel_scale, 1, 1),
+    FPF__F(rpn_nms_threshold, 1, 1), FPF__F(pre_nms_limit, 0, 1), FPF__F(post_nms_rois, 0, 1),
+    FPF__F(rpn_bbox_std, 1, 4), FPF__F(bbox_std, 1, 4), FPF__F(det_min_confidence, 1, 1),
+    FPF__F(det_nms_threshold, 1, 1), FPF__F(det_max_instances, 0, 1),
+    FPF__F(roi_canonical_size, 1, 1), FPF__F(roi_canonical_level, 0, 1),
+    FPF__F(mask_threshold, 1, 1), FPF__F(bn_epsilon, 1, 1)};
+#undef FPF__F
+
+FPF_DEF void fpf_config_to_words(const fpf_config *cfg, uint32_t words[64]) {
+    size_t f;
+    int k = 0, i;
+    memset(words, 0, 64 * sizeof(uint32_t));
+    for (f = 0; f < sizeof fpf__cfg_fields / sizeof fpf__cfg_fields[0]; f++) {
+        const char *base = (const char *)cfg + fpf__cfg_fields[f].offset;
+        for (i = 0; i < fpf__cfg_fields[f].count; i++, k++) {
+            int32_t v;
+            memcpy(&v, base + 4 * i, 4); /* int and float fields are both 4 bytes */
+            words[k] = (uint32_t)v;
+        }
+    }
+}
+FPF_DEF void fpf_config_from_words(fpf_config *cfg, const uint32_t words[64]) {
+    size_t f;
+    int k = 0, i;
+    memset(cfg, 0, sizeof *cfg);
+    for (f = 0; f < sizeof fpf__cfg_fields / sizeof fpf__cfg_fields[0]; f++) {
+        char *base = (char *)cfg + fpf__cfg_fields[f].offset;
+        for (i = 0; i < fpf__cfg_fields[f].count; i++, k++) memcpy(base + 4 * i, &words[k], 4);
+    }
+}
+
+static int fpf__in(int v, int lo, int hi) { return v >= lo && v <= hi; }
+static int fpf__fin(float v, float lo, float hi) { return v >= lo && v <= hi; } /* false for NaN */
+
+FPF_DEF fpf_result fpf_config_check(const fpf_config *c) {
+    int i, ok = 1;
+    if (!c) return FPF_ERR_INVALID_ARG;
+    ok &= fpf__in(c->variant, 0, 4) && fpf__in(c->merge, 0, 2);
+    ok &= c->merge == (c->variant == FPF_VARIANT_FPF_ADD ? 1 : c->variant == FPF_VARIANT_FPF_CONCAT ? 2 : 0);
+    ok &= c->input_channels == (c->variant == FPF_VARIANT_WITH_NUCLEUS ? 2 : 1);
+    ok &= c->num_classes == 2 && fpf__in(c->stem_width, 1, 4096);
+    for (i = 0; i < 4; i++)
+        ok &= fpf__in(c->blocks[i], 1, FPF__MAXB) && fpf__in(c->bottleneck[i], 1, 4096) &&
+              fpf__in(c->stage_out[i], 1, 8192);
+    ok &= fpf__in(c->fpn_width, 1, 1024) && fpf__in(c->rpn_width, 1, 4096);
+    ok &= fpf__in(c->fc_width, 1, 8192) && fpf__in(c->mask_width, 1, 1024);
+    ok &= fpf__in(c->pool_size, 2, 32) && fpf__in(c->mask_pool_size, 2, 64);
+    ok &= c->image_multiple == 64 && c->anchor_stride == 1;
+    for (i = 0; i < 5; i++)
+        ok &= fpf__fin(c->anchor_scales[i], 1.0f, 1e5f) && c->backbone_strides[i] == (4 << i);
+    for (i = 0; i < 3; i++) ok &= fpf__fin(c->anchor_ratios[i], 1e-3f, 1e3f);
+    ok &= fpf__fin(c->mean_pixel, -1e6f, 1e6f) && fpf__fin(c->pixel_scale, 1e-6f, 1e9f);
+    ok &= fpf__fin(c->rpn_nms_threshold, 0.0f, 1.0f) && fpf__in(c->pre_nms_limit, 1, 1 << 20);
+    ok &= fpf__in(c->post_nms_rois, 1, 1 << 16);
+    for (i = 0; i < 4; i++)
+        ok &= fpf__fin(c->rpn_bbox_std[i], 0.0f, 100.0f) && fpf__fin(c->bbox_std[i], 0.0f, 100.0f);
+    ok &= fpf__fin(c->det_min_confidence, 0.0f, 1.0f) && fpf__fin(c->det_nms_threshold, 0.0f, 1.0f);
+    ok &= fpf__in(c->det_max_instances, 1, 1 << 16);
+    ok &= fpf__fin(c->roi_canonical_size, 1.0f, 1e5f) && fpf__in(c->roi_canonical_level, 2, 5);
+    ok &= fpf__fin(c->mask_threshold, 0.0f, 1.0f) && fpf__fin(c->bn_epsilon, 0.0f, 1.0f);
+    return ok ? FPF_OK : FPF_ERR_BAD_MODEL;
+}
+
+/* Depth of the pyramid the RPN and the heads see: D = 2 × FPN width for concat. */
+static int fpf__depth(const fpf_config *c) { return c->merge == 2 ? 2 * c->fpn_width : c->fpn_width; }
+static int fpf__is_fpf(const fpf_config *c) { return c->merge != 0; }
+
+/* ---------------------------------------------------------------------------------------------
+   Layer list (spec §12.2). Everything that has weights is a conv, a dense layer or the deconv,
+   each with a kernel and a bias; BatchNorms are folded into the conv before them. */
+
+typedef struct fpf__conv {
+    const float *w; /* HWIO [kh][kw][cin][cout] (dense: [cin][cout]; deconv: [2][2][cin][cout]) */
+    const float *b; /* [cout] */
+    int kh, kw, cin, cout;
+} fpf__conv;
+
+typedef struct fpf__tower {                 /* backbone + FPN of one input */
+    fpf__conv conv1;
+    fpf__conv block[4][FPF__MAXB][4];       /* stage 2..5, block, {2a, 2b, 2c, shortcut 1} */
+    fpf__conv lateral[4];                   /* fpn_c2p2 .. fpn_c5p5 */
+    fpf__conv smooth[4];                    /* fpn_p2 .. fpn_p5 */
+} fpf__tower;
+
+typedef struct fpf__heads {
+    fpf__conv rpn_conv, rpn_class, rpn_bbox;                 /* rpn_model */
+    fpf__conv cls_conv1, cls_conv2, cls_logits, bbox_fc;     /* box head (fpn_classifier_graph) */
+    fpf__conv mask_conv[4], mask_deconv, mask_out;           /* mask head (build_fpn_mask_graph) */
+} fpf__heads;
+
+typedef struct fpf__layer_list {
+    fpf_layer_desc *desc;
+    fpf__conv **slot;
+    int n, max;
+} fpf__layer_list;
+
+static void fpf__emit(fpf__layer_list *L, fpf__conv *slot, int kind, int kh, int kw, int cin,
+                      int cout, const char *name, const char *sfx, const char *bn) {
+    if (L->n < L->max) {
+        fpf_layer_desc *d = &L->desc[L->n];
+        fpf__msg3(d->name, sizeof d->name, name, sfx, NULL);
+        fpf__msg3(d->bn_name, sizeof d->bn_name, bn, bn ? sfx : NULL, NULL);
+        d->kind = kind; d->kh = kh; d->kw = kw; d->cin = cin; d->cout = cout;
+        if (L->slot) L->slot[L->n] = slot;
+    }
+    L->n++;
+}
+
+/* res{S}{b}_branch{2a,2b,2c,1} and bn{S}{b}_branch{...} for stage S (2..5), block letter b. */
+static void fpf__emit_block(fpf__layer_list *L, fpf__tower *t, const char *sfx, int s, int b,
+                            int cin, int f1, int f3) {
+    static const char *br[4] = {"2a", "2b", "2c", "1"};
+    int j;
+    for (j = 0; j < (b == 0 ? 4 : 3); j++) {
+        char name[32], bn[32];
+        int k = j == 1 ? 3 : 1;
+        int ci = j == 0 || j == 3 ? cin : f1, co = j >= 2 ? f3 : f1;
+        name[0] = 'r'; name[1] = 'e'; name[2] = 's'; name[3] = (char)('0' + s); name[4] = (char)('a' + b);
+        fpf__msg3(name + 5, sizeof name - 5, "_branch", br[j], NULL);
+        bn[0] = 'b'; bn[1] = 'n';
+        fpf__msg3(bn + 2, sizeof bn - 2, name + 3, NULL, NULL);
+        fpf__emit(L, t ? &t->block[s - 2][b][j] : NULL, 0, k, k, ci, co, name, sfx, bn);
+    }
+}
+
+static void fpf__emit_tower(fpf__layer_list *L, const fpf_config *c, fpf__tower *t, const char *sfx,
+                            int cin) {
+    static const char *lat[4] = {"fpn_c2p2", "fpn_c3p3", "fpn_c4p4", "fpn_c5p5"};
+    static const char *smo[4] = {"fpn_p2", "fpn_p3", "fpn_p4", "fpn_p5"};
+    int s, b, F = c->fpn_width;
+    fpf__emit(L, t ? &t->conv1 : NULL, 0, 7, 7, cin, c->stem_width, "conv1", sfx, "bn_conv1");
+    for (s = 0; s < 4; s++)
+        for (b = 0; b < c->blocks[s]; b++) {
+            int in = b > 0 ? c->stage_out[s] : s == 0 ? c->stem_width : c->stage_out[s - 1];
+            fpf__emit_block(L, t, sfx, s + 2, b, in, c->bottleneck[s], c->stage_out[s]);
+        }
+    for (s = 3; s >= 0; s--) /* c5p5 first, as §12.2 lists them */
+        fpf__emit(L, t ? &t->lateral[s] : NULL, 0, 1, 1, c->stage_out[s], F, lat[s], sfx, NULL);
+    for (s = 0; s < 4; s++) fpf__emit(L, t ? &t->smooth[s] : NULL, 0, 3, 3, F, F, smo[s], sfx, NULL);
+}
+
+static void fpf__emit_heads(fpf__layer_list *L, const fpf_config *c, fpf__heads *h) {
+    static const char *mc[4] = {"mrcnn_mask_conv1", "mrcnn_mask_conv2", "mrcnn_mask_conv3", "mrcnn_mask_conv4"};
+    static const char *mb[4] = {"mrcnn_mask_bn1", "mrcnn_mask_bn2", "mrcnn_mask_bn3", "mrcnn_mask_bn4"};
+    int D = fpf__depth(c), P = c->pool_size, K = c->num_classes, m = c->mask_width, i;
+#define FPF__H(field) (h ? &h->field : NULL)
+    fpf__emit(L, FPF__H(rpn_conv), 0, 3, 3, D, c->rpn_width, "rpn_conv_shared", "", NULL);
+    fpf__emit(L, FPF__H(rpn_class), 0, 1, 1, c->rpn_width, 2 * FPF__A, "rpn_class_raw", "", NULL);
+    fpf__emit(L, FPF__H(rpn_bbox), 0, 1, 1, c->rpn_width, 4 * FPF__A, "rpn_bbox_pred", "", NULL);
+    fpf__emit(L, FPF__H(cls_conv1), 0, P, P, D, c->fc_width, "mrcnn_class_conv1", "", "mrcnn_class_bn1");
+    fpf__emit(L, FPF__H(cls_conv2), 0, 1, 1, c->fc_width, c->fc_width, "mrcnn_class_conv2", "", "mrcnn_class_bn2");
+    fpf__emit(L, FPF__H(cls_logits), 1, 1, 1, c->fc_width, K, "mrcnn_class_logits", "", NULL);
+    fpf__emit(L, FPF__H(bbox_fc), 1, 1, 1, c->fc_width, 4 * K, "mrcnn_bbox_fc", "", NULL);
+    for (i = 0; i < 4; i++)
+        fpf__emit(L, FPF__H(mask_conv[i]), 0, 3, 3, i ? m : D, m, mc[i], "", mb[i]);
+    fpf__emit(L, FPF__H(mask_deconv), 2, 2, 2, m, m, "mrcnn_mask_deconv", "", NULL);
+    fpf__emit(L, FPF__H(mask_out), 0, 1, 1, m, K, "mrcnn_mask", "", NULL);
+#undef FPF__H
+}
+
+static int fpf__layers(const fpf_config *c, fpf__tower *t, fpf__tower *core, fpf__heads *h,
+                       fpf_layer_desc *desc, fpf__conv **slot, int max) {
+    fpf__layer_list L;
+    L.desc = desc; L.slot = slot; L.n = 0; L.max = desc ? max : 0;
+    fpf__emit_tower(&L, c, t, "", c->input_channels);
+    if (fpf__is_fpf(c)) fpf__emit_tower(&L, c, core, "_core", 1);
+    fpf__emit_heads(&L, c, h);
+    return L.n;
+}
+
+FPF_DEF int fpf_config_layers(const fpf_config *cfg, fpf_layer_desc *out, int max) {
+    if (!cfg || fpf_config_check(cfg) != FPF_OK) return 0;
+    return fpf__layers(cfg, NULL, NULL, NULL, out, NULL, out ? max : 0);
+}
+
+/* ---------------------------------------------------------------------------------------------
+   Model file (format in the header comment) */
+
+#define FPF__HDR 64
+#define FPF__CFG_BYTES 256
+#define FPF__ENTRY 128
+#define FPF__NAME 80
+
+struct fpf_model {
+    fpf_config cfg;
+    fpf_allocator alloc;
+    void *owned;           /* our copy of the file, or NULL when used in place */
+    const uint8_t *file;
+    size_t size;
+    int n_tensors;
+    fpf__tower tower, core; /* core: the nucleus tower of FPF models */
+    fpf__heads heads;
+    size_t weight_bytes;
+};
+
+FPF_DEF uint64_t fpf_checksum(const void *file, size_t size) {
+    const uint8_t *p = (const uint8_t *)file;
+    uint64_t sum = 0;
+    size_t i, n = size / 8;
+    for (i = 0; i < n; i++) {
+        uint64_t w = (i == 3) ? 0 : fpf__rd64(p + 8 * i); /* bytes 24..31 hold the checksum */
+        sum += w * (2 * (uint64_t)i + 1);
+    }
+    if (size % 8) {
+        uint8_t tail[8] = {0};
+        memcpy(tail, p + 8 * n, size % 8);
+        sum += fpf__rd64(tail) * (2 * (uint64_t)n + 1);
+    }
+    return sum;
+}
+
+typedef struct fpf__loader {
+    const uint8_t *file;
+    size_t size;
+    char *msg;
+    size_t msg_size;
+} fpf__loader;
+
+static fpf_result fpf__fail(fpf__loader *ld, fpf_result r, const char *a, const char *b, const char *c) {
+    fpf__msg3(ld->msg, ld->msg_size, a, b, c);
+    return r;
+}
+
+/* Finds tensor `name` in the table; checks its shape is exactly dims[0..ndim). */
+static fpf_result fpf__bind(fpf__loader *ld, int n_tensors, const char *name, int ndim,
+                            const int *dims, const float **data, unsigned char *used) {
+    int t, i;
+    for (t = 0; t < n_tensors; t++) {
+        const uint8_t *e = ld->file + FPF__HDR + FPF__CFG_BYTES + (size_t)t * FPF__ENTRY;
+        if (strcmp((const char *)e, name) != 0) continue;
+        if (used[t]) return fpf__fail(ld, FPF_ERR_BAD_MODEL, "duplicate tensor ", name, "");
+        if (fpf__rd32(e + 80) != 0) return fpf__fail(ld, FPF_ERR_BAD_MODEL, "tensor ", name, " is not f32");
+        if ((int)fpf__rd32(e + 84) != ndim) return fpf__fail(ld, FPF_ERR_BAD_MODEL, "tensor ", name, " has the wrong rank");
+        for (i = 0; i < ndim; i++)
+            if ((int)fpf__rd32(e + 88 + 4 * i) != dims[i])
+                return fpf__fail(ld, FPF_ERR_BAD_MODEL, "tensor ", name, " has a shape that disagrees with the config");
+        used[t] = 1;
+        *data = (const float *)(const void *)(ld->file + fpf__rd64(e + 104));
+        return FPF_OK;
+    }
+    return fpf__fail(ld, FPF_ERR_BAD_MODEL, "missing tensor ", name, "");
+}
+
+/* Table sanity: names terminated, dtypes known, data inside the file, 64-aligned, sizes exact. */
+static fpf_result fpf__check_table(fpf__loader *ld, int n_tensors, size_t *weight_bytes) {
+    int t, i;
+    *weight_bytes = 0;
+    for (t = 0; t < n_tensors; t++) {
+        const uint8_t *e = ld->file + FPF__HDR + FPF__CFG_BYTES + (size_t)t * FPF__ENTRY;
+        uint32_t dtype = fpf__rd32(e + 80), ndim = fpf__rd32(e + 84);
+        uint64_t off = fpf__rd64(e + 104), nbytes = fpf__rd64(e + 112);
+        size_t count = 1, end;
+        if (memchr(e, 0, FPF__NAME) == NULL) return fpf__fail(ld, FPF_ERR_BAD_MODEL, "tensor name not terminated", "", "");
+        if (dtype > 1 || ndim < 1 || ndim > 4) return fpf__fail(ld, FPF_ERR_BAD_MODEL, "tensor ", (const char *)e, " has a bad dtype or rank");
+        for (i = 0; i < (int)ndim; i++)
+            if (!fpf__mul(count, fpf__rd32(e + 88 + 4 * i), &count))
+                return fpf__fail(ld, FPF_ERR_BAD_MODEL, "tensor ", (const char *)e, " is too large");
+        if (!fpf__mul(count, dtype == 0 ? 4 : 1, &count) || count != nbytes || count == 0)
+            return fpf__fail(ld, FPF_ERR_BAD_MODEL, "tensor ", (const char *)e, " has a size that disagrees with its shape");
+        if (off % FPF__ALIGN || off > ld->size || !fpf__add((size_t)off, (size_t)nbytes, &end) || end > ld->size)
+            return fpf__fail(ld, FPF_ERR_BAD_MODEL, "tensor ", (const char *)e, " lies outside the file");
+        *weight_bytes += (size_t)nbytes;
+    }
+    return FPF_OK;
+}
+
+/* Every value of every bound tensor must be finite. */
+static fpf_result fpf__check_finite(fpf__loader *ld, const fpf_layer_desc *d, fpf__conv *const *slot, int n) {
+    int l;
+    for (l = 0; l < n; l++) {
+        size_t k, nw = (size_t)slot[l]->kh * slot[l]->kw * slot[l]->cin * slot[l]->cout;
+        for (k = 0; k < nw; k++)
+            if (!(fabsf(slot[l]->w[k]) <= FLT_MAX)) return fpf__fail(ld, FPF_ERR_BAD_WEIGHTS, "non-finite value in ", d[l].name, "/kernel");
+        for (k = 0; k < (size_t)slot[l]->cout; k++)
+            if (!(fabsf(slot[l]->b[k]) <= FLT_MAX)) return fpf__fail(ld, FPF_ERR_BAD_WEIGHTS, "non-finite value in ", d[l].name, "/bias");
+    }
+    return FPF_OK;
+}
+
+/* Binds every layer the config implies; rejects missing, misshapen and unknown tensors. */
+static fpf_result fpf__bind_all(fpf__loader *ld, fpf_model *m, unsigned char *used) {
+    fpf_layer_desc desc[FPF_MAX_LAYERS];
+    fpf__conv *slot[FPF_MAX_LAYERS];
+    int n = fpf__layers(&m->cfg, &m->tower, &m->core, &m->heads, desc, slot, FPF_MAX_LAYERS), l, t;
+    fpf_result r;
+    if (n > FPF_MAX_LAYERS) return fpf__fail(ld, FPF_ERR_BAD_MODEL, "config implies too many layers", "", "");
+    for (l = 0; l < n; l++) {
+        const fpf_layer_desc *d = &desc[l];
+        char name[96];
+        int kd[4], bd[1], nd = d->kind == 1 ? 2 : 4;
+        if (d->kind == 1) { kd[0] = d->cin; kd[1] = d->cout; }
+        else { kd[0] = d->kh; kd[1] = d->kw; kd[2] = d->cin; kd[3] = d->cout; }
+        bd[0] = d->cout;
+        fpf__msg3(name, sizeof name, d->name, "/kernel", NULL);
+        if ((r = fpf__bind(ld, m->n_tensors, name, nd, kd, &slot[l]->w, used)) != FPF_OK) return r;
+        fpf__msg3(name, sizeof name, d->name, "/bias", NULL);
+        if ((r = fpf__bind(ld, m->n_tensors, name, 1, bd, &slot[l]->b, used)) != FPF_OK) return r;
+        slot[l]->kh = d->kh; slot[l]->kw = d->kw; slot[l]->cin = d->cin; slot[l]->cout = d->cout;
+    }
+    for (t = 0; t < m->n_tensors; t++)
+        if (!used[t])
+            return fpf__fail(ld, FPF_ERR_BAD_MODEL, "unknown tensor ",
+                             (const char *)(ld->file + FPF__HDR + FPF__CFG_BYTES + (size_t)t * FPF__ENTRY), "");
+    return fpf__check_finite(ld, desc, slot, n);
+}
+
+static fpf_result fpf__parse(fpf__loader *ld, fpf_model *m) {
+    const uint8_t *f = ld->file;
+    uint32_t words[64];
+    size_t table_end;
+    unsigned char used[4 * FPF_MAX_LAYERS];
+    int i;
+    fpf_result r;
+    if (ld->size < FPF__HDR + FPF__CFG_BYTES || memcmp(f, "FPFMODEL", 8) != 0)
+        return fpf__fail(ld, FPF_ERR_MODEL_VERSION, "not an .fpf model (bad magic or too short)", "", "");
+    if (fpf__rd32(f + 8) != FPF_FORMAT_VERSION)
+        return fpf__fail(ld, FPF_ERR_MODEL_VERSION, "unsupported .fpf format version (this build reads version 1)", "", "");
+    if (fpf__rd64(f + 16) != ld->size)
+        return fpf__fail(ld, FPF_ERR_BAD_MODEL, "file size disagrees with the header (truncated?)", "", "");
+    if (fpf_checksum(f, ld->size) != fpf__rd64(f + 24))
+        return fpf__fail(ld, FPF_ERR_CHECKSUM, "checksum mismatch (corrupt file)", "", "");
+    m->n_tensors = (int)fpf__rd32(f + 12);
+    if (fpf__rd32(f + 12) > 4 * FPF_MAX_LAYERS ||
+        (table_end = FPF__HDR + FPF__CFG_BYTES + (size_t)m->n_tensors * FPF__ENTRY) > ld->size)
+        return fpf__fail(ld, FPF_ERR_BAD_MODEL, "tensor table lies outside the file", "", "");
+    for (i = 0; i < 64; i++) words[i] = fpf__rd32(f + FPF__HDR + 4 * i);
+    fpf_config_from_words(&m->cfg, words);
+    if (fpf_config_check(&m->cfg) != FPF_OK)
+        return fpf__fail(ld, FPF_ERR_BAD_MODEL, "config block out of range or inconsistent", "", "");
+    if ((r = fpf__check_table(ld, m->n_tensors, &m->weight_bytes)) != FPF_OK) return r;
+    memset(used, 0, sizeof used);
+    return fpf__bind_all(ld, m, used);
+}
+
+static fpf_result fpf__load(const void *data, size_t size, const fpf_allocator *alloc, int copy,
+                            fpf_model **out, char *msg, size_t msg_size) {
+    fpf__loader ld;
+    fpf_model *m;
+    fpf_result r;
+    fpf__msg3(msg, msg_size, "", NULL, NULL);
+    if (!data || !out) return FPF_ERR_INVALID_ARG;
+    *out = NULL;
+    if (!copy && ((uintptr_t)data % FPF__ALIGN) != 0) {
+        fpf__msg3(msg, msg_size, "in-place model data must be 64-byte aligned", NULL, NULL);
+        return FPF_ERR_INVALID_ARG;
+    }
+    m = (fpf_model *)fpf__alloc(alloc, sizeof *m);
+    if (!m) return FPF_ERR_OUT_OF_MEMORY;
+    memset(m, 0, sizeof *m);
+    if (alloc) m->alloc = *alloc;
+    m->file = (const uint8_t *)data;
+    if (copy) {
+        if (!(m->owned = fpf__alloc(alloc, size ? size : 1))) { fpf__free(alloc, m); return FPF_ERR_OUT_OF_MEMORY; }
+        memcpy(m->owned, data, size);
+        m->file = (const uint8_t *)m->owned;
+    }
+    m->size = size;
+    ld.file = m->file; ld.size = size; ld.msg = msg; ld.msg_size = msg_size;
+    if ((r = fpf__parse(&ld, m)) != FPF_OK) { fpf_model_free(m); return r; }
+    *out = m;
+    return FPF_OK;
+}
+
+FPF_DEF fpf_result fpf_model_load_memory(const void *data, size_t size, const fpf_allocator *alloc,
+                                         fpf_model **out, char *msg, size_t msg_size) {
+    return fpf__load(data, size, alloc, 1, out, msg, msg_size);
+}
+FPF_DEF fpf_result fpf_model_load_inplace(const void *data, size_t size, const fpf_allocator *alloc,
+                                          fpf_model **out, char *msg, size_t msg_size) {
+    return fpf__load(data, size, alloc, 0, out, msg, msg_size);
+}
+
+#ifndef FPF_NO_STDIO
+FPF_DEF fpf_result fpf_model_load_file(const char *path, const fpf_allocator *alloc,
+                                       fpf_model **out, char *msg, size_t msg_size) {
+    FILE *fp;
+    long len;
+    void *buf;
+    fpf_result r;
+    if (!path || !out) return FPF_ERR_INVALID_ARG;
+    *out = NULL;
+    fp = fopen(path, "rb");
+    if (!fp) { fpf__msg3(msg, msg_size, "cannot open ", path, ""); return FPF_ERR_IO; }
+    if (fseek(fp, 0, SEEK_END) != 0 || (len = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) != 0) {
+        fclose(fp); fpf__msg3(msg, msg_size, "cannot seek ", path, ""); return FPF_ERR_IO;
+    }
+    buf = fpf__alloc(alloc, (size_t)len + 1);
+    if (!buf) { fclose(fp); return FPF_ERR_OUT_OF_MEMORY; }
+    if (fread(buf, 1, (size_t)len, fp) != (size_t)len) {
+        fclose(fp); fpf__free(alloc, buf); fpf__msg3(msg, msg_size, "cannot read ", path, ""); return FPF_ERR_IO;
+    }
+    fclose(fp);
+    r = fpf__load(buf, (size_t)len, alloc, 0, out, msg, msg_size);
+    if (r != FPF_OK) { fpf__free(alloc, buf); return r; }
+    (*out)->owned = buf; /* in place over our own buffer: no second copy */
+    return FPF_OK;
+}
+#endif
+
+FPF_DEF void fpf_model_free(fpf_model *m) {
+    fpf_allocator a;
+    if (!m) return;
+    a = m->alloc;
+    fpf__free(&a, m->owned);
+    fpf__free(&a, m);
+}
+
+FPF_DEF const fpf_config *fpf_model_config(const fpf_model *m) { return m ? &m->cfg : NULL; }
+FPF_DEF size_t fpf_model_weight_bytes(const fpf_model *m) { return m ? m->weight_bytes : 0; }
+
+FPF_DEF const float *fpf_model_tensor(const fpf_model *m, const char *name, int *ndim, int dims[4]) {
+    int t, i;
+    if (!m || !name) return NULL;
+    for (t = 0; t < m->n_tensors; t++) {
+        const uint8_t *e = m->file + FPF__HDR + FPF__CFG_BYTES + (size_t)t * FPF__ENTRY;
+        if (strcmp((const char *)e, name) != 0) continue;
+        if (ndim) *ndim = (int)fpf__rd32(e + 84);
+        if (dims) for (i = 0; i < 4; i++) dims[i] = (int)fpf__rd32(e + 88 + 4 * i);
+        return (const float *)(const void *)(m->file + fpf__rd64(e + 104));
+    }
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------------
+   Kernels. Tensors are NHWC float32 without the batch dim: pixel (y, x) of a map starts at
+   data + (y·w + x)·ld, and its channels are contiguous (ld >= channels lets a conv write into
+   one half of a concatenated pyramid). Each kernel has a naive __ref twin that mirrors the math;
+   tests check that both give bit-identical results. Work is split into tasks over output tiles;
+   the summation order of every output value is fixed, so any thread count gives the same bits. */
+
+typedef struct fpf__map {
+    float *d;
+    int h, w, c, ld;
+} fpf__map;
+
+static fpf__map fpf__mk(float *d, int h, int w, int c) {
+    fpf__map m;
+    m.d = d; m.h = h; m.w = w; m.c = c; m.ld = c;
+    return m;
+}
+
+typedef struct fpf__runner {
+    fpf_parallel_for_fn parallel_for;
+    void *pool;
+} fpf__runner;
+
+static void fpf__parallel(const fpf__runner *r, fpf_task_fn fn, void *ctx, int n) {
+    int i;
+    if (n <= 0) return;
+    if (r && r->parallel_for && n > 1) { r->parallel_for(r->pool, fn, ctx, n); return; }
+    for (i = 0; i < n; i++) fn(ctx, i);
+}
+
+/* Convolution: out = epilogue(bias + Σ_{ky,kx,ci} in[y·s−pad+ky][x·s−pad+kx][ci] · w[ky][kx][ci][co]).
+   Outside the input counts as zero. The epilogue, in Keras order: v = conv + bias;
+   v += res (residual add, optionally from a map at half resolution: nearest upsampling ×2);
+   v = max(v, 0) if relu; out = v, or out += v when accumulate (FPF-add fusion). */
+typedef struct fpf__conv_args {
+    const fpf__conv *k;
+    fpf__map in, out;
+    int stride, pad;
+    int relu, accumulate;
+    const fpf__map *res; /* NULL or a residual map */
+    int res_shift;       /* 0: same size; 1: res is half size (upsample ×2 nearest) */
+} fpf__conv_args;
+
+static float fpf__epilogue(const fpf__conv_args *a, float acc, int y, int x, int co, float *dst) {
+    float v = acc + a->k->b[co];
+    if (a->res) {
+        const fpf__map *r = a->res;
+        v = v + r->d[((size_t)(y >> a->res_shift) * r->w + (x >> a->res_shift)) * r->ld + co];
+    }
+    if (a->relu && v < 0.0f) v = 0.0f;
+    return a->accumulate ? *dst + v : v;
+}
+
+FPF__REF_TWIN void fpf__conv2d__ref(const fpf__conv_args *a) {
+    const fpf__conv *k = a->k;
+    int y, x, co, ky, kx, ci;
+    for (y = 0; y < a->out.h; y++)
+        for (x = 0; x < a->out.w; x++)
+            for (co = 0; co < k->cout; co++) {
+                float acc = 0.0f, *dst = a->out.d + ((size_t)y * a->out.w + x) * a->out.ld + co;
+                for (ky = 0; ky < k->kh; ky++)
+                    for (kx = 0; kx < k->kw; kx++) {
+                        int iy = y * a->stride - a->pad + ky, ix = x * a->stride - a->pad + kx;
+                        if (iy < 0 || iy >= a->in.h || ix < 0 || ix >= a->in.w) continue;
+                        for (ci = 0; ci < k->cin; ci++)
+                            acc += a->in.d[((size_t)iy * a->in.w + ix) * a->in.ld + ci] *
+                                   k->w[(((size_t)ky * k->kw + kx) * k->cin + ci) * k->cout + co];
+                    }
+                *dst = fpf__epilogue(a, acc, y, x, co, dst);
+            }
+}
+
+/* The tiled kernel: 4 output pixels × 16 output channels per inner block, the same summation
+   order per output value as the reference. Pixels whose tap falls outside read a zero row. */
+#define FPF__PX 4
+#define FPF__CB 16
+#define FPF__TILE_W 64
+#define FPF__ZEROS 4096
+static const float fpf__zeros[FPF__ZEROS] = {0};
+
+static void fpf__conv_block(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb) {
+    const fpf__conv *k = a->k;
+    float acc[FPF__PX][FPF__CB];
+    int p, j, ky, kx, ci;
+    memset(acc, 0, sizeof acc);
+    for (ky = 0; ky < k->kh; ky++)
+        for (kx = 0; kx < k->kw; kx++) {
+            const float *src[FPF__PX];
+            const float *wk = k->w + ((size_t)ky * k->kw + kx) * k->cin * k->cout + c0;
+            int iy = y * a->stride - a->pad + ky;
+            for (p = 0; p < FPF__PX; p++) {
+                int ix = (x0 + p) * a->stride - a->pad + kx;
+                int ok = p < np && iy >= 0 && iy < a->in.h && ix >= 0 && ix < a->in.w;
+                src[p] = ok ? a->in.d + ((size_t)iy * a->in.w + ix) * a->in.ld : fpf__zeros;
+            }
+            for (ci = 0; ci < k->cin; ci++) {
+                const float *wr = wk + (size_t)ci * k->cout;
+                float a0 = src[0][ci], a1 = src[1][ci], a2 = src[2][ci], a3 = src[3][ci];
+                if (cb == FPF__CB) {
+                    for (j = 0; j < FPF__CB; j++) {
+                        acc[0][j] += a0 * wr[j]; acc[1][j] += a1 * wr[j];
+                        acc[2][j] += a2 * wr[j]; acc[3][j] += a3 * wr[j];
+                    }
+                } else {
+                    for (j = 0; j < cb; j++) {
+                        acc[0][j] += a0 * wr[j]; acc[1][j] += a1 * wr[j];
+                        acc[2][j] += a2 * wr[j]; acc[3][j] += a3 * wr[j];
+                    }
+                }
+            }
+        }
+    for (p = 0; p < np; p++)
+        for (j = 0; j < cb; j++) {
+            float *dst = a->out.d + ((size_t)y * a->out.w + x0 + p) * a->out.ld + c0 + j;
+            *dst = fpf__epilogue(a, acc[p][j], y, x0 + p, c0 + j, dst);
+        }
+}
+
+static void fpf__conv_task(void *ctx, int task) {
+    const fpf__conv_args *a = (const fpf__conv_args *)ctx;
+    int tiles = (a->out.w + FPF__TILE_W - 1) / FPF__TILE_W;
+    int y = task / tiles, xs = (task % tiles) * FPF__TILE_W;
+    int xe = xs + FPF__TILE_W < a->out.w ? xs + FPF__TILE_W : a->out.w, x, c0;
+    for (c0 = 0; c0 < a->k->cout; c0 += FPF__CB)
+        for (x = xs; x < xe; x += FPF__PX) {
+            int np = xe - x < FPF__PX ? xe - x : FPF__PX;
+            int cb = a->k->cout - c0 < FPF__CB ? a->k->cout - c0 : FPF__CB;
+            fpf__conv_block(a, y, x, np, c0, cb);
+        }
+}
+
+static void fpf__conv2d(const fpf__runner *r, const fpf__conv_args *a) {
+    int tiles = (a->out.w + FPF__TILE_W - 1) / FPF__TILE_W;
+    fpf__parallel(r, fpf__conv_task, (void *)a, a->out.h * tiles);
+}
+
+/* Convenience: conv with "same"-style symmetric padding (k−1)/2 and output size from stride. */
+static void fpf__conv_run(const fpf__runner *r, const fpf__conv *k, fpf__map in, fpf__map out,
+                      int stride, int relu, const fpf__map *res, int res_shift, int accumulate) {
+    fpf__conv_args a;
+    a.k = k; a.in = in; a.out = out; a.stride = stride; a.pad = (k->kh - 1) / 2;
+    a.relu = relu; a.accumulate = accumulate; a.res = res; a.res_shift = res_shift;
+    fpf__conv2d(r, &a);
+}
+
+/* Max-pool 3×3, stride 2, TF "same": out[i] covers input rows {2i, 2i+1, 2i+2} that exist —
+   the one pad row/column of SAME goes at the bottom/right only (§2.2), unlike PyTorch's padding=1. */
+static void fpf__maxpool3s2(fpf__map in, fpf__map out) {
+    int y, x, c, dy, dx;
+    for (y = 0; y < out.h; y++)
+        for (x = 0; x < out.w; x++) {
+            float *o = out.d + ((size_t)y * out.w + x) * out.ld;
+            for (c = 0; c < in.c; c++) o[c] = -FLT_MAX;
+            for (dy = 0; dy < 3; dy++)
+                for (dx = 0; dx < 3; dx++) {
+                    int iy = 2 * y + dy, ix = 2 * x + dx;
+                    const float *s;
+                    if (iy >= in.h || ix >= in.w) continue;
+                    s = in.d + ((size_t)iy * in.w + ix) * in.ld;
+                    for (c = 0; c < in.c; c++) o[c] = s[c] > o[c] ? s[c] : o[c];
+                }
+        }
+}
+
+/* Conv2DTranspose 2×2 stride 2 "valid" (§10.1): out[2i+a][2j+b][o] = bias[o] + Σ_c in[i][j][c]·K[a][b][c][o],
+   then ReLU. No kernel flip, no overlap: four 1×1 convs into tmp, then interleaved into out. */
+FPF__REF_TWIN void fpf__deconv2x2__ref(const fpf__conv *k, fpf__map in, fpf__map out) {
+    int i, j, a, b, o, c;
+    for (i = 0; i < in.h; i++)
+        for (j = 0; j < in.w; j++)
+            for (a = 0; a < 2; a++)
+                for (b = 0; b < 2; b++)
+                    for (o = 0; o < k->cout; o++) {
+                        float acc = 0.0f, v;
+                        for (c = 0; c < k->cin; c++)
+                            acc += in.d[((size_t)i * in.w + j) * in.ld + c] *
+                                   k->w[(((size_t)a * 2 + b) * k->cin + c) * k->cout + o];
+                        v = acc + k->b[o];
+                        out.d[((size_t)(2 * i + a) * out.w + 2 * j + b) * out.ld + o] = v > 0.0f ? v : 0.0f;
+                    }
+}
+
+static void fpf__deconv2x2(const fpf__runner *r, const fpf__conv *k, fpf__map in, fpf__map out, float *tmp) {
+    int ab, i, j, o;
+    for (ab = 0; ab < 4; ab++) {
+        fpf__conv tap = *k; /* the (a, b) tap as a 1×1 conv */
+        fpf__map t = fpf__mk(tmp, in.h, in.w, k->cout);
+        tap.kh = tap.kw = 1;
+        tap.w = k->w + (size_t)ab * k->cin * k->cout;
+        fpf__conv_run(r, &tap, in, t, 1, 1, NULL, 0, 0);
+        for (i = 0; i < in.h; i++)
+            for (j = 0; j < in.w; j++) {
+                const float *s = tmp + ((size_t)i * in.w + j) * k->cout;
+                float *d = out.d + ((size_t)(2 * i + ab / 2) * out.w + 2 * j + ab % 2) * out.ld;
+                for (o = 0; o < k->cout; o++) d[o] = s[o];
+            }
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
+   Session state. A pyramid is five maps P2..P6 (level i = 0..4 at stride 4·2^i) sharing one
+   pixel stride ld, so a tower can write its half of a concatenated pyramid in place. */
+
+typedef struct fpf__pyr {
+    float *d[5];
+    int h[5], w[5];
+    int ld;
+} fpf__pyr;
+
+typedef struct fpf__bump { /* carves the workspace; base NULL = only measure */
+    char *base;
+    size_t used;
+} fpf__bump;
+
+static void *fpf__take(fpf__bump *b, size_t bytes) {
+    void *p = b->base ? b->base + b->used : NULL;
+    b->used += (bytes + FPF__ALIGN - 1) & ~(size_t)(FPF__ALIGN - 1);
+    return p;
+}
+#define FPF__TAKEF(b, n) ((float *)fpf__take((b), (size_t)(n) * sizeof(float)))
+#define FPF__TAKEI(b, n) ((int *)fpf__take((b), (size_t)(n) * sizeof(int)))
+
+typedef struct fpf__results {
+    fpf_instance *inst;     /* [max_det] */
+    float *masks;           /* [max_det][28·28] */
+    int n;
+} fpf__results;
+
+struct fpf_session {
+    const fpf_model *model, *nucleus;
+    fpf_options opt;
+    fpf__runner run;
+    fpf_allocator alloc;
+    void *owned;            /* the workspace when fpf_session_init allocated it */
+    int max_h, max_w;       /* the largest image this session takes */
+    int h, w, Hp, Wp;       /* the current image and its padded size */
+    int share;              /* the FPF nucleus tower equals the nucleus model's tower */
+    int max_det;
+    float norm_lo, norm_k;  /* 16-bit mapping of the current image: (v − lo)·k */
+    char msg[192];
+    float *mold;            /* [Hp][Wp][cin] */
+    uint32_t *hist;         /* [65536] 16-bit histogram for percentiles */
+    float *anchors;         /* [A][4] */
+    fpf__pyr F, Pn;         /* fused pyramid (D ch); the nucleus model's pyramid */
+    char *arena;            /* scratch shared by the towers and the heads, one at a time */
+    size_t arena_bytes;
+    fpf__results cells, nuclei;
+    fpf_output out;
+    const char *prefix;     /* dump-name prefix: "" or "nuclei:" */
+};
+
+static fpf_result fpf__err(fpf_session *s, fpf_result r, const char *a, const char *b) {
+    fpf__msg3(s->msg, sizeof s->msg, a, b, NULL);
+    return r;
+}
+
+static void fpf__dump(fpf_session *s, const char *name, const float *d, int ndim, int d0, int d1,
+                      int d2, int d3, int ld) {
+    char full[96];
+    int dims[4];
+    if (!s->opt.stage) return;
+    dims[0] = d0; dims[1] = d1; dims[2] = d2; dims[3] = d3;
+    fpf__msg3(full, sizeof full, s->prefix, name, NULL);
+    s->opt.stage(s->opt.stage_user, full, d, ndim, dims, ld ? ld : dims[ndim - 1]);
+}
+
+static int fpf__aborted(fpf_session *s) {
+    return s->opt.abort_check && s->opt.abort_check(s->opt.abort_user);
+}
+
+/* ---------------------------------------------------------------------------------------------
+   1. Input molding (§1.4, §4.3): float32 (x − 112.5f) / 255.0f, a true division. 16-bit data is
+   first mapped to 0..255 (see "Images and normalization"). Padding at the bottom/right holds
+   intensity 0. */
+
+static float fpf__pixel(const fpf_session *s, const fpf_image *im, int y, int x) {
+    const uint8_t *row = (const uint8_t *)im->pixels + (size_t)y * im->stride;
+    float v;
+    if (im->bits == 8) return (float)row[x];
+    v = ((float)((const uint16_t *)(const void *)row)[x] - s->norm_lo) * s->norm_k;
+    return v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
+}
+
+/* The value at percentile p of the 16-bit histogram: sorted[floor(p/100 · (n−1))]. */
+static float fpf__hist_percentile(const uint32_t *hist, size_t n, float p) {
+    size_t rank = (size_t)((double)p / 100.0 * (double)(n - 1)), seen = 0;
+    int v;
+    for (v = 0; v < 65536; v++) {
+        seen += hist[v];
+        if (seen > rank) return (float)v;
+    }
+    return 65535.0f;
+}
+
+static void fpf__norm16(fpf_session *s, const fpf_image *im) {
+    float lo = s->opt.norm16_lo, hi = s->opt.norm16_hi;
+    s->norm_lo = 0.0f; s->norm_k = 1.0f;
+    if (im->bits != 16 || s->opt.norm16 == FPF_NORM16_NONE) return;
+    if (s->opt.norm16 == FPF_NORM16_PERCENTILE) {
+        int y, x;
+        float plo = lo == 0.0f && hi == 0.0f ? 0.1f : lo, phi = lo == 0.0f && hi == 0.0f ? 99.9f : hi;
+        memset(s->hist, 0, 65536 * sizeof(uint32_t));
+        for (y = 0; y < im->height; y++)
+            for (x = 0; x < im->width; x++)
+                s->hist[((const uint16_t *)(const void *)((const uint8_t *)im->pixels + (size_t)y * im->stride))[x]]++;
+        lo = fpf__hist_percentile(s->hist, (size_t)im->width * im->height, plo);
+        hi = fpf__hist_percentile(s->hist, (size_t)im->width * im->height, phi);
+    }
+    if (!(hi > lo)) hi = lo + 1.0f;
+    s->norm_lo = lo;
+    s->norm_k = 255.0f / (hi - lo);
+}
+
+/* dst[y][x][ch] for channel ch of nch; everything past the image is intensity 0. */
+static void fpf__mold(fpf_session *s, const fpf_config *c, const fpf_image *im, int ch, int nch) {
+    float pad = (0.0f - c->mean_pixel) / c->pixel_scale;
+    int y, x;
+    fpf__norm16(s, im);
+    for (y = 0; y < s->Hp; y++)
+        for (x = 0; x < s->Wp; x++) {
+            float v = pad;
+            if (y < s->h && x < s->w) v = (fpf__pixel(s, im, y, x) - c->mean_pixel) / c->pixel_scale;
+            s->mold[((size_t)y * s->Wp + x) * nch + ch] = v;
+        }
+}
+
+/* ---------------------------------------------------------------------------------------------
+   2. Backbone (§2): the reduced ResNet-50 and the FPN (§3) of one tower. */
+
+static void fpf__stage(fpf_session *s, const fpf__tower *t, const fpf_config *c, int st,
+                       fpf__map in, fpf__map out, float *t1, float *t2) {
+    int b;
+    for (b = 0; b < c->blocks[st]; b++) {
+        const fpf__conv *k = t->block[st][b];
+        int stride = b == 0 && st > 0 ? 2 : 1;  /* stage 2 keeps its resolution; the stride sits on the 1×1 */
+        fpf__map x = b == 0 ? in : out;
+        fpf__map m1 = fpf__mk(t1, out.h, out.w, c->bottleneck[st]);
+        fpf__map m2 = fpf__mk(t2, out.h, out.w, c->bottleneck[st]);
+        fpf__conv_run(&s->run, &k[0], x, m1, stride, 1, NULL, 0, 0);        /* 2a: 1×1 (/2), BN, ReLU */
+        fpf__conv_run(&s->run, &k[1], m1, m2, 1, 1, NULL, 0, 0);            /* 2b: 3×3, BN, ReLU */
+        if (b == 0) fpf__conv_run(&s->run, &k[3], in, out, stride, 0, NULL, 0, 0); /* shortcut: 1×1 (/2), BN */
+        fpf__conv_run(&s->run, &k[2], m2, out, 1, 1, &out, 0, 0);           /* 2c: 1×1, BN, + shortcut, ReLU */
+    }
+}
+
+static const char *fpf__cname[4] = {"C2", "C3", "C4", "C5"};
+static const char *fpf__pname[5] = {"P2", "P3", "P4", "P5", "P6"};
+
+typedef struct fpf__tbuf {
+    float *c1, *pool, *t1, *t2; /* conv1 [H/2][W/2][stem], C1 [H/4][W/4][stem], bottleneck scratch ×2 */
+    float *C[4], *L[4];         /* C2..C5; FPN top-down maps L2..L5 [.][.][F] */
+} fpf__tbuf;
+
+static void fpf__tower_layout(fpf__bump *b, const fpf_config *c, int Hp, int Wp, fpf__tbuf *o) {
+    size_t tmax = 0, n;
+    int i;
+    for (i = 0; i < 4; i++) {
+        n = (size_t)(Hp >> (i + 2)) * (size_t)(Wp >> (i + 2)) * c->bottleneck[i];
+        tmax = n > tmax ? n : tmax;
+    }
+    o->c1 = FPF__TAKEF(b, (size_t)(Hp / 2) * (Wp / 2) * c->stem_width);
+    o->pool = FPF__TAKEF(b, (size_t)(Hp / 4) * (Wp / 4) * c->stem_width);
+    o->t1 = FPF__TAKEF(b, tmax);
+    o->t2 = FPF__TAKEF(b, tmax);
+    for (i = 0; i < 4; i++) {
+        n = (size_t)(Hp >> (i + 2)) * (size_t)(Wp >> (i + 2));
+        o->C[i] = FPF__TAKEF(b, n * c->stage_out[i]);
+        o->L[i] = FPF__TAKEF(b, n * c->fpn_width);
+    }
+}
+
+/* Runs one tower on s->mold (cin channels) and writes P2..P5 into dst at channel offset
+   c_off (adding to what is there when accumulate: FPF-add). who names the dumps. */
+static void fpf__tower_run(fpf_session *s, const fpf__tower *t, const fpf_config *c, int cin,
+                           fpf__pyr *dst, int c_off, int accumulate, const char *who) {
+    fpf__bump b;
+    fpf__tbuf o;
+    fpf__map x, c1, C1, C[4], L[4];
+    int i, F = c->fpn_width;
+    char name[32];
+    b.base = s->arena; b.used = 0;
+    fpf__tower_layout(&b, c, s->Hp, s->Wp, &o);
+    x = fpf__mk(s->mold, s->Hp, s->Wp, cin);
+    c1 = fpf__mk(o.c1, s->Hp / 2, s->Wp / 2, c->stem_width);
+    C1 = fpf__mk(o.pool, s->Hp / 4, s->Wp / 4, c->stem_width);
+    /* stem: ZeroPadding 3 + 7×7/2 valid (= symmetric pad 3, in the molded domain), BN, ReLU */
+    fpf__conv_run(&s->run, &t->conv1, x, c1, 2, 1, NULL, 0, 0);          /* [H/2, W/2, stem] */
+    fpf__maxpool3s2(c1, C1);                                          /* C1 [H/4, W/4, stem] */
+    for (i = 0; i < 4; i++) {                                         /* C2..C5 at stride 4..32 */
+        int h = s->Hp >> (i + 2), w = s->Wp >> (i + 2);
+        C[i] = fpf__mk(o.C[i], h, w, c->stage_out[i]);
+        fpf__stage(s, t, c, i, i == 0 ? C1 : C[i - 1], C[i], o.t1, o.t2);
+        fpf__msg3(name, sizeof name, who, ".", fpf__cname[i]);
+        fpf__dump(s, name, C[i].d, 3, h, w, C[i].c, 0, 0);
+    }
+    /* FPN top-down: L5 = c5p5(C5); Lk = ckpk(Ck) + upsample2(L(k+1)); Pk = 3×3(Lk) */
+    for (i = 3; i >= 0; i--) {
+        L[i] = fpf__mk(o.L[i], C[i].h, C[i].w, F);
+        fpf__conv_run(&s->run, &t->lateral[i], C[i], L[i], 1, 0, i < 3 ? &L[i + 1] : NULL, 1, 0);
+    }
+    for (i = 0; i < 4; i++) {
+        fpf__map P = fpf__mk(dst->d[i] + c_off, dst->h[i], dst->w[i], F);
+        P.ld = dst->ld;
+        fpf__conv_run(&s->run, &t->smooth[i], L[i], P, 1, 0, NULL, 0, accumulate);
+        if (!accumulate) {
+            fpf__msg3(name, sizeof name, who, ".", fpf__pname[i]);
+            fpf__dump(s, name, P.d, 3, P.h, P.w, F, 0, P.ld);
+        }
+    }
+}
+
+/* P6 = P5[::2, ::2] (§3: a 1×1 max-pool with stride 2 is a subsampling). */
+static void fpf__p6(fpf__pyr *p, int channels) {
+    int y, x;
+    for (y = 0; y < p->h[4]; y++)
+        for (x = 0; x < p->w[4]; x++)
+            memcpy(p->d[4] + ((size_t)y * p->w[4] + x) * p->ld,
+                   p->d[3] + ((size_t)(2 * y) * p->w[3] + 2 * x) * p->ld, (size_t)channels * sizeof(float));
+}
+
+/* ---------------------------------------------------------------------------------------------
+   3. Anchors (§5): float64, centres at multiples of the stride (no half-stride offset), order
+   (level, y, x, ratio), normalized with (H−1, W−1) and y2−1, x2−1, cast to float32 once. */
+
+static int fpf__anchor_count(int Hp, int Wp) {
+    int i, n = 0;
+    for (i = 0; i < 5; i++) n += FPF__A * (Hp >> (i + 2)) * (Wp >> (i + 2));
+    return n;
+}
+
+static void fpf__anchors(const fpf_config *c, int Hp, int Wp, float *out) {
+    int i, y, x, r;
+    size_t k = 0;
+    for (i = 0; i < 5; i++) {
+        int f = c->backbone_strides[i], hf = Hp / f, wf = Wp / f;
+        for (y = 0; y < hf; y++)
+            for (x = 0; x < wf; x++)
+                for (r = 0; r < FPF__A; r++) {
+                    double sq = sqrt((double)c->anchor_ratios[r]);
+                    double h = (double)c->anchor_scales[i] / sq, w = (double)c->anchor_scales[i] * sq;
+                    double cy = (double)(y * f), cx = (double)(x * f);
+                    out[k++] = (float)((cy - 0.5 * h) / (double)(Hp - 1));
+                    out[k++] = (float)((cx - 0.5 * w) / (double)(Wp - 1));
+                    out[k++] = (float)((cy + 0.5 * h - 1.0) / (double)(Hp - 1));
+                    out[k++] = (float)((cx + 0.5 * w - 1.0) / (double)(Wp - 1));
+                }
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
+   4. Box arithmetic in TF's float32 order (§6.2 step 3, §6.4, §7). */
+
+/* apply_box_deltas_graph: note y2 = y1' + h, not cy + h/2. */
+static void fpf__apply_deltas(const float *box, const float *d, float *out) {
+    float h = box[2] - box[0], w = box[3] - box[1];
+    float cy = box[0] + 0.5f * h, cx = box[1] + 0.5f * w;
+    cy += d[0] * h;
+    cx += d[1] * w;
+    h *= expf(d[2]);
+    w *= expf(d[3]);
+    out[0] = cy - 0.5f * h;
+    out[1] = cx - 0.5f * w;
+    out[2] = out[0] + h;
+    out[3] = out[1] + w;
+}
+
+/* clip_boxes_graph: each coordinate to max(min(v, hi), lo) of the window. */
+static void fpf__clip(float *b, const float *win) {
+    int i;
+    for (i = 0; i < 4; i++) {
+        float lo = win[i % 2], hi = win[2 + i % 2], v = b[i] < hi ? b[i] : hi;
+        b[i] = v > lo ? v : lo;
+    }
+}
+
+/* TF NMS IoU: corners normalized, no +1, zero when either area <= 0. */
+static float fpf__iou(const float *a, const float *b) {
+    float ay1 = a[0] < a[2] ? a[0] : a[2], ay2 = a[0] < a[2] ? a[2] : a[0];
+    float ax1 = a[1] < a[3] ? a[1] : a[3], ax2 = a[1] < a[3] ? a[3] : a[1];
+    float by1 = b[0] < b[2] ? b[0] : b[2], by2 = b[0] < b[2] ? b[2] : b[0];
+    float bx1 = b[1] < b[3] ? b[1] : b[3], bx2 = b[1] < b[3] ? b[3] : b[1];
+    float area_a = (ay2 - ay1) * (ax2 - ax1), area_b = (by2 - by1) * (bx2 - bx1);
+    float iy1, ix1, iy2, ix2, inter;
+    if (area_a <= 0.0f || area_b <= 0.0f) return 0.0f;
+    iy1 = ay1 > by1 ? ay1 : by1; ix1 = ax1 > bx1 ? ax1 : bx1;
+    iy2 = ay2 < by2 ? ay2 : by2; ix2 = ax2 < bx2 ? ax2 : bx2;
+    inter = (iy2 - iy1 > 0.0f ? iy2 - iy1 : 0.0f) * (ix2 - ix1 > 0.0f ? ix2 - ix1 : 0.0f);
+    return inter / (area_a + area_b - inter);
+}
+
+/* ---------------------------------------------------------------------------------------------
+   5. Ordering: top-k with ties to the lower index (TF TopKV2), and NMS (§6.4). */
+
+typedef struct fpf__cand {
+    float score;
+    int idx;
+} fpf__cand;
+
+/* a before b: higher score first, then lower index. NaN sorts last. */
+static int fpf__before(const fpf__cand *a, const fpf__cand *b) {
+    if (a->score > b->score) return 1;
+    if (a->score < b->score) return 0;
+    if (a->score != a->score) return 0;
+    if (b->score != b->score) return 1;
+    return a->idx < b->idx;
+}
+static int fpf__cand_cmp(const void *pa, const void *pb) {
+    const fpf__cand *a = (const fpf__cand *)pa, *b = (const fpf__cand *)pb;
+    return fpf__before(a, b) ? -1 : fpf__before(b, a) ? 1 : 0;
+}
+
+/* Moves the k best of c[0..n) (by fpf__before) to the front, in order. Quickselect, then a sort
+   of the k: the order is total, so the result does not depend on the algorithm. */
+static void fpf__topk(fpf__cand *c, int n, int k) {
+    int lo = 0, hi = n - 1;
+    while (k < n && lo < hi) {
+        fpf__cand pivot = c[lo + (hi - lo) / 2], t;
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (fpf__before(&c[i], &pivot)) i++;
+            while (fpf__before(&pivot, &c[j])) j--;
+            if (i <= j) { t = c[i]; c[i] = c[j]; c[j] = t; i++; j--; }
+        }
+        if (k - 1 <= j) hi = j; else if (k - 1 >= i) lo = i; else break;
+    }
+    qsort(c, (size_t)(k < n ? k : n), sizeof *c, fpf__cand_cmp);
+}
+
+/* libstdc++ std::priority_queue<.., cmp = a.score < b.score> on a 0-based array (§6.4). */
+static void fpf__heap_push(fpf__cand *h, int *len, fpf__cand v) {
+    int hole = (*len)++, parent = (hole - 1) / 2;
+    while (hole > 0 && h[parent].score < v.score) {
+        h[hole] = h[parent];
+        hole = parent;
+        parent = (hole - 1) / 2;
+    }
+    h[hole] = v;
+}
+static fpf__cand fpf__heap_pop(fpf__cand *h, int *len) {
+    fpf__cand top = h[0], v = h[*len - 1];
+    int n = --(*len), hole = 0, child = 0, parent;
+    while (child < (n - 1) / 2) {                      /* __adjust_heap: sift the hole down */
+        child = 2 * (child + 1);
+        if (h[child].score < h[child - 1].score) child--;
+        h[hole] = h[child];
+        hole = child;
+    }
+    if ((n & 1) == 0 && child == (n - 2) / 2 && n > 0) {
+        child = 2 * (child + 1);
+        h[hole] = h[child - 1];
+        hole = child - 1;
+    }
+    parent = (hole - 1) / 2;                           /* __push_heap: sift v back up */
+    while (hole > 0 && h[parent].score < v.score) {
+        h[hole] = h[parent];
+        hole = parent;
+        parent = (hole - 1) / 2;
+    }
+    h[hole] = v;
+    return top;
+}
+
+/* Greedy NMS over boxes[n][4] with scores[n]: candidates taken highest score first, each
+   suppressed if IoU > thr (strict) with any kept box. Returns the count; sel gets indices in
+   selection order. heap: scratch of n candidates. stable = 1 takes ties lowest index first. */
+static int fpf__nms(const float *boxes, const float *scores, int n, int max_out, float thr,
+                    int stable, fpf__cand *heap, int *sel) {
+    int len = 0, n_sel = 0, i, j, next = 0;
+    for (i = 0; i < n; i++) {
+        fpf__cand c;
+        c.score = scores[i]; c.idx = i;
+        if (!(scores[i] > -FLT_MAX) && scores[i] != -FLT_MAX) continue; /* NaN: never a candidate */
+        if (stable) heap[len++] = c; else fpf__heap_push(heap, &len, c);
+    }
+    if (stable) qsort(heap, (size_t)len, sizeof *heap, fpf__cand_cmp);
+    while (n_sel < max_out && (stable ? next < len : len > 0)) {
+        fpf__cand c = stable ? heap[next++] : fpf__heap_pop(heap, &len);
+        int keep = 1;
+        for (j = n_sel - 1; j >= 0 && keep; j--)
+            if (fpf__iou(boxes + 4 * (size_t)c.idx, boxes + 4 * (size_t)sel[j]) > thr) keep = 0;
+        if (keep) sel[n_sel++] = c.idx;
+    }
+    return n_sel;
+}
+
+/* ---------------------------------------------------------------------------------------------
+   6. RoIAlign (§7): pyramid level per box, then TF crop_and_resize on that level. */
+
+/* Level = clamp(4 + round_half_even(log2(sqrt(h·w) / (224 / sqrt(A)))), 2, 5); zero area → 2. */
+static int fpf__roi_level(const fpf_config *c, const float *box, float image_area) {
+    float h = box[2] - box[0], w = box[3] - box[1];
+    float v = sqrtf(h * w) / (c->roi_canonical_size / sqrtf(image_area));
+    float lvl = logf(v) / logf(2.0f);
+    int k;
+    if (!(lvl > -1e9f && lvl < 1e9f)) return 2; /* log(0) = -inf: TF's int cast gives INT_MIN */
+    k = c->roi_canonical_level + (int)nearbyintf(lvl);
+    return k < 2 ? 2 : k > 5 ? 5 : k;
+}
+
+/* tf.image.crop_and_resize, bilinear, extrapolation 0, exact float32 order (§7.2):
+   one sample per bin on an align-corners grid that includes both box edges. */
+static void fpf__crop_and_resize__ref(fpf__map f, const float *box, int P, float *out) {
+    float y1 = box[0], x1 = box[1], y2 = box[2], x2 = box[3];
+    float hs = (y2 - y1) * (float)(f.h - 1) / (float)(P - 1);
+    float ws = (x2 - x1) * (float)(f.w - 1) / (float)(P - 1);
+    int i, j, ch;
+    for (i = 0; i < P; i++) {
+        float in_y = y1 * (float)(f.h - 1) + (float)i * hs;
+        int top, bot;
+        float ly;
+        if (in_y < 0.0f || in_y > (float)(f.h - 1)) {
+            memset(out + (size_t)i * P * f.c, 0, (size_t)P * f.c * sizeof(float));
+            continue;
+        }
+        top = (int)floorf(in_y); bot = (int)ceilf(in_y); ly = in_y - (float)top;
+        for (j = 0; j < P; j++) {
+            float in_x = x1 * (float)(f.w - 1) + (float)j * ws, lx;
+            float *o = out + ((size_t)i * P + j) * f.c;
+            const float *tl, *tr, *bl, *br;
+            int l, r;
+            if (in_x < 0.0f || in_x > (float)(f.w - 1)) { memset(o, 0, (size_t)f.c * sizeof(float)); continue; }
+            l = (int)floorf(in_x); r = (int)ceilf(in_x); lx = in_x - (float)l;
+            tl = f.d + ((size_t)top * f.w + l) * f.ld; tr = f.d + ((size_t)top * f.w + r) * f.ld;
+            bl = f.d + ((size_t)bot * f.w + l) * f.ld; br = f.d + ((size_t)bot * f.w + r) * f.ld;
+            for (ch = 0; ch < f.c; ch++) {
+                float t = tl[ch] + (tr[ch] - tl[ch]) * lx;
+                float b = bl[ch] + (br[ch] - bl[ch]) * lx;
+                o[ch] = t + (b - t) * ly;
+            }
+        }
+    }
+}
+
+typedef struct fpf__roi_args {
+    const fpf__pyr *F;
+    const fpf_config *c;
+    const float *boxes;
+    int P, D;
+    float area;
+    float *out; /* [n][P][P][D] */
+} fpf__roi_args;
+
+static void fpf__roi_task(void *ctx, int i) {
+    const fpf__roi_args *a = (const fpf__roi_args *)ctx;
+    int lv = fpf__roi_level(a->c, a->boxes + 4 * (size_t)i, a->area) - 2;
+    fpf__map f = fpf__mk(a->F->d[lv], a->F->h[lv], a->F->w[lv], a->D);
+    f.ld = a->F->ld;
+    fpf__crop_and_resize__ref(f, a->boxes + 4 * (size_t)i, a->P, a->out + (size_t)i * a->P * a->P * a->D);
+}
+
+static void fpf__roi_align(fpf_session *s, const fpf__pyr *F, const fpf_config *c, const float *boxes,
+                           int n, int P, float *out) {
+    fpf__roi_args a;
+    a.F = F; a.c = c; a.boxes = boxes; a.P = P; a.D = fpf__depth(c); a.out = out;
+    a.area = (float)((double)s->Hp * (double)s->Wp); /* image_meta's molded shape */
+    fpf__parallel(&s->run, fpf__roi_task, &a, n);
+}
+
+/* ---------------------------------------------------------------------------------------------
+   7. Heads. The scratch of one heads pass, carved from the arena (measure with base NULL). */
+
+typedef struct fpf__hbuf {
+    float *rpn;          /* [h2·w2][rpn_width]  shared RPN conv of one level */
+    float *logits, *probs, *deltas; /* [A][2], [A][2], [A][4] */
+    fpf__cand *cand;     /* [A]  scores for top-k, then the NMS heap */
+    float *boxes, *scores; /* [k][4], [k]  decoded top-k proposals */
+    int *sel;            /* [max(post, max_det)] */
+    float *rois;         /* [post][4] */
+    float *feat;         /* [max(post·P², max_det·MP²)][D]  RoIAlign output */
+    float *fc1, *fc2;    /* [post][fc] */
+    float *cls, *bbox;   /* [post][K], [post][4K]  logits → probabilities; deltas */
+    float *refined;      /* [post][4] */
+    int *keep, *cid, *rows, *dsel; /* [post] kept rows, class per row, rows of one class, NMS picks */
+    float *cbox, *cscore; /* [post][4], [post] boxes and scores of one class */
+    float *det;          /* [max_det][6] */
+    float *m1, *m2, *mtmp, *mup; /* mask head: [MP²][m] ×2, [MP²][m], [(2MP)²][m] */
+    float *mmask;        /* [max_det][(2MP)²][K] */
+    int *src;            /* [max_det] the proposal row of each detection */
+} fpf__hbuf;
+
+static void fpf__heads_layout(fpf__bump *b, const fpf_config *c, int Hp, int Wp, int max_det, fpf__hbuf *o) {
+    size_t A = (size_t)fpf__anchor_count(Hp, Wp), post = (size_t)c->post_nms_rois;
+    size_t k = A < (size_t)c->pre_nms_limit ? A : (size_t)c->pre_nms_limit;
+    size_t P2 = (size_t)c->pool_size * c->pool_size, M2 = (size_t)c->mask_pool_size * c->mask_pool_size;
+    size_t nfeat = post * P2 > (size_t)max_det * M2 ? post * P2 : (size_t)max_det * M2;
+    size_t K = (size_t)c->num_classes, m = (size_t)c->mask_width, nsel = post > (size_t)max_det ? post : (size_t)max_det;
+    o->rpn = FPF__TAKEF(b, (size_t)(Hp / 4) * (Wp / 4) * c->rpn_width);
+    o->logits = FPF__TAKEF(b, A * 2); o->probs = FPF__TAKEF(b, A * 2); o->deltas = FPF__TAKEF(b, A * 4);
+    o->cand = (fpf__cand *)fpf__take(b, (A > post ? A : post) * sizeof(fpf__cand));
+    o->src = FPF__TAKEI(b, (size_t)max_det);
+    o->boxes = FPF__TAKEF(b, k * 4); o->scores = FPF__TAKEF(b, k);
+    o->sel = FPF__TAKEI(b, nsel); o->rois = FPF__TAKEF(b, post * 4);
+    o->feat = FPF__TAKEF(b, nfeat * (size_t)fpf__depth(c));
+    o->fc1 = FPF__TAKEF(b, post * c->fc_width); o->fc2 = FPF__TAKEF(b, post * c->fc_width);
+    o->cls = FPF__TAKEF(b, post * K); o->bbox = FPF__TAKEF(b, post * 4 * K);
+    o->refined = FPF__TAKEF(b, post * 4); o->keep = FPF__TAKEI(b, post);
+    o->cid = FPF__TAKEI(b, post); o->rows = FPF__TAKEI(b, post); o->dsel = FPF__TAKEI(b, post);
+    o->cbox = FPF__TAKEF(b, post * 4); o->cscore = FPF__TAKEF(b, post);
+    o->det = FPF__TAKEF(b, (size_t)max_det * 6);
+    o->m1 = FPF__TAKEF(b, M2 * m); o->m2 = FPF__TAKEF(b, M2 * m); o->mtmp = FPF__TAKEF(b, M2 * m);
+    o->mup = FPF__TAKEF(b, 4 * M2 * m);
+    o->mmask = FPF__TAKEF(b, (size_t)max_det * 4 * M2 * K);
+}
+
+/* RPN (§6.1): per level a shared 3×3 conv + ReLU, then 1×1 convs to 2·3 logits and 3·4 deltas;
+   the level outputs are concatenated P2 first, matching the anchor order. Softmax e / Σe. */
+static void fpf__rpn(fpf_session *s, const fpf__heads *h, const fpf_config *c, const fpf__pyr *F, fpf__hbuf *o) {
+    size_t off = 0, i, A;
+    int lv;
+    for (lv = 0; lv < 5; lv++) {
+        fpf__map in = fpf__mk(F->d[lv], F->h[lv], F->w[lv], fpf__depth(c));
+        fpf__map mid = fpf__mk(o->rpn, F->h[lv], F->w[lv], c->rpn_width);
+        in.ld = F->ld;
+        fpf__conv_run(&s->run, &h->rpn_conv, in, mid, 1, 1, NULL, 0, 0);
+        fpf__conv_run(&s->run, &h->rpn_class, mid, fpf__mk(o->logits + off * 2, F->h[lv], F->w[lv], 2 * FPF__A), 1, 0, NULL, 0, 0);
+        fpf__conv_run(&s->run, &h->rpn_bbox, mid, fpf__mk(o->deltas + off * 4, F->h[lv], F->w[lv], 4 * FPF__A), 1, 0, NULL, 0, 0);
+        off += (size_t)F->h[lv] * F->w[lv] * FPF__A;
+    }
+    A = off;
+    for (i = 0; i < A; i++) {
+        float l0 = o->logits[2 * i], l1 = o->logits[2 * i + 1], m = l0 > l1 ? l0 : l1;
+        float e0 = expf(l0 - m), e1 = expf(l1 - m), sum = e0 + e1;
+        o->probs[2 * i] = e0 / sum;
+        o->probs[2 * i + 1] = e1 / sum;
+    }
+    fpf__dump(s, "rpn_class", o->probs, 2, (int)A, 2, 0, 0, 0);
+    fpf__dump(s, "rpn_bbox", o->deltas, 2, (int)A, 4, 0, 0, 0);
+}
+
+/* ProposalLayer (§6.2): top 6000 by foreground score, apply deltas·std, clip to (0,0,1,1),
+   NMS 0.7 to 500, zero-pad. Returns the number of real proposals. */
+static int fpf__proposals(fpf_session *s, const fpf_config *c, fpf__hbuf *o, int A) {
+    static const float unit[4] = {0.0f, 0.0f, 1.0f, 1.0f};
+    int k = A < c->pre_nms_limit ? A : c->pre_nms_limit, i, j, n;
+    for (i = 0; i < A; i++) { o->cand[i].score = o->probs[2 * i + 1]; o->cand[i].idx = i; }
+    fpf__topk(o->cand, A, k);
+    for (i = 0; i < k; i++) {
+        int a = o->cand[i].idx;
+        float d[4];
+        for (j = 0; j < 4; j++) d[j] = o->deltas[4 * (size_t)a + j] * c->rpn_bbox_std[j];
+        fpf__apply_deltas(s->anchors + 4 * (size_t)a, d, o->boxes + 4 * (size_t)i);
+        fpf__clip(o->boxes + 4 * (size_t)i, unit);
+        o->scores[i] = o->cand[i].score;
+    }
+    n = fpf__nms(o->boxes, o->scores, k, c->post_nms_rois, c->rpn_nms_threshold,
+                 s->opt.stable_nms_ties, o->cand, o->sel);
+    memset(o->rois, 0, (size_t)c->post_nms_rois * 4 * sizeof(float));
+    for (i = 0; i < n; i++) memcpy(o->rois + 4 * (size_t)i, o->boxes + 4 * (size_t)o->sel[i], 4 * sizeof(float));
+    fpf__dump(s, "rpn_rois", o->rois, 2, c->post_nms_rois, 4, 0, 0, 0);
+    return n;
+}
+
+/* Box head (§8) on rows [0, n): the 7×7 "valid" conv is an FC over the (y, x, c)-flattened crop.
+   Rows past n_real are zero-padded proposals: identical inputs, so computed once and copied. */
+static void fpf__box_head(fpf_session *s, const fpf__heads *h, const fpf_config *c, fpf__hbuf *o, int n_real) {
+    int R = c->post_nms_rois, n = n_real < R ? n_real + 1 : R, i, K = c->num_classes, j;
+    fpf__conv fc1 = h->cls_conv1;
+    size_t flat = (size_t)c->pool_size * c->pool_size * fpf__depth(c);
+    fc1.kh = fc1.kw = 1; fc1.cin = (int)flat;
+    fpf__conv_run(&s->run, &fc1, fpf__mk(o->feat, 1, n, (int)flat), fpf__mk(o->fc1, 1, n, c->fc_width), 1, 1, NULL, 0, 0);
+    fpf__conv_run(&s->run, &h->cls_conv2, fpf__mk(o->fc1, 1, n, c->fc_width), fpf__mk(o->fc2, 1, n, c->fc_width), 1, 1, NULL, 0, 0);
+    fpf__conv_run(&s->run, &h->cls_logits, fpf__mk(o->fc2, 1, n, c->fc_width), fpf__mk(o->cls, 1, n, K), 1, 0, NULL, 0, 0);
+    fpf__conv_run(&s->run, &h->bbox_fc, fpf__mk(o->fc2, 1, n, c->fc_width), fpf__mk(o->bbox, 1, n, 4 * K), 1, 0, NULL, 0, 0);
+    for (i = n; i < R; i++) {
+        memcpy(o->cls + (size_t)i * K, o->cls + (size_t)(n - 1) * K, (size_t)K * sizeof(float));
+        memcpy(o->bbox + (size_t)i * 4 * K, o->bbox + (size_t)(n - 1) * 4 * K, (size_t)4 * K * sizeof(float));
+    }
+    for (i = 0; i < R; i++) { /* TF softmax: exp(l − max) · (1 / Σ), a reciprocal multiply */
+        float *l = o->cls + (size_t)i * K, m = l[0], sum = 0.0f, inv;
+        for (j = 1; j < K; j++) m = l[j] > m ? l[j] : m;
+        for (j = 0; j < K; j++) { l[j] = expf(l[j] - m); sum += l[j]; }
+        inv = 1.0f / sum;
+        for (j = 0; j < K; j++) l[j] = l[j] * inv;
+    }
+    fpf__dump(s, "mrcnn_class", o->cls, 2, R, K, 0, 0, 0);
+    fpf__dump(s, "mrcnn_bbox", o->bbox, 3, R, K, 4, 0, 0);
+}
+
+/* Detection layer (§9): per row argmax class, refine with that class's deltas, clip to the window;
+   keep class > 0 with score >= 0.7f (ascending rows, as tf.sets.set_intersection). */
+static int fpf__refine(fpf_session *s, const fpf_config *c, fpf__hbuf *o, const float *window) {
+    int R = c->post_nms_rois, K = c->num_classes, i, j, n_keep = 0;
+    float thr = s->opt.det_min_confidence > 0.0f ? s->opt.det_min_confidence : c->det_min_confidence;
+    for (i = 0; i < R; i++) {
+        const float *p = o->cls + (size_t)i * K;
+        float d[4];
+        int best = 0;
+        for (j = 1; j < K; j++) if (p[j] > p[best]) best = j;   /* argmax: first maximum wins */
+        o->cid[i] = best;
+        for (j = 0; j < 4; j++) d[j] = o->bbox[((size_t)i * K + best) * 4 + j] * c->bbox_std[j];
+        fpf__apply_deltas(o->rois + 4 * (size_t)i, d, o->refined + 4 * (size_t)i);
+        fpf__clip(o->refined + 4 * (size_t)i, window);
+        if (best > 0 && p[best] >= thr) o->keep[n_keep++] = i;
+    }
+    return n_keep;
+}
+
+/* Then per class, in order of first appearance, NMS 0.3 over that class's kept rows (taken in
+   ascending order); the union is re-sorted ascending and the top max_det by score are kept
+   (ties to the lower row). Writes detections [max_det][6], zero-padded; returns N0. */
+static int fpf__detect(fpf_session *s, const fpf_config *c, fpf__hbuf *o, const float *window, int *src_roi) {
+    int K = c->num_classes, n_keep = fpf__refine(s, c, o, window), i, j, n_nms = 0, n_final;
+    for (i = 0; i < n_keep; i++) {
+        int ci = o->cid[o->keep[i]], seen = 0, m = 0, n_sel;
+        for (j = 0; j < i; j++) seen |= o->cid[o->keep[j]] == ci;
+        if (seen) continue;
+        for (j = 0; j < n_keep; j++)
+            if (o->cid[o->keep[j]] == ci) {
+                memcpy(o->cbox + 4 * (size_t)m, o->refined + 4 * (size_t)o->keep[j], 4 * sizeof(float));
+                o->cscore[m] = o->cls[(size_t)o->keep[j] * K + ci];
+                o->rows[m++] = o->keep[j];
+            }
+        n_sel = fpf__nms(o->cbox, o->cscore, m, s->max_det, c->det_nms_threshold, s->opt.stable_nms_ties, o->cand, o->dsel);
+        for (j = 0; j < n_sel; j++) o->sel[n_nms++] = o->rows[o->dsel[j]];
+    }
+    for (i = 0; i < n_nms; i++) {
+        o->cand[i].idx = o->sel[i];
+        o->cand[i].score = o->cls[(size_t)o->sel[i] * K + o->cid[o->sel[i]]];
+    }
+    n_final = n_nms < s->max_det ? n_nms : s->max_det;
+    fpf__topk(o->cand, n_nms, n_final);
+    memset(o->det, 0, (size_t)s->max_det * 6 * sizeof(float));
+    for (i = 0; i < n_final; i++) {
+        int r = o->cand[i].idx;
+        memcpy(o->det + 6 * (size_t)i, o->refined + 4 * (size_t)r, 4 * sizeof(float));
+        o->det[6 * (size_t)i + 4] = (float)o->cid[r];
+        o->det[6 * (size_t)i + 5] = o->cand[i].score;
+        src_roi[i] = r;
+    }
+    fpf__dump(s, "detections", o->det, 2, s->max_det, 6, 0, 0, 0);
+    return n_final;
+}
+
+/* Mask head (§10.1) on the N0 detection boxes only (the padded rows are discarded anyway). */
+static void fpf__mask_head(fpf_session *s, const fpf__heads *h, const fpf_config *c, const fpf__pyr *F,
+                           fpf__hbuf *o, int n0) {
+    int MP = c->mask_pool_size, D = fpf__depth(c), m = c->mask_width, K = c->num_classes, i, l;
+    for (i = 0; i < n0; i++) memcpy(o->rois + 4 * (size_t)i, o->det + 6 * (size_t)i, 4 * sizeof(float));
+    fpf__roi_align(s, F, c, o->rois, n0, MP, o->feat);
+    fpf__dump(s, "mask_feat", o->feat, 4, n0, MP, MP, D, 0);
+    for (i = 0; i < n0; i++) {
+        fpf__map x = fpf__mk(o->feat + (size_t)i * MP * MP * D, MP, MP, D);
+        fpf__map up = fpf__mk(o->mup, 2 * MP, 2 * MP, m);
+        float *out = o->mmask + (size_t)i * 4 * MP * MP * K;
+        size_t j;
+        for (l = 0; l < 4; l++) {                            /* 4 × (3×3 conv, BN, ReLU) */
+            fpf__map y = fpf__mk(l % 2 ? o->m2 : o->m1, MP, MP, m);
+            fpf__conv_run(&s->run, &h->mask_conv[l], x, y, 1, 1, NULL, 0, 0);
+            x = y;
+        }
+        fpf__deconv2x2(&s->run, &h->mask_deconv, x, up, o->mtmp); /* 2×2/2 transposed conv, ReLU */
+        fpf__conv_run(&s->run, &h->mask_out, up, fpf__mk(out, 2 * MP, 2 * MP, K), 1, 0, NULL, 0, 0);
+        for (j = 0; j < (size_t)4 * MP * MP * K; j++) out[j] = 1.0f / (1.0f + expf(-out[j])); /* sigmoid */
+    }
+    fpf__dump(s, "mrcnn_mask", o->mmask, 4, n0, 2 * MP, 2 * MP, K, 0);
+}
+
+/* Unmolding (§10.2 steps 3–5, with the padding window of the header comment): normalized boxes
+   → window → pixels with float64 round-half-even; zero-area boxes are dropped. */
+static void fpf__unmold(fpf_session *s, const fpf_config *c, const fpf__hbuf *o, int n0,
+                        const float *window, const int *src_roi, int n_real, fpf__results *res) {
+    int i, j, MP2 = 4 * c->mask_pool_size * c->mask_pool_size, K = c->num_classes;
+    float wh = window[2] - window[0], ww = window[3] - window[1];
+    res->n = 0;
+    for (i = 0; i < n0; i++) {
+        const float *d = o->det + 6 * (size_t)i;
+        float nb[4];
+        int px[4];
+        fpf_instance *in = &res->inst[res->n];
+        nb[0] = (d[0] - window[0]) / wh; nb[1] = (d[1] - window[1]) / ww;
+        nb[2] = (d[2] - window[0]) / wh; nb[3] = (d[3] - window[1]) / ww;
+        for (j = 0; j < 4; j++)
+            px[j] = (int)nearbyint((double)nb[j] * (double)((j % 2 ? s->w : s->h) - 1) + (j >= 2 ? 1.0 : 0.0));
+        if ((long long)(px[2] - px[0]) * (px[3] - px[1]) <= 0) continue;
+        if (s->opt.drop_padding_detections && src_roi[i] >= n_real) continue;
+        in->y1 = px[0]; in->x1 = px[1]; in->y2 = px[2]; in->x2 = px[3];
+        in->class_id = (int)d[4];
+        in->score = d[5];
+        in->from_padding = src_roi[i] >= n_real;
+        in->threshold = c->mask_threshold;
+        for (j = 0; j < MP2; j++) res->masks[(size_t)res->n * MP2 + j] = o->mmask[((size_t)i * MP2 + j) * K + in->class_id];
+        in->mask28 = res->masks + (size_t)res->n * MP2;
+        in->mask_size = 2 * c->mask_pool_size;
+        res->n++;
+    }
+}
+
+/* skimage-0.14 resize (order 1, mode constant, float64, half-pixel centres, no anti-aliasing)
+   of the mask to the box, thresholded >= 0.5 (§10.2 step 6). Outside the grid counts as 0. */
+static double fpf__mask_at(const float *m, int n, long r, long c) {
+    return r < 0 || c < 0 || r >= n || c >= n ? 0.0 : (double)m[r * n + c];
+}
+
+FPF_DEF long fpf_instance_paste(const fpf_instance *in, uint8_t *dst, size_t stride) {
+    int h, w, r, c, n;
+    long count = 0;
+    if (!in || !dst || !in->mask28) return 0;
+    h = in->y2 - in->y1; w = in->x2 - in->x1; n = in->mask_size;
+    for (r = 0; r < h; r++) {
+        double sr = ((double)n / h) * (r + 0.5) - 0.5, dr = sr - floor(sr);
+        long r0 = (long)floor(sr), r1 = (long)ceil(sr);
+        for (c = 0; c < w; c++) {
+            double sc = ((double)n / w) * (c + 0.5) - 0.5, dc = sc - floor(sc);
+            long c0 = (long)floor(sc), c1 = (long)ceil(sc);
+            double top = (1 - dc) * fpf__mask_at(in->mask28, n, r0, c0) + dc * fpf__mask_at(in->mask28, n, r0, c1);
+            double bot = (1 - dc) * fpf__mask_at(in->mask28, n, r1, c0) + dc * fpf__mask_at(in->mask28, n, r1, c1);
+            int on = (1 - dr) * top + dr * bot >= (double)in->threshold;
+            dst[(size_t)r * stride + c] = (uint8_t)on;
+            count += on;
+        }
+    }
+    return count;
+}
+
+/* ---------------------------------------------------------------------------------------------
+   8. The forward pass: the paper's Fig 2/3, one model at a time. */
+
+/* Backbone + FPN of every input the variant has, fused into F2..F6 (§4). */
+static void fpf__towers(fpf_session *s, const fpf_model *m, const fpf_input *in, fpf__pyr *F) {
+    const fpf_config *c = &m->cfg;
+    int Fw = c->fpn_width, i, y, x;
+    switch (c->variant) {
+    case FPF_VARIANT_CORES:
+    case FPF_VARIANT_WITHOUT_NUCLEUS:                  /* one tower, one input */
+        fpf__mold(s, c, c->variant == FPF_VARIANT_CORES ? &in->nucleus : &in->cell, 0, 1);
+        fpf__dump(s, "mold", s->mold, 3, s->Hp, s->Wp, 1, 0, 0);
+        fpf__tower_run(s, &m->tower, c, 1, F, 0, 0, "cell");
+        break;
+    case FPF_VARIANT_WITH_NUCLEUS:                     /* one tower, input [cell, nucleus] */
+        fpf__mold(s, c, &in->cell, 0, 2);
+        fpf__mold(s, c, &in->nucleus, 1, 2);
+        fpf__dump(s, "mold", s->mold, 3, s->Hp, s->Wp, 2, 0, 0);
+        fpf__tower_run(s, &m->tower, c, 2, F, 0, 0, "cell");
+        break;
+    default:                                           /* FPF: nucleus tower, then cell tower */
+        if (s->share && m == s->model) {               /* the nucleus model's pyramid is this tower's */
+            for (i = 0; i < 4; i++)
+                for (y = 0; y < F->h[i]; y++)
+                    for (x = 0; x < F->w[i]; x++)
+                        memcpy(F->d[i] + ((size_t)y * F->w[i] + x) * F->ld + (c->merge == 2 ? Fw : 0),
+                               s->Pn.d[i] + ((size_t)y * F->w[i] + x) * s->Pn.ld, (size_t)Fw * sizeof(float));
+        } else {
+            fpf__mold(s, c, &in->nucleus, 0, 1);
+            fpf__dump(s, "mold_nucleus", s->mold, 3, s->Hp, s->Wp, 1, 0, 0);
+            fpf__tower_run(s, &m->core, c, 1, F, c->merge == 2 ? Fw : 0, 0, "nucleus");
+        }
+        fpf__mold(s, c, &in->cell, 0, 1);
+        fpf__dump(s, "mold", s->mold, 3, s->Hp, s->Wp, 1, 0, 0);
+        /* concat writes channels [0, Fw) beside the nucleus half; add accumulates onto it */
+        fpf__tower_run(s, &m->tower, c, 1, F, 0, c->merge == 1, "cell");
+        break;
+    }
+    fpf__p6(F, fpf__depth(c));                         /* P6 = P5[::2, ::2], after fusion */
+    for (i = 0; i < 5; i++) {
+        char name[4] = {'F', (char)('2' + i), 0, 0};
+        fpf__dump(s, name, F->d[i], 3, F->h[i], F->w[i], fpf__depth(c), 0, F->ld);
+    }
+}
+
+/* The whole network for model m; towers_done when F already holds its pyramid. */
+static fpf_result fpf__model_pass(fpf_session *s, const fpf_model *m, const fpf_input *in,
+                                  fpf__pyr *F, fpf__results *res) {
+    const fpf_config *c = &m->cfg;
+    fpf__bump b;
+    fpf__hbuf o;
+    float window[4];
+    int A = fpf__anchor_count(s->Hp, s->Wp), n_props, n0;
+    /* window = norm_boxes([0, 0, h, w], (Hp, Wp)): the real image inside the padded one */
+    window[0] = 0.0f; window[1] = 0.0f;
+    window[2] = (float)((double)(s->h - 1) / (double)(s->Hp - 1));
+    window[3] = (float)((double)(s->w - 1) / (double)(s->Wp - 1));
+    fpf__towers(s, m, in, F);                                          /* backbone, FPN, fusion */
+    if (fpf__aborted(s)) return fpf__err(s, FPF_ERR_ABORTED, "aborted after the backbone", "");
+    b.base = s->arena; b.used = 0;
+    fpf__heads_layout(&b, c, s->Hp, s->Wp, s->max_det, &o);
+    fpf__anchors(c, s->Hp, s->Wp, s->anchors);                         /* [A, 4] */
+    fpf__dump(s, "anchors", s->anchors, 2, A, 4, 0, 0, 0);
+    fpf__rpn(s, &m->heads, c, F, &o);                                  /* [A, 2] probs, [A, 4] deltas */
+    n_props = fpf__proposals(s, c, &o, A);                             /* [500, 4] rois */
+    if (fpf__aborted(s)) return fpf__err(s, FPF_ERR_ABORTED, "aborted after the RPN", "");
+    fpf__roi_align(s, F, c, o.rois, n_props < c->post_nms_rois ? n_props + 1 : n_props, c->pool_size, o.feat);
+    fpf__dump(s, "roi_feat", o.feat, 4, n_props < c->post_nms_rois ? n_props + 1 : n_props,
+              c->pool_size, c->pool_size, fpf__depth(c), 0);
+    fpf__box_head(s, &m->heads, c, &o, n_props);                       /* [500, 2], [500, 2, 4] */
+    n0 = fpf__detect(s, c, &o, window, o.src);                         /* [200, 6] */
+    fpf__mask_head(s, &m->heads, c, F, &o, n0);                        /* [N0, 28, 28, 2] */
+    fpf__unmold(s, c, &o, n0, window, o.src, n_props, res);            /* pixel boxes, masks */
+    return fpf__aborted(s) ? fpf__err(s, FPF_ERR_ABORTED, "aborted after the heads", "") : FPF_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
+   9. Sessions: one layout function computes the workspace for the size query and for init. */
+
+static int fpf__ceil64(int v) { return (v + 63) / 64 * 64; }
+
+static void fpf__pyr_layout(fpf__bump *b, int Hp, int Wp, int ch, fpf__pyr *p) {
+    int i;
+    p->ld = ch;
+    for (i = 0; i < 5; i++) {
+        p->h[i] = Hp >> (i + 2); p->w[i] = Wp >> (i + 2);
+        p->d[i] = FPF__TAKEF(b, (size_t)p->h[i] * p->w[i] * ch);
+    }
+}
+
+static size_t fpf__arena_need(const fpf_model *m, int Hp, int Wp, int max_det) {
+    fpf__bump t, h;
+    fpf__tbuf tb;
+    fpf__hbuf hb;
+    if (!m) return 0;
+    t.base = NULL; t.used = 0; h.base = NULL; h.used = 0;
+    fpf__tower_layout(&t, &m->cfg, Hp, Wp, &tb);
+    fpf__heads_layout(&h, &m->cfg, Hp, Wp, max_det, &hb);
+    return t.used > h.used ? t.used : h.used;
+}
+
+static int fpf__max_det(const fpf_model *m, const fpf_model *nuc, const fpf_options *opt) {
+    int d = m->cfg.det_max_instances;
+    if (nuc && nuc->cfg.det_max_instances > d) d = nuc->cfg.det_max_instances;
+    return opt && opt->det_max_instances > 0 ? opt->det_max_instances : d;
+}
+
+/* Carves everything from b; with s != NULL also fills the session's pointers. */
+static void fpf__session_layout(fpf__bump *b, fpf_session *s, const fpf_model *m, const fpf_model *nuc,
+                                int Hp, int Wp, int max_det) {
+    size_t M2 = 4 * (size_t)m->cfg.mask_pool_size * m->cfg.mask_pool_size, a1, a2;
+    fpf__pyr F, Pn;
+    fpf__results cells, nuclei;
+    float *mold, *anchors;
+    uint32_t *hist;
+    char *arena;
+    memset(&nuclei, 0, sizeof nuclei);
+    memset(&Pn, 0, sizeof Pn);
+    fpf__take(b, sizeof(fpf_session));
+    cells.inst = (fpf_instance *)fpf__take(b, (size_t)max_det * sizeof(fpf_instance));
+    cells.masks = FPF__TAKEF(b, (size_t)max_det * M2);
+    if (nuc) {
+        nuclei.inst = (fpf_instance *)fpf__take(b, (size_t)max_det * sizeof(fpf_instance));
+        nuclei.masks = FPF__TAKEF(b, (size_t)max_det * 4 * (size_t)nuc->cfg.mask_pool_size * nuc->cfg.mask_pool_size);
+    }
+    mold = FPF__TAKEF(b, (size_t)Hp * Wp * 2);
+    hist = (uint32_t *)fpf__take(b, 65536 * sizeof(uint32_t));
+    anchors = FPF__TAKEF(b, (size_t)fpf__anchor_count(Hp, Wp) * 4);
+    fpf__pyr_layout(b, Hp, Wp, fpf__depth(&m->cfg), &F);
+    if (nuc) fpf__pyr_layout(b, Hp, Wp, nuc->cfg.fpn_width, &Pn);
+    a1 = fpf__arena_need(m, Hp, Wp, max_det);
+    a2 = fpf__arena_need(nuc, Hp, Wp, max_det);
+    arena = (char *)fpf__take(b, a1 > a2 ? a1 : a2);
+    if (!s) return;
+    s->cells = cells; s->nuclei = nuclei; s->mold = mold; s->hist = hist; s->anchors = anchors;
+    s->F = F; s->Pn = Pn; s->arena = arena; s->arena_bytes = a1 > a2 ? a1 : a2;
+}
+
+/* Same tower weights, bit for bit (§4.2): then the nucleus pyramid is computed once. */
+static int fpf__same_conv(const fpf__conv *a, const fpf__conv *b) {
+    size_t n = (size_t)a->kh * a->kw * a->cin * a->cout;
+    return a->kh == b->kh && a->kw == b->kw && a->cin == b->cin && a->cout == b->cout &&
+           memcmp(a->w, b->w, n * sizeof(float)) == 0 && memcmp(a->b, b->b, (size_t)a->cout * sizeof(float)) == 0;
+}
+static int fpf__same_tower(const fpf_config *ca, const fpf__tower *a, const fpf_config *cb, const fpf__tower *b) {
+    int s, k, j, same = ca->fpn_width == cb->fpn_width && fpf__same_conv(&a->conv1, &b->conv1);
+    for (s = 0; s < 4 && same; s++) {
+        same &= ca->blocks[s] == cb->blocks[s];
+        for (k = 0; k < ca->blocks[s] && same; k++)
+            for (j = 0; j < (k == 0 ? 4 : 3); j++) same &= fpf__same_conv(&a->block[s][k][j], &b->block[s][k][j]);
+        same &= fpf__same_conv(&a->lateral[s], &b->lateral[s]) && fpf__same_conv(&a->smooth[s], &b->smooth[s]);
+    }
+    return same;
+}
+
+static fpf_result fpf__check_pair(const fpf_model *m, const fpf_model *nuc, int max_h, int max_w) {
+    if (!m) return FPF_ERR_INVALID_ARG;
+    if (nuc && nuc->cfg.variant != FPF_VARIANT_CORES) return FPF_ERR_MODEL_PAIR;
+    if (max_h < 1 || max_w < 1 || max_h > FPF_MAX_IMAGE_DIM || max_w > FPF_MAX_IMAGE_DIM) return FPF_ERR_IMAGE_SIZE;
+    return FPF_OK;
+}
+
+FPF_DEF fpf_result fpf_session_workspace_size(const fpf_model *m, const fpf_model *nuc, int max_h,
+                                              int max_w, const fpf_options *opt, size_t *bytes) {
+    fpf__bump b;
+    fpf_result r = fpf__check_pair(m, nuc, max_h, max_w);
+    if (!bytes) return FPF_ERR_INVALID_ARG;
+    *bytes = 0;
+    if (r != FPF_OK) return r;
+    if (opt && (opt->det_max_instances < 0 || opt->det_max_instances > (1 << 16))) return FPF_ERR_INVALID_ARG;
+    {   /* the largest buffer, in float64, must fit size_t with room to spare */
+        double hw = (double)fpf__ceil64(max_h) * (double)fpf__ceil64(max_w);
+        double widest = (double)(fpf__depth(&m->cfg) > m->cfg.rpn_width ? fpf__depth(&m->cfg) : m->cfg.rpn_width);
+        if (hw * (widest + 64.0) * 16.0 > (double)((size_t)-1) / 4.0) return FPF_ERR_IMAGE_SIZE;
+    }
+    b.base = NULL; b.used = 0;
+    fpf__session_layout(&b, NULL, m, nuc, fpf__ceil64(max_h), fpf__ceil64(max_w), fpf__max_det(m, nuc, opt));
+    *bytes = b.used + FPF__ALIGN;
+    return FPF_OK;
+}
+
+FPF_DEF fpf_result fpf_session_init_preallocated(const fpf_model *m, const fpf_model *nuc, int max_h,
+                                                 int max_w, const fpf_options *opt, void *buf,
+                                                 size_t bytes, fpf_session **out) {
+    size_t need;
+    fpf__bump b;
+    fpf_session *s;
+    fpf_result r;
+    if (!out || !buf) return FPF_ERR_INVALID_ARG;
+    *out = NULL;
+    if ((r = fpf_session_workspace_size(m, nuc, max_h, max_w, opt, &need)) != FPF_OK) return r;
+    if (bytes < need) return FPF_ERR_OUT_OF_MEMORY;
+    b.base = (char *)buf + ((FPF__ALIGN - ((uintptr_t)buf & (FPF__ALIGN - 1))) & (FPF__ALIGN - 1));
+    b.used = 0;
+    s = (fpf_session *)(void *)b.base;
+    memset(s, 0, sizeof *s);
+    if (opt) s->opt = *opt;
+    s->model = m; s->nucleus = nuc;
+    s->run.parallel_for = s->opt.parallel_for; s->run.pool = s->opt.pool;
+    s->max_h = max_h; s->max_w = max_w;
+    s->max_det = fpf__max_det(m, nuc, opt);
+    s->prefix = "";
+    fpf__session_layout(&b, s, m, nuc, fpf__ceil64(max_h), fpf__ceil64(max_w), s->max_det);
+    s->share = nuc && fpf__is_fpf(&m->cfg) && fpf__same_tower(&m->cfg, &m->core, &nuc->cfg, &nuc->tower);
+    *out = s;
+    return FPF_OK;
+}
+
+FPF_DEF fpf_result fpf_session_init(const fpf_model *m, const fpf_model *nuc, int max_h, int max_w,
+                                    const fpf_options *opt, fpf_session **out) {
+    size_t need;
+    void *buf;
+    fpf_result r;
+    if (!out) return FPF_ERR_INVALID_ARG;
+    *out = NULL;
+    if ((r = fpf_session_workspace_size(m, nuc, max_h, max_w, opt, &need)) != FPF_OK) return r;
+    if (!(buf = fpf__alloc(opt ? &opt->allocator : NULL, need))) return FPF_ERR_OUT_OF_MEMORY;
+    if ((r = fpf_session_init_preallocated(m, nuc, max_h, max_w, opt, buf, need, out)) != FPF_OK) {
+        fpf__free(opt ? &opt->allocator : NULL, buf);
+        return r;
+    }
+    (*out)->owned = buf;
+    if (opt) (*out)->alloc = opt->allocator;
+    return FPF_OK;
+}
+
+FPF_DEF void fpf_session_free(fpf_session *s) {
+    fpf_allocator a;
+    if (!s || !s->owned) return;
+    a = s->alloc;
+    fpf__free(&a, s->owned);
+}
+
+FPF_DEF const char *fpf_session_message(const fpf_session *s) { return s ? s->msg : ""; }
+
+FPF_DEF fpf_image fpf_image_u8(const uint8_t *pixels, int width, int height, size_t stride) {
+    fpf_image im;
+    im.pixels = pixels; im.width = width; im.height = height; im.bits = 8; im.stride = stride;
+    return im;
+}
+FPF_DEF fpf_image fpf_image_u16(const uint16_t *pixels, int width, int height, size_t stride) {
+    fpf_image im;
+    im.pixels = pixels; im.width = width; im.height = height; im.bits = 16; im.stride = stride;
+    return im;
+}
+
+/* Which images a model reads: bit 0 cell, bit 1 nucleus. */
+static int fpf__needs(const fpf_model *m) {
+    switch (m->cfg.variant) {
+    case FPF_VARIANT_CORES: return 2;
+    case FPF_VARIANT_WITHOUT_NUCLEUS: return 1;
+    default: return 3;
+    }
+}
+
+static fpf_result fpf__check_image(fpf_session *s, const fpf_image *im, const char *which) {
+    if (!im->pixels) return fpf__err(s, FPF_ERR_INVALID_ARG, "missing image: ", which);
+    if (im->bits != 8 && im->bits != 16) return fpf__err(s, FPF_ERR_INVALID_ARG, "image must be 8 or 16 bit: ", which);
+    if (im->width < 1 || im->height < 1) return fpf__err(s, FPF_ERR_IMAGE_SIZE, "empty image: ", which);
+    if (im->width > s->max_w || im->height > s->max_h)
+        return fpf__err(s, FPF_ERR_IMAGE_SIZE, "image larger than the session's maximum: ", which);
+    if (im->stride < (size_t)im->width * (size_t)(im->bits / 8))
+        return fpf__err(s, FPF_ERR_INVALID_ARG, "row stride smaller than a row: ", which);
+    if (s->h && (im->width != s->w || im->height != s->h))
+        return fpf__err(s, FPF_ERR_IMAGE_SIZE, "cell and nucleus images differ in size: ", which);
+    s->h = im->height; s->w = im->width;
+    return FPF_OK;
+}
+
+static fpf_result fpf__check_input(fpf_session *s, const fpf_input *in) {
+    int need = fpf__needs(s->model) | (s->nucleus ? 2 : 0);
+    fpf_result r;
+    s->h = s->w = 0;
+    if ((need & 1) && (r = fpf__check_image(s, &in->cell, "cell")) != FPF_OK) return r;
+    if ((need & 2) && (r = fpf__check_image(s, &in->nucleus, "nucleus")) != FPF_OK) return r;
+    s->Hp = fpf__ceil64(s->h); s->Wp = fpf__ceil64(s->w);
+    return FPF_OK;
+}
+
+FPF_DEF fpf_result fpf_session_run(fpf_session *s, const fpf_input *in, const fpf_output **out) {
+    fpf_result r;
+    int i;
+    if (!s || !in || !out) return FPF_ERR_INVALID_ARG;
+    *out = NULL;
+    s->msg[0] = 0;
+    if ((r = fpf__check_input(s, in)) != FPF_OK) return r;
+    for (i = 0; i < 5; i++) {                                 /* level sizes of this image */
+        s->F.h[i] = s->Pn.h[i] = s->Hp >> (i + 2);
+        s->F.w[i] = s->Pn.w[i] = s->Wp >> (i + 2);
+    }
+    s->nuclei.n = 0;
+    if (s->nucleus) {                                         /* nuclei first: FPF may reuse them */
+        s->prefix = "nuclei:";
+        r = fpf__model_pass(s, s->nucleus, in, &s->Pn, &s->nuclei);
+        s->prefix = "";
+        if (r != FPF_OK) return r;
+    }
+    if ((r = fpf__model_pass(s, s->model, in, &s->F, &s->cells)) != FPF_OK) return r;
+    s->out.height = s->h; s->out.width = s->w;
+    s->out.n_cells = s->cells.n; s->out.cells = s->cells.inst;
+    s->out.n_nuclei = s->nuclei.n; s->out.nuclei = s->nuclei.inst;
+    s->out.shared_nucleus_pyramid = s->share;
+    *out = &s->out;
+    return FPF_OK;
+}
+
+#endif /* FPF_IMPLEMENTATION_INCLUDED */
+#endif /* FPF_IMPLEMENTATION */
+
+/*
+------------------------------------------------------------------------------
+MIT License
+
+Copyright (c) 2026 the fpf authors
+
+Permission is hereby granted, free of charge, to any person obtaining a copy of
+this software and associated documentation files (the "Software"), to deal in
+the Software without restriction, including without limitation the rights to
+use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies
+of the Software, and to permit persons to whom the Software is furnished to do
+so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+------------------------------------------------------------------------------
+*/

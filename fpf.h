@@ -1519,15 +1519,19 @@ static int fpf__nms(const float *boxes, const float *scores, int n, int max_out,
 /* ---------------------------------------------------------------------------------------------
    6. RoIAlign (§7): pyramid level per box, then TF crop_and_resize on that level. */
 
+/* tf.round is banker's rounding: nearbyintf in the default mode, not roundf (0.5 -> 0, -0.5 -> 0). */
+static int fpf__level_from_log2(int canonical, float lvl) {
+    int k;
+    if (!(lvl > -1e9f && lvl < 1e9f)) return 2; /* log(0) = -inf: TF's int cast gives INT_MIN -> 2 */
+    k = canonical + (int)nearbyintf(lvl);
+    return k < 2 ? 2 : k > 5 ? 5 : k;
+}
+
 /* Level = clamp(4 + round_half_even(log2(sqrt(h·w) / (224 / sqrt(A)))), 2, 5); zero area → 2. */
 static int fpf__roi_level(const fpf_config *c, const float *box, float image_area) {
     float h = box[2] - box[0], w = box[3] - box[1];
     float v = sqrtf(h * w) / (c->roi_canonical_size / sqrtf(image_area));
-    float lvl = logf(v) / logf(2.0f);
-    int k;
-    if (!(lvl > -1e9f && lvl < 1e9f)) return 2; /* log(0) = -inf: TF's int cast gives INT_MIN */
-    k = c->roi_canonical_level + (int)nearbyintf(lvl);
-    return k < 2 ? 2 : k > 5 ? 5 : k;
+    return fpf__level_from_log2(c->roi_canonical_level, logf(v) / logf(2.0f));
 }
 
 /* tf.image.crop_and_resize, bilinear, extrapolation 0, exact float32 order (§7.2):
@@ -1587,6 +1591,25 @@ static void fpf__roi_align(fpf_session *s, const fpf__pyr *F, const fpf_config *
     a.F = F; a.c = c; a.boxes = boxes; a.P = P; a.D = fpf__depth(c); a.out = out;
     a.area = (float)((double)s->Hp * (double)s->Wp); /* image_meta's molded shape */
     fpf__parallel(&s->run, fpf__roi_task, &a, n);
+}
+
+/* The two softmax forms (§6.1, §8): Keras' activations.softmax on the 3-D RPN tensor divides,
+   e / Σe; TF's kernel behind the 2-D head softmax multiplies by the reciprocal, e · (1 / Σe).
+   They differ in the last bit for some inputs. in and out may be the same array. */
+static void fpf__softmax_div(const float *in, float *out, int n) {
+    float m = in[0], sum = 0.0f;
+    int j;
+    for (j = 1; j < n; j++) m = in[j] > m ? in[j] : m;
+    for (j = 0; j < n; j++) { out[j] = expf(in[j] - m); sum += out[j]; }
+    for (j = 0; j < n; j++) out[j] = out[j] / sum;
+}
+static void fpf__softmax_recip(const float *in, float *out, int n) {
+    float m = in[0], sum = 0.0f, inv;
+    int j;
+    for (j = 1; j < n; j++) m = in[j] > m ? in[j] : m;
+    for (j = 0; j < n; j++) { out[j] = expf(in[j] - m); sum += out[j]; }
+    inv = 1.0f / sum;
+    for (j = 0; j < n; j++) out[j] = out[j] * inv;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -1650,12 +1673,7 @@ static void fpf__rpn(fpf_session *s, const fpf__heads *h, const fpf_config *c, c
         off += (size_t)F->h[lv] * F->w[lv] * FPF__A;
     }
     A = off;
-    for (i = 0; i < A; i++) {
-        float l0 = o->logits[2 * i], l1 = o->logits[2 * i + 1], m = l0 > l1 ? l0 : l1;
-        float e0 = expf(l0 - m), e1 = expf(l1 - m), sum = e0 + e1;
-        o->probs[2 * i] = e0 / sum;
-        o->probs[2 * i + 1] = e1 / sum;
-    }
+    for (i = 0; i < A; i++) fpf__softmax_div(o->logits + 2 * i, o->probs + 2 * i, 2);
     fpf__dump(s, "rpn_class", o->probs, 2, (int)A, 2, 0, 0, 0);
     fpf__dump(s, "rpn_bbox", o->deltas, 2, (int)A, 4, 0, 0, 0);
 }
@@ -1686,7 +1704,7 @@ static int fpf__proposals(fpf_session *s, const fpf_config *c, fpf__hbuf *o, int
 /* Box head (§8) on rows [0, n): the 7×7 "valid" conv is an FC over the (y, x, c)-flattened crop.
    Rows past n_real are zero-padded proposals: identical inputs, so computed once and copied. */
 static void fpf__box_head(fpf_session *s, const fpf__heads *h, const fpf_config *c, fpf__hbuf *o, int n_real) {
-    int R = c->post_nms_rois, n = n_real < R ? n_real + 1 : R, i, K = c->num_classes, j;
+    int R = c->post_nms_rois, n = n_real < R ? n_real + 1 : R, i, K = c->num_classes;
     fpf__conv fc1 = h->cls_conv1;
     size_t flat = (size_t)c->pool_size * c->pool_size * fpf__depth(c);
     fc1.kh = fc1.kw = 1; fc1.cin = (int)flat;
@@ -1698,13 +1716,7 @@ static void fpf__box_head(fpf_session *s, const fpf__heads *h, const fpf_config 
         memcpy(o->cls + (size_t)i * K, o->cls + (size_t)(n - 1) * K, (size_t)K * sizeof(float));
         memcpy(o->bbox + (size_t)i * 4 * K, o->bbox + (size_t)(n - 1) * 4 * K, (size_t)4 * K * sizeof(float));
     }
-    for (i = 0; i < R; i++) { /* TF softmax: exp(l − max) · (1 / Σ), a reciprocal multiply */
-        float *l = o->cls + (size_t)i * K, m = l[0], sum = 0.0f, inv;
-        for (j = 1; j < K; j++) m = l[j] > m ? l[j] : m;
-        for (j = 0; j < K; j++) { l[j] = expf(l[j] - m); sum += l[j]; }
-        inv = 1.0f / sum;
-        for (j = 0; j < K; j++) l[j] = l[j] * inv;
-    }
+    for (i = 0; i < R; i++) fpf__softmax_recip(o->cls + (size_t)i * K, o->cls + (size_t)i * K, K);
     fpf__dump(s, "mrcnn_class", o->cls, 2, R, K, 0, 0, 0);
     fpf__dump(s, "mrcnn_bbox", o->bbox, 3, R, K, 4, 0, 0);
 }
@@ -1788,6 +1800,13 @@ static void fpf__mask_head(fpf_session *s, const fpf__heads *h, const fpf_config
     fpf__dump(s, "mrcnn_mask", o->mmask, 4, n0, 2 * MP, 2 * MP, K, 0);
 }
 
+/* denorm_boxes: numpy float64 round_half_even(b · [h−1, w−1, h−1, w−1] + [0, 0, 1, 1]). */
+static void fpf__to_pixels(const float nb[4], int h, int w, int px[4]) {
+    int j;
+    for (j = 0; j < 4; j++)
+        px[j] = (int)nearbyint((double)nb[j] * (double)((j % 2 ? w : h) - 1) + (j >= 2 ? 1.0 : 0.0));
+}
+
 /* Unmolding (§10.2 steps 3–5, with the padding window of the header comment): normalized boxes
    → window → pixels with float64 round-half-even; zero-area boxes are dropped. */
 static void fpf__unmold(fpf_session *s, const fpf_config *c, const fpf__hbuf *o, int n0,
@@ -1802,8 +1821,7 @@ static void fpf__unmold(fpf_session *s, const fpf_config *c, const fpf__hbuf *o,
         fpf_instance *in = &res->inst[res->n];
         nb[0] = (d[0] - window[0]) / wh; nb[1] = (d[1] - window[1]) / ww;
         nb[2] = (d[2] - window[0]) / wh; nb[3] = (d[3] - window[1]) / ww;
-        for (j = 0; j < 4; j++)
-            px[j] = (int)nearbyint((double)nb[j] * (double)((j % 2 ? s->w : s->h) - 1) + (j >= 2 ? 1.0 : 0.0));
+        fpf__to_pixels(nb, s->h, s->w, px);
         if ((long long)(px[2] - px[0]) * (px[3] - px[1]) <= 0) continue;
         if (s->opt.drop_padding_detections && src_roi[i] >= n_real) continue;
         in->y1 = px[0]; in->x1 = px[1]; in->y2 = px[2]; in->x2 = px[3];
@@ -1890,7 +1908,15 @@ static void fpf__towers(fpf_session *s, const fpf_model *m, const fpf_input *in,
     }
 }
 
-/* The whole network for model m; towers_done when F already holds its pyramid. */
+/* Padded proposals all pool the same crop; the heads compute it once. For the dump, copy it out. */
+static void fpf__dump_roi_feat(fpf_session *s, const fpf_config *c, fpf__hbuf *o, int n_props) {
+    size_t row = (size_t)c->pool_size * c->pool_size * fpf__depth(c);
+    int i;
+    for (i = n_props + 1; i < c->post_nms_rois; i++) memcpy(o->feat + (size_t)i * row, o->feat + (size_t)n_props * row, row * sizeof(float));
+    fpf__dump(s, "roi_feat", o->feat, 4, c->post_nms_rois, c->pool_size, c->pool_size, fpf__depth(c), 0);
+}
+
+/* The whole network for model m, writing its pyramid into F and its instances into res. */
 static fpf_result fpf__model_pass(fpf_session *s, const fpf_model *m, const fpf_input *in,
                                   fpf__pyr *F, fpf__results *res) {
     const fpf_config *c = &m->cfg;
@@ -1912,8 +1938,7 @@ static fpf_result fpf__model_pass(fpf_session *s, const fpf_model *m, const fpf_
     n_props = fpf__proposals(s, c, &o, A);                             /* [500, 4] rois */
     if (fpf__aborted(s)) return fpf__err(s, FPF_ERR_ABORTED, "aborted after the RPN", "");
     fpf__roi_align(s, F, c, o.rois, n_props < c->post_nms_rois ? n_props + 1 : n_props, c->pool_size, o.feat);
-    fpf__dump(s, "roi_feat", o.feat, 4, n_props < c->post_nms_rois ? n_props + 1 : n_props,
-              c->pool_size, c->pool_size, fpf__depth(c), 0);
+    if (s->opt.stage) fpf__dump_roi_feat(s, c, &o, n_props);          /* [500, 7, 7, D] */
     fpf__box_head(s, &m->heads, c, &o, n_props);                       /* [500, 2], [500, 2, 4] */
     n0 = fpf__detect(s, c, &o, window, o.src);                         /* [200, 6] */
     fpf__mask_head(s, &m->heads, c, F, &o, n0);                        /* [N0, 28, 28, 2] */

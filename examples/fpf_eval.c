@@ -1,0 +1,837 @@
+/* examples/fpf_eval.c - score instance segmentations against ground truth, COCO style.
+ * SPDX-License-Identifier: MIT
+ *
+ *   fpf_eval --gt GT.json --dt DT.json [--json] [--tpfp-iou T] [--score-floor S] [--per-image]
+ *   fpf_eval --gt-labels DIR --dt-labels DIR [--dt-scores CSV] [same options]
+ *
+ * GT.json: a COCO instances file (images, annotations with RLE segmentation,
+ * counts as a list or as COCO's compressed string, bbox, iscrowd 0, one
+ * category). DT.json: a COCO results list (image_id, category_id,
+ * segmentation, bbox, score). Results of other categories are skipped, as
+ * pycocotools does.
+ *
+ * Label mode: 8/16/32-bit label images (TIFF, PNG or PGM; instance = label
+ * value, 0 = background) paired by file name without extension. Boxes come
+ * from the masks. --dt-scores names a CSV with the header line
+ * "file,label,score" and one row per detection: the DT file name (with or
+ * without extension), the label value and its score. Detections without a
+ * row score 1. Images are numbered in file name order (strcmp).
+ *
+ * Output: a table of AP per IoU threshold, the paper's mean AP 0.50-0.90,
+ * mAP 0.50:0.95, AR@100 and TP/FP/FN at --tpfp-iou (default 0.75), or with
+ * --json exactly one JSON object {"bbox": R, "segm": R}. Every error prints
+ * one line on stderr and exits non-zero (1; 2 for usage). */
+#define _POSIX_C_SOURCE 200809L
+#define FPF_EVAL_IMPLEMENTATION
+#include "fpf_eval.h"
+#define FPF_IMAGE_IMPLEMENTATION
+#include "fpf_image.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- errors ---------------------------------------------------------------- */
+
+static char cli_err[1024];
+static int cli_fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cli_err, sizeof cli_err, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* ---- a small JSON DOM ------------------------------------------------------ */
+
+typedef enum { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ } jtype;
+typedef struct jval {
+    jtype t;
+    double num;
+    char *str;          /* J_STR (NUL-terminated), len bytes */
+    size_t len, n;      /* n: items of J_ARR / J_OBJ */
+    struct jval *items; /* J_ARR items, J_OBJ values */
+    char **keys;        /* J_OBJ keys */
+} jval;
+
+typedef struct jparser {
+    const char *s, *end, *path;
+    int depth;
+} jparser;
+
+static int j_err(jparser *p, const char *what) {
+    return cli_fail("%s: malformed JSON: %s", p->path, what);
+}
+
+static void j_free(jval *v) {
+    size_t i;
+    if (!v) return;
+    for (i = 0; i < v->n; i++) {
+        j_free(&v->items[i]);
+        if (v->keys) free(v->keys[i]);
+    }
+    free(v->items); free(v->keys); free(v->str);
+    memset(v, 0, sizeof *v);
+}
+
+static void j_ws(jparser *p) {
+    while (p->s < p->end && (*p->s == ' ' || *p->s == '\t' || *p->s == '\n' || *p->s == '\r')) p->s++;
+}
+
+static int j_hex4(const char *s, unsigned *out) {
+    unsigned v = 0;
+    int i;
+    for (i = 0; i < 4; i++) {
+        char c = s[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
+        else return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int j_string(jparser *p, char **out, size_t *outlen) {
+    size_t cap = 16, n = 0;
+    char *b = (char *)malloc(cap);
+    if (!b) return cli_fail("out of memory");
+    p->s++; /* opening quote */
+    for (;;) {
+        unsigned cp;
+        if (p->s >= p->end) { free(b); return j_err(p, "unterminated string"); }
+        if (n + 8 > cap) {
+            char *nb = (char *)realloc(b, cap *= 2);
+            if (!nb) { free(b); return cli_fail("out of memory"); }
+            b = nb;
+        }
+        if (*p->s == '"') { p->s++; break; }
+        if ((unsigned char)*p->s < 0x20) { free(b); return j_err(p, "control character in string"); }
+        if (*p->s != '\\') { b[n++] = *p->s++; continue; }
+        if (p->end - p->s < 2) { free(b); return j_err(p, "bad escape"); }
+        p->s++;
+        switch (*p->s++) {
+        case '"': b[n++] = '"'; break;
+        case '\\': b[n++] = '\\'; break;
+        case '/': b[n++] = '/'; break;
+        case 'b': b[n++] = '\b'; break;
+        case 'f': b[n++] = '\f'; break;
+        case 'n': b[n++] = '\n'; break;
+        case 'r': b[n++] = '\r'; break;
+        case 't': b[n++] = '\t'; break;
+        case 'u':
+            if (p->end - p->s < 4 || j_hex4(p->s, &cp)) { free(b); return j_err(p, "bad \\u escape"); }
+            p->s += 4;
+            if (cp >= 0xD800 && cp < 0xDC00 && p->end - p->s >= 6 && p->s[0] == '\\' && p->s[1] == 'u') {
+                unsigned lo;
+                if (!j_hex4(p->s + 2, &lo) && lo >= 0xDC00 && lo < 0xE000) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    p->s += 6;
+                }
+            }
+            if (cp < 0x80) b[n++] = (char)cp;
+            else if (cp < 0x800) { b[n++] = (char)(0xC0 | (cp >> 6)); b[n++] = (char)(0x80 | (cp & 63)); }
+            else if (cp < 0x10000) {
+                b[n++] = (char)(0xE0 | (cp >> 12)); b[n++] = (char)(0x80 | ((cp >> 6) & 63));
+                b[n++] = (char)(0x80 | (cp & 63));
+            } else {
+                b[n++] = (char)(0xF0 | (cp >> 18)); b[n++] = (char)(0x80 | ((cp >> 12) & 63));
+                b[n++] = (char)(0x80 | ((cp >> 6) & 63)); b[n++] = (char)(0x80 | (cp & 63));
+            }
+            break;
+        default: free(b); return j_err(p, "bad escape");
+        }
+    }
+    b[n] = 0;
+    *out = b; *outlen = n;
+    return 0;
+}
+
+static int j_number(jparser *p, double *out) {
+    const char *s = p->s;
+    char buf[64];
+    size_t n;
+    if (s < p->end && *s == '-') s++;
+    if (s >= p->end || *s < '0' || *s > '9') return j_err(p, "bad number");
+    if (*s == '0') s++;
+    else while (s < p->end && *s >= '0' && *s <= '9') s++;
+    if (s < p->end && *s == '.') {
+        s++;
+        if (s >= p->end || *s < '0' || *s > '9') return j_err(p, "bad number");
+        while (s < p->end && *s >= '0' && *s <= '9') s++;
+    }
+    if (s < p->end && (*s == 'e' || *s == 'E')) {
+        s++;
+        if (s < p->end && (*s == '+' || *s == '-')) s++;
+        if (s >= p->end || *s < '0' || *s > '9') return j_err(p, "bad number");
+        while (s < p->end && *s >= '0' && *s <= '9') s++;
+    }
+    n = (size_t)(s - p->s);
+    if (n >= sizeof buf) return j_err(p, "number too long");
+    memcpy(buf, p->s, n); buf[n] = 0;
+    *out = strtod(buf, NULL); /* correctly rounded, like Python's float() */
+    p->s = s;
+    return 0;
+}
+
+static int j_value(jparser *p, jval *v);
+
+static int j_push(jval *v, size_t *cap, char *key) {
+    if (v->n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 8;
+        jval *ni = (jval *)realloc(v->items, nc * sizeof *ni);
+        if (!ni) return cli_fail("out of memory");
+        v->items = ni;
+        if (v->t == J_OBJ) {
+            char **nk = (char **)realloc(v->keys, nc * sizeof *nk);
+            if (!nk) return cli_fail("out of memory");
+            v->keys = nk;
+        }
+        *cap = nc;
+    }
+    memset(&v->items[v->n], 0, sizeof(jval));
+    if (v->t == J_OBJ) v->keys[v->n] = key;
+    v->n++;
+    return 0;
+}
+
+static int j_container(jparser *p, jval *v) {
+    char close = *p->s == '[' ? ']' : '}';
+    size_t cap = 0;
+    v->t = close == ']' ? J_ARR : J_OBJ;
+    if (++p->depth > 200) return j_err(p, "nesting too deep");
+    p->s++;
+    j_ws(p);
+    if (p->s < p->end && *p->s == close) { p->s++; p->depth--; return 0; }
+    for (;;) {
+        char *key = NULL;
+        size_t klen;
+        j_ws(p);
+        if (v->t == J_OBJ) {
+            if (p->s >= p->end || *p->s != '"') return j_err(p, "expected a string key");
+            if (j_string(p, &key, &klen)) return -1;
+            j_ws(p);
+            if (p->s >= p->end || *p->s != ':') { free(key); return j_err(p, "expected ':'"); }
+            p->s++;
+        }
+        if (j_push(v, &cap, key)) { free(key); return -1; }
+        if (j_value(p, &v->items[v->n - 1])) return -1;
+        j_ws(p);
+        if (p->s < p->end && *p->s == ',') { p->s++; continue; }
+        if (p->s < p->end && *p->s == close) { p->s++; break; }
+        return j_err(p, close == ']' ? "expected ',' or ']'" : "expected ',' or '}'");
+    }
+    p->depth--;
+    return 0;
+}
+
+static int j_lit(jparser *p, const char *lit) {
+    size_t n = strlen(lit);
+    if ((size_t)(p->end - p->s) < n || memcmp(p->s, lit, n)) return j_err(p, "unexpected token");
+    p->s += n;
+    return 0;
+}
+
+static int j_value(jparser *p, jval *v) {
+    j_ws(p);
+    if (p->s >= p->end) return j_err(p, "unexpected end of input");
+    switch (*p->s) {
+    case '{': case '[': return j_container(p, v);
+    case '"': v->t = J_STR; return j_string(p, &v->str, &v->len);
+    case 't': v->t = J_BOOL; v->num = 1; return j_lit(p, "true");
+    case 'f': v->t = J_BOOL; v->num = 0; return j_lit(p, "false");
+    case 'n': v->t = J_NULL; return j_lit(p, "null");
+    default: v->t = J_NUM; return j_number(p, &v->num);
+    }
+}
+
+static int read_file(const char *path, char **data, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    char *b = NULL;
+    size_t n = 0, cap = 0, r;
+    if (!f) return cli_fail("%s: cannot open: %s", path, strerror(errno));
+    for (;;) {
+        if (n + 65536 > cap) {
+            char *nb = (char *)realloc(b, cap = cap ? cap * 2 : 1 << 20);
+            if (!nb) { free(b); fclose(f); return cli_fail("%s: out of memory", path); }
+            b = nb;
+        }
+        r = fread(b + n, 1, cap - n - 1, f);
+        n += r;
+        if (r == 0) break;
+    }
+    if (ferror(f)) { free(b); fclose(f); return cli_fail("%s: read error", path); }
+    fclose(f);
+    b[n] = 0;
+    *data = b; *size = n;
+    return 0;
+}
+
+static int j_parse_file(const char *path, jval *root) {
+    char *data;
+    size_t size;
+    jparser p;
+    int rc;
+    memset(root, 0, sizeof *root);
+    if (read_file(path, &data, &size)) return -1;
+    p.s = data; p.end = data + size; p.path = path; p.depth = 0;
+    rc = j_value(&p, root);
+    if (!rc) {
+        j_ws(&p);
+        if (p.s != p.end) rc = j_err(&p, "trailing characters after the top-level value");
+    }
+    if (rc) {
+        /* locate the error for the message */
+        int line = 1, col = 1;
+        const char *c;
+        char msg[sizeof cli_err];
+        for (c = data; c < p.s && c < p.end; c++) { if (*c == '\n') { line++; col = 1; } else col++; }
+        memcpy(msg, cli_err, sizeof msg);
+        snprintf(cli_err, sizeof cli_err, "%.900s at line %d, column %d", msg, line, col);
+        j_free(root);
+    }
+    free(data);
+    return rc;
+}
+
+static const jval *j_get(const jval *o, const char *key) {
+    size_t i;
+    if (!o || o->t != J_OBJ) return NULL;
+    for (i = 0; i < o->n; i++)
+        if (!strcmp(o->keys[i], key)) return &o->items[i];
+    return NULL;
+}
+
+static int j_int(const jval *v, long long *out) {
+    if (!v || v->t != J_NUM || v->num != (double)(long long)v->num) return -1;
+    *out = (long long)v->num;
+    return 0;
+}
+
+/* ---- the evaluation set ---------------------------------------------------- */
+
+typedef struct cli_inst_list { fpf_eval_instance *v; size_t n, cap; } cli_inst_list;
+typedef struct cli_image {
+    long long id;
+    int w, h;
+    char name[256];
+    cli_inst_list gt, dt;
+} cli_image;
+typedef struct cli_set { cli_image *img; size_t n; size_t n_dt_in; } cli_set;
+
+static int list_push(cli_inst_list *l, const fpf_eval_instance *in) {
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 16;
+        fpf_eval_instance *nv = (fpf_eval_instance *)realloc(l->v, nc * sizeof *nv);
+        if (!nv) return cli_fail("out of memory");
+        l->v = nv; l->cap = nc;
+    }
+    l->v[l->n++] = *in;
+    return 0;
+}
+
+static void set_free(cli_set *s) {
+    size_t i, k;
+    for (i = 0; i < s->n; i++) {
+        for (k = 0; k < s->img[i].gt.n; k++) fpf_eval_rle_free(&s->img[i].gt.v[k].mask, NULL);
+        for (k = 0; k < s->img[i].dt.n; k++) fpf_eval_rle_free(&s->img[i].dt.v[k].mask, NULL);
+        free(s->img[i].gt.v); free(s->img[i].dt.v);
+    }
+    free(s->img);
+    memset(s, 0, sizeof *s);
+}
+
+static int cmp_image_id(const void *a, const void *b) {
+    long long x = ((const cli_image *)a)->id, y = ((const cli_image *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+static cli_image *find_image(cli_set *s, long long id) {
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->img[mid].id < id) lo = mid + 1; else hi = mid;
+    }
+    return lo < s->n && s->img[lo].id == id ? &s->img[lo] : NULL;
+}
+
+/* COCO RLE object {"size": [h, w], "counts": [...] or "..."} -> rle */
+static int parse_rle(const jval *seg, fpf_eval_rle *out, const char *what) {
+    const jval *size = j_get(seg, "size"), *counts = j_get(seg, "counts");
+    long long h, w;
+    fpf_eval_result r;
+    if (seg && seg->t == J_ARR) return cli_fail("%s: polygon segmentation is not supported (use RLE)", what);
+    if (!size || size->t != J_ARR || size->n != 2 || j_int(&size->items[0], &h) ||
+        j_int(&size->items[1], &w) || h < 0 || w < 0 || h > 1 << 30 || w > 1 << 30 || !counts)
+        return cli_fail("%s: segmentation is not a COCO RLE {size, counts}", what);
+    if (counts->t == J_STR) {
+        r = fpf_eval_rle_from_string(out, counts->str, counts->len, (int)h, (int)w, NULL);
+    } else if (counts->t == J_ARR) {
+        uint32_t *c = (uint32_t *)malloc((counts->n + 1) * sizeof *c);
+        size_t i;
+        if (!c) return cli_fail("out of memory");
+        for (i = 0; i < counts->n; i++) {
+            long long v;
+            if (j_int(&counts->items[i], &v) || v < 0 || v > 0xFFFFFFFFll) {
+                free(c);
+                return cli_fail("%s: RLE counts must be non-negative integers", what);
+            }
+            c[i] = (uint32_t)v;
+        }
+        r = fpf_eval_rle_from_counts(out, c, counts->n, (int)h, (int)w, NULL);
+        free(c);
+    } else {
+        return cli_fail("%s: RLE counts must be a list or a string", what);
+    }
+    if (r != FPF_EVAL_OK)
+        return cli_fail("%s: bad RLE (%s; counts must add up to height*width)", what, fpf_eval_result_string(r));
+    return 0;
+}
+
+static int parse_box(const jval *bb, double box[4], const char *what) {
+    size_t k;
+    if (!bb || bb->t != J_ARR || bb->n != 4) return cli_fail("%s: bbox must be [x, y, w, h]", what);
+    for (k = 0; k < 4; k++) {
+        if (bb->items[k].t != J_NUM) return cli_fail("%s: bbox must be [x, y, w, h]", what);
+        box[k] = bb->items[k].num;
+    }
+    if (box[2] < 0 || box[3] < 0) return cli_fail("%s: bbox has a negative width or height", what);
+    return 0;
+}
+
+/* one GT annotation or one result -> instance of its image */
+static int parse_instance(cli_set *s, const jval *a, int is_dt, long long cat, size_t index) {
+    char what[96];
+    const jval *bb = j_get(a, "bbox"), *seg = j_get(a, "segmentation");
+    long long img_id, cat_id, v;
+    cli_image *im;
+    fpf_eval_instance in;
+    memset(&in, 0, sizeof in);
+    snprintf(what, sizeof what, "%s %zu", is_dt ? "detection" : "annotation", index);
+    if (!a || a->t != J_OBJ) return cli_fail("%s is not an object", what);
+    if (j_int(j_get(a, "image_id"), &img_id)) return cli_fail("%s: missing integer image_id", what);
+    if (j_int(j_get(a, "category_id"), &cat_id)) return cli_fail("%s: missing integer category_id", what);
+    if (cat_id != cat) {
+        if (!is_dt) return cli_fail("%s: category %lld, but the GT has one category %lld", what, cat_id, cat);
+        return 0; /* pycocotools only evaluates the GT categories */
+    }
+    im = find_image(s, img_id);
+    if (!im) return cli_fail("%s: image_id %lld is not in the GT images", what, img_id);
+    if (!is_dt) {
+        const jval *crowd = j_get(a, "iscrowd"), *area = j_get(a, "area");
+        if (j_int(j_get(a, "id"), &v)) return cli_fail("%s: missing integer id", what);
+        if (v == 0) return cli_fail("%s: annotation id 0 (pycocotools counts matches to it as false positives; renumber from 1)", what);
+        if (crowd && crowd->t == J_NUM && crowd->num != 0) return cli_fail("%s: iscrowd=1 is not supported", what);
+        if (area && area->t == J_NUM && (area->num < 0 || area->num > 1e10))
+            return cli_fail("%s: area outside the 'all' range [0, 1e10]", what);
+    } else {
+        const jval *sc = j_get(a, "score");
+        if (!sc || sc->t != J_NUM) return cli_fail("%s: missing numeric score", what);
+        in.score = sc->num;
+    }
+    if (!seg) return cli_fail("%s: missing segmentation", what);
+    if (parse_rle(seg, &in.mask, what)) return -1;
+    if (in.mask.h != im->h || in.mask.w != im->w) {
+        int h = in.mask.h, w = in.mask.w;
+        fpf_eval_rle_free(&in.mask, NULL);
+        return cli_fail("%s: mismatched image size: mask is %dx%d (w x h), image %lld is %dx%d",
+                        what, w, h, img_id, im->w, im->h);
+    }
+    if (bb) { if (parse_box(bb, in.box, what)) { fpf_eval_rle_free(&in.mask, NULL); return -1; } }
+    else fpf_eval_rle_to_box(&in.mask, in.box); /* loadRes: toBbox(segmentation) */
+    if (list_push(is_dt ? &im->dt : &im->gt, &in)) { fpf_eval_rle_free(&in.mask, NULL); return -1; }
+    return 0;
+}
+
+static int load_gt_images(cli_set *s, const jval *gt, const char *path, long long *cat) {
+    const jval *images = j_get(gt, "images"), *anns = j_get(gt, "annotations");
+    const jval *cats = j_get(gt, "categories");
+    size_t i;
+    if (!gt || gt->t != J_OBJ || !images || images->t != J_ARR || !anns || anns->t != J_ARR)
+        return cli_fail("%s: not a COCO instances file (needs \"images\" and \"annotations\")", path);
+    if (cats && cats->t == J_ARR && cats->n > 1)
+        return cli_fail("%s: %zu categories; fpf_eval scores one category", path, cats->n);
+    if (cats && cats->t == J_ARR && cats->n == 1) {
+        if (j_int(j_get(&cats->items[0], "id"), cat)) return cli_fail("%s: category without integer id", path);
+    } else if (anns->n > 0) {
+        if (j_int(j_get(&anns->items[0], "category_id"), cat))
+            return cli_fail("%s: annotation 0: missing integer category_id", path);
+    } else {
+        *cat = 1;
+    }
+    s->img = (cli_image *)calloc(images->n + 1, sizeof *s->img);
+    if (!s->img) return cli_fail("out of memory");
+    for (i = 0; i < images->n; i++) {
+        const jval *im = &images->items[i];
+        long long w, h;
+        cli_image *ci = &s->img[s->n];
+        if (j_int(j_get(im, "id"), &ci->id) || j_int(j_get(im, "width"), &w) ||
+            j_int(j_get(im, "height"), &h) || w < 0 || h < 0 || w > 1 << 30 || h > 1 << 30)
+            return cli_fail("%s: image %zu needs integer id, width and height", path, i);
+        ci->w = (int)w; ci->h = (int)h;
+        s->n++;
+    }
+    qsort(s->img, s->n, sizeof *s->img, cmp_image_id); /* params.imgIds = sorted ids */
+    for (i = 1; i < s->n; i++)
+        if (s->img[i].id == s->img[i - 1].id) return cli_fail("%s: duplicate image id %lld", path, s->img[i].id);
+    return 0;
+}
+
+static int load_coco(cli_set *s, const char *gt_path, const char *dt_path) {
+    jval gt, dt;
+    long long cat = 0;
+    size_t i;
+    int rc = -1;
+    memset(s, 0, sizeof *s);
+    if (j_parse_file(gt_path, &gt)) return -1;
+    if (j_parse_file(dt_path, &dt)) { j_free(&gt); return -1; }
+    if (load_gt_images(s, &gt, gt_path, &cat)) goto done;
+    for (i = 0; i < j_get(&gt, "annotations")->n; i++)
+        if (parse_instance(s, &j_get(&gt, "annotations")->items[i], 0, cat, i)) goto done;
+    if (dt.t != J_ARR) { cli_fail("%s: a COCO results file is a JSON list", dt_path); goto done; }
+    for (i = 0; i < dt.n; i++)
+        if (parse_instance(s, &dt.items[i], 1, cat, i)) goto done;
+    s->n_dt_in = dt.n;
+    rc = 0;
+done:
+    j_free(&gt); j_free(&dt);
+    return rc;
+}
+
+/* ---- label directories ----------------------------------------------------- */
+
+typedef struct cli_score { char *file; uint32_t label; double score; } cli_score;
+typedef struct cli_scores { cli_score *v; size_t n; } cli_scores;
+
+static int has_image_ext(const char *name) {
+    const char *dot = strrchr(name, '.');
+    const char *ext[] = {".tif", ".tiff", ".pgm", ".png", ".TIF", ".TIFF", ".PGM", ".PNG"};
+    size_t k;
+    if (!dot) return 0;
+    for (k = 0; k < sizeof ext / sizeof *ext; k++) if (!strcmp(dot, ext[k])) return 1;
+    return 0;
+}
+
+static size_t stem_len(const char *name) {
+    const char *dot = strrchr(name, '.');
+    return dot ? (size_t)(dot - name) : strlen(name);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void names_free(char **v, size_t n) { size_t i; for (i = 0; i < n; i++) free(v[i]); free(v); }
+
+static int list_dir(const char *dir, char ***out, size_t *n) {
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    size_t cap = 0;
+    char **v = NULL;
+    *n = 0;
+    if (!d) return cli_fail("%s: cannot open directory: %s", dir, strerror(errno));
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || !has_image_ext(e->d_name)) continue;
+        if (*n == cap) {
+            char **nv = (char **)realloc(v, (cap = cap ? cap * 2 : 32) * sizeof *nv);
+            if (!nv) { closedir(d); names_free(v, *n); return cli_fail("out of memory"); }
+            v = nv;
+        }
+        if (!(v[*n] = (char *)malloc(strlen(e->d_name) + 1))) {
+            closedir(d); names_free(v, *n); return cli_fail("out of memory");
+        }
+        strcpy(v[(*n)++], e->d_name);
+    }
+    closedir(d);
+    qsort(v, *n, sizeof *v, cmp_str);
+    *out = v;
+    return 0;
+}
+
+static int load_scores(const char *path, cli_scores *sc) {
+    char *data, *line, *next;
+    size_t size, cap = 0, lineno = 0;
+    memset(sc, 0, sizeof *sc);
+    if (!path) return 0;
+    if (read_file(path, &data, &size)) return -1;
+    for (line = data; line && *line; line = next) {
+        char *c1, *c2, *endp, *cr;
+        unsigned long lab;
+        double s;
+        next = strchr(line, '\n');
+        if (next) *next++ = 0;
+        if ((cr = strchr(line, '\r')) != NULL) *cr = 0;
+        lineno++;
+        if (!*line) continue;
+        if (lineno == 1) {
+            if (strcmp(line, "file,label,score")) { free(data); return cli_fail("%s: line 1 must be the header file,label,score", path); }
+            continue;
+        }
+        c1 = strchr(line, ','); c2 = c1 ? strchr(c1 + 1, ',') : NULL;
+        if (!c2) { free(data); return cli_fail("%s: line %zu: expected file,label,score", path, lineno); }
+        *c1 = *c2 = 0;
+        errno = 0;
+        lab = strtoul(c1 + 1, &endp, 10);
+        if (endp == c1 + 1 || *endp || errno || lab > 0xFFFFFFFFul) { free(data); return cli_fail("%s: line %zu: bad label", path, lineno); }
+        s = strtod(c2 + 1, &endp);
+        if (endp == c2 + 1 || *endp || s != s) { free(data); return cli_fail("%s: line %zu: bad score", path, lineno); }
+        if (sc->n == cap) {
+            cli_score *nv = (cli_score *)realloc(sc->v, (cap = cap ? cap * 2 : 64) * sizeof *nv);
+            if (!nv) { free(data); return cli_fail("out of memory"); }
+            sc->v = nv;
+        }
+        sc->v[sc->n].file = (char *)malloc(strlen(line) + 1);
+        if (!sc->v[sc->n].file) { free(data); return cli_fail("out of memory"); }
+        strcpy(sc->v[sc->n].file, line);
+        sc->v[sc->n].label = (uint32_t)lab;
+        sc->v[sc->n].score = s;
+        sc->n++;
+    }
+    free(data);
+    return 0;
+}
+
+static double lookup_score(const cli_scores *sc, const char *file, uint32_t label) {
+    size_t i, sl = stem_len(file);
+    for (i = 0; i < sc->n; i++)
+        if (sc->v[i].label == label &&
+            (!strcmp(sc->v[i].file, file) || (strlen(sc->v[i].file) == sl && !strncmp(sc->v[i].file, file, sl))))
+            return sc->v[i].score;
+    return 1.0;
+}
+
+static int read_labels(const char *dir, const char *name, fpfi_image *img) {
+    char path[4096], err[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (fpfi_read(path, 0, 0, img, err, sizeof err)) return cli_fail("%s: %s", path, err);
+    if (img->type != FPFI_U8 && img->type != FPFI_U16 && img->type != FPFI_U32) {
+        fpfi_free(img);
+        return cli_fail("%s: label images must be unsigned 8, 16 or 32-bit integers", path);
+    }
+    return 0;
+}
+
+static int labels_to_list(const fpfi_image *img, cli_inst_list *l, const cli_scores *sc,
+                          const char *file, const char *path) {
+    fpf_eval_labels L;
+    size_t k;
+    int bps = img->type == FPFI_U8 ? 1 : img->type == FPFI_U16 ? 2 : 4;
+    fpf_eval_result r = fpf_eval_labels_from_image(&L, img->pixels, bps, img->w, img->h, NULL);
+    if (r != FPF_EVAL_OK) return cli_fail("%s: %s", path, fpf_eval_result_string(r));
+    for (k = 0; k < L.n; k++) {
+        fpf_eval_instance in = L.inst[k]; /* box and mask; the mask is copied out of L */
+        in.score = sc ? lookup_score(sc, file, L.values[k]) : 0;
+        if (fpf_eval_rle_from_counts(&in.mask, L.inst[k].mask.counts, L.inst[k].mask.m, img->h,
+                                     img->w, NULL)) {
+            fpf_eval_labels_free(&L, NULL);
+            return cli_fail("out of memory");
+        }
+        if (list_push(l, &in)) {
+            fpf_eval_rle_free(&in.mask, NULL);
+            fpf_eval_labels_free(&L, NULL);
+            return -1;
+        }
+    }
+    fpf_eval_labels_free(&L, NULL);
+    return 0;
+}
+
+static int find_pair(char **dn, size_t nd, const char *gname, const char *ddir, size_t *out) {
+    size_t k, sl = stem_len(gname), found = (size_t)-1;
+    for (k = 0; k < nd; k++)
+        if (stem_len(dn[k]) == sl && !strncmp(dn[k], gname, sl)) {
+            if (found != (size_t)-1) return cli_fail("%s: two files match %.*s", ddir, (int)sl, gname);
+            found = k;
+        }
+    if (found == (size_t)-1) return cli_fail("%s: no label image matches GT file %s", ddir, gname);
+    *out = found;
+    return 0;
+}
+
+static int load_labels(cli_set *s, const char *gdir, const char *ddir, const char *csv) {
+    char **gn = NULL, **dn = NULL, path[4096];
+    size_t ngn = 0, ndn = 0, i, k;
+    cli_scores sc;
+    int rc = -1;
+    memset(s, 0, sizeof *s);
+    if (load_scores(csv, &sc)) return -1;
+    if (list_dir(gdir, &gn, &ngn) || list_dir(ddir, &dn, &ndn)) goto done;
+    if (ngn == 0) { cli_fail("%s: no .tif/.tiff/.png/.pgm label images", gdir); goto done; }
+    for (k = 0; k < ndn; k++) { /* results for images without GT: pycocotools refuses them */
+        size_t j, sl = stem_len(dn[k]);
+        for (j = 0; j < ngn; j++) if (stem_len(gn[j]) == sl && !strncmp(gn[j], dn[k], sl)) break;
+        if (j == ngn) { cli_fail("%s: %s has no GT label image in %s", ddir, dn[k], gdir); goto done; }
+    }
+    s->img = (cli_image *)calloc(ngn, sizeof *s->img);
+    if (!s->img) { cli_fail("out of memory"); goto done; }
+    for (i = 0; i < ngn; i++) {
+        fpfi_image gi, di;
+        cli_image *im = &s->img[s->n++];
+        if (find_pair(dn, ndn, gn[i], ddir, &k)) goto done;
+        im->id = (long long)i;
+        snprintf(im->name, sizeof im->name, "%s", gn[i]);
+        if (read_labels(gdir, gn[i], &gi)) goto done;
+        if (read_labels(ddir, dn[k], &di)) { fpfi_free(&gi); goto done; }
+        if (gi.w != di.w || gi.h != di.h) {
+            cli_fail("mismatched image sizes: GT %s/%s is %dx%d, DT %s/%s is %dx%d", gdir, gn[i], gi.w, gi.h,
+                     ddir, dn[k], di.w, di.h);
+            fpfi_free(&gi); fpfi_free(&di);
+            goto done;
+        }
+        im->w = gi.w; im->h = gi.h;
+        snprintf(path, sizeof path, "%s/%s", gdir, gn[i]);
+        if (labels_to_list(&gi, &im->gt, NULL, gn[i], path)) { fpfi_free(&gi); fpfi_free(&di); goto done; }
+        snprintf(path, sizeof path, "%s/%s", ddir, dn[k]);
+        if (labels_to_list(&di, &im->dt, &sc, dn[k], path)) { fpfi_free(&gi); fpfi_free(&di); goto done; }
+        s->n_dt_in += im->dt.n;
+        fpfi_free(&gi); fpfi_free(&di);
+    }
+    rc = 0;
+done:
+    names_free(gn, ngn); names_free(dn, ndn);
+    for (k = 0; k < sc.n; k++) free(sc.v[k].file);
+    free(sc.v);
+    return rc;
+}
+
+/* ---- scoring and output ---------------------------------------------------- */
+
+typedef struct cli_opts {
+    const char *gt, *dt, *gt_labels, *dt_labels, *scores;
+    int json, per_image;
+    double tpfp_iou, floor;
+} cli_opts;
+
+typedef struct cli_result {
+    fpf_eval_summary sum[2];
+    fpf_eval_counts tpfp[2];
+    fpf_eval_counts *per_image[2];
+} cli_result;
+
+static int score_set(const cli_set *s, const cli_opts *o, cli_result *res) {
+    fpf_eval *ev;
+    size_t i;
+    int t;
+    fpf_eval_result r = fpf_eval_create(&ev, NULL);
+    if (r) return cli_fail("%s", fpf_eval_result_string(r));
+    for (i = 0; i < s->n && !r; i++)
+        r = fpf_eval_add_image(ev, s->img[i].gt.v, s->img[i].gt.n, s->img[i].dt.v, s->img[i].dt.n);
+    if (r) {
+        fpf_eval_destroy(ev);
+        if (r == FPF_EVAL_ERR_SIZE) return cli_fail("image %lld: mismatched mask sizes", s->img[i - 1].id);
+        return cli_fail("image %lld: %s", s->img[i - 1].id, fpf_eval_result_string(r));
+    }
+    for (t = 0; t < 2 && !r; t++) {
+        res->per_image[t] = (fpf_eval_counts *)calloc(s->n + 1, sizeof(fpf_eval_counts));
+        if (!res->per_image[t]) { fpf_eval_destroy(ev); return cli_fail("out of memory"); }
+        r = fpf_eval_summarize(ev, (fpf_eval_iou_type)t, &res->sum[t]);
+        if (!r) r = fpf_eval_tpfp(ev, (fpf_eval_iou_type)t, o->tpfp_iou, o->floor, &res->tpfp[t], res->per_image[t]);
+    }
+    fpf_eval_destroy(ev);
+    if (r) return cli_fail("%s", fpf_eval_result_string(r));
+    return 0;
+}
+
+static void print_json_r(const fpf_eval_summary *s, const fpf_eval_counts *c, double iou) {
+    int k;
+    printf("{\"ap\": [");
+    for (k = 0; k < FPF_EVAL_N_IOU; k++) printf("%s%.17g", k ? ", " : "", s->ap[k]);
+    printf("], \"map_50_95\": %.17g, \"map_50_90\": %.17g, \"ap50\": %.17g, \"ap75\": %.17g, \"recall\": [",
+           s->map_50_95, s->map_50_90, s->ap50, s->ap75);
+    for (k = 0; k < FPF_EVAL_N_IOU; k++) printf("%s%.17g", k ? ", " : "", s->recall[k]);
+    printf("], \"mar_50_95\": %.17g, \"tpfp\": {\"iou\": %.17g, \"tp\": %zu, \"fp\": %zu, \"fn\": %zu}}",
+           s->mar_50_95, iou, c->tp, c->fp, c->fn);
+}
+
+static void print_table(const cli_set *set, const cli_opts *o, const cli_result *r) {
+    const fpf_eval_summary *b = &r->sum[0], *m = &r->sum[1];
+    int k;
+    size_t i;
+    printf("fpf_eval: %zu images, %zu GT instances, %zu detections (%zu kept: top %d per image)\n",
+           set->n, b->n_gt, set->n_dt_in, b->n_dt, FPF_EVAL_MAX_DETS);
+    printf("%-22s %10s %10s\n", "", "bbox", "segm");
+    for (k = 0; k < FPF_EVAL_N_IOU; k++)
+        printf("AP @ IoU %-13.2f %10.4f %10.4f\n", b->iou_thr[k], b->ap[k], m->ap[k]);
+    printf("%-22s %10.4f %10.4f\n", "mean AP 0.50-0.90", b->map_50_90, m->map_50_90);
+    printf("%-22s %10.4f %10.4f\n", "mAP 0.50:0.95", b->map_50_95, m->map_50_95);
+    printf("%-22s %10.4f %10.4f\n", "AR@100 0.50:0.95", b->mar_50_95, m->mar_50_95);
+    printf("TP @ IoU %-13.2f %10zu %10zu\n", o->tpfp_iou, r->tpfp[0].tp, r->tpfp[1].tp);
+    printf("FP @ IoU %-13.2f %10zu %10zu\n", o->tpfp_iou, r->tpfp[0].fp, r->tpfp[1].fp);
+    printf("FN @ IoU %-13.2f %10zu %10zu\n", o->tpfp_iou, r->tpfp[0].fn, r->tpfp[1].fn);
+    if (!o->per_image) return;
+    printf("\nper image at IoU %.2f   bbox TP/FP/FN     segm TP/FP/FN\n", o->tpfp_iou);
+    for (i = 0; i < set->n; i++) {
+        const fpf_eval_counts *pb = &r->per_image[0][i], *pm = &r->per_image[1][i];
+        char id[300];
+        if (set->img[i].name[0]) snprintf(id, sizeof id, "%s", set->img[i].name);
+        else snprintf(id, sizeof id, "image %lld", set->img[i].id);
+        printf("%-22s %5zu %5zu %5zu   %5zu %5zu %5zu\n", id, pb->tp, pb->fp, pb->fn, pm->tp, pm->fp, pm->fn);
+    }
+}
+
+static int usage(void) {
+    fprintf(stderr,
+            "usage: fpf_eval --gt GT.json --dt DT.json [options]\n"
+            "       fpf_eval --gt-labels DIR --dt-labels DIR [--dt-scores CSV] [options]\n"
+            "options: --json  --tpfp-iou T (default 0.75)  --score-floor S  --per-image\n"
+            "CSV: header file,label,score; detections without a row score 1\n");
+    return 2;
+}
+
+static int parse_double(const char *s, double *out) {
+    char *end;
+    *out = strtod(s, &end);
+    return end == s || *end || *out != *out;
+}
+
+int fpf_eval_cli(int argc, char **argv);
+int fpf_eval_cli(int argc, char **argv) {
+    cli_opts o;
+    cli_set set;
+    cli_result res;
+    int i, rc;
+    memset(&o, 0, sizeof o);
+    memset(&res, 0, sizeof res);
+    o.tpfp_iou = 0.75; o.floor = FPF_EVAL_NO_FLOOR;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--json")) { o.json = 1; continue; }
+        if (!strcmp(a, "--per-image")) { o.per_image = 1; continue; }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(); return 0; }
+        if (!v) return usage();
+        i++;
+        if (!strcmp(a, "--gt")) o.gt = v;
+        else if (!strcmp(a, "--dt")) o.dt = v;
+        else if (!strcmp(a, "--gt-labels")) o.gt_labels = v;
+        else if (!strcmp(a, "--dt-labels")) o.dt_labels = v;
+        else if (!strcmp(a, "--dt-scores")) o.scores = v;
+        else if (!strcmp(a, "--tpfp-iou")) {
+            if (parse_double(v, &o.tpfp_iou)) { fprintf(stderr, "fpf_eval: error: bad --tpfp-iou %s\n", v); return 2; }
+        } else if (!strcmp(a, "--score-floor")) {
+            if (parse_double(v, &o.floor)) { fprintf(stderr, "fpf_eval: error: bad --score-floor %s\n", v); return 2; }
+        } else return usage();
+    }
+    if (o.gt && o.dt && !o.gt_labels && !o.dt_labels && !o.scores) rc = load_coco(&set, o.gt, o.dt);
+    else if (o.gt_labels && o.dt_labels && !o.gt && !o.dt) rc = load_labels(&set, o.gt_labels, o.dt_labels, o.scores);
+    else return usage();
+    if (!rc) rc = score_set(&set, &o, &res);
+    if (rc) fprintf(stderr, "fpf_eval: error: %s\n", cli_err);
+    else if (o.json) {
+        printf("{\"bbox\": ");
+        print_json_r(&res.sum[0], &res.tpfp[0], o.tpfp_iou);
+        printf(", \"segm\": ");
+        print_json_r(&res.sum[1], &res.tpfp[1], o.tpfp_iou);
+        printf("}\n");
+    } else {
+        print_table(&set, &o, &res);
+    }
+    free(res.per_image[0]); free(res.per_image[1]);
+    set_free(&set);
+    return rc ? 1 : 0;
+}
+
+#ifndef FPF_EVAL_CLI_NO_MAIN
+int main(int argc, char **argv) { return fpf_eval_cli(argc, argv); }
+#endif

@@ -17,15 +17,41 @@ all: $(EXAMPLES)
 
 build/%: examples/%.c $(HEADERS)
 	@mkdir -p build
-	$(CC) $(CFLAGS) -I. -Iexamples $< -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) -I. -Iexamples -Itests $< -o $@ $(LDLIBS)
 
 build/tests/%: tests/%.c $(HEADERS)
 	@mkdir -p build/tests
 	$(CC) $(CFLAGS) -I. -Iexamples -Itests $< -o $@ $(LDLIBS)
 
 # Every test program prints "<area>: N passed, N failed[, N skipped]"; tests/run.sh adds them up.
-test: $(EXAMPLES) $(TESTS)
+test: headers $(EXAMPLES) $(TESTS)
 	@sh tests/run.sh $(TESTS)
+
+# Each header alone, with its implementation, warning-free as C99 (gcc, and clang when present)
+# and as C++; and all three in one translation unit.
+HDR_FLAGS := -Wall -Wextra -Wpedantic -Werror
+headers: build/.headers-ok
+build/.headers-ok: fpf.h fpf_post.h fpf_eval.h
+	@mkdir -p build/hdr
+	@for h in fpf fpf_post fpf_eval; do \
+	  M=$$(echo $$h | tr a-z A-Z)_IMPLEMENTATION; \
+	  printf '#define %s\n#include "%s.h"\nint main(void){return 0;}\n' $$M $$h > build/hdr/$$h.c; \
+	  cp build/hdr/$$h.c build/hdr/$$h.cc; \
+	  $(CC) -std=c99 $(HDR_FLAGS) -I. -c build/hdr/$$h.c -o build/hdr/$$h.o || exit 1; \
+	  if command -v clang >/dev/null; then clang -std=c99 $(HDR_FLAGS) -I. -c build/hdr/$$h.c -o build/hdr/$$h.o || exit 1; fi; \
+	  if command -v c++ >/dev/null; then c++ $(HDR_FLAGS) -I. -c build/hdr/$$h.cc -o build/hdr/$$h.o || exit 1; fi; \
+	done
+	@printf '#define FPF_ALL_IMPLEMENTATION\n#include "fpf.h"\n#include "fpf_post.h"\n#include "fpf_eval.h"\nint main(void){return 0;}\n' > build/hdr/all.c
+	@$(CC) -std=c99 $(HDR_FLAGS) -DFPF_NO_STDIO -I. -c build/hdr/all.c -o build/hdr/all.o
+	@echo "headers: C99 and C++ compile checks clean"
+	@touch $@
+
+build/bench_eval: tests/bench_eval.c fpf_eval.h
+	@mkdir -p build
+	$(CC) $(CFLAGS) -I. $< -o $@ $(LDLIBS)
+
+bench-eval: build/bench_eval
+	./build/bench_eval
 
 fixtures:
 	$(PY) weights/reference/make_fixtures.py
@@ -33,4 +59,4 @@ fixtures:
 clean:
 	rm -rf build
 
-.PHONY: all test fixtures clean bench
+.PHONY: all test fixtures clean bench bench-eval headers

@@ -352,6 +352,8 @@ FPF_DEF const char *fpf_session_message(const fpf_session *s);
 /* Writes the instance's binary mask (1 inside), (y2−y1) rows of (x2−x1) bytes, rows dst_stride
    bytes apart. Returns the number of mask pixels. */
 FPF_DEF long fpf_instance_paste(const fpf_instance *inst, uint8_t *dst, size_t dst_stride);
+/* One pixel of that mask: 1 if box-relative pixel (r, c) is inside the instance. */
+FPF_DEF int fpf_instance_mask_pixel(const fpf_instance *inst, int r, int c);
 
 #ifdef __cplusplus
 }
@@ -1842,24 +1844,26 @@ static double fpf__mask_at(const float *m, int n, long r, long c) {
     return r < 0 || c < 0 || r >= n || c >= n ? 0.0 : (double)m[r * n + c];
 }
 
+FPF_DEF int fpf_instance_mask_pixel(const fpf_instance *in, int r, int c) {
+    int h = in->y2 - in->y1, w = in->x2 - in->x1, n = in->mask_size;
+    double sr = ((double)n / h) * (r + 0.5) - 0.5, sc = ((double)n / w) * (c + 0.5) - 0.5;
+    double dr = sr - floor(sr), dc = sc - floor(sc);
+    long r0 = (long)floor(sr), r1 = (long)ceil(sr), c0 = (long)floor(sc), c1 = (long)ceil(sc);
+    double top = (1 - dc) * fpf__mask_at(in->mask28, n, r0, c0) + dc * fpf__mask_at(in->mask28, n, r0, c1);
+    double bot = (1 - dc) * fpf__mask_at(in->mask28, n, r1, c0) + dc * fpf__mask_at(in->mask28, n, r1, c1);
+    return (1 - dr) * top + dr * bot >= (double)in->threshold;
+}
+
 FPF_DEF long fpf_instance_paste(const fpf_instance *in, uint8_t *dst, size_t stride) {
-    int h, w, r, c, n;
+    int r, c;
     long count = 0;
     if (!in || !dst || !in->mask28) return 0;
-    h = in->y2 - in->y1; w = in->x2 - in->x1; n = in->mask_size;
-    for (r = 0; r < h; r++) {
-        double sr = ((double)n / h) * (r + 0.5) - 0.5, dr = sr - floor(sr);
-        long r0 = (long)floor(sr), r1 = (long)ceil(sr);
-        for (c = 0; c < w; c++) {
-            double sc = ((double)n / w) * (c + 0.5) - 0.5, dc = sc - floor(sc);
-            long c0 = (long)floor(sc), c1 = (long)ceil(sc);
-            double top = (1 - dc) * fpf__mask_at(in->mask28, n, r0, c0) + dc * fpf__mask_at(in->mask28, n, r0, c1);
-            double bot = (1 - dc) * fpf__mask_at(in->mask28, n, r1, c0) + dc * fpf__mask_at(in->mask28, n, r1, c1);
-            int on = (1 - dr) * top + dr * bot >= (double)in->threshold;
+    for (r = 0; r < in->y2 - in->y1; r++)
+        for (c = 0; c < in->x2 - in->x1; c++) {
+            int on = fpf_instance_mask_pixel(in, r, c);
             dst[(size_t)r * stride + c] = (uint8_t)on;
             count += on;
         }
-    }
     return count;
 }
 

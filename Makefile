@@ -56,7 +56,24 @@ bench-eval: build/bench_eval
 fixtures:
 	$(PY) weights/reference/make_fixtures.py
 
+# The main job end to end: a synthetic 2-channel field (fpf_synth seed 1003) through an FPF-add
+# model plus a nucleus model. Until trained weights ship (weights/README.md), the models are the
+# seeded random ones of weights/reference/CONTRACT.md, so the "cells" show the plumbing only.
+DEMO := build/demo
+demo: all
+	@mkdir -p $(DEMO)
+	build/fpf_synth --out $(DEMO)/scene --seed 1003 --quiet
+	build/fpf_mkmodel --config tiny --variant fpf_add --seed 1 --nucleus-seed 7 --out $(DEMO)/fpf_add_seeded.fpf
+	build/fpf_mkmodel --config tiny --variant cores --seed 7 --out $(DEMO)/cores_seeded.fpf
+	build/fpf_segment --model $(DEMO)/fpf_add_seeded.fpf --nucleus-model $(DEMO)/cores_seeded.fpf \
+	    --nucleus $(DEMO)/scene/synth_1003_nucleus.tif --cell $(DEMO)/scene/synth_1003_cell.tif \
+	    --out $(DEMO)/out --overlay
+
+# A synthetic field beside a real one from ../shared/data, to judge realism (written to build/ only).
+compare-synth: build/fpf_synth
+	build/fpf_synth --compare build/compare_synth.png
+
 clean:
 	rm -rf build
 
-.PHONY: all test fixtures clean bench bench-eval headers
+.PHONY: all test fixtures clean bench bench-eval headers demo compare-synth

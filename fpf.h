@@ -75,7 +75,7 @@
        Per instance: the box (y1, x1, y2, x2 in pixels, y2/x2 exclusive), score, class id, the
        28×28 mask probabilities of its class, and the full-resolution mask on demand:
        fpf_instance_paste() writes the (y2−y1)×(x2−x1) binary mask (skimage-0.14 bilinear resize,
-       threshold >= 0.5, §10.2). fpf_label_image() in fpf_post.h builds label images.
+       clipped to the mask's range as resize(clip=True) does, threshold >= 0.5, §10.2). fpf_label_image() in fpf_post.h builds label images.
 
    SIMD and determinism
        v0.1 ships portable C kernels, written so compilers vectorize them; each has a naive __ref
@@ -318,6 +318,7 @@ typedef struct fpf_instance {
     const float *mask28;  /* [28][28] sigmoid probabilities of class_id, row-major */
     int mask_size;        /* 28 (twice the mask pool size) */
     float threshold;      /* mask threshold (0.5) used by fpf_instance_paste */
+    float mask_min, mask_max; /* range of mask28 (resize clips to it, as skimage's clip=True) */
     int from_padding;     /* 1 if it came from a zero-padded proposal (§6.3) */
 } fpf_instance;
 
@@ -1382,6 +1383,14 @@ static void fpf__anchors(const fpf_config *c, int Hp, int Wp, float *out) {
     }
 }
 
+/* float32 exp and log, correctly rounded: evaluated in double and rounded once. libm's expf
+   and logf differ between C libraries in the last bit, and one bit in a box coordinate can move
+   a crop_and_resize sample across the map edge (§7.2), zeroing a whole row. With these, results
+   are the same on every platform. (TF itself used Eigen's approximations: within §15's tolerance.) */
+static float fpf__expf(float x) { return (float)exp((double)x); }
+static float fpf__logf(float x) { return (float)log((double)x); }
+static float fpf__sigmoidf(float x) { return (float)(1.0 / (1.0 + exp(-(double)x))); }
+
 /* ---------------------------------------------------------------------------------------------
    4. Box arithmetic in TF's float32 order (§6.2 step 3, §6.4, §7). */
 
@@ -1391,8 +1400,8 @@ static void fpf__apply_deltas(const float *box, const float *d, float *out) {
     float cy = box[0] + 0.5f * h, cx = box[1] + 0.5f * w;
     cy += d[0] * h;
     cx += d[1] * w;
-    h *= expf(d[2]);
-    w *= expf(d[3]);
+    h *= fpf__expf(d[2]);
+    w *= fpf__expf(d[3]);
     out[0] = cy - 0.5f * h;
     out[1] = cx - 0.5f * w;
     out[2] = out[0] + h;
@@ -1533,7 +1542,7 @@ static int fpf__level_from_log2(int canonical, float lvl) {
 static int fpf__roi_level(const fpf_config *c, const float *box, float image_area) {
     float h = box[2] - box[0], w = box[3] - box[1];
     float v = sqrtf(h * w) / (c->roi_canonical_size / sqrtf(image_area));
-    return fpf__level_from_log2(c->roi_canonical_level, logf(v) / logf(2.0f));
+    return fpf__level_from_log2(c->roi_canonical_level, fpf__logf(v) / fpf__logf(2.0f));
 }
 
 /* tf.image.crop_and_resize, bilinear, extrapolation 0, exact float32 order (§7.2):
@@ -1602,14 +1611,14 @@ static void fpf__softmax_div(const float *in, float *out, int n) {
     float m = in[0], sum = 0.0f;
     int j;
     for (j = 1; j < n; j++) m = in[j] > m ? in[j] : m;
-    for (j = 0; j < n; j++) { out[j] = expf(in[j] - m); sum += out[j]; }
+    for (j = 0; j < n; j++) { out[j] = fpf__expf(in[j] - m); sum += out[j]; }
     for (j = 0; j < n; j++) out[j] = out[j] / sum;
 }
 static void fpf__softmax_recip(const float *in, float *out, int n) {
     float m = in[0], sum = 0.0f, inv;
     int j;
     for (j = 1; j < n; j++) m = in[j] > m ? in[j] : m;
-    for (j = 0; j < n; j++) { out[j] = expf(in[j] - m); sum += out[j]; }
+    for (j = 0; j < n; j++) { out[j] = fpf__expf(in[j] - m); sum += out[j]; }
     inv = 1.0f / sum;
     for (j = 0; j < n; j++) out[j] = out[j] * inv;
 }
@@ -1797,7 +1806,7 @@ static void fpf__mask_head(fpf_session *s, const fpf__heads *h, const fpf_config
         }
         fpf__deconv2x2(&s->run, &h->mask_deconv, x, up, o->mtmp); /* 2×2/2 transposed conv, ReLU */
         fpf__conv_run(&s->run, &h->mask_out, up, fpf__mk(out, 2 * MP, 2 * MP, K), 1, 0, NULL, 0, 0);
-        for (j = 0; j < (size_t)4 * MP * MP * K; j++) out[j] = 1.0f / (1.0f + expf(-out[j])); /* sigmoid */
+        for (j = 0; j < (size_t)4 * MP * MP * K; j++) out[j] = fpf__sigmoidf(out[j]);
     }
     fpf__dump(s, "mrcnn_mask", o->mmask, 4, n0, 2 * MP, 2 * MP, K, 0);
 }
@@ -1831,8 +1840,14 @@ static void fpf__unmold(fpf_session *s, const fpf_config *c, const fpf__hbuf *o,
         in->score = d[5];
         in->from_padding = src_roi[i] >= n_real;
         in->threshold = c->mask_threshold;
-        for (j = 0; j < MP2; j++) res->masks[(size_t)res->n * MP2 + j] = o->mmask[((size_t)i * MP2 + j) * K + in->class_id];
         in->mask28 = res->masks + (size_t)res->n * MP2;
+        in->mask_min = in->mask_max = o->mmask[(size_t)i * MP2 * K + in->class_id];
+        for (j = 0; j < MP2; j++) {
+            float v = o->mmask[((size_t)i * MP2 + j) * K + in->class_id];
+            res->masks[(size_t)res->n * MP2 + j] = v;
+            in->mask_min = v < in->mask_min ? v : in->mask_min;
+            in->mask_max = v > in->mask_max ? v : in->mask_max;
+        }
         in->mask_size = 2 * c->mask_pool_size;
         res->n++;
     }
@@ -1847,11 +1862,17 @@ static double fpf__mask_at(const float *m, int n, long r, long c) {
 FPF_DEF int fpf_instance_mask_pixel(const fpf_instance *in, int r, int c) {
     int h = in->y2 - in->y1, w = in->x2 - in->x1, n = in->mask_size;
     double sr = ((double)n / h) * (r + 0.5) - 0.5, sc = ((double)n / w) * (c + 0.5) - 0.5;
-    double dr = sr - floor(sr), dc = sc - floor(sc);
+    double dr = sr - floor(sr), dc = sc - floor(sc), v;
     long r0 = (long)floor(sr), r1 = (long)ceil(sr), c0 = (long)floor(sc), c1 = (long)ceil(sc);
     double top = (1 - dc) * fpf__mask_at(in->mask28, n, r0, c0) + dc * fpf__mask_at(in->mask28, n, r0, c1);
     double bot = (1 - dc) * fpf__mask_at(in->mask28, n, r1, c0) + dc * fpf__mask_at(in->mask28, n, r1, c1);
-    return (1 - dr) * top + dr * bot >= (double)in->threshold;
+    v = (1 - dr) * top + dr * bot;
+    /* resize(clip=True): clip to [min, max] of the mask, but when 0 (cval) lies outside that
+       range, pixels that are exactly 0 stay 0 (skimage 0.14 _clip_warp_output). The spec's
+       "clip has no effect" is wrong: with min > 0 the zero-attenuated edges are lifted to min. */
+    if (!(in->mask_min <= 0.0f && 0.0f <= in->mask_max) && v == 0.0) return 0.0 >= (double)in->threshold;
+    v = v < (double)in->mask_min ? (double)in->mask_min : v > (double)in->mask_max ? (double)in->mask_max : v;
+    return v >= (double)in->threshold;
 }
 
 FPF_DEF long fpf_instance_paste(const fpf_instance *in, uint8_t *dst, size_t stride) {

@@ -277,7 +277,7 @@ TEST(topk_ties_to_lower_index) {
    the two differ in the last bit, and each function must give its own form. */
 TEST(two_softmax_forms) {
     float l[2] = {0.0f, -5.601893f}, pd[2], pr[2];
-    float e = expf(-5.601893f), s = 1.0f + e;
+    float e = fpf__expf(-5.601893f), s = 1.0f + e;
     fpf__softmax_div(l, pd, 2);
     fpf__softmax_recip(l, pr, 2);
     CHECK(pd[1] == e / s);
@@ -285,26 +285,40 @@ TEST(two_softmax_forms) {
     CHECK(pd[1] != pr[1]);
 }
 
-/* 21. Mask paste: skimage 0.14 bilinear, half-pixel centres, zero outside the 28×28 grid. A
-   uniform 0.7 mask upsampled ×4 loses its outermost ring: 0.625·0.7 = 0.4375 < 0.5. */
-TEST(mask_paste_edge_attenuation) {
+/* 21. Mask paste: skimage 0.14 bilinear, half-pixel centres, zero outside the 28×28 grid, then
+   resize(clip=True) clips to the mask's [min, max]. With a zero somewhere (min = 0) nothing is
+   lifted and a 0.7 mask upsampled ×4 loses its outermost ring: 0.625·0.7 = 0.4375 < 0.5. With a
+   uniform 0.7 mask (min = 0.7) the clip lifts that ring back to 0.7: the whole box is inside. */
+static fpf_instance paste_inst(float *m, int y1, int x1, int h, int w) {
+    fpf_instance in;
+    int i;
+    memset(&in, 0, sizeof in);
+    in.y1 = y1; in.x1 = x1; in.y2 = y1 + h; in.x2 = x1 + w; in.mask28 = m; in.mask_size = 28; in.threshold = 0.5f;
+    in.mask_min = in.mask_max = m[0];
+    for (i = 0; i < 784; i++) { in.mask_min = m[i] < in.mask_min ? m[i] : in.mask_min; in.mask_max = m[i] > in.mask_max ? m[i] : in.mask_max; }
+    return in;
+}
+
+TEST(mask_paste_edge_attenuation_and_clip) {
     float m[28 * 28];
     static uint8_t dst[112 * 112];
     fpf_instance in;
-    long n;
     int i;
     for (i = 0; i < 784; i++) m[i] = 0.7f;
-    memset(&in, 0, sizeof in);
-    in.y1 = 10; in.x1 = 20; in.y2 = 122; in.x2 = 132; in.mask28 = m; in.mask_size = 28; in.threshold = 0.5f;
-    n = fpf_instance_paste(&in, dst, 112);
-    CHECK_EQ_INT(n, 110 * 110);
-    CHECK(dst[0] == 0 && dst[1 * 112 + 1] == 1 && dst[111 * 112 + 50] == 0 && dst[110 * 112 + 50] == 1);
+    in = paste_inst(m, 10, 20, 112, 112);
+    CHECK_EQ_INT(fpf_instance_paste(&in, dst, 112), 112 * 112);    /* clip lifts the edges to 0.7 */
+    m[27 * 28 + 27] = 0.0f;                                         /* min 0: no lifting */
+    in = paste_inst(m, 10, 20, 112, 112);
+    fpf_instance_paste(&in, dst, 112);
+    CHECK(dst[0 * 112 + 50] == 0 && dst[1 * 112 + 50] == 1);        /* row 0: 0.4375; row 1: 0.6125 */
+    CHECK(dst[50 * 112 + 0] == 0 && dst[50 * 112 + 1] == 1 && dst[111 * 112 + 50] == 0);
     /* a 1×1 box samples (13.5, 13.5): the mean of the four central cells */
     for (i = 0; i < 784; i++) m[i] = 0.0f;
-    m[13 * 28 + 13] = m[13 * 28 + 14] = 1.0f; m[14 * 28 + 13] = 0.0f; m[14 * 28 + 14] = 0.0f;
-    in.y2 = in.y1 + 1; in.x2 = in.x1 + 1;
+    m[13 * 28 + 13] = m[13 * 28 + 14] = 1.0f;
+    in = paste_inst(m, 0, 0, 1, 1);
     CHECK_EQ_INT(fpf_instance_paste(&in, dst, 1), 1);   /* 0.5 >= 0.5 */
     m[13 * 28 + 14] = 0.99f;
+    in = paste_inst(m, 0, 0, 1, 1);
     CHECK_EQ_INT(fpf_instance_paste(&in, dst, 1), 0);   /* 0.4975 */
 }
 
@@ -789,7 +803,7 @@ int main(void) {
     RUN(nms_strict_threshold_and_heap_ties);
     RUN(topk_ties_to_lower_index);
     RUN(two_softmax_forms);
-    RUN(mask_paste_edge_attenuation);
+    RUN(mask_paste_edge_attenuation_and_clip);
     RUN(padded_proposals_flagged);
     RUN(conv_tiled_equals_ref_on_odd_shapes);
     RUN(deconv_equals_ref);

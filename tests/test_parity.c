@@ -227,8 +227,9 @@ static const char *fixture_names[] = {
 /* Open (issue 2 is not closed): these still differ from the reference after the near-tie rows
    are excluded. tiny_without_nucleus and tiny_fpf_add: a near-tie proposal row becomes a
    detection on one side (the test does not yet follow near-ties into the detection set);
-   tiny_with_nucleus and paper_with_nucleus: the proposal sets differ although the RPN scores and
-   deltas match (a top-k / NMS near-tie, or a bug in the 2-channel path: not yet known).
+   tiny_with_nucleus and paper_with_nucleus: the proposal sets are the same but two adjacent
+   proposals come out swapped (rows 446/447 and 239/240), a score near-tie in the NMS order; the
+   test does not yet match proposals as a set modulo such swaps.
    Run them with `build/tests/test_parity --all`. */
 static const char *open_names[] = {"tiny_without_nucleus", "tiny_fpf_add", "tiny_with_nucleus", "paper_with_nucleus"};
 static int g_verbose, g_all;

@@ -96,6 +96,9 @@ FPFIDEF int fpfi_write_png(const char *path, const fpfi_image *img, char *err, s
 /* 8-bit RGB (rgb holds w*h*3 bytes, row-major) as a colour PNG */
 FPFIDEF int fpfi_write_png_rgb(const char *path, int w, int h, const unsigned char *rgb, char *err,
                                size_t errlen);
+/* The same PNG into a malloc'ed buffer (*out, *outlen; free() it). */
+FPFIDEF int fpfi_encode_png_rgb(int w, int h, const unsigned char *rgb, unsigned char **out, size_t *outlen,
+                                char *err, size_t errlen);
 /* Encode into a malloc'ed buffer instead of a file (format: FPFI_FORMAT_TIFF/PNG/PGM). */
 FPFIDEF int fpfi_encode(fpfi_format format, const fpfi_image *img, unsigned char **out, size_t *outlen,
                         char *err, size_t errlen);
@@ -1411,15 +1414,26 @@ FPFIDEF int fpfi_write_png(const char *path, const fpfi_image *img, char *err, s
     return fpfi__write(FPFI_FORMAT_PNG, path, img, err, errlen);
 }
 
-FPFIDEF int fpfi_write_png_rgb(const char *path, int w, int h, const unsigned char *rgb, char *err, size_t errlen) {
+FPFIDEF int fpfi_encode_png_rgb(int w, int h, const unsigned char *rgb, unsigned char **out, size_t *outlen,
+                                char *err, size_t errlen) {
     fpfi__buf b;
     int rc;
     memset(&b, 0, sizeof b);
+    *out = NULL; *outlen = 0;
     if (!rgb || w <= 0 || h <= 0 || w > FPFI_MAX_DIM || h > FPFI_MAX_DIM) return fpfi__fail(err, errlen, "invalid image");
     rc = fpfi__encode_png_raw(rgb, (uint32_t)w, (uint32_t)h, 3, 8, &b, err, errlen);
     if (rc == 0 && b.oom) rc = fpfi__fail(err, errlen, "out of memory");
-    if (rc == 0) rc = fpfi_write_file_atomic(path, b.p, b.len, err, errlen);
-    free(b.p);
+    if (rc != 0) { free(b.p); return rc; }
+    *out = b.p; *outlen = b.len;
+    return 0;
+}
+
+FPFIDEF int fpfi_write_png_rgb(const char *path, int w, int h, const unsigned char *rgb, char *err, size_t errlen) {
+    unsigned char *data;
+    size_t len;
+    int rc = fpfi_encode_png_rgb(w, h, rgb, &data, &len, err, errlen);
+    if (rc == 0) rc = fpfi_write_file_atomic(path, data, len, err, errlen);
+    free(data);
     return rc;
 }
 

@@ -200,7 +200,6 @@ static void stage_overlay(outputs *o, const char *dir, const fpf_image *cell, co
     double clo = 0, ck = 1, nlo = 0, nk = 1;
     char err[256];
     int y, x;
-    char tmpl[1100];
     if (cell && cell->pixels) range(cell, &clo, &ck);
     if (nuc && nuc->pixels) range(nuc, &nlo, &nk);
     for (y = 0; y < h; y++)
@@ -211,11 +210,7 @@ static void stage_overlay(outputs *o, const char *dir, const fpf_image *cell, co
             if (cl && edge(cl, h, w, y, x)) { p[0] = 255; p[1] = 255; p[2] = 0; }
             if (nl && edge(nl, h, w, y, x)) { p[0] = 0; p[1] = 255; p[2] = 255; }
         }
-    /* the PNG writer writes files; write to a temp name in DIR and read it back into memory */
-    snprintf(tmpl, sizeof tmpl, "%s/.overlay.%ld.png", dir, (long)getpid());
-    if (fpfi_write_png_rgb(tmpl, w, h, rgb, err, sizeof err) != 0) die("%s: %s", s->path, err);
-    if (fpfi_load_file(tmpl, &s->data, &s->size, err, sizeof err) != 0) die("%s: %s", s->path, err);
-    remove(tmpl);
+    if (fpfi_encode_png_rgb(w, h, rgb, &s->data, &s->size, err, sizeof err) != 0) die("%s: %s", s->path, err);
     free(rgb);
 }
 

@@ -47,7 +47,7 @@ static int edge_near_tie(float a1, float a2, int n) {
     return fabsf(last - (float)(n - 1)) <= 8.0f * FLT_EPSILON * (float)n;
 }
 
-static int level_near_tie(const cmp_ctx *c, int row) {
+static int row_near_tie(const cmp_ctx *c, int row) {
     const float *b = c->rois + 4 * row;
     double h = b[2] - b[0], w = b[3] - b[1], lvl, frac;
     int k;
@@ -97,7 +97,7 @@ static void compare_stage(void *user, const char *name, const float *d, int ndim
         int skipped = 0;
         for (i = 0; i < n; i++) {
             double e = fabs((double)at(d, ld, last, i) - ref[i]);
-            if (row_stage(name) && level_near_tie(c, (int)(i / per_row))) { skipped += i % per_row == 0; continue; }
+            if (row_stage(name) && row_near_tie(c, (int)(i / per_row))) { skipped += i % per_row == 0; continue; }
             err = e > err ? e : err;
         }
         c->near_tie_rows = skipped > c->near_tie_rows ? skipped : c->near_tie_rows;
@@ -111,7 +111,7 @@ static void compare_stage(void *user, const char *name, const float *d, int ndim
         for (k = 0; k < FPT_SAMPLES; k++) {
             size_t idx = (size_t)k * n / FPT_SAMPLES;
             double e = fabs((double)at(d, ld, last, idx) - ref[k]);
-            if (row_stage(name) && level_near_tie(c, (int)(idx / per_row))) { ties = 1; continue; }
+            if (row_stage(name) && row_near_tie(c, (int)(idx / per_row))) { ties = 1; continue; }
             err = e > err ? e : err;
         }
         report(c, name, err, tol_for(name, r->stats[2]), "samples");
@@ -214,7 +214,7 @@ static int run_fixture(const char *path, int verbose) {
     if (!bad) compare_final(&c, o);
     for (i = 0; !bad && i < fx.n; i++)
         if (!fx.rec[i].used && !may_skip(vname, fx.rec[i].name)) { printf("  reference stage %s was never produced\n", fx.rec[i].name); c.failures++; }
-    if (!bad) printf("  %s: %d detections, worst error/tolerance %.3g (%s), %d proposal rows at a level near-tie\n",
+    if (!bad) printf("  %s: %d detections, worst error/tolerance %.3g (%s), %d proposal rows at a RoIAlign near-tie\n",
                      path, o->n_cells, c.worst_rel, c.worst, c.near_tie_rows);
     fpf_session_free(s); fpf_model_free(m); fpt_free(&fx);
     return bad || c.failures;

@@ -76,4 +76,8 @@ compare-synth: build/fpf_synth
 clean:
 	rm -rf build
 
+# Rules owned by sub-projects: the Keras converter and training (weights/), benchmarks (bench/).
+-include weights/weights.mk
+-include bench/bench.mk
+
 .PHONY: all test fixtures clean bench bench-eval headers demo compare-synth

@@ -286,6 +286,20 @@ typedef enum fpf_norm16_mode {
     FPF_NORM16_NONE = 2        /* values used as they are (data already in 0..255) */
 } fpf_norm16_mode;
 
+/* Instruction sets of the convolution kernels. AUTO picks the best one this CPU runs, once, at
+   session set-up (cpuid on x86-64; NEON is always there on aarch64). Every SIMD path fuses each
+   multiply-add (one rounding), so its results are bit-identical to the fused reference and to
+   the other SIMD paths; SCALAR rounds product and sum separately (last-bit differences). */
+typedef enum fpf_isa {
+    FPF_ISA_AUTO = 0,
+    FPF_ISA_SCALAR = 1,  /* portable C (compile with -DFPF_NO_SIMD to have only this) */
+    FPF_ISA_AVX2 = 2,    /* x86-64 AVX2 + FMA */
+    FPF_ISA_AVX512 = 3,  /* x86-64 AVX-512F */
+    FPF_ISA_NEON = 4     /* aarch64 Advanced SIMD */
+} fpf_isa;
+FPF_DEF int fpf_isa_supported(fpf_isa isa);   /* 1 if this build on this CPU can run isa */
+FPF_DEF const char *fpf_isa_name(fpf_isa isa);
+
 typedef void (*fpf_task_fn)(void *ctx, int task);
 typedef void (*fpf_parallel_for_fn)(void *pool, fpf_task_fn fn, void *ctx, int n_tasks);
 /* Called with every intermediate tensor when set (parity tests, debugging). The tensor has ndim
@@ -295,8 +309,12 @@ typedef void (*fpf_stage_fn)(void *user, const char *name, const float *data, in
 
 typedef struct fpf_options {
     fpf_allocator allocator;
-    fpf_parallel_for_fn parallel_for; /* NULL: serial */
+    fpf_parallel_for_fn parallel_for; /* the caller's pool: run fn(ctx, i) for i in [0, n) */
     void *pool;
+    int n_threads;             /* no parallel_for: 0 or 1 = the calling thread only; N > 1 = the
+                                  built-in pthreads pool, N − 1 workers started at session set-up
+                                  (compiled out by FPF_NO_THREADS: then always 1) */
+    int isa;                   /* fpf_isa; 0 = AUTO */
     int norm16;                /* fpf_norm16_mode */
     float norm16_lo, norm16_hi; /* FIXED: intensities; PERCENTILE: percents (0 and 0 = 0.1, 99.9) */
     float det_min_confidence;  /* 0 = the model's (0.7) */
@@ -349,6 +367,7 @@ FPF_DEF void fpf_session_free(fpf_session *s);
 /* Runs the whole network. *out points into the session and stays valid until the next run. */
 FPF_DEF fpf_result fpf_session_run(fpf_session *s, const fpf_input *in, const fpf_output **out);
 FPF_DEF const char *fpf_session_message(const fpf_session *s);
+FPF_DEF fpf_isa fpf_session_isa(const fpf_session *s);  /* the kernels this session runs */
 
 /* Writes the instance's binary mask (1 inside), (y2−y1) rows of (x2−x1) bytes, rows dst_stride
    bytes apart. Returns the number of mask pixels. */
@@ -385,6 +404,17 @@ FPF_DEF int fpf_instance_mask_pixel(const fpf_instance *inst, int r, int c);
 #endif
 #ifndef FPF_MAX_IMAGE_DIM
 #define FPF_MAX_IMAGE_DIM 32768
+#endif
+#if !defined(FPF_NO_SIMD) && (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define FPF__X86 1
+#include <immintrin.h>
+#endif
+#if !defined(FPF_NO_SIMD) && defined(__aarch64__)
+#define FPF__NEON 1
+#include <arm_neon.h>
+#endif
+#ifndef FPF_NO_THREADS
+#include <pthread.h>
 #endif
 
 /* The post-processing follows TF's float32 operation order; a fused multiply-add would change it. */
@@ -586,6 +616,9 @@ typedef struct fpf__conv {
     const float *w; /* HWIO [kh][kw][cin][cout] (dense: [cin][cout]; deconv: [2][2][cin][cout]) */
     const float *b; /* [cout] */
     int kh, kw, cin, cout;
+    const float *wp; /* w packed for the kernels (fpf__pack): panels of 16 output channels, each
+                        [kh][kw][cin][16], zero past cout; panel p at wp + p·pstride */
+    size_t pstride;
 } fpf__conv;
 
 typedef struct fpf__tower {                 /* backbone + FPN of one input */
@@ -704,6 +737,7 @@ struct fpf_model {
     fpf__tower tower, core; /* core: the nucleus tower of FPF models */
     fpf__heads heads;
     size_t weight_bytes;
+    float *packed;         /* packed kernels that could not be packed in place (fpf__prepare) */
 };
 
 FPF_DEF uint64_t fpf_checksum(const void *file, size_t size) {
@@ -725,6 +759,7 @@ FPF_DEF uint64_t fpf_checksum(const void *file, size_t size) {
 typedef struct fpf__loader {
     const uint8_t *file;
     size_t size;
+    int writable;   /* the model owns the buffer: weights may be packed in place */
     char *msg;
     size_t msg_size;
 } fpf__loader;
@@ -790,6 +825,60 @@ static fpf_result fpf__check_finite(fpf__loader *ld, const fpf_layer_desc *d, fp
     return FPF_OK;
 }
 
+/* Weight packing, once at load. The kernels compute 16 output channels at a time (two AVX2
+   vectors, one AVX-512 vector, four NEON vectors); packing each group of 16 into its own panel
+   makes the weights one sequential stream: panel p, row r = (ky·kw + kx)·cin + ci holds
+   w[r][16p .. 16p+15], zero-padded past cout. */
+static size_t fpf__rows(const fpf__conv *k) { return (size_t)k->kh * k->kw * k->cin; }
+static size_t fpf__packed_floats(const fpf__conv *k) { return (size_t)((k->cout + 15) / 16) * fpf__rows(k) * 16; }
+
+static void fpf__pack(const float *w, size_t rows, int cout, float *dst) {
+    int p, j, np = (cout + 15) / 16;
+    size_t r;
+    for (p = 0; p < np; p++)
+        for (r = 0; r < rows; r++)
+            for (j = 0; j < 16; j++)
+                dst[((size_t)p * rows + r) * 16 + j] = 16 * p + j < cout ? w[r * cout + 16 * p + j] : 0.0f;
+}
+
+/* Packs every layer. In a buffer the model owns (load_file, load_memory) a layer whose cout is a
+   multiple of 16 is packed in place, so loading costs no extra memory; the others (the heads'
+   2-, 6- and 12-channel outputs), and every layer of a model used in place, go to m->packed.
+   Only the kernels read weights after this; the HWIO pointer w is cleared where overwritten. */
+static fpf_result fpf__prepare(fpf__loader *ld, fpf_model *m, fpf__conv *const *slot, int n, int writable) {
+    size_t need = 0, tmp_n = 0, off = 0;
+    float *tmp = NULL;
+    int l;
+    for (l = 0; l < n; l++) {
+        size_t pf = fpf__packed_floats(slot[l]);
+        if (pf / 16 / fpf__rows(slot[l]) > (size_t)1 << 20 || pf > ((size_t)-1) / 8)
+            return fpf__fail(ld, FPF_ERR_BAD_MODEL, "layer too large", "", "");
+        if (writable && slot[l]->cout % 16 == 0) tmp_n = pf > tmp_n ? pf : tmp_n;
+        else if (!fpf__add(need, pf, &need)) return fpf__fail(ld, FPF_ERR_BAD_MODEL, "layers too large", "", "");
+    }
+    if ((need && !(m->packed = (float *)fpf__alloc(&m->alloc, need * sizeof(float)))) ||
+        (tmp_n && !(tmp = (float *)fpf__alloc(&m->alloc, tmp_n * sizeof(float)))))
+        return fpf__fail(ld, FPF_ERR_OUT_OF_MEMORY, "out of memory while packing weights", "", "");
+    for (l = 0; l < n; l++) {
+        fpf__conv *k = slot[l];
+        size_t pf = fpf__packed_floats(k);
+        k->pstride = fpf__rows(k) * 16;
+        if (writable && k->cout % 16 == 0) {
+            float *w = (float *)(uintptr_t)k->w; /* our own copy of the file */
+            fpf__pack(w, fpf__rows(k), k->cout, tmp);
+            memcpy(w, tmp, pf * sizeof(float));
+            k->wp = w;
+            k->w = NULL;
+        } else {
+            fpf__pack(k->w, fpf__rows(k), k->cout, m->packed + off);
+            k->wp = m->packed + off;
+            off += pf;
+        }
+    }
+    fpf__free(&m->alloc, tmp);
+    return FPF_OK;
+}
+
 /* Binds every layer the config implies; rejects missing, misshapen and unknown tensors. */
 static fpf_result fpf__bind_all(fpf__loader *ld, fpf_model *m, unsigned char *used) {
     fpf_layer_desc desc[FPF_MAX_LAYERS];
@@ -814,7 +903,8 @@ static fpf_result fpf__bind_all(fpf__loader *ld, fpf_model *m, unsigned char *us
         if (!used[t])
             return fpf__fail(ld, FPF_ERR_BAD_MODEL, "unknown tensor ",
                              (const char *)(ld->file + FPF__HDR + FPF__CFG_BYTES + (size_t)t * FPF__ENTRY), "");
-    return fpf__check_finite(ld, desc, slot, n);
+    if ((r = fpf__check_finite(ld, desc, slot, n)) != FPF_OK) return r;
+    return fpf__prepare(ld, m, slot, n, ld->writable);
 }
 
 static fpf_result fpf__parse(fpf__loader *ld, fpf_model *m) {
@@ -845,6 +935,8 @@ static fpf_result fpf__parse(fpf__loader *ld, fpf_model *m) {
     return fpf__bind_all(ld, m, used);
 }
 
+/* copy: 0 = use data in place (read only), 1 = copy it, 2 = adopt it (our own buffer, freed with
+   the model, even on failure). */
 static fpf_result fpf__load(const void *data, size_t size, const fpf_allocator *alloc, int copy,
                             fpf_model **out, char *msg, size_t msg_size) {
     fpf__loader ld;
@@ -858,17 +950,18 @@ static fpf_result fpf__load(const void *data, size_t size, const fpf_allocator *
         return FPF_ERR_INVALID_ARG;
     }
     m = (fpf_model *)fpf__alloc(alloc, sizeof *m);
-    if (!m) return FPF_ERR_OUT_OF_MEMORY;
+    if (!m) { if (copy == 2) fpf__free(alloc, (void *)(uintptr_t)data); return FPF_ERR_OUT_OF_MEMORY; }
     memset(m, 0, sizeof *m);
     if (alloc) m->alloc = *alloc;
     m->file = (const uint8_t *)data;
-    if (copy) {
+    if (copy == 2) m->owned = (void *)(uintptr_t)data;
+    if (copy == 1) {
         if (!(m->owned = fpf__alloc(alloc, size ? size : 1))) { fpf__free(alloc, m); return FPF_ERR_OUT_OF_MEMORY; }
         memcpy(m->owned, data, size);
         m->file = (const uint8_t *)m->owned;
     }
     m->size = size;
-    ld.file = m->file; ld.size = size; ld.msg = msg; ld.msg_size = msg_size;
+    ld.file = m->file; ld.size = size; ld.msg = msg; ld.msg_size = msg_size; ld.writable = copy != 0;
     if ((r = fpf__parse(&ld, m)) != FPF_OK) { fpf_model_free(m); return r; }
     *out = m;
     return FPF_OK;
@@ -889,7 +982,6 @@ FPF_DEF fpf_result fpf_model_load_file(const char *path, const fpf_allocator *al
     FILE *fp;
     long len;
     void *buf;
-    fpf_result r;
     if (!path || !out) return FPF_ERR_INVALID_ARG;
     *out = NULL;
     fp = fopen(path, "rb");
@@ -903,10 +995,7 @@ FPF_DEF fpf_result fpf_model_load_file(const char *path, const fpf_allocator *al
         fclose(fp); fpf__free(alloc, buf); fpf__msg3(msg, msg_size, "cannot read ", path, ""); return FPF_ERR_IO;
     }
     fclose(fp);
-    r = fpf__load(buf, (size_t)len, alloc, 0, out, msg, msg_size);
-    if (r != FPF_OK) { fpf__free(alloc, buf); return r; }
-    (*out)->owned = buf; /* in place over our own buffer: no second copy */
-    return FPF_OK;
+    return fpf__load(buf, (size_t)len, alloc, 2, out, msg, msg_size); /* no second copy */
 }
 #endif
 
@@ -914,6 +1003,7 @@ FPF_DEF void fpf_model_free(fpf_model *m) {
     fpf_allocator a;
     if (!m) return;
     a = m->alloc;
+    fpf__free(&a, m->packed);
     fpf__free(&a, m->owned);
     fpf__free(&a, m);
 }
@@ -952,30 +1042,36 @@ static fpf__map fpf__mk(float *d, int h, int w, int c) {
     return m;
 }
 
-typedef struct fpf__runner {
-    fpf_parallel_for_fn parallel_for;
-    void *pool;
-} fpf__runner;
-
-static void fpf__parallel(const fpf__runner *r, fpf_task_fn fn, void *ctx, int n) {
-    int i;
-    if (n <= 0) return;
-    if (r && r->parallel_for && n > 1) { r->parallel_for(r->pool, fn, ctx, n); return; }
-    for (i = 0; i < n; i++) fn(ctx, i);
-}
-
 /* Convolution: out = epilogue(bias + Σ_{ky,kx,ci} in[y·s−pad+ky][x·s−pad+kx][ci] · w[ky][kx][ci][co]).
    Outside the input counts as zero. The epilogue, in Keras order: v = conv + bias;
    v += res (residual add, optionally from a map at half resolution: nearest upsampling ×2);
-   v = max(v, 0) if relu; out = v, or out += v when accumulate (FPF-add fusion). */
+   v = max(v, 0) if relu; out = v, or out += v when accumulate (FPF-add fusion). So BN (folded),
+   ReLU, the residual add, the FPN's upsample-and-add and the fusion add never make a pass of
+   their own over memory. */
+typedef struct fpf__kernels fpf__kernels;
 typedef struct fpf__conv_args {
     const fpf__conv *k;
     fpf__map in, out;
     int stride, pad;
     int relu, accumulate;
-    const fpf__map *res; /* NULL or a residual map */
-    int res_shift;       /* 0: same size; 1: res is half size (upsample ×2 nearest) */
+    const fpf__map *res;        /* NULL or a residual map */
+    int res_shift;              /* 0: same size; 1: res is half size (upsample ×2 nearest) */
+    const fpf__kernels *kern;   /* set by fpf__conv2d */
+    int groups;                 /* output-channel groups per row tile (set by fpf__conv2d) */
 } fpf__conv_args;
+
+/* A block kernel computes px output pixels (x0 .. x0+np−1 of row y) × cb output channels from c0. */
+typedef void (*fpf__conv_block_fn)(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb);
+
+/* The kernel table: one row per instruction set, chosen once at session set-up (cpuid on x86).
+   An int8 row (u8×s8 dot products: VNNI, AVX2) will add its own block functions beside these. */
+struct fpf__kernels {
+    fpf_isa isa;
+    fpf__conv_block_fn conv_block; /* px × cb */
+    fpf__conv_block_fn conv_tail;  /* px × 16, for the last 16 channels when cb > 16 (or NULL) */
+    int px, cb;
+    int fused;                     /* multiply-adds fused (fmaf) or a separate multiply and add */
+};
 
 static float fpf__epilogue(const fpf__conv_args *a, float acc, int y, int x, int co, float *dst) {
     float v = acc + a->k->b[co];
@@ -987,7 +1083,10 @@ static float fpf__epilogue(const fpf__conv_args *a, float acc, int y, int x, int
     return a->accumulate ? *dst + v : v;
 }
 
-FPF__REF_TWIN void fpf__conv2d__ref(const fpf__conv_args *a) {
+/* The reference twin of every convolution kernel: one output value at a time, in the order
+   (ky, kx, ci). fused = 1 rounds each multiply-add once (fmaf), as the FMA kernels do; fused = 0
+   rounds the product and the sum separately, as the portable kernel does. */
+static void fpf__conv2d__ref_impl(const fpf__conv_args *a, int fused) {
     const fpf__conv *k = a->k;
     int y, x, co, ky, kx, ci;
     for (y = 0; y < a->out.h; y++)
@@ -998,41 +1097,69 @@ FPF__REF_TWIN void fpf__conv2d__ref(const fpf__conv_args *a) {
                     for (kx = 0; kx < k->kw; kx++) {
                         int iy = y * a->stride - a->pad + ky, ix = x * a->stride - a->pad + kx;
                         if (iy < 0 || iy >= a->in.h || ix < 0 || ix >= a->in.w) continue;
-                        for (ci = 0; ci < k->cin; ci++)
-                            acc += a->in.d[((size_t)iy * a->in.w + ix) * a->in.ld + ci] *
-                                   k->w[(((size_t)ky * k->kw + kx) * k->cin + ci) * k->cout + co];
+                        for (ci = 0; ci < k->cin; ci++) {
+                            float xv = a->in.d[((size_t)iy * a->in.w + ix) * a->in.ld + ci];
+                            float wv = k->w[(((size_t)ky * k->kw + kx) * k->cin + ci) * k->cout + co];
+                            acc = fused ? fmaf(xv, wv, acc) : acc + xv * wv;
+                        }
                     }
                 *dst = fpf__epilogue(a, acc, y, x, co, dst);
             }
 }
+FPF__REF_TWIN void fpf__conv2d__ref(const fpf__conv_args *a) { fpf__conv2d__ref_impl(a, 0); }
+FPF__REF_TWIN void fpf__conv2d__ref_fused(const fpf__conv_args *a) { fpf__conv2d__ref_impl(a, 1); }
 
-/* The tiled kernel: 4 output pixels × 16 output channels per inner block, the same summation
-   order per output value as the reference. Pixels whose tap falls outside read a zero row. */
-#define FPF__PX 4
-#define FPF__CB 16
-#define FPF__TILE_W 64
+/* Input rows of the np pixels of a block for tap (ky, kx). A tap outside the input reads a row
+   of zeros (only padded convs have such taps, and their cin <= 4096 by fpf_config_check); a
+   pixel past np repeats pixel 0 (its result is not stored; the FC's cin is larger than 4096). */
 #define FPF__ZEROS 4096
 static const float fpf__zeros[FPF__ZEROS] = {0};
 
-static void fpf__conv_block(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb) {
+static void fpf__tap_rows(const fpf__conv_args *a, int y, int x0, int np, int ky, int kx,
+                          const float **src, int px) {
+    int p, iy = y * a->stride - a->pad + ky;
+    for (p = 0; p < px; p++) {
+        int ix = (x0 + p) * a->stride - a->pad + kx;
+        int ok = iy >= 0 && iy < a->in.h && ix >= 0 && ix < a->in.w;
+        src[p] = p >= np ? src[0] : ok ? a->in.d + ((size_t)iy * a->in.w + ix) * a->in.ld : fpf__zeros;
+    }
+}
+
+/* Scalar epilogue of a block held in acc[p][j] (row stride ldacc): used by the portable kernel
+   and by the SIMD kernels for partial channel blocks. Same operations as the vector epilogue. */
+static void fpf__block_store(const fpf__conv_args *a, const float *acc, int ldacc, int y, int x0,
+                             int np, int c0, int cb) {
+    int p, j;
+    for (p = 0; p < np; p++)
+        for (j = 0; j < cb; j++) {
+            float *dst = a->out.d + ((size_t)y * a->out.w + x0 + p) * a->out.ld + c0 + j;
+            *dst = fpf__epilogue(a, acc[p * ldacc + j], y, x0 + p, c0 + j, dst);
+        }
+}
+
+/* The weights of tap (ky, kx) for the 16 output channels from c0 (a multiple of 16): cin rows of 16. */
+static const float *fpf__panel(const fpf__conv *k, int c0, int ky, int kx) {
+    return k->wp + (size_t)(c0 / 16) * k->pstride + ((size_t)ky * k->kw + kx) * k->cin * 16;
+}
+
+/* Portable kernel: 4 output pixels × 16 output channels, separate multiply and add, plain loops
+   that compilers vectorize; bit-identical to fpf__conv2d__ref. */
+#define FPF__PX 4
+#define FPF__CB 16
+static void fpf__conv_block_scalar(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb) {
     const fpf__conv *k = a->k;
     float acc[FPF__PX][FPF__CB];
-    int p, j, ky, kx, ci;
+    int j, ky, kx, ci;
     memset(acc, 0, sizeof acc);
     for (ky = 0; ky < k->kh; ky++)
         for (kx = 0; kx < k->kw; kx++) {
             const float *src[FPF__PX];
-            const float *wk = k->w + ((size_t)ky * k->kw + kx) * k->cin * k->cout + c0;
-            int iy = y * a->stride - a->pad + ky;
-            for (p = 0; p < FPF__PX; p++) {
-                int ix = (x0 + p) * a->stride - a->pad + kx;
-                int ok = p < np && iy >= 0 && iy < a->in.h && ix >= 0 && ix < a->in.w;
-                src[p] = ok ? a->in.d + ((size_t)iy * a->in.w + ix) * a->in.ld : fpf__zeros;
-            }
+            const float *wk = fpf__panel(k, c0, ky, kx);
+            fpf__tap_rows(a, y, x0, np, ky, kx, src, FPF__PX);
             for (ci = 0; ci < k->cin; ci++) {
-                const float *wr = wk + (size_t)ci * k->cout;
+                const float *wr = wk + (size_t)ci * 16;
                 float a0 = src[0][ci], a1 = src[1][ci], a2 = src[2][ci], a3 = src[3][ci];
-                if (cb == FPF__CB) {
+                if (cb == FPF__CB) { /* constant trip count: vectorized */
                     for (j = 0; j < FPF__CB; j++) {
                         acc[0][j] += a0 * wr[j]; acc[1][j] += a1 * wr[j];
                         acc[2][j] += a2 * wr[j]; acc[3][j] += a3 * wr[j];
@@ -1045,35 +1172,253 @@ static void fpf__conv_block(const fpf__conv_args *a, int y, int x0, int np, int 
                 }
             }
         }
-    for (p = 0; p < np; p++)
-        for (j = 0; j < cb; j++) {
-            float *dst = a->out.d + ((size_t)y * a->out.w + x0 + p) * a->out.ld + c0 + j;
-            *dst = fpf__epilogue(a, acc[p][j], y, x0 + p, c0 + j, dst);
-        }
+    fpf__block_store(a, &acc[0][0], FPF__CB, y, x0, np, c0, cb);
 }
 
+/* SIMD kernels: 6 output pixels × NV vectors of output channels held in registers; for each tap
+   and input channel, NV weight vectors are loaded once and each pixel's input value is
+   broadcast and fused-multiply-added into its accumulators. Every lane sums in the order of
+   fpf__conv2d__ref_fused, so the result is bit-identical to it whatever the blocking. They read
+   the packed panels (zero-padded past cout, so a vector never reads outside them); only the cb
+   valid channels are stored. */
+#define FPF__SIMD_PX 6
+#define FPF__UNROLL _Pragma("GCC unroll 8") /* keeps the accumulators in registers */
+
+#if defined(FPF__X86)
+#define FPF__AVX2 __attribute__((target("avx2,fma")))
+#define FPF__AVX512 __attribute__((target("avx512f,avx2,fma")))
+
+/* relu as max(0, v) with 0 first: -0.0 and NaN pass through unchanged, as in the scalar v < 0 test */
+FPF__AVX2 static void fpf__store_avx2(const fpf__conv_args *a, __m256 v, int y, int x, int co) {
+    float *dst = a->out.d + ((size_t)y * a->out.w + x) * a->out.ld + co;
+    v = _mm256_add_ps(v, _mm256_loadu_ps(a->k->b + co));
+    if (a->res) {
+        const fpf__map *r = a->res;
+        v = _mm256_add_ps(v, _mm256_loadu_ps(r->d + ((size_t)(y >> a->res_shift) * r->w + (x >> a->res_shift)) * r->ld + co));
+    }
+    if (a->relu) v = _mm256_max_ps(_mm256_setzero_ps(), v);
+    if (a->accumulate) v = _mm256_add_ps(_mm256_loadu_ps(dst), v);
+    _mm256_storeu_ps(dst, v);
+}
+
+FPF__AVX2 static void fpf__conv_block_avx2(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb) {
+    const fpf__conv *k = a->k;
+    __m256 acc[FPF__SIMD_PX][2];
+    float t[FPF__SIMD_PX][16];
+    int p, ky, kx, ci;
+    FPF__UNROLL for (p = 0; p < FPF__SIMD_PX; p++) acc[p][0] = acc[p][1] = _mm256_setzero_ps();
+    for (ky = 0; ky < k->kh; ky++)
+        for (kx = 0; kx < k->kw; kx++) {
+            const float *src[FPF__SIMD_PX];
+            const float *w = fpf__panel(k, c0, ky, kx);
+            fpf__tap_rows(a, y, x0, np, ky, kx, src, FPF__SIMD_PX);
+            for (ci = 0; ci < k->cin; ci++, w += 16) {
+                __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8);
+                FPF__UNROLL for (p = 0; p < FPF__SIMD_PX; p++) {
+                    __m256 x = _mm256_broadcast_ss(src[p] + ci);
+                    acc[p][0] = _mm256_fmadd_ps(x, w0, acc[p][0]);
+                    acc[p][1] = _mm256_fmadd_ps(x, w1, acc[p][1]);
+                }
+            }
+        }
+    FPF__UNROLL for (p = 0; p < FPF__SIMD_PX; p++) { /* constant indices only: acc stays in registers */
+        _mm256_storeu_ps(t[p], acc[p][0]);
+        _mm256_storeu_ps(t[p] + 8, acc[p][1]);
+    }
+    if (cb < 16) { fpf__block_store(a, &t[0][0], 16, y, x0, np, c0, cb); return; }
+    for (p = 0; p < np; p++) {
+        fpf__store_avx2(a, _mm256_loadu_ps(t[p]), y, x0 + p, c0);
+        fpf__store_avx2(a, _mm256_loadu_ps(t[p] + 8), y, x0 + p, c0 + 8);
+    }
+}
+
+FPF__AVX512 static void fpf__store_avx512(const fpf__conv_args *a, __m512 v, int y, int x, int co) {
+    float *dst = a->out.d + ((size_t)y * a->out.w + x) * a->out.ld + co;
+    v = _mm512_add_ps(v, _mm512_loadu_ps(a->k->b + co));
+    if (a->res) {
+        const fpf__map *r = a->res;
+        v = _mm512_add_ps(v, _mm512_loadu_ps(r->d + ((size_t)(y >> a->res_shift) * r->w + (x >> a->res_shift)) * r->ld + co));
+    }
+    if (a->relu) v = _mm512_max_ps(_mm512_setzero_ps(), v);
+    if (a->accumulate) v = _mm512_add_ps(_mm512_loadu_ps(dst), v);
+    _mm512_storeu_ps(dst, v);
+}
+
+FPF__AVX512 static void fpf__conv_block_avx512(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb) {
+    const fpf__conv *k = a->k;
+    __m512 acc[FPF__SIMD_PX][2];
+    float t[FPF__SIMD_PX][32];
+    int p, ky, kx, ci;
+    FPF__UNROLL for (p = 0; p < FPF__SIMD_PX; p++) acc[p][0] = acc[p][1] = _mm512_setzero_ps();
+    for (ky = 0; ky < k->kh; ky++)
+        for (kx = 0; kx < k->kw; kx++) {
+            const float *src[FPF__SIMD_PX];
+            const float *w = fpf__panel(k, c0, ky, kx);  /* channels c0 .. c0+15 */
+            const float *v = w + k->pstride;              /* the next panel: c0+16 .. c0+31 */
+            fpf__tap_rows(a, y, x0, np, ky, kx, src, FPF__SIMD_PX);
+            for (ci = 0; ci < k->cin; ci++, w += 16, v += 16) {
+                __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(v);
+                FPF__UNROLL for (p = 0; p < FPF__SIMD_PX; p++) {
+                    __m512 x = _mm512_set1_ps(src[p][ci]);
+                    acc[p][0] = _mm512_fmadd_ps(x, w0, acc[p][0]);
+                    acc[p][1] = _mm512_fmadd_ps(x, w1, acc[p][1]);
+                }
+            }
+        }
+    FPF__UNROLL for (p = 0; p < FPF__SIMD_PX; p++) {
+        _mm512_storeu_ps(t[p], acc[p][0]);
+        _mm512_storeu_ps(t[p] + 16, acc[p][1]);
+    }
+    if (cb < 32) { fpf__block_store(a, &t[0][0], 32, y, x0, np, c0, cb); return; }
+    for (p = 0; p < np; p++) {
+        fpf__store_avx512(a, _mm512_loadu_ps(t[p]), y, x0 + p, c0);
+        fpf__store_avx512(a, _mm512_loadu_ps(t[p] + 16), y, x0 + p, c0 + 16);
+    }
+}
+#endif /* FPF__X86 */
+
+#if defined(FPF__NEON)
+static void fpf__store_neon(const fpf__conv_args *a, float32x4_t v, int y, int x, int co) {
+    float *dst = a->out.d + ((size_t)y * a->out.w + x) * a->out.ld + co;
+    v = vaddq_f32(v, vld1q_f32(a->k->b + co));
+    if (a->res) {
+        const fpf__map *r = a->res;
+        v = vaddq_f32(v, vld1q_f32(r->d + ((size_t)(y >> a->res_shift) * r->w + (x >> a->res_shift)) * r->ld + co));
+    }
+    if (a->relu) v = vbslq_f32(vcltq_f32(v, vdupq_n_f32(0.0f)), vdupq_n_f32(0.0f), v); /* v < 0 ? 0 : v */
+    if (a->accumulate) v = vaddq_f32(vld1q_f32(dst), v);
+    vst1q_f32(dst, v);
+}
+
+static void fpf__conv_block_neon(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb) {
+    const fpf__conv *k = a->k;
+    float32x4_t acc[FPF__SIMD_PX][4];
+    float t[FPF__SIMD_PX][16];
+    int p, j, ky, kx, ci;
+    FPF__UNROLL for (p = 0; p < FPF__SIMD_PX; p++)
+        FPF__UNROLL for (j = 0; j < 4; j++) acc[p][j] = vdupq_n_f32(0.0f);
+    for (ky = 0; ky < k->kh; ky++)
+        for (kx = 0; kx < k->kw; kx++) {
+            const float *src[FPF__SIMD_PX];
+            const float *w = fpf__panel(k, c0, ky, kx);
+            fpf__tap_rows(a, y, x0, np, ky, kx, src, FPF__SIMD_PX);
+            for (ci = 0; ci < k->cin; ci++, w += 16) {
+                float32x4_t w0 = vld1q_f32(w), w1 = vld1q_f32(w + 4), w2 = vld1q_f32(w + 8), w3 = vld1q_f32(w + 12);
+                FPF__UNROLL for (p = 0; p < FPF__SIMD_PX; p++) {
+                    float32x4_t x = vdupq_n_f32(src[p][ci]);
+                    acc[p][0] = vfmaq_f32(acc[p][0], x, w0);
+                    acc[p][1] = vfmaq_f32(acc[p][1], x, w1);
+                    acc[p][2] = vfmaq_f32(acc[p][2], x, w2);
+                    acc[p][3] = vfmaq_f32(acc[p][3], x, w3);
+                }
+            }
+        }
+    FPF__UNROLL for (p = 0; p < FPF__SIMD_PX; p++)
+        FPF__UNROLL for (j = 0; j < 4; j++) vst1q_f32(t[p] + 4 * j, acc[p][j]);
+    if (cb < 16) { fpf__block_store(a, &t[0][0], 16, y, x0, np, c0, cb); return; }
+    for (p = 0; p < np; p++)
+        for (j = 0; j < 4; j++) fpf__store_neon(a, vld1q_f32(t[p] + 4 * j), y, x0 + p, c0 + 4 * j);
+}
+#endif /* FPF__NEON */
+
+static const fpf__kernels fpf__kernels_scalar = {FPF_ISA_SCALAR, fpf__conv_block_scalar, NULL, FPF__PX, FPF__CB, 0};
+#if defined(FPF__X86)
+static const fpf__kernels fpf__kernels_avx2 = {FPF_ISA_AVX2, fpf__conv_block_avx2, NULL, FPF__SIMD_PX, 16, 1};
+static const fpf__kernels fpf__kernels_avx512 = {FPF_ISA_AVX512, fpf__conv_block_avx512, fpf__conv_block_avx2, FPF__SIMD_PX, 32, 1};
+#endif
+#if defined(FPF__NEON)
+static const fpf__kernels fpf__kernels_neon = {FPF_ISA_NEON, fpf__conv_block_neon, NULL, FPF__SIMD_PX, 16, 1};
+#endif
+
+FPF_DEF int fpf_isa_supported(fpf_isa isa) {
+    switch (isa) {
+    case FPF_ISA_SCALAR: return 1;
+#if defined(FPF__X86)
+    case FPF_ISA_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case FPF_ISA_AVX512: return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
+                                __builtin_cpu_supports("fma");
+#endif
+#if defined(FPF__NEON)
+    case FPF_ISA_NEON: return 1;
+#endif
+    default: return 0;
+    }
+}
+
+FPF_DEF const char *fpf_isa_name(fpf_isa isa) {
+    static const char *names[] = {"auto", "scalar", "avx2", "avx512", "neon"};
+    return (int)isa >= 0 && (int)isa <= 4 ? names[isa] : "unknown";
+}
+
+/* The kernel row for isa (AUTO: the best this CPU runs), or NULL when it cannot run here. */
+static const fpf__kernels *fpf__kernels_for(fpf_isa isa) {
+    if (isa == FPF_ISA_AUTO) {
+        if (fpf_isa_supported(FPF_ISA_AVX512)) isa = FPF_ISA_AVX512;
+        else if (fpf_isa_supported(FPF_ISA_AVX2)) isa = FPF_ISA_AVX2;
+        else if (fpf_isa_supported(FPF_ISA_NEON)) isa = FPF_ISA_NEON;
+        else isa = FPF_ISA_SCALAR;
+    }
+    if (!fpf_isa_supported(isa)) return NULL;
+    switch (isa) {
+#if defined(FPF__X86)
+    case FPF_ISA_AVX2: return &fpf__kernels_avx2;
+    case FPF_ISA_AVX512: return &fpf__kernels_avx512;
+#endif
+#if defined(FPF__NEON)
+    case FPF_ISA_NEON: return &fpf__kernels_neon;
+#endif
+    default: return &fpf__kernels_scalar;
+    }
+}
+
+typedef struct fpf__runner {
+    fpf_parallel_for_fn parallel_for;
+    void *pool;
+    const fpf__kernels *kern;
+} fpf__runner;
+
+static void fpf__parallel(const fpf__runner *r, fpf_task_fn fn, void *ctx, int n) {
+    int i;
+    if (n <= 0) return;
+    if (r && r->parallel_for && n > 1) { r->parallel_for(r->pool, fn, ctx, n); return; }
+    for (i = 0; i < n; i++) fn(ctx, i);
+}
+
+/* Work is split into tasks of (output row, 64-pixel tile, output-channel group); maps with few
+   rows (the box head's FC, C5) are also split over channel groups so that every thread gets work.
+   Within a task the weights of a channel block stay in cache across the tile's pixel blocks. */
+#define FPF__TILE_W 64
 static void fpf__conv_task(void *ctx, int task) {
     const fpf__conv_args *a = (const fpf__conv_args *)ctx;
-    int tiles = (a->out.w + FPF__TILE_W - 1) / FPF__TILE_W;
-    int y = task / tiles, xs = (task % tiles) * FPF__TILE_W;
-    int xe = xs + FPF__TILE_W < a->out.w ? xs + FPF__TILE_W : a->out.w, x, c0;
-    for (c0 = 0; c0 < a->k->cout; c0 += FPF__CB)
-        for (x = xs; x < xe; x += FPF__PX) {
-            int np = xe - x < FPF__PX ? xe - x : FPF__PX;
-            int cb = a->k->cout - c0 < FPF__CB ? a->k->cout - c0 : FPF__CB;
-            fpf__conv_block(a, y, x, np, c0, cb);
+    const fpf__kernels *K = a->kern;
+    int tiles = (a->out.w + FPF__TILE_W - 1) / FPF__TILE_W, nblk = (a->k->cout + K->cb - 1) / K->cb;
+    int g = task % a->groups, rest = task / a->groups, y = rest / tiles, xs = (rest % tiles) * FPF__TILE_W;
+    int xe = xs + FPF__TILE_W < a->out.w ? xs + FPF__TILE_W : a->out.w, x, blk;
+    for (blk = g * nblk / a->groups; blk < (g + 1) * nblk / a->groups; blk++) {
+        int c0 = blk * K->cb, cb = a->k->cout - c0 < K->cb ? a->k->cout - c0 : K->cb;
+        int tail = K->conv_tail && a->k->cout - c0 <= 16; /* only one panel remains */
+        for (x = xs; x < xe; x += K->px) {
+            int np = xe - x < K->px ? xe - x : K->px;
+            (tail ? K->conv_tail : K->conv_block)(a, y, x, np, c0, cb);
         }
+    }
 }
 
-static void fpf__conv2d(const fpf__runner *r, const fpf__conv_args *a) {
-    int tiles = (a->out.w + FPF__TILE_W - 1) / FPF__TILE_W;
-    fpf__parallel(r, fpf__conv_task, (void *)a, a->out.h * tiles);
+static void fpf__conv2d(const fpf__runner *r, const fpf__conv_args *a0) {
+    fpf__conv_args a = *a0;
+    int tiles = (a.out.w + FPF__TILE_W - 1) / FPF__TILE_W, rows = a.out.h * tiles, nblk;
+    a.kern = r && r->kern ? r->kern : &fpf__kernels_scalar;
+    if (!a.k->wp) { fpf__conv2d__ref(&a); return; } /* a layer not packed by the loader (tests) */
+    nblk = (a.k->cout + a.kern->cb - 1) / a.kern->cb;
+    a.groups = rows >= 32 ? 1 : (32 / rows < nblk ? 32 / rows : nblk);
+    fpf__parallel(r, fpf__conv_task, &a, rows * a.groups);
 }
 
 /* Convenience: conv with "same"-style symmetric padding (k−1)/2 and output size from stride. */
 static void fpf__conv_run(const fpf__runner *r, const fpf__conv *k, fpf__map in, fpf__map out,
                       int stride, int relu, const fpf__map *res, int res_shift, int accumulate) {
     fpf__conv_args a;
+    memset(&a, 0, sizeof a);
     a.k = k; a.in = in; a.out = out; a.stride = stride; a.pad = (k->kh - 1) / 2;
     a.relu = relu; a.accumulate = accumulate; a.res = res; a.res_shift = res_shift;
     fpf__conv2d(r, &a);
@@ -1123,6 +1468,7 @@ static void fpf__deconv2x2(const fpf__runner *r, const fpf__conv *k, fpf__map in
         fpf__map t = fpf__mk(tmp, in.h, in.w, k->cout);
         tap.kh = tap.kw = 1;
         tap.w = k->w + (size_t)ab * k->cin * k->cout;
+        tap.wp = k->wp ? k->wp + (size_t)ab * k->cin * 16 : NULL; /* rows ab·cin .. of each panel */
         fpf__conv_run(r, &tap, in, t, 1, 1, NULL, 0, 0);
         for (i = 0; i < in.h; i++)
             for (j = 0; j < in.w; j++) {
@@ -1132,6 +1478,86 @@ static void fpf__deconv2x2(const fpf__runner *r, const fpf__conv *k, fpf__map in
             }
     }
 }
+
+/* ---------------------------------------------------------------------------------------------
+   The built-in thread pool (FPF_NO_THREADS removes it). Workers start at session set-up and
+   sleep on a condition variable between jobs; nothing spins. Tasks are handed out one at a time
+   from a shared counter (dynamic chunks, not static halves), so a thread whose core is taken by a
+   neighbour simply takes fewer tasks. The calling thread works too. */
+#ifndef FPF_NO_THREADS
+#define FPF__MAX_THREADS 64
+typedef struct fpf__pool {
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    pthread_t th[FPF__MAX_THREADS];
+    int n_workers;          /* started threads besides the caller */
+    unsigned gen;           /* bumped for every job */
+    fpf_task_fn fn;
+    void *ctx;
+    int n, next, finished, quit;
+} fpf__pool;
+
+static void fpf__pool_drain(fpf__pool *p) { /* called and returns with mu held */
+    while (p->next < p->n) {
+        int t = p->next++;
+        pthread_mutex_unlock(&p->mu);
+        p->fn(p->ctx, t);
+        pthread_mutex_lock(&p->mu);
+        if (++p->finished == p->n) pthread_cond_broadcast(&p->done);
+    }
+}
+
+static void *fpf__pool_worker(void *arg) {
+    fpf__pool *p = (fpf__pool *)arg;
+    unsigned seen = 0;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->quit && p->gen == seen) pthread_cond_wait(&p->work, &p->mu);
+        if (p->quit) break;
+        seen = p->gen;
+        fpf__pool_drain(p);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static void fpf__pool_run(void *pool, fpf_task_fn fn, void *ctx, int n) {
+    fpf__pool *p = (fpf__pool *)pool;
+    pthread_mutex_lock(&p->mu);
+    p->fn = fn; p->ctx = ctx; p->n = n; p->next = 0; p->finished = 0;
+    p->gen++;
+    pthread_cond_broadcast(&p->work);
+    fpf__pool_drain(p);
+    while (p->finished < p->n) pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Starts n_threads − 1 workers; returns 0 when none could be started (then run serially). */
+static int fpf__pool_start(fpf__pool *p, int n_threads) {
+    int i;
+    memset(p, 0, sizeof *p);
+    if (n_threads > FPF__MAX_THREADS) n_threads = FPF__MAX_THREADS;
+    if (pthread_mutex_init(&p->mu, NULL) != 0) return 0;
+    if (pthread_cond_init(&p->work, NULL) != 0) { pthread_mutex_destroy(&p->mu); return 0; }
+    if (pthread_cond_init(&p->done, NULL) != 0) {
+        pthread_cond_destroy(&p->work); pthread_mutex_destroy(&p->mu); return 0;
+    }
+    for (i = 0; i < n_threads - 1; i++)
+        if (pthread_create(&p->th[i], NULL, fpf__pool_worker, p) != 0) break;
+    p->n_workers = i;
+    return 1;
+}
+
+static void fpf__pool_stop(fpf__pool *p) {
+    int i;
+    pthread_mutex_lock(&p->mu);
+    p->quit = 1;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->mu);
+    for (i = 0; i < p->n_workers; i++) pthread_join(p->th[i], NULL);
+    pthread_cond_destroy(&p->work); pthread_cond_destroy(&p->done); pthread_mutex_destroy(&p->mu);
+}
+#endif
 
 /* ---------------------------------------------------------------------------------------------
    Session state. A pyramid is five maps P2..P6 (level i = 0..4 at stride 4·2^i) sharing one
@@ -1183,6 +1609,10 @@ struct fpf_session {
     fpf__results cells, nuclei;
     fpf_output out;
     const char *prefix;     /* dump-name prefix: "" or "nuclei:" */
+#ifndef FPF_NO_THREADS
+    fpf__pool pool;         /* the built-in pool (opt.n_threads > 1, no parallel_for) */
+    int pool_on;
+#endif
 };
 
 static fpf_result fpf__err(fpf_session *s, fpf_result r, const char *a, const char *b) {
@@ -2035,9 +2465,8 @@ static void fpf__session_layout(fpf__bump *b, fpf_session *s, const fpf_model *m
 
 /* Same tower weights, bit for bit (§4.2): then the nucleus pyramid is computed once. */
 static int fpf__same_conv(const fpf__conv *a, const fpf__conv *b) {
-    size_t n = (size_t)a->kh * a->kw * a->cin * a->cout;
     return a->kh == b->kh && a->kw == b->kw && a->cin == b->cin && a->cout == b->cout &&
-           memcmp(a->w, b->w, n * sizeof(float)) == 0 && memcmp(a->b, b->b, (size_t)a->cout * sizeof(float)) == 0;
+           memcmp(a->wp, b->wp, fpf__packed_floats(a) * sizeof(float)) == 0 && memcmp(a->b, b->b, (size_t)a->cout * sizeof(float)) == 0;
 }
 static int fpf__same_tower(const fpf_config *ca, const fpf__tower *a, const fpf_config *cb, const fpf__tower *b) {
     int s, k, j, same = ca->fpn_width == cb->fpn_width && fpf__same_conv(&a->conv1, &b->conv1);
@@ -2093,12 +2522,18 @@ FPF_DEF fpf_result fpf_session_init_preallocated(const fpf_model *m, const fpf_m
     memset(s, 0, sizeof *s);
     if (opt) s->opt = *opt;
     s->model = m; s->nucleus = nuc;
+    if (!(s->run.kern = fpf__kernels_for((fpf_isa)s->opt.isa))) return FPF_ERR_INVALID_ARG;
     s->run.parallel_for = s->opt.parallel_for; s->run.pool = s->opt.pool;
     s->max_h = max_h; s->max_w = max_w;
     s->max_det = fpf__max_det(m, nuc, opt);
     s->prefix = "";
     fpf__session_layout(&b, s, m, nuc, fpf__ceil64(max_h), fpf__ceil64(max_w), s->max_det);
     s->share = nuc && fpf__is_fpf(&m->cfg) && fpf__same_tower(&m->cfg, &m->core, &nuc->cfg, &nuc->tower);
+#ifndef FPF_NO_THREADS
+    if (!s->opt.parallel_for && s->opt.n_threads > 1 && (s->pool_on = fpf__pool_start(&s->pool, s->opt.n_threads))) {
+        s->run.parallel_for = fpf__pool_run; s->run.pool = &s->pool;
+    }
+#endif
     *out = s;
     return FPF_OK;
 }
@@ -2123,12 +2558,17 @@ FPF_DEF fpf_result fpf_session_init(const fpf_model *m, const fpf_model *nuc, in
 
 FPF_DEF void fpf_session_free(fpf_session *s) {
     fpf_allocator a;
-    if (!s || !s->owned) return;
+    if (!s) return;
+#ifndef FPF_NO_THREADS
+    if (s->pool_on) { fpf__pool_stop(&s->pool); s->pool_on = 0; }
+#endif
+    if (!s->owned) return;
     a = s->alloc;
     fpf__free(&a, s->owned);
 }
 
 FPF_DEF const char *fpf_session_message(const fpf_session *s) { return s ? s->msg : ""; }
+FPF_DEF fpf_isa fpf_session_isa(const fpf_session *s) { return s && s->run.kern ? s->run.kern->isa : FPF_ISA_AUTO; }
 
 FPF_DEF fpf_image fpf_image_u8(const uint8_t *pixels, int width, int height, size_t stride) {
     fpf_image im;

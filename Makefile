@@ -24,8 +24,22 @@ build/tests/%: tests/%.c $(HEADERS)
 	$(CC) $(CFLAGS) -I. -Iexamples -Itests $< -o $@ $(LDLIBS)
 
 # Every test program prints "<area>: N passed, N failed[, N skipped]"; tests/run.sh adds them up.
-test: headers $(EXAMPLES) $(TESTS)
-	@sh tests/run.sh $(TESTS)
+test: headers $(EXAMPLES) $(TESTS) build/tests/neon_kernels
+	@sh tests/run.sh $(TESTS) build/tests/neon_kernels
+
+# The NEON kernels: tests/test_kernels.c cross-compiled for aarch64 and run under qemu-user
+# (Debian: gcc-aarch64-linux-gnu qemu-user; .ci/run installs them). Without them it is skipped.
+CROSS_CC ?= aarch64-linux-gnu-gcc
+QEMU     ?= qemu-aarch64
+build/tests/neon_kernels: tests/test_kernels.c fpf.h tests/harness.h
+	@mkdir -p build/tests
+	@if command -v $(CROSS_CC) >/dev/null && command -v $(QEMU) >/dev/null; then \
+	  $(CROSS_CC) $(CFLAGS) -static -I. -Itests tests/test_kernels.c -o build/tests/test_kernels_aarch64 -lm && \
+	  printf '#!/bin/sh\nexec $(QEMU) build/tests/test_kernels_aarch64\n' > $@; \
+	else \
+	  printf '#!/bin/sh\necho "kernels (aarch64, qemu): 0 passed, 0 failed, 1 skipped (no $(CROSS_CC) or $(QEMU))"\n' > $@; \
+	fi
+	@chmod +x $@
 
 # Each header alone, with its implementation, warning-free as C99 (gcc, and clang when present)
 # and as C++; and all three in one translation unit.
@@ -43,6 +57,8 @@ build/.headers-ok: fpf.h fpf_post.h fpf_eval.h
 	done
 	@printf '#define FPF_ALL_IMPLEMENTATION\n#include "fpf.h"\n#include "fpf_post.h"\n#include "fpf_eval.h"\nint main(void){return 0;}\n' > build/hdr/all.c
 	@$(CC) -std=c99 $(HDR_FLAGS) -DFPF_NO_STDIO -I. -c build/hdr/all.c -o build/hdr/all.o
+	@$(CC) -std=c99 $(HDR_FLAGS) -DFPF_NO_SIMD -DFPF_NO_THREADS -I. -c build/hdr/all.c -o build/hdr/all.o
+	@if command -v clang >/dev/null; then clang -std=c99 $(HDR_FLAGS) -I. -c build/hdr/all.c -o build/hdr/all.o; fi
 	@echo "headers: C99 and C++ compile checks clean"
 	@touch $@
 

@@ -1,7 +1,8 @@
 /* fpf_segment - segment cells (and nuclei) in a fluorescence image pair with an .fpf model.
  *
  *   build/fpf_segment --model CELLS.fpf [--nucleus-model NUC.fpf] --nucleus N.tif --cell C.tif --out DIR
- *                     [--threads N] [--norm16 percentile|none|fixed:LO:HI] [--min-score S]
+ *                     [--threads N] [--isa auto|scalar|avx2|avx512|neon]
+ *                     [--norm16 percentile|none|fixed:LO:HI] [--min-score S]
  *                     [--cell-page P] [--cell-sample S] [--nucleus-page P] [--nucleus-sample S]
  *                     [--overlay] [--drop-padding] [--quiet]
  *
@@ -18,7 +19,6 @@
 #include "fpf.h"
 #include "fpf_post.h"
 #include "fpf_image.h"
-#include "fpf_pool.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,7 +28,7 @@
 
 typedef struct args {
     const char *model, *nucleus_model, *nucleus, *cell, *out;
-    int threads, cell_page, cell_sample, nuc_page, nuc_sample, overlay, drop_padding, quiet;
+    int threads, isa, cell_page, cell_sample, nuc_page, nuc_sample, overlay, drop_padding, quiet;
     float min_score;
     int norm16;
     float lo, hi;
@@ -50,7 +50,8 @@ static double now_s(void) {
 
 static void usage(void) {
     fprintf(stderr, "usage: fpf_segment --model CELLS.fpf [--nucleus-model NUC.fpf] --nucleus N.tif --cell C.tif --out DIR\n"
-                    "       [--threads N] [--norm16 percentile|none|fixed:LO:HI] [--min-score S] [--overlay]\n"
+                    "       [--threads N] [--isa auto|scalar|avx2|avx512|neon]\n"
+                    "       [--norm16 percentile|none|fixed:LO:HI] [--min-score S] [--overlay]\n"
                     "       [--cell-page P] [--cell-sample S] [--nucleus-page P] [--nucleus-sample S] [--drop-padding] [--quiet]\n");
     exit(2);
 }
@@ -69,6 +70,11 @@ static void parse(int argc, char **argv, args *a) {
         else if (!strcmp(k, "--cell")) a->cell = v;
         else if (!strcmp(k, "--out")) a->out = v;
         else if (!strcmp(k, "--threads")) a->threads = atoi(v);
+        else if (!strcmp(k, "--isa")) {
+            for (a->isa = 0; a->isa <= FPF_ISA_NEON && strcmp(v, fpf_isa_name((fpf_isa)a->isa)); a->isa++) {}
+            if (a->isa > FPF_ISA_NEON) die("--isa must be auto, scalar, avx2, avx512 or neon");
+            if (!fpf_isa_supported((fpf_isa)a->isa) && a->isa) die("--isa %s: this CPU or build cannot run it", v);
+        }
         else if (!strcmp(k, "--min-score")) a->min_score = (float)atof(v);
         else if (!strcmp(k, "--cell-page")) a->cell_page = atoi(v);
         else if (!strcmp(k, "--cell-sample")) a->cell_sample = atoi(v);
@@ -254,7 +260,6 @@ int main(int argc, char **argv) {
     fpf_options opt;
     fpf_session *s = NULL;
     const fpf_output *out;
-    fpf_pool *pool;
     progress pr;
     outputs o;
     uint16_t *cl = NULL, *nl = NULL;
@@ -274,14 +279,15 @@ int main(int argc, char **argv) {
     w = in.cell.pixels ? in.cell.width : in.nucleus.width;
     if (!h || !w) die("no input image: give --cell and/or --nucleus as the model needs");
     memset(&opt, 0, sizeof opt);
-    pool = fpf_pool_create(a.threads);
-    opt.parallel_for = fpf_pool_parallel_for; opt.pool = pool;
+    opt.n_threads = a.threads; /* the library's own pool */
+    opt.isa = a.isa;
     opt.norm16 = a.norm16; opt.norm16_lo = a.lo; opt.norm16_hi = a.hi;
     opt.det_min_confidence = a.min_score; opt.drop_padding_detections = a.drop_padding;
     pr.quiet = a.quiet; opt.stage = on_stage; opt.stage_user = &pr;
     if ((r = fpf_session_init(m, nm, h, w, &opt, &s)) != FPF_OK)
         die("cannot set up a session for %dx%d: %s", w, h, fpf_result_string(r));
-    if (!a.quiet) fprintf(stderr, "fpf_segment: %dx%d, %d thread(s), models loaded in %.2f s\n", w, h, a.threads, now_s() - t0);
+    if (!a.quiet) fprintf(stderr, "fpf_segment: %dx%d, %d thread(s), %s kernels, models loaded in %.2f s\n", w, h, a.threads,
+                          fpf_isa_name(fpf_session_isa(s)), now_s() - t0);
     pr.t0 = now_s();
     if ((r = fpf_session_run(s, &in, &out)) != FPF_OK) die("%s", fpf_session_message(s)[0] ? fpf_session_message(s) : fpf_result_string(r));
     if (!a.quiet) fprintf(stderr, "fpf_segment: %d %s, %d nuclei in %.2f s%s\n", out->n_cells, main_is_nuclei ? "nuclei" : "cells",
@@ -301,7 +307,7 @@ int main(int argc, char **argv) {
     commit(&o);
     if (!a.quiet) fprintf(stderr, "fpf_segment: wrote %d file(s) to %s\n", o.n, a.out);
     free(cl); free(nl);
-    fpf_session_free(s); fpf_pool_destroy(pool);
+    fpf_session_free(s);
     fpf_model_free(m); fpf_model_free(nm);
     fpfi_free(&ci); fpfi_free(&ni);
     return 0;

@@ -1,0 +1,154 @@
+/* tests/test_kernels.c - every convolution kernel path against its reference twin, bit for bit.
+ *
+ * Runs each kernel row this CPU supports (scalar; AVX2+FMA and AVX-512 on x86-64, chosen by cpuid;
+ * NEON on aarch64). `make test` also cross-compiles this file for aarch64 and runs it under
+ * qemu-user when gcc-aarch64-linux-gnu and qemu-user are installed (.ci/run installs them), so
+ * the NEON path is checked on an x86 machine too. Odd shapes: channel and pixel tails, stride 2,
+ * one channel, one row, the 7×7/2 stem, the AVX-512 16-channel tail, a dense-like long cin. */
+#define FPF_IMPLEMENTATION
+#include "fpf.h"
+#include "harness.h"
+#include <stdint.h>
+#include <stdlib.h>
+
+static fpf__conv make_conv(float *w, float *b, int kh, int cin, int cout) {
+    fpf__conv k;
+    memset(&k, 0, sizeof k);
+    k.w = w; k.b = b; k.kh = k.kw = kh; k.cin = cin; k.cout = cout;
+    return k;
+}
+static float frand(uint32_t *s) { *s = *s * 1664525u + 1013904223u; return (float)(*s >> 8) / 16777216.0f * 2.0f - 1.0f; }
+
+/* Every kernel row this CPU runs (scalar, AVX2, AVX-512, NEON) against its reference twin, bit
+   for bit: the scalar kernel against fpf__conv2d__ref, the FMA kernels against
+   fpf__conv2d__ref_fused. Weights are packed as the loader packs them. */
+static int conv_matches_ref_isa(const fpf__kernels *K, int h, int w, int cin, int cout, int k, int stride,
+                                int relu, int with_res, int accumulate) {
+    int oh = (h + 2 * ((k - 1) / 2) - k) / stride + 1, ow = (w + 2 * ((k - 1) / 2) - k) / stride + 1, ok;
+    size_t ni = (size_t)h * w * cin, no = (size_t)oh * ow * cout, nw = (size_t)k * k * cin * cout, i;
+    float *in = (float *)malloc(ni * 4), *wt = (float *)malloc(nw * 4), *b = (float *)malloc((size_t)cout * 4);
+    float *o1 = (float *)malloc(no * 4), *o2 = (float *)malloc(no * 4), *res = (float *)malloc(no * 4);
+    uint32_t seed = (uint32_t)(h * 131 + w * 17 + cin * 7 + cout + k + stride);
+    fpf__conv kk = make_conv(wt, b, k, cin, cout), kp;
+    float *packed = (float *)malloc(fpf__packed_floats(&kk) * 4);
+    fpf__conv_args a;
+    fpf__runner r;
+    fpf__map rm = fpf__mk(res, oh, ow, cout);
+    for (i = 0; i < ni; i++) in[i] = frand(&seed);
+    for (i = 0; i < nw; i++) wt[i] = frand(&seed);
+    for (i = 0; i < (size_t)cout; i++) b[i] = frand(&seed);
+    for (i = 0; i < no; i++) { res[i] = frand(&seed); o1[i] = o2[i] = frand(&seed); }
+    fpf__pack(wt, fpf__rows(&kk), cout, packed);
+    kp = kk; kp.w = NULL; kp.wp = packed; kp.pstride = fpf__rows(&kk) * 16;
+    memset(&a, 0, sizeof a);
+    a.in = fpf__mk(in, h, w, cin); a.stride = stride; a.pad = (k - 1) / 2;
+    a.relu = relu; a.accumulate = accumulate; a.res = with_res ? &rm : NULL; a.res_shift = 0;
+    memset(&r, 0, sizeof r);
+    r.kern = K;
+    a.k = &kp; a.out = fpf__mk(o1, oh, ow, cout);
+    fpf__conv2d(&r, &a);
+    a.k = &kk; a.out = fpf__mk(o2, oh, ow, cout);
+    if (K->fused) fpf__conv2d__ref_fused(&a); else fpf__conv2d__ref(&a);
+    ok = memcmp(o1, o2, no * 4) == 0;
+    if (!ok) printf("  %s differs at %dx%d cin %d cout %d k %d s %d\n", fpf_isa_name(K->isa), h, w, cin, cout, k, stride);
+    free(in); free(wt); free(b); free(o1); free(o2); free(res); free(packed);
+    return ok;
+}
+
+static int conv_matches_ref(int h, int w, int cin, int cout, int k, int stride, int relu, int with_res) {
+    int isa, ok = 1;
+    for (isa = FPF_ISA_SCALAR; isa <= FPF_ISA_NEON; isa++) {
+        const fpf__kernels *K = fpf__kernels_for((fpf_isa)isa);
+        if (!K) continue;
+        ok &= conv_matches_ref_isa(K, h, w, cin, cout, k, stride, relu, with_res, 0);
+        ok &= conv_matches_ref_isa(K, h, w, cin, cout, k, stride, relu, with_res, 1);
+    }
+    return ok;
+}
+
+TEST(kernel_paths_this_cpu_runs) {
+    int isa, n = 0;
+    for (isa = FPF_ISA_SCALAR; isa <= FPF_ISA_NEON; isa++)
+        if (fpf_isa_supported((fpf_isa)isa)) { printf("  kernels: %s\n", fpf_isa_name((fpf_isa)isa)); n++; }
+    CHECK(n >= 1 && fpf_isa_supported(FPF_ISA_SCALAR));
+    CHECK(fpf__kernels_for(FPF_ISA_AUTO) != NULL);
+#if defined(__x86_64__) && !defined(FPF_NO_SIMD)
+    CHECK(fpf_isa_supported(FPF_ISA_AVX2) == (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")));
+    CHECK(!fpf_isa_supported(FPF_ISA_NEON));
+#endif
+}
+
+TEST(conv_tiled_equals_ref_on_odd_shapes) {
+    CHECK(conv_matches_ref(1, 1, 1, 1, 1, 1, 0, 0));     /* one pixel, one channel */
+    CHECK(conv_matches_ref(7, 5, 3, 17, 3, 1, 1, 1));    /* channel tail 17 = 16 + 1, pixel tail */
+    CHECK(conv_matches_ref(9, 11, 5, 33, 3, 2, 1, 0));   /* stride 2, odd sizes */
+    CHECK(conv_matches_ref(12, 13, 2, 8, 7, 2, 1, 0));   /* the 7×7/2 stem shape */
+    CHECK(conv_matches_ref(1, 70, 19, 6, 1, 1, 0, 0));   /* one row, width past a 64 tile */
+    CHECK(conv_matches_ref(5, 6, 16, 16, 1, 2, 0, 1));   /* 1×1 stride 2 with residual */
+    CHECK(conv_matches_ref(3, 7, 9, 48, 3, 1, 1, 1));    /* 48 = 32 + 16: the AVX-512 16-channel tail */
+    CHECK(conv_matches_ref(2, 13, 40, 64, 1, 1, 1, 0));  /* full 32-channel blocks, 6-pixel tail */
+    CHECK(conv_matches_ref(1, 3, 300, 2, 1, 1, 0, 0));   /* dense-like: one row, long cin, 2 outputs */
+}
+
+TEST(deconv_equals_ref) { /* every kernel row; the reference multiply-adds match its fusion */
+    int h = 3, w = 5, cin = 7, cout = 9, isa;
+    float in[3 * 5 * 7], wt[4 * 7 * 9], b[9], o1[6 * 10 * 9], o2[6 * 10 * 9], tmp[3 * 5 * 9], packed[4 * 7 * 16];
+    uint32_t seed = 5;
+    fpf__conv k = make_conv(wt, b, 2, cin, cout), kp;
+    size_t i;
+    for (i = 0; i < sizeof in / 4; i++) in[i] = frand(&seed);
+    for (i = 0; i < sizeof wt / 4; i++) wt[i] = frand(&seed);
+    for (i = 0; i < 9; i++) b[i] = frand(&seed);
+    fpf__pack(wt, fpf__rows(&k), cout, packed);
+    kp = k; kp.wp = packed; kp.pstride = fpf__rows(&k) * 16;
+    for (isa = FPF_ISA_SCALAR; isa <= FPF_ISA_NEON; isa++) {
+        fpf__runner r;
+        const fpf__kernels *K = fpf__kernels_for((fpf_isa)isa);
+        if (!K) continue;
+        memset(&r, 0, sizeof r);
+        r.kern = K;
+        fpf__deconv2x2(&r, &kp, fpf__mk(in, h, w, cin), fpf__mk(o1, 2 * h, 2 * w, cout), tmp);
+        if (K->fused) { /* the reference with fused multiply-adds: the conv twin on each tap */
+            int ab, y, x, o;
+            for (ab = 0; ab < 4; ab++) {
+                fpf__conv tap = k;
+                fpf__conv_args a;
+                tap.kh = tap.kw = 1; tap.w = wt + (size_t)ab * cin * cout;
+                memset(&a, 0, sizeof a);
+                a.k = &tap; a.in = fpf__mk(in, h, w, cin); a.out = fpf__mk(tmp, h, w, cout); a.stride = 1; a.relu = 1;
+                fpf__conv2d__ref_fused(&a);
+                for (y = 0; y < h; y++)
+                    for (x = 0; x < w; x++)
+                        for (o = 0; o < cout; o++)
+                            o2[((size_t)(2 * y + ab / 2) * 2 * w + 2 * x + ab % 2) * cout + o] = tmp[((size_t)y * w + x) * cout + o];
+            }
+        } else {
+            fpf__deconv2x2__ref(&k, fpf__mk(in, h, w, cin), fpf__mk(o2, 2 * h, 2 * w, cout));
+        }
+        CHECK(memcmp(o1, o2, sizeof o1) == 0);
+    }
+}
+
+
+TEST(pack_layout_by_hand) { /* 1×1, cin 2, cout 17: panel 0 = channels 0..15, panel 1 = 16 + zeros */
+    float w[2 * 17], packed[2 * 2 * 16];
+    int i;
+    for (i = 0; i < 34; i++) w[i] = (float)i;          /* w[ci][co] = 17·ci + co */
+    fpf__pack(w, 2, 17, packed);
+    CHECK(packed[0] == 0.0f && packed[15] == 15.0f);   /* panel 0, row ci 0 */
+    CHECK(packed[16] == 17.0f && packed[31] == 32.0f); /* panel 0, row ci 1 */
+    CHECK(packed[32] == 16.0f && packed[33] == 0.0f);  /* panel 1, row ci 0: channel 16, then padding */
+    CHECK(packed[48] == 33.0f && packed[63] == 0.0f);  /* panel 1, row ci 1 */
+}
+
+int main(void) {
+    RUN(kernel_paths_this_cpu_runs);
+    RUN(pack_layout_by_hand);
+    RUN(conv_tiled_equals_ref_on_odd_shapes);
+    RUN(deconv_equals_ref);
+#if defined(__aarch64__)
+    return harness_summary("kernels (aarch64, qemu)");
+#else
+    return harness_summary("kernels");
+#endif
+}

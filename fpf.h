@@ -430,6 +430,7 @@ FPF_DEF int fpf_instance_mask_pixel(const fpf_instance *inst, int r, int c);
 #endif
 
 #define FPF__ALIGN 64
+#define FPF__BAND 32    /* rows per band where a big map is made a band at a time */
 #define FPF__MAXB 8     /* most blocks per stage a config may ask for */
 #define FPF__A 3        /* anchors per location (three ratios) */
 
@@ -1056,6 +1057,8 @@ typedef struct fpf__conv_args {
     int relu, accumulate;
     const fpf__map *res;        /* NULL or a residual map */
     int res_shift;              /* 0: same size; 1: res is half size (upsample ×2 nearest) */
+    int y0, iy0;                /* row bands: output row y is row y + y0 of the whole output, and
+                                   in (and res) start at row iy0 (0) of the whole input */
     const fpf__kernels *kern;   /* set by fpf__conv2d */
     int groups;                 /* output-channel groups per row tile (set by fpf__conv2d) */
 } fpf__conv_args;
@@ -1077,7 +1080,7 @@ static float fpf__epilogue(const fpf__conv_args *a, float acc, int y, int x, int
     float v = acc + a->k->b[co];
     if (a->res) {
         const fpf__map *r = a->res;
-        v = v + r->d[((size_t)(y >> a->res_shift) * r->w + (x >> a->res_shift)) * r->ld + co];
+        v = v + r->d[((size_t)((y + a->y0) >> a->res_shift) * r->w + (x >> a->res_shift)) * r->ld + co];
     }
     if (a->relu && v < 0.0f) v = 0.0f;
     return a->accumulate ? *dst + v : v;
@@ -1095,7 +1098,7 @@ static void fpf__conv2d__ref_impl(const fpf__conv_args *a, int fused) {
                 float acc = 0.0f, *dst = a->out.d + ((size_t)y * a->out.w + x) * a->out.ld + co;
                 for (ky = 0; ky < k->kh; ky++)
                     for (kx = 0; kx < k->kw; kx++) {
-                        int iy = y * a->stride - a->pad + ky, ix = x * a->stride - a->pad + kx;
+                        int iy = (y + a->y0) * a->stride - a->pad + ky - a->iy0, ix = x * a->stride - a->pad + kx;
                         if (iy < 0 || iy >= a->in.h || ix < 0 || ix >= a->in.w) continue;
                         for (ci = 0; ci < k->cin; ci++) {
                             float xv = a->in.d[((size_t)iy * a->in.w + ix) * a->in.ld + ci];
@@ -1117,7 +1120,7 @@ static const float fpf__zeros[FPF__ZEROS] = {0};
 
 static void fpf__tap_rows(const fpf__conv_args *a, int y, int x0, int np, int ky, int kx,
                           const float **src, int px) {
-    int p, iy = y * a->stride - a->pad + ky;
+    int p, iy = (y + a->y0) * a->stride - a->pad + ky - a->iy0;
     for (p = 0; p < px; p++) {
         int ix = (x0 + p) * a->stride - a->pad + kx;
         int ok = iy >= 0 && iy < a->in.h && ix >= 0 && ix < a->in.w;
@@ -1194,7 +1197,7 @@ FPF__AVX2 static void fpf__store_avx2(const fpf__conv_args *a, __m256 v, int y, 
     v = _mm256_add_ps(v, _mm256_loadu_ps(a->k->b + co));
     if (a->res) {
         const fpf__map *r = a->res;
-        v = _mm256_add_ps(v, _mm256_loadu_ps(r->d + ((size_t)(y >> a->res_shift) * r->w + (x >> a->res_shift)) * r->ld + co));
+        v = _mm256_add_ps(v, _mm256_loadu_ps(r->d + ((size_t)((y + a->y0) >> a->res_shift) * r->w + (x >> a->res_shift)) * r->ld + co));
     }
     if (a->relu) v = _mm256_max_ps(_mm256_setzero_ps(), v);
     if (a->accumulate) v = _mm256_add_ps(_mm256_loadu_ps(dst), v);
@@ -1237,7 +1240,7 @@ FPF__AVX512 static void fpf__store_avx512(const fpf__conv_args *a, __m512 v, int
     v = _mm512_add_ps(v, _mm512_loadu_ps(a->k->b + co));
     if (a->res) {
         const fpf__map *r = a->res;
-        v = _mm512_add_ps(v, _mm512_loadu_ps(r->d + ((size_t)(y >> a->res_shift) * r->w + (x >> a->res_shift)) * r->ld + co));
+        v = _mm512_add_ps(v, _mm512_loadu_ps(r->d + ((size_t)((y + a->y0) >> a->res_shift) * r->w + (x >> a->res_shift)) * r->ld + co));
     }
     if (a->relu) v = _mm512_max_ps(_mm512_setzero_ps(), v);
     if (a->accumulate) v = _mm512_add_ps(_mm512_loadu_ps(dst), v);
@@ -1283,7 +1286,7 @@ static void fpf__store_neon(const fpf__conv_args *a, float32x4_t v, int y, int x
     v = vaddq_f32(v, vld1q_f32(a->k->b + co));
     if (a->res) {
         const fpf__map *r = a->res;
-        v = vaddq_f32(v, vld1q_f32(r->d + ((size_t)(y >> a->res_shift) * r->w + (x >> a->res_shift)) * r->ld + co));
+        v = vaddq_f32(v, vld1q_f32(r->d + ((size_t)((y + a->y0) >> a->res_shift) * r->w + (x >> a->res_shift)) * r->ld + co));
     }
     if (a->relu) v = vbslq_f32(vcltq_f32(v, vdupq_n_f32(0.0f)), vdupq_n_f32(0.0f), v); /* v < 0 ? 0 : v */
     if (a->accumulate) v = vaddq_f32(vld1q_f32(dst), v);
@@ -1421,6 +1424,19 @@ static void fpf__conv_run(const fpf__runner *r, const fpf__conv *k, fpf__map in,
     memset(&a, 0, sizeof a);
     a.k = k; a.in = in; a.out = out; a.stride = stride; a.pad = (k->kh - 1) / 2;
     a.relu = relu; a.accumulate = accumulate; a.res = res; a.res_shift = res_shift;
+    fpf__conv2d(r, &a);
+}
+
+/* The same on a band of rows: out holds rows y0 .. y0+out.h−1 of the whole output, in holds rows
+   iy0 .. of the whole input (it must cover every row those outputs read, except the zero
+   padding outside the whole input), res is whole. Bands keep big maps from being stored whole. */
+static void fpf__conv_band(const fpf__runner *r, const fpf__conv *k, fpf__map in, int iy0, fpf__map out,
+                           int y0, int stride, int relu, const fpf__map *res, int res_shift, int accumulate) {
+    fpf__conv_args a;
+    memset(&a, 0, sizeof a);
+    a.k = k; a.in = in; a.out = out; a.stride = stride; a.pad = (k->kh - 1) / 2;
+    a.relu = relu; a.accumulate = accumulate; a.res = res; a.res_shift = res_shift;
+    a.y0 = y0; a.iy0 = iy0;
     fpf__conv2d(r, &a);
 }
 
@@ -1713,25 +1729,61 @@ static const char *fpf__cname[4] = {"C2", "C3", "C4", "C5"};
 static const char *fpf__pname[5] = {"P2", "P3", "P4", "P5", "P6"};
 
 typedef struct fpf__tbuf {
-    float *c1, *pool, *t1, *t2; /* conv1 [H/2][W/2][stem], C1 [H/4][W/4][stem], bottleneck scratch ×2 */
-    float *C[4], *L[4];         /* C2..C5; FPN top-down maps L2..L5 [.][.][F] */
+    float *band;        /* conv1 rows of one band of C1, later the L2 rows of one band of P2 */
+    float *pool;        /* C1 [H/4][W/4][stem], later L3 [H/8][W/8][F] */
+    float *t1, *t2;     /* bottleneck scratch */
+    float *C[4];        /* C2..C5 */
+    float *L4, *L5;     /* FPN top-down maps [.][.][F] */
 } fpf__tbuf;
 
+static size_t fpf__max(size_t a, size_t b) { return a > b ? a : b; }
+
+/* Memory plan of one tower. The two largest maps are never stored whole: the stem's conv1 output
+   (H/2 × W/2) and the FPN's L2 (H/4 × W/4 × F) are made FPF__BAND rows of C1 / P2 at a time,
+   and C1's buffer holds L3 once C1 is dead. */
 static void fpf__tower_layout(fpf__bump *b, const fpf_config *c, int Hp, int Wp, fpf__tbuf *o) {
-    size_t tmax = 0, n;
+    size_t tmax = 0, n, H4 = (size_t)(Hp / 4), W4 = (size_t)(Wp / 4);
     int i;
-    for (i = 0; i < 4; i++) {
-        n = (size_t)(Hp >> (i + 2)) * (size_t)(Wp >> (i + 2)) * c->bottleneck[i];
-        tmax = n > tmax ? n : tmax;
-    }
-    o->c1 = FPF__TAKEF(b, (size_t)(Hp / 2) * (Wp / 2) * c->stem_width);
-    o->pool = FPF__TAKEF(b, (size_t)(Hp / 4) * (Wp / 4) * c->stem_width);
+    for (i = 0; i < 4; i++) tmax = fpf__max(tmax, (size_t)(Hp >> (i + 2)) * (size_t)(Wp >> (i + 2)) * c->bottleneck[i]);
+    o->band = FPF__TAKEF(b, fpf__max((2 * FPF__BAND + 1) * (size_t)(Wp / 2) * c->stem_width,
+                                     (FPF__BAND + 2) * W4 * c->fpn_width));
+    o->pool = FPF__TAKEF(b, fpf__max(H4 * W4 * c->stem_width, (H4 / 2) * (W4 / 2) * c->fpn_width));
     o->t1 = FPF__TAKEF(b, tmax);
     o->t2 = FPF__TAKEF(b, tmax);
     for (i = 0; i < 4; i++) {
         n = (size_t)(Hp >> (i + 2)) * (size_t)(Wp >> (i + 2));
         o->C[i] = FPF__TAKEF(b, n * c->stage_out[i]);
-        o->L[i] = FPF__TAKEF(b, n * c->fpn_width);
+    }
+    o->L4 = FPF__TAKEF(b, (size_t)(Hp >> 4) * (Wp >> 4) * c->fpn_width);
+    o->L5 = FPF__TAKEF(b, (size_t)(Hp >> 5) * (Wp >> 5) * c->fpn_width);
+}
+
+/* Stem (§2.1): ZeroPadding 3 + 7×7/2 valid (= symmetric pad 3, in the molded domain), BN, ReLU,
+   then the 3×3/2 max-pool; per band of C1 rows [y0, y1) it needs conv1 rows [2·y0, 2·y1]. */
+static void fpf__stem(fpf_session *s, const fpf__tower *t, const fpf_config *c, fpf__map x, float *band, fpf__map C1) {
+    int y0, H2 = s->Hp / 2;
+    for (y0 = 0; y0 < C1.h; y0 += FPF__BAND) {
+        int y1 = C1.h - y0 < FPF__BAND ? C1.h : y0 + FPF__BAND, r1 = 2 * y1 + 1 < H2 ? 2 * y1 + 1 : H2;
+        fpf__map c1 = fpf__mk(band, r1 - 2 * y0, s->Wp / 2, c->stem_width);        /* conv1 rows [2y0, r1) */
+        fpf__map out = fpf__mk(C1.d + (size_t)y0 * C1.w * C1.ld, y1 - y0, C1.w, C1.c);
+        fpf__conv_band(&s->run, &t->conv1, x, 0, c1, 2 * y0, 2, 1, NULL, 0, 0);
+        fpf__maxpool3s2(c1, out);
+    }
+}
+
+/* P2 = 3×3(L2), L2 = c2p2(C2) + upsample2(L3), per band of P2 rows [y0, y1): L2 rows
+   [y0 − 1, y1 + 1) (the 3×3's halo, clipped to the map) are made into band, then smoothed. */
+static void fpf__p2_bands(fpf_session *s, const fpf__tower *t, fpf__map C2, const fpf__map *L3, float *band,
+                          fpf__map P, int accumulate) {
+    int y0;
+    for (y0 = 0; y0 < P.h; y0 += FPF__BAND) {
+        int y1 = P.h - y0 < FPF__BAND ? P.h : y0 + FPF__BAND;
+        int r0 = y0 > 0 ? y0 - 1 : 0, r1 = y1 < P.h ? y1 + 1 : P.h;
+        fpf__map L2 = fpf__mk(band, r1 - r0, P.w, t->lateral[0].cout);                 /* L2 rows [r0, r1) */
+        fpf__map Pb = P;
+        Pb.d = P.d + (size_t)y0 * P.w * P.ld; Pb.h = y1 - y0;
+        fpf__conv_band(&s->run, &t->lateral[0], C2, 0, L2, r0, 1, 0, L3, 1, 0);
+        fpf__conv_band(&s->run, &t->smooth[0], L2, r0, Pb, y0, 1, 0, NULL, 0, accumulate);
     }
 }
 
@@ -1741,17 +1793,14 @@ static void fpf__tower_run(fpf_session *s, const fpf__tower *t, const fpf_config
                            fpf__pyr *dst, int c_off, int accumulate, const char *who) {
     fpf__bump b;
     fpf__tbuf o;
-    fpf__map x, c1, C1, C[4], L[4];
+    fpf__map x, C1, C[4], L[4], P[4];
     int i, F = c->fpn_width;
     char name[32];
     b.base = s->arena; b.used = 0;
     fpf__tower_layout(&b, c, s->Hp, s->Wp, &o);
     x = fpf__mk(s->mold, s->Hp, s->Wp, cin);
-    c1 = fpf__mk(o.c1, s->Hp / 2, s->Wp / 2, c->stem_width);
     C1 = fpf__mk(o.pool, s->Hp / 4, s->Wp / 4, c->stem_width);
-    /* stem: ZeroPadding 3 + 7×7/2 valid (= symmetric pad 3, in the molded domain), BN, ReLU */
-    fpf__conv_run(&s->run, &t->conv1, x, c1, 2, 1, NULL, 0, 0);          /* [H/2, W/2, stem] */
-    fpf__maxpool3s2(c1, C1);                                          /* C1 [H/4, W/4, stem] */
+    fpf__stem(s, t, c, x, o.band, C1);                                /* C1 [H/4, W/4, stem] */
     for (i = 0; i < 4; i++) {                                         /* C2..C5 at stride 4..32 */
         int h = s->Hp >> (i + 2), w = s->Wp >> (i + 2);
         C[i] = fpf__mk(o.C[i], h, w, c->stage_out[i]);
@@ -1760,18 +1809,21 @@ static void fpf__tower_run(fpf_session *s, const fpf__tower *t, const fpf_config
         fpf__dump(s, name, C[i].d, 3, h, w, C[i].c, 0, 0);
     }
     /* FPN top-down: L5 = c5p5(C5); Lk = ckpk(Ck) + upsample2(L(k+1)); Pk = 3×3(Lk) */
-    for (i = 3; i >= 0; i--) {
-        L[i] = fpf__mk(o.L[i], C[i].h, C[i].w, F);
-        fpf__conv_run(&s->run, &t->lateral[i], C[i], L[i], 1, 0, i < 3 ? &L[i + 1] : NULL, 1, 0);
-    }
+    L[3] = fpf__mk(o.L5, C[3].h, C[3].w, F);
+    L[2] = fpf__mk(o.L4, C[2].h, C[2].w, F);
+    L[1] = fpf__mk(o.pool, C[1].h, C[1].w, F);                          /* C1 is dead by now */
     for (i = 0; i < 4; i++) {
-        fpf__map P = fpf__mk(dst->d[i] + c_off, dst->h[i], dst->w[i], F);
-        P.ld = dst->ld;
-        fpf__conv_run(&s->run, &t->smooth[i], L[i], P, 1, 0, NULL, 0, accumulate);
-        if (!accumulate) {
-            fpf__msg3(name, sizeof name, who, ".", fpf__pname[i]);
-            fpf__dump(s, name, P.d, 3, P.h, P.w, F, 0, P.ld);
-        }
+        P[i] = fpf__mk(dst->d[i] + c_off, dst->h[i], dst->w[i], F);     /* [H/4·2^-i, W/4·2^-i, F] */
+        P[i].ld = dst->ld;
+    }
+    for (i = 3; i >= 1; i--)
+        fpf__conv_run(&s->run, &t->lateral[i], C[i], L[i], 1, 0, i < 3 ? &L[i + 1] : NULL, 1, 0);
+    for (i = 3; i >= 1; i--)
+        fpf__conv_run(&s->run, &t->smooth[i], L[i], P[i], 1, 0, NULL, 0, accumulate);
+    fpf__p2_bands(s, t, C[0], &L[1], o.band, P[0], accumulate);
+    for (i = 0; i < 4 && !accumulate; i++) {
+        fpf__msg3(name, sizeof name, who, ".", fpf__pname[i]);
+        fpf__dump(s, name, P[i].d, 3, P[i].h, P[i].w, F, 0, P[i].ld);
     }
 }
 
@@ -2057,7 +2109,7 @@ static void fpf__softmax_recip(const float *in, float *out, int n) {
    7. Heads. The scratch of one heads pass, carved from the arena (measure with base NULL). */
 
 typedef struct fpf__hbuf {
-    float *rpn;          /* [h2·w2][rpn_width]  shared RPN conv of one level */
+    float *rpn;          /* [FPF__BAND·w2][rpn_width]  shared RPN conv of one band of rows */
     float *logits, *probs, *deltas; /* [A][2], [A][2], [A][4] */
     fpf__cand *cand;     /* [A]  scores for top-k, then the NMS heap */
     float *boxes, *scores; /* [k][4], [k]  decoded top-k proposals */
@@ -2081,7 +2133,7 @@ static void fpf__heads_layout(fpf__bump *b, const fpf_config *c, int Hp, int Wp,
     size_t P2 = (size_t)c->pool_size * c->pool_size, M2 = (size_t)c->mask_pool_size * c->mask_pool_size;
     size_t nfeat = post * P2 > (size_t)max_det * M2 ? post * P2 : (size_t)max_det * M2;
     size_t K = (size_t)c->num_classes, m = (size_t)c->mask_width, nsel = post > (size_t)max_det ? post : (size_t)max_det;
-    o->rpn = FPF__TAKEF(b, (size_t)(Hp / 4) * (Wp / 4) * c->rpn_width);
+    o->rpn = FPF__TAKEF(b, (size_t)FPF__BAND * (Wp / 4) * c->rpn_width);
     o->logits = FPF__TAKEF(b, A * 2); o->probs = FPF__TAKEF(b, A * 2); o->deltas = FPF__TAKEF(b, A * 4);
     o->cand = (fpf__cand *)fpf__take(b, (A > post ? A : post) * sizeof(fpf__cand));
     o->src = FPF__TAKEI(b, (size_t)max_det);
@@ -2103,15 +2155,20 @@ static void fpf__heads_layout(fpf__bump *b, const fpf_config *c, int Hp, int Wp,
    the level outputs are concatenated P2 first, matching the anchor order. Softmax e / Σe. */
 static void fpf__rpn(fpf_session *s, const fpf__heads *h, const fpf_config *c, const fpf__pyr *F, fpf__hbuf *o) {
     size_t off = 0, i, A;
-    int lv;
+    int lv, y0;
     for (lv = 0; lv < 5; lv++) {
-        fpf__map in = fpf__mk(F->d[lv], F->h[lv], F->w[lv], fpf__depth(c));
-        fpf__map mid = fpf__mk(o->rpn, F->h[lv], F->w[lv], c->rpn_width);
+        int H = F->h[lv], W = F->w[lv];
+        fpf__map in = fpf__mk(F->d[lv], H, W, fpf__depth(c));
         in.ld = F->ld;
-        fpf__conv_run(&s->run, &h->rpn_conv, in, mid, 1, 1, NULL, 0, 0);
-        fpf__conv_run(&s->run, &h->rpn_class, mid, fpf__mk(o->logits + off * 2, F->h[lv], F->w[lv], 2 * FPF__A), 1, 0, NULL, 0, 0);
-        fpf__conv_run(&s->run, &h->rpn_bbox, mid, fpf__mk(o->deltas + off * 4, F->h[lv], F->w[lv], 4 * FPF__A), 1, 0, NULL, 0, 0);
-        off += (size_t)F->h[lv] * F->w[lv] * FPF__A;
+        for (y0 = 0; y0 < H; y0 += FPF__BAND) { /* the rpn_width-deep map one band of rows at a time */
+            int bh = H - y0 < FPF__BAND ? H - y0 : FPF__BAND;
+            size_t row = off + (size_t)y0 * W * FPF__A;
+            fpf__map mid = fpf__mk(o->rpn, bh, W, c->rpn_width);                     /* [bh, W, 512] */
+            fpf__conv_band(&s->run, &h->rpn_conv, in, 0, mid, y0, 1, 1, NULL, 0, 0);
+            fpf__conv_run(&s->run, &h->rpn_class, mid, fpf__mk(o->logits + row * 2, bh, W, 2 * FPF__A), 1, 0, NULL, 0, 0);
+            fpf__conv_run(&s->run, &h->rpn_bbox, mid, fpf__mk(o->deltas + row * 4, bh, W, 4 * FPF__A), 1, 0, NULL, 0, 0);
+        }
+        off += (size_t)H * W * FPF__A;
     }
     A = off;
     for (i = 0; i < A; i++) fpf__softmax_div(o->logits + 2 * i, o->probs + 2 * i, 2);

@@ -431,6 +431,7 @@ FPF_DEF int fpf_instance_mask_pixel(const fpf_instance *inst, int r, int c);
 
 #define FPF__ALIGN 64
 #define FPF__BAND 32    /* rows per band where a big map is made a band at a time */
+#define FPF__MASK_BATCH 8 /* detections per batch of the mask head */
 #define FPF__MAXB 8     /* most blocks per stage a config may ask for */
 #define FPF__A 3        /* anchors per location (three ratios) */
 
@@ -1059,6 +1060,8 @@ typedef struct fpf__conv_args {
     int res_shift;              /* 0: same size; 1: res is half size (upsample ×2 nearest) */
     int y0, iy0;                /* row bands: output row y is row y + y0 of the whole output, and
                                    in (and res) start at row iy0 (0) of the whole input */
+    int batch;                  /* 0/1, or that many images, in.d + i·in_bs -> out.d + i·out_bs */
+    size_t in_bs, out_bs;
     const fpf__kernels *kern;   /* set by fpf__conv2d */
     int groups;                 /* output-channel groups per row tile (set by fpf__conv2d) */
 } fpf__conv_args;
@@ -1395,7 +1398,16 @@ static void fpf__conv_task(void *ctx, int task) {
     const fpf__conv_args *a = (const fpf__conv_args *)ctx;
     const fpf__kernels *K = a->kern;
     int tiles = (a->out.w + FPF__TILE_W - 1) / FPF__TILE_W, nblk = (a->k->cout + K->cb - 1) / K->cb;
-    int g = task % a->groups, rest = task / a->groups, y = rest / tiles, xs = (rest % tiles) * FPF__TILE_W;
+    int g = task % a->groups, rest = task / a->groups, y, xs;
+    fpf__conv_args one;
+    if (a->batch > 1) { /* image rest / (h·tiles) of the batch */
+        int img = rest / (a->out.h * tiles);
+        one = *a;
+        one.in.d += (size_t)img * a->in_bs; one.out.d += (size_t)img * a->out_bs;
+        rest %= a->out.h * tiles;
+        a = &one;
+    }
+    y = rest / tiles; xs = (rest % tiles) * FPF__TILE_W;
     int xe = xs + FPF__TILE_W < a->out.w ? xs + FPF__TILE_W : a->out.w, x, blk;
     for (blk = g * nblk / a->groups; blk < (g + 1) * nblk / a->groups; blk++) {
         int c0 = blk * K->cb, cb = a->k->cout - c0 < K->cb ? a->k->cout - c0 : K->cb;
@@ -1409,9 +1421,17 @@ static void fpf__conv_task(void *ctx, int task) {
 
 static void fpf__conv2d(const fpf__runner *r, const fpf__conv_args *a0) {
     fpf__conv_args a = *a0;
-    int tiles = (a.out.w + FPF__TILE_W - 1) / FPF__TILE_W, rows = a.out.h * tiles, nblk;
+    int tiles = (a.out.w + FPF__TILE_W - 1) / FPF__TILE_W, rows = a.out.h * tiles * (a.batch > 1 ? a.batch : 1), nblk;
     a.kern = r && r->kern ? r->kern : &fpf__kernels_scalar;
-    if (!a.k->wp) { fpf__conv2d__ref(&a); return; } /* a layer not packed by the loader (tests) */
+    if (!a.k->wp) { /* a layer not packed by the loader (tests) */
+        int i;
+        for (i = 0; i < (a.batch > 1 ? a.batch : 1); i++) {
+            fpf__conv_args one = a;
+            one.in.d += (size_t)i * a.in_bs; one.out.d += (size_t)i * a.out_bs;
+            fpf__conv2d__ref(&one);
+        }
+        return;
+    }
     nblk = (a.k->cout + a.kern->cb - 1) / a.kern->cb;
     a.groups = rows >= 32 ? 1 : (32 / rows < nblk ? 32 / rows : nblk);
     fpf__parallel(r, fpf__conv_task, &a, rows * a.groups);
@@ -2122,7 +2142,7 @@ typedef struct fpf__hbuf {
     int *keep, *cid, *rows, *dsel; /* [post] kept rows, class per row, rows of one class, NMS picks */
     float *cbox, *cscore; /* [post][4], [post] boxes and scores of one class */
     float *det;          /* [max_det][6] */
-    float *m1, *m2, *mtmp, *mup; /* mask head: [MP²][m] ×2, [MP²][m], [(2MP)²][m] */
+    float *m1, *m2, *mtmp, *mup; /* mask head, per batch of 8: [8·MP²][m] ×3, [8·(2MP)²][m] */
     float *mmask;        /* [max_det][(2MP)²][K] */
     int *src;            /* [max_det] the proposal row of each detection */
 } fpf__hbuf;
@@ -2146,8 +2166,9 @@ static void fpf__heads_layout(fpf__bump *b, const fpf_config *c, int Hp, int Wp,
     o->cid = FPF__TAKEI(b, post); o->rows = FPF__TAKEI(b, post); o->dsel = FPF__TAKEI(b, post);
     o->cbox = FPF__TAKEF(b, post * 4); o->cscore = FPF__TAKEF(b, post);
     o->det = FPF__TAKEF(b, (size_t)max_det * 6);
-    o->m1 = FPF__TAKEF(b, M2 * m); o->m2 = FPF__TAKEF(b, M2 * m); o->mtmp = FPF__TAKEF(b, M2 * m);
-    o->mup = FPF__TAKEF(b, 4 * M2 * m);
+    o->m1 = FPF__TAKEF(b, FPF__MASK_BATCH * M2 * m); o->m2 = FPF__TAKEF(b, FPF__MASK_BATCH * M2 * m);
+    o->mtmp = FPF__TAKEF(b, FPF__MASK_BATCH * M2 * m);
+    o->mup = FPF__TAKEF(b, FPF__MASK_BATCH * 4 * M2 * m);
     o->mmask = FPF__TAKEF(b, (size_t)max_det * 4 * M2 * K);
 }
 
@@ -2274,26 +2295,35 @@ static int fpf__detect(fpf_session *s, const fpf_config *c, fpf__hbuf *o, const 
     return n_final;
 }
 
-/* Mask head (§10.1) on the N0 detection boxes only (the padded rows are discarded anyway). */
+/* Mask head (§10.1) on the N0 detection boxes only (the padded rows are discarded anyway), in
+   batches of FPF__MASK_BATCH detections so that every layer has enough tasks for the threads:
+   the 3×3 convs run on a batch of 14×14 maps (each zero-padded on its own); the deconv and the
+   final 1×1 conv see the batch as one tall map, which is the same thing for them. */
 static void fpf__mask_head(fpf_session *s, const fpf__heads *h, const fpf_config *c, const fpf__pyr *F,
                            fpf__hbuf *o, int n0) {
     int MP = c->mask_pool_size, D = fpf__depth(c), m = c->mask_width, K = c->num_classes, i, l;
+    size_t M2 = (size_t)MP * MP, j;
     for (i = 0; i < n0; i++) memcpy(o->rois + 4 * (size_t)i, o->det + 6 * (size_t)i, 4 * sizeof(float));
     fpf__roi_align(s, F, c, o->rois, n0, MP, o->feat);
     fpf__dump(s, "mask_feat", o->feat, 4, n0, MP, MP, D, 0);
-    for (i = 0; i < n0; i++) {
-        fpf__map x = fpf__mk(o->feat + (size_t)i * MP * MP * D, MP, MP, D);
-        fpf__map up = fpf__mk(o->mup, 2 * MP, 2 * MP, m);
-        float *out = o->mmask + (size_t)i * 4 * MP * MP * K;
-        size_t j;
-        for (l = 0; l < 4; l++) {                            /* 4 × (3×3 conv, BN, ReLU) */
+    for (i = 0; i < n0; i += FPF__MASK_BATCH) {
+        int nb = n0 - i < FPF__MASK_BATCH ? n0 - i : FPF__MASK_BATCH;
+        fpf__map x = fpf__mk(o->feat + (size_t)i * M2 * D, MP, MP, D);           /* nb × [14, 14, D] */
+        fpf__map up = fpf__mk(o->mup, 2 * MP * nb, 2 * MP, m);                   /* [nb·28, 28, m] */
+        float *out = o->mmask + (size_t)i * 4 * M2 * K;                          /* [nb·28, 28, K] */
+        for (l = 0; l < 4; l++) {                                                /* 4 × (3×3 conv, BN, ReLU) */
+            fpf__conv_args a;
             fpf__map y = fpf__mk(l % 2 ? o->m2 : o->m1, MP, MP, m);
-            fpf__conv_run(&s->run, &h->mask_conv[l], x, y, 1, 1, NULL, 0, 0);
+            memset(&a, 0, sizeof a);
+            a.k = &h->mask_conv[l]; a.in = x; a.out = y; a.stride = 1; a.pad = 1; a.relu = 1;
+            a.batch = nb; a.in_bs = M2 * x.c; a.out_bs = M2 * m;
+            fpf__conv2d(&s->run, &a);
             x = y;
         }
-        fpf__deconv2x2(&s->run, &h->mask_deconv, x, up, o->mtmp); /* 2×2/2 transposed conv, ReLU */
-        fpf__conv_run(&s->run, &h->mask_out, up, fpf__mk(out, 2 * MP, 2 * MP, K), 1, 0, NULL, 0, 0);
-        for (j = 0; j < (size_t)4 * MP * MP * K; j++) out[j] = fpf__sigmoidf(out[j]);
+        x.h = MP * nb;
+        fpf__deconv2x2(&s->run, &h->mask_deconv, x, up, o->mtmp);              /* 2×2/2 transposed conv, ReLU */
+        fpf__conv_run(&s->run, &h->mask_out, up, fpf__mk(out, 2 * MP * nb, 2 * MP, K), 1, 0, NULL, 0, 0);
+        for (j = 0; j < (size_t)nb * 4 * M2 * K; j++) out[j] = fpf__sigmoidf(out[j]);
     }
     fpf__dump(s, "mrcnn_mask", o->mmask, 4, n0, 2 * MP, 2 * MP, K, 0);
 }

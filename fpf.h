@@ -47,13 +47,19 @@
        size and options, before anything is allocated. fpf_session_init_preallocated() then uses a
        buffer the caller owns (firmware, arenas); fpf_session_init() allocates it. Nothing is
        allocated inside fpf_session_run(). Allocation goes through fpf_allocator (a zero struct
-       means FPF_MALLOC / FPF_FREE, which default to malloc / free).
+       means FPF_MALLOC / FPF_FREE, which default to malloc / free). The biggest maps (the stem's
+       conv1 output, the FPN's L2, the RPN's 512-deep conv) are made in bands of rows, never whole;
+       the paper's FPF-add at 1024×1280 needs a 265 MB workspace beside its 126 MB model.
 
    Threads
-       fpf_options.parallel_for(pool, fn, ctx, n) lets the caller run fn(ctx, i) for i in [0, n)
-       on its own pool; NULL runs serially. Every kernel splits its output into fixed tiles, and
-       every output value is computed by one task with a fixed summation order, so results are
-       identical for any thread count.
+       fpf_options.n_threads = N > 1 starts a built-in pthreads pool of N − 1 workers with the
+       session (FPF_NO_THREADS compiles it out); fpf_session_free() stops it, so call it for
+       preallocated sessions too. Or set fpf_options.parallel_for(pool, fn, ctx, n) to run
+       fn(ctx, i) for i in [0, n) on your own pool. The built-in pool hands out tasks one at a
+       time (a thread that loses its core to a neighbour just takes fewer) and its idle workers
+       sleep; nothing spins. Every kernel splits its output into fixed tiles, and every output
+       value is computed by one task with a fixed summation order, so results are identical for
+       any thread count and any pool.
 
    Errors
        Every fallible function returns fpf_result (FPF_OK = 0, errors < 0). Sessions and loaders
@@ -78,16 +84,23 @@
        clipped to the mask's range as resize(clip=True) does, threshold >= 0.5, §10.2). fpf_label_image() in fpf_post.h builds label images.
 
    SIMD and determinism
-       v0.1 ships portable C kernels, written so compilers vectorize them; each has a naive __ref
-       twin that the tests compare against. Post-processing follows TF's float32 operation order;
-       compile with -ffp-contract=off (the header also sets FP_CONTRACT OFF where the compiler
-       honours it).
+       The convolutions (every conv, dense layer and the deconv: >99 % of the work) run on one of
+       the kernel rows of fpf_isa: AVX2+FMA or AVX-512 on x86-64, picked from cpuid at session
+       set-up (fpf_options.isa forces one; one binary runs on any x86-64), NEON on aarch64, or the
+       portable scalar row (-DFPF_NO_SIMD leaves only that). Weights are packed once at load into
+       panels of 16 output channels. Each kernel has a plain-loop __ref twin that the tests
+       compare bit for bit: the SIMD rows fuse every multiply-add (fmaf) in the reference order,
+       so they agree with each other exactly; the scalar row differs from them in the last bits.
+       Post-processing follows TF's float32 operation order; compile with -ffp-contract=off (the
+       header also sets FP_CONTRACT OFF where the compiler honours it).
 
    Config macros
        FPF_IMPLEMENTATION     emit the implementation in this translation unit
        FPF_STATIC             make all functions static
        FPF_MALLOC, FPF_FREE   default allocator (define both or neither)
        FPF_NO_STDIO           remove fpf_model_load_file (no <stdio.h>)
+       FPF_NO_SIMD            only the portable scalar kernels (no intrinsics, no cpuid)
+       FPF_NO_THREADS         no built-in pool (no <pthread.h>); parallel_for still works
        FPF_MAX_IMAGE_DIM      largest accepted image side (default 32768)
 
    Model file format (.fpf, version 1; all integers little-endian)
@@ -116,7 +129,10 @@
        by the writer: kernel·γ/√(var+ε) and (bias−mean)·γ/√(var+ε)+β, ε = 1e-3. Layouts:
        conv kernels HWIO [kh, kw, cin, cout]; dense [cin, cout]; the mask deconv [2, 2, cin, cout]
        (transposed from Keras' (kh, kw, out, in)). A model can therefore be used in place from a
-       64-byte aligned buffer or a mapped file (fpf_model_load_inplace).
+       64-byte aligned buffer or a mapped file (fpf_model_load_inplace); the kernels' packed copy
+       of the weights is then allocated beside it. fpf_model_load_file and _memory pack the
+       weights inside their own copy of the file instead (no extra memory), so there
+       fpf_model_tensor returns kernels in the packed layout (panels of 16 output channels).
 
    Limits and security
        The loader checks every offset, size and shape with overflow-safe arithmetic, the checksum,
@@ -257,7 +273,8 @@ FPF_DEF fpf_result fpf_model_load_file(const char *path, const fpf_allocator *al
 #endif
 FPF_DEF void fpf_model_free(fpf_model *model);
 FPF_DEF const fpf_config *fpf_model_config(const fpf_model *model);
-/* Looks up a tensor by name ("conv1/kernel"); NULL if absent. dims gets up to 4 sizes. */
+/* Looks up a tensor by name ("conv1/kernel"); NULL if absent. dims gets up to 4 sizes (the file's
+   shape). Kernels of a model loaded with _file or _memory come back in the packed layout. */
 FPF_DEF const float *fpf_model_tensor(const fpf_model *model, const char *name, int *ndim, int dims[4]);
 /* Bytes of weights in the file. */
 FPF_DEF size_t fpf_model_weight_bytes(const fpf_model *model);

@@ -49,7 +49,7 @@
        allocated inside fpf_session_run(). Allocation goes through fpf_allocator (a zero struct
        means FPF_MALLOC / FPF_FREE, which default to malloc / free). The biggest maps (the stem's
        conv1 output, the FPN's L2, the RPN's 512-deep conv) are made in bands of rows, never whole;
-       the paper's FPF-add at 1024×1280 needs a 265 MB workspace beside its 126 MB model.
+       the paper's FPF-add at 1024×1280 needs a 254 MiB workspace beside its 120 MiB of weights.
 
    Threads
        fpf_options.n_threads = N > 1 starts a built-in pthreads pool of N − 1 workers with the

@@ -120,7 +120,6 @@
                        u64  offset     absolute file offset of the data, a multiple of 64
                        u64  nbytes     = product(shape) × element size
                        u64  scales     s8 only: file offset of f32 scales over the last dim; else 0
-                       u64  reserved   0
        then the tensor data, each tensor 64-byte aligned, zero padding between.
        Checksum: the sum over the file's 64-bit little-endian words w_i (with the checksum field
        read as 0) of w_i × (2i + 1), modulo 2^64. Cheap, and any single-word change alters it.

@@ -1766,6 +1766,7 @@ static const char *fpf__pname[5] = {"P2", "P3", "P4", "P5", "P6"};
 
 typedef struct fpf__tbuf {
     float *band;        /* conv1 rows of one band of C1, later the L2 rows of one band of P2 */
+    float *cols;        /* the stem's input patches of one band: [rows][W/2][7·7·cin] */
     float *pool;        /* C1 [H/4][W/4][stem], later L3 [H/8][W/8][F] */
     float *t1, *t2;     /* bottleneck scratch */
     float *C[4];        /* C2..C5 */
@@ -1783,6 +1784,7 @@ static void fpf__tower_layout(fpf__bump *b, const fpf_config *c, int Hp, int Wp,
     for (i = 0; i < 4; i++) tmax = fpf__max(tmax, (size_t)(Hp >> (i + 2)) * (size_t)(Wp >> (i + 2)) * c->bottleneck[i]);
     o->band = FPF__TAKEF(b, fpf__max((2 * FPF__BAND + 1) * (size_t)(Wp / 2) * c->stem_width,
                                      (FPF__BAND + 2) * W4 * c->fpn_width));
+    o->cols = FPF__TAKEF(b, (2 * FPF__BAND + 1) * (size_t)(Wp / 2) * 49 * c->input_channels);
     o->pool = FPF__TAKEF(b, fpf__max(H4 * W4 * c->stem_width, (H4 / 2) * (W4 / 2) * c->fpn_width));
     o->t1 = FPF__TAKEF(b, tmax);
     o->t2 = FPF__TAKEF(b, tmax);
@@ -1795,14 +1797,39 @@ static void fpf__tower_layout(fpf__bump *b, const fpf_config *c, int Hp, int Wp,
 }
 
 /* Stem (§2.1): ZeroPadding 3 + 7×7/2 valid (= symmetric pad 3, in the molded domain), BN, ReLU,
-   then the 3×3/2 max-pool; per band of C1 rows [y0, y1) it needs conv1 rows [2·y0, 2·y1]. */
-static void fpf__stem(fpf_session *s, const fpf__tower *t, const fpf_config *c, fpf__map x, float *band, fpf__map C1) {
-    int y0, H2 = s->Hp / 2;
+   then the 3×3/2 max-pool; per band of C1 rows [y0, y1) it needs conv1 rows [2·y0, 2·y1].
+   conv1 has only 1 or 2 input channels, too few for the kernels' inner loop, so each output
+   pixel's 7×7·cin input patch is first gathered into cols (in the kernel's row order (ky, kx, ci),
+   zeros outside the image) and conv1 runs as a 1×1 conv over it: the same packed weights, the
+   same sums in the same order. */
+typedef struct fpf__im2col_args { fpf__map x; float *cols; int r0, W2; } fpf__im2col_args;
+
+static void fpf__im2col_task(void *ctx, int row) {
+    const fpf__im2col_args *a = (const fpf__im2col_args *)ctx;
+    int cin = a->x.c, X, ky, kx, ci;
+    float *d = a->cols + (size_t)row * a->W2 * 49 * cin;
+    for (X = 0; X < a->W2; X++)
+        for (ky = 0; ky < 7; ky++)
+            for (kx = 0; kx < 7; kx++) {
+                int iy = 2 * (a->r0 + row) - 3 + ky, ix = 2 * X - 3 + kx;
+                int ok = iy >= 0 && iy < a->x.h && ix >= 0 && ix < a->x.w;
+                for (ci = 0; ci < cin; ci++)
+                    *d++ = ok ? a->x.d[((size_t)iy * a->x.w + ix) * a->x.ld + ci] : 0.0f;
+            }
+}
+
+static void fpf__stem(fpf_session *s, const fpf__tower *t, const fpf_config *c, fpf__map x, const fpf__tbuf *o, fpf__map C1) {
+    int y0, H2 = s->Hp / 2, W2 = s->Wp / 2;
+    fpf__conv k1 = t->conv1;                          /* 7×7×cin as a 1×1 conv over 49·cin channels */
+    k1.kh = k1.kw = 1; k1.cin = 49 * t->conv1.cin;
     for (y0 = 0; y0 < C1.h; y0 += FPF__BAND) {
         int y1 = C1.h - y0 < FPF__BAND ? C1.h : y0 + FPF__BAND, r1 = 2 * y1 + 1 < H2 ? 2 * y1 + 1 : H2;
-        fpf__map c1 = fpf__mk(band, r1 - 2 * y0, s->Wp / 2, c->stem_width);        /* conv1 rows [2y0, r1) */
+        fpf__im2col_args ia;
+        fpf__map c1 = fpf__mk(o->band, r1 - 2 * y0, W2, c->stem_width);            /* conv1 rows [2y0, r1) */
         fpf__map out = fpf__mk(C1.d + (size_t)y0 * C1.w * C1.ld, y1 - y0, C1.w, C1.c);
-        fpf__conv_band(&s->run, &t->conv1, x, 0, c1, 2 * y0, 2, 1, NULL, 0, 0);
+        ia.x = x; ia.cols = o->cols; ia.r0 = 2 * y0; ia.W2 = W2;
+        fpf__parallel(&s->run, fpf__im2col_task, &ia, c1.h);
+        fpf__conv_run(&s->run, &k1, fpf__mk(o->cols, c1.h, W2, k1.cin), c1, 1, 1, NULL, 0, 0);
         fpf__maxpool3s2(c1, out);
     }
 }
@@ -1836,7 +1863,7 @@ static void fpf__tower_run(fpf_session *s, const fpf__tower *t, const fpf_config
     fpf__tower_layout(&b, c, s->Hp, s->Wp, &o);
     x = fpf__mk(s->mold, s->Hp, s->Wp, cin);
     C1 = fpf__mk(o.pool, s->Hp / 4, s->Wp / 4, c->stem_width);
-    fpf__stem(s, t, c, x, o.band, C1);                                /* C1 [H/4, W/4, stem] */
+    fpf__stem(s, t, c, x, &o, C1);                                /* C1 [H/4, W/4, stem] */
     for (i = 0; i < 4; i++) {                                         /* C2..C5 at stride 4..32 */
         int h = s->Hp >> (i + 2), w = s->Wp >> (i + 2);
         C[i] = fpf__mk(o.C[i], h, w, c->stage_out[i]);

@@ -1,0 +1,90 @@
+# --- training (#6) ---
+# Trained models (weights/models/*.fpf), their training, scoring and demos. weights/train/README.md
+# documents the configuration, schedule and results; every rule here runs from the repository root.
+#   make train-cores            retrain the nucleus model from scratch (build/retrain/cores), export it
+#   make train-fpf_add_weighted retrain a cell model (needs the nucleus model's checkpoint for FPF)
+#   make resume-NAME            continue an interrupted run in build/train/NAME (same schedule)
+#   make export-NAME            build/train/NAME/ckpt.pt -> weights/models/NAME.fpf
+#   make models-eval            score every shipped model with the C kit (test, clustered, real nuclei)
+#   make models-check           models-eval, then compare with weights/train/results.json (tolerance)
+#   make demo-models            shipped models on a synthetic 2-channel field: labels, CSV, overlay
+#   make demo-real              shipped models on the real 2-channel images of ../shared/data -> build/
+TRAIN_PY    ?= nice -n 10 $(PY)
+TRAIN_THREADS ?= 1
+TRAIN_CELLS := without_nucleus with_nucleus fpf_add fpf_concat fpf_add_weighted fpf_concat_weighted
+TRAIN_ALL   := cores $(TRAIN_CELLS)
+# per-model arguments (schedule: weights/train/README.md)
+TRAIN_ARGS_cores               := --variant cores --iters 450
+TRAIN_ARGS_without_nucleus     := --variant without_nucleus --iters 1200
+TRAIN_ARGS_with_nucleus        := --variant with_nucleus --iters 1200
+TRAIN_ARGS_fpf_add             := --variant fpf_add --iters 1200
+TRAIN_ARGS_fpf_concat          := --variant fpf_concat --iters 1200
+TRAIN_ARGS_fpf_add_weighted    := --variant fpf_add --weighted --iters 1200
+TRAIN_ARGS_fpf_concat_weighted := --variant fpf_concat --weighted --iters 1200
+TRAIN_SEED  ?= 1
+# FPF variants take the frozen nucleus tower from this checkpoint
+NUCLEUS_CKPT_train   ?= build/train/cores/ckpt.pt
+NUCLEUS_CKPT_retrain ?= build/retrain/cores/ckpt.pt
+train_nuc = $(if $(findstring fpf_,$(1)),--nucleus $(NUCLEUS_CKPT_$(2)))
+
+$(addprefix train-,$(TRAIN_ALL)): train-%: build/fpf_synth build/fpf_segment build/fpf_eval
+	rm -rf build/retrain/$*
+	$(TRAIN_PY) weights/train/train.py $(TRAIN_ARGS_$*) $(call train_nuc,$*,retrain) --seed $(TRAIN_SEED) \
+	    --threads $(TRAIN_THREADS) --out build/retrain/$*
+	$(PY) weights/train/export.py build/retrain/$*/ckpt.pt build/retrain/$*.fpf
+	$(PY) weights/train/evaluate.py --model build/retrain/$*.fpf --set test
+
+$(addprefix resume-,$(TRAIN_ALL)): resume-%: build/fpf_synth
+	$(TRAIN_PY) weights/train/train.py $(TRAIN_ARGS_$*) $(call train_nuc,$*,train) --seed $(TRAIN_SEED) \
+	    --threads $(TRAIN_THREADS) --out build/train/$* --resume
+
+$(addprefix export-,$(TRAIN_ALL)): export-%:
+	@mkdir -p weights/models
+	$(PY) weights/train/export.py build/train/$*/ckpt.pt weights/models/$*.fpf
+
+models-eval: build/fpf_synth build/fpf_segment build/fpf_eval
+	$(PY) weights/train/results.py --eval --out build/eval/results.json
+
+models-check: models-eval
+	$(PY) weights/train/results.py --check build/eval/results.json weights/train/results.json
+
+demo-models: build/fpf_synth build/fpf_segment
+	@mkdir -p build/demo_models
+	build/fpf_synth --out build/demo_models/scene --seed 1003 --quiet
+	build/fpf_segment --model weights/models/fpf_add_weighted.fpf --nucleus-model weights/models/cores.fpf \
+	    --nucleus build/demo_models/scene/synth_1003_nucleus.tif --cell build/demo_models/scene/synth_1003_cell.tif \
+	    --out build/demo_models/out --overlay
+
+demo-real: build/fpf_segment
+	sh weights/train/demo_real.sh
+
+.PHONY: $(addprefix train-,$(TRAIN_ALL)) $(addprefix resume-,$(TRAIN_ALL)) $(addprefix export-,$(TRAIN_ALL)) \
+    models-eval models-check demo-models demo-real
+# --- end training (#6) ---
+
+# --- converter (#5) ---
+# The authors' Keras weights (.h5, inside their zips) -> .fpf: weights/convert_keras.py; the proof that it is
+# exact and refuses what it does not understand: weights/check_convert.py (docs/using_published_models.md).
+#   make check-convert          writer identity, 7 Keras-layout files at the paper config converted and run
+#                               at parity (test_parity --model --fixture), every refusal case (~10 min)
+#   make check-convert-quick    writer identity and the refusal cases only (~1 min)
+#   make convert-published H5DIR=dir   convert every published .h5 found in dir to build/published/*.fpf
+CONVERT_PY ?= nice -n 5 $(PY)
+H5DIR      ?= .
+PUBLISHED  := cores without_nucleus with_nucleus fpf_add fpf_concat fpf_add_weighted fpf_concat_weighted
+
+check-convert: build/fpf_mkmodel build/tests/test_parity
+	$(CONVERT_PY) weights/check_convert.py
+
+check-convert-quick: build/fpf_mkmodel
+	$(CONVERT_PY) weights/check_convert.py --skip-parity
+
+convert-published:
+	@mkdir -p build/published
+	@for m in $(PUBLISHED); do \
+	  if [ -f $(H5DIR)/$$m.h5 ]; then $(CONVERT_PY) weights/convert_keras.py $(H5DIR)/$$m.h5 build/published/$$m.fpf || exit 1; \
+	  else echo "convert-published: no $(H5DIR)/$$m.h5, skipped"; fi; \
+	done
+
+.PHONY: check-convert check-convert-quick convert-published
+# --- end converter (#5) ---

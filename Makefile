@@ -37,7 +37,7 @@ build/tests/neon_kernels: tests/test_kernels.c fpf.h tests/harness.h
 	  $(CROSS_CC) $(CFLAGS) -static -I. -Itests tests/test_kernels.c -o build/tests/test_kernels_aarch64 -lm && \
 	  printf '#!/bin/sh\nexec $(QEMU) build/tests/test_kernels_aarch64\n' > $@; \
 	else \
-	  printf '#!/bin/sh\necho "kernels (aarch64, qemu): 0 passed, 0 failed, 1 skipped (no $(CROSS_CC) or $(QEMU))"\n' > $@; \
+	  printf '#!/bin/sh\necho "kernels aarch64-qemu: 0 passed, 0 failed, 1 skipped (no $(CROSS_CC) or $(QEMU))"\n' > $@; \
 	fi
 	@chmod +x $@
 

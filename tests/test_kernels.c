@@ -147,7 +147,7 @@ int main(void) {
     RUN(conv_tiled_equals_ref_on_odd_shapes);
     RUN(deconv_equals_ref);
 #if defined(__aarch64__)
-    return harness_summary("kernels (aarch64, qemu)");
+    return harness_summary("kernels aarch64-qemu");
 #else
     return harness_summary("kernels");
 #endif

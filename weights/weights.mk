@@ -23,7 +23,7 @@ TRAIN_ARGS_fpf_add_weighted    := --variant fpf_add --weighted --iters 1200
 TRAIN_ARGS_fpf_concat_weighted := --variant fpf_concat --weighted --iters 1200
 TRAIN_SEED  ?= 1
 # FPF variants take the frozen nucleus tower from this checkpoint
-NUCLEUS_CKPT_train   ?= build/train/cores/ckpt.pt
+NUCLEUS_CKPT_train   ?= weights/models/cores.fpf
 NUCLEUS_CKPT_retrain ?= build/retrain/cores/ckpt.pt
 train_nuc = $(if $(findstring fpf_,$(1)),--nucleus $(NUCLEUS_CKPT_$(2)))
 

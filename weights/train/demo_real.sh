@@ -1,0 +1,28 @@
+#!/bin/sh
+# make demo-real: the shipped models on the real two-channel images of ../shared/data (read in place,
+# never copied into the repository). Writes build/demo_real/<model>/<image>/{cells,nuclei}.{tif,csv} and
+# overlay.png, and prints the counts. MODELS overrides the cell models (default: best FPF + both baselines).
+set -e
+D=${SHARED_DATA:-../shared/data}
+OUT=build/demo_real
+MODELS=${MODELS:-"fpf_add_weighted without_nucleus with_nucleus"}
+NUC=weights/models/cores.fpf
+[ -d "$D" ] || { echo "demo-real: $D not found (set SHARED_DATA)"; exit 1; }
+run() { # model name nucleus-args cell-args
+    m=$1; n=$2; shift 2
+    [ -f weights/models/$m.fpf ] || { echo "skip $m (not shipped)"; return 0; }
+    mkdir -p $OUT/$m
+    build/fpf_segment --model weights/models/$m.fpf --nucleus-model $NUC "$@" --out $OUT/$m/$n --overlay --quiet --threads 2
+    c=$(($(wc -l < $OUT/$m/$n/cells.csv) - 1)); k=$(($(wc -l < $OUT/$m/$n/nuclei.csv) - 1))
+    printf '%-18s %-16s %4d cells %4d nuclei  -> %s/overlay.png\n' "$m" "$n" "$c" "$k" "$OUT/$m/$n"
+}
+for m in $MODELS; do
+    run $m instanseg --nucleus $D/instanseg_fluorescence_example/Fluorescence_example.tif --nucleus-page 1 \
+        --cell $D/instanseg_fluorescence_example/Fluorescence_example.tif --cell-page 0
+    H=$D/cellprofiler_examples/ExampleHuman/AS_09125_050116030001_D03f00d
+    run $m human --nucleus ${H}0.tif --cell ${H}2.tif
+    for p in POS002 POS076 POS218; do
+        F=$D/cellprofiler_examples/ExampleFly/01_${p}
+        run $m fly_$p --nucleus ${F}_D.TIF --cell ${F}_F.TIF
+    done
+done

@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+"""Score an .fpf model with the C kit: build/fpf_segment on every image of a synthetic set, then build/fpf_eval.
+
+    /usr/bin/python3 weights/train/evaluate.py --model weights/models/fpf_add_weighted.fpf --set test
+    /usr/bin/python3 weights/train/evaluate.py --model weights/models/cores.fpf --set clustered --json out.json
+
+Sets: test (18 fields 1280x1024, fpf_synth --set test) and clustered (78 crops 256x256), generated into
+build/eval_data/ when missing; or --set-dir DIR with --gt-suffix for any folder of <name>_cell.tif,
+<name>_nucleus.tif and <name>_<suffix>.tif ground-truth label images. A cores model is scored against
+the nucleus labels, every other variant against the cell labels. Needs no Python packages beyond the stdlib.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, '..', '..'))
+BUILD = os.path.join(ROOT, 'build')
+
+
+def model_variant(path):
+    """Variant name from the .fpf config block (word 0 of the config = fpf_variant enum)."""
+    sys.path.insert(0, os.path.join(ROOT, 'weights'))
+    import fpf_write
+    return fpf_write.read_fpf(path)['variant']
+
+
+def ensure_set(name):
+    d = os.path.join(BUILD, 'eval_data', name)
+    if not os.path.exists(os.path.join(d, 'manifest.txt')):
+        subprocess.check_call([os.path.join(BUILD, 'fpf_synth'), '--set', name, '--out', d, '--quiet'])
+    return d
+
+
+def parse_eval(text):
+    res = {}
+    for line in text.splitlines():
+        m = re.match(r'AP @ IoU (0\.\d\d)\s+([\d.]+)\s+([\d.]+)', line)
+        if m:
+            res.setdefault('bbox', {})[m.group(1)] = float(m.group(2))
+            res.setdefault('segm', {})[m.group(1)] = float(m.group(3))
+        m = re.match(r'mean AP 0\.50-0\.90\s+([\d.]+)\s+([\d.]+)', line)
+        if m:
+            res['bbox']['mean'] = float(m.group(1))
+            res['segm']['mean'] = float(m.group(2))
+        m = re.match(r'(TP|FP|FN) @ IoU 0\.75\s+(\d+)\s+(\d+)', line)
+        if m:
+            res['bbox'][m.group(1)] = int(m.group(2))
+            res['segm'][m.group(1)] = int(m.group(3))
+    return res
+
+
+def run(model, set_dir, gt_suffix, work, threads=1, nucleus_model=None, min_score=None, keep=False):
+    variant = model_variant(model)
+    kind = 'nuclei' if variant == 'cores' else 'cells'
+    if gt_suffix is None:
+        gt_suffix = 'nucleus_labels' if variant == 'cores' else 'cell_labels'
+    names = sorted(f[:-len('_cell.tif')] for f in os.listdir(set_dir) if f.endswith('_cell.tif'))
+    if os.path.exists(work):
+        shutil.rmtree(work)
+    gt_dir, dt_dir, seg_dir = (os.path.join(work, x) for x in ('gt', 'dt', 'seg'))
+    for d in (gt_dir, dt_dir, seg_dir):
+        os.makedirs(d)
+    rows = ['file,label,score']
+    for n in names:
+        out = os.path.join(seg_dir, n)
+        cmd = [os.path.join(BUILD, 'fpf_segment'), '--model', model, '--nucleus',
+               os.path.join(set_dir, n + '_nucleus.tif'), '--cell', os.path.join(set_dir, n + '_cell.tif'),
+               '--out', out, '--threads', str(threads), '--quiet']
+        if nucleus_model:
+            cmd += ['--nucleus-model', nucleus_model]
+        if min_score is not None:
+            cmd += ['--min-score', str(min_score)]
+        subprocess.check_call(cmd)
+        os.symlink(os.path.join(out, kind + '.tif'), os.path.join(dt_dir, n + '.tif'))
+        os.symlink(os.path.join(set_dir, '%s_%s.tif' % (n, gt_suffix)), os.path.join(gt_dir, n + '.tif'))
+        with open(os.path.join(out, kind + '.csv')) as f:
+            next(f)
+            for line in f:
+                p = line.split(',')
+                rows.append('%s.tif,%s,%s' % (n, p[0], p[1]))
+    scores = os.path.join(work, 'scores.csv')
+    with open(scores, 'w') as f:
+        f.write('\n'.join(rows) + '\n')
+    txt = subprocess.check_output([os.path.join(BUILD, 'fpf_eval'), '--gt-labels', gt_dir, '--dt-labels', dt_dir,
+                                   '--dt-scores', scores]).decode()
+    res = parse_eval(txt)
+    res['text'] = txt
+    res['variant'] = variant
+    res['images'] = len(names)
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--model', required=True)
+    ap.add_argument('--set', default='test', help='test | clustered (generated into build/eval_data)')
+    ap.add_argument('--set-dir')
+    ap.add_argument('--gt-suffix')
+    ap.add_argument('--work')
+    ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--min-score', type=float)
+    ap.add_argument('--json')
+    a = ap.parse_args()
+    set_dir = a.set_dir or ensure_set(a.set)
+    work = a.work or os.path.join(BUILD, 'eval', os.path.splitext(os.path.basename(a.model))[0] + '_' + a.set)
+    res = run(a.model, set_dir, a.gt_suffix, work, a.threads, min_score=a.min_score)
+    sys.stdout.write(res['text'])
+    if a.json:
+        with open(a.json, 'w') as f:
+            json.dump(res, f, indent=1)
+
+
+if __name__ == '__main__':
+    main()

@@ -1090,8 +1090,8 @@ typedef void (*fpf__conv_block_fn)(const fpf__conv_args *a, int y, int x0, int n
 struct fpf__kernels {
     fpf_isa isa;
     fpf__conv_block_fn conv_block; /* px × cb */
-    fpf__conv_block_fn conv_tail;  /* px × 16, for the last 16 channels when cb > 16 (or NULL) */
-    int px, cb;
+    fpf__conv_block_fn conv_tail;  /* tail_px × 16, for the last 16 channels when cb > 16 (or NULL) */
+    int px, cb, tail_px;
     int fused;                     /* multiply-adds fused (fmaf) or a separate multiply and add */
 };
 
@@ -1197,13 +1197,14 @@ static void fpf__conv_block_scalar(const fpf__conv_args *a, int y, int x0, int n
     fpf__block_store(a, &acc[0][0], FPF__CB, y, x0, np, c0, cb);
 }
 
-/* SIMD kernels: 6 output pixels × NV vectors of output channels held in registers; for each tap
+/* SIMD kernels: 6 (AVX-512: 8) output pixels × NV vectors of output channels held in registers; for each tap
    and input channel, NV weight vectors are loaded once and each pixel's input value is
    broadcast and fused-multiply-added into its accumulators. Every lane sums in the order of
    fpf__conv2d__ref_fused, so the result is bit-identical to it whatever the blocking. They read
    the packed panels (zero-padded past cout, so a vector never reads outside them); only the cb
    valid channels are stored. */
 #define FPF__SIMD_PX 6
+#define FPF__SIMD_PX512 8 /* 8 × 2 zmm accumulators of 32: a 14-wide mask-head row is 2 blocks, not 3 */
 #define FPF__UNROLL _Pragma("GCC unroll 8") /* keeps the accumulators in registers */
 
 #if defined(FPF__X86)
@@ -1268,26 +1269,26 @@ FPF__AVX512 static void fpf__store_avx512(const fpf__conv_args *a, __m512 v, int
 
 FPF__AVX512 static void fpf__conv_block_avx512(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb) {
     const fpf__conv *k = a->k;
-    __m512 acc[FPF__SIMD_PX][2];
-    float t[FPF__SIMD_PX][32];
+    __m512 acc[FPF__SIMD_PX512][2];
+    float t[FPF__SIMD_PX512][32];
     int p, ky, kx, ci;
-    FPF__UNROLL for (p = 0; p < FPF__SIMD_PX; p++) acc[p][0] = acc[p][1] = _mm512_setzero_ps();
+    FPF__UNROLL for (p = 0; p < FPF__SIMD_PX512; p++) acc[p][0] = acc[p][1] = _mm512_setzero_ps();
     for (ky = 0; ky < k->kh; ky++)
         for (kx = 0; kx < k->kw; kx++) {
-            const float *src[FPF__SIMD_PX];
+            const float *src[FPF__SIMD_PX512];
             const float *w = fpf__panel(k, c0, ky, kx);  /* channels c0 .. c0+15 */
             const float *v = w + k->pstride;              /* the next panel: c0+16 .. c0+31 */
-            fpf__tap_rows(a, y, x0, np, ky, kx, src, FPF__SIMD_PX);
+            fpf__tap_rows(a, y, x0, np, ky, kx, src, FPF__SIMD_PX512);
             for (ci = 0; ci < k->cin; ci++, w += 16, v += 16) {
                 __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(v);
-                FPF__UNROLL for (p = 0; p < FPF__SIMD_PX; p++) {
+                FPF__UNROLL for (p = 0; p < FPF__SIMD_PX512; p++) {
                     __m512 x = _mm512_set1_ps(src[p][ci]);
                     acc[p][0] = _mm512_fmadd_ps(x, w0, acc[p][0]);
                     acc[p][1] = _mm512_fmadd_ps(x, w1, acc[p][1]);
                 }
             }
         }
-    FPF__UNROLL for (p = 0; p < FPF__SIMD_PX; p++) {
+    FPF__UNROLL for (p = 0; p < FPF__SIMD_PX512; p++) {
         _mm512_storeu_ps(t[p], acc[p][0]);
         _mm512_storeu_ps(t[p] + 16, acc[p][1]);
     }
@@ -1343,13 +1344,13 @@ static void fpf__conv_block_neon(const fpf__conv_args *a, int y, int x0, int np,
 }
 #endif /* FPF__NEON */
 
-static const fpf__kernels fpf__kernels_scalar = {FPF_ISA_SCALAR, fpf__conv_block_scalar, NULL, FPF__PX, FPF__CB, 0};
+static const fpf__kernels fpf__kernels_scalar = {FPF_ISA_SCALAR, fpf__conv_block_scalar, NULL, FPF__PX, FPF__CB, 0, 0};
 #if defined(FPF__X86)
-static const fpf__kernels fpf__kernels_avx2 = {FPF_ISA_AVX2, fpf__conv_block_avx2, NULL, FPF__SIMD_PX, 16, 1};
-static const fpf__kernels fpf__kernels_avx512 = {FPF_ISA_AVX512, fpf__conv_block_avx512, fpf__conv_block_avx2, FPF__SIMD_PX, 32, 1};
+static const fpf__kernels fpf__kernels_avx2 = {FPF_ISA_AVX2, fpf__conv_block_avx2, NULL, FPF__SIMD_PX, 16, 0, 1};
+static const fpf__kernels fpf__kernels_avx512 = {FPF_ISA_AVX512, fpf__conv_block_avx512, fpf__conv_block_avx2, FPF__SIMD_PX512, 32, FPF__SIMD_PX, 1};
 #endif
 #if defined(FPF__NEON)
-static const fpf__kernels fpf__kernels_neon = {FPF_ISA_NEON, fpf__conv_block_neon, NULL, FPF__SIMD_PX, 16, 1};
+static const fpf__kernels fpf__kernels_neon = {FPF_ISA_NEON, fpf__conv_block_neon, NULL, FPF__SIMD_PX, 16, 0, 1};
 #endif
 
 FPF_DEF int fpf_isa_supported(fpf_isa isa) {
@@ -1428,8 +1429,9 @@ static void fpf__conv_task(void *ctx, int task) {
     for (blk = g * nblk / a->groups; blk < (g + 1) * nblk / a->groups; blk++) {
         int c0 = blk * K->cb, cb = a->k->cout - c0 < K->cb ? a->k->cout - c0 : K->cb;
         int tail = K->conv_tail && a->k->cout - c0 <= 16; /* only one panel remains */
-        for (x = xs; x < xe; x += K->px) {
-            int np = xe - x < K->px ? xe - x : K->px;
+        int px = tail ? K->tail_px : K->px;
+        for (x = xs; x < xe; x += px) {
+            int np = xe - x < px ? xe - x : px;
             (tail ? K->conv_tail : K->conv_block)(a, y, x, np, c0, cb);
         }
     }
@@ -1477,22 +1479,31 @@ static void fpf__conv_band(const fpf__runner *r, const fpf__conv *k, fpf__map in
 }
 
 /* Max-pool 3×3, stride 2, TF "same": out[i] covers input rows {2i, 2i+1, 2i+2} that exist —
-   the one pad row/column of SAME goes at the bottom/right only (§2.2), unlike PyTorch's padding=1. */
-static void fpf__maxpool3s2(fpf__map in, fpf__map out) {
-    int y, x, c, dy, dx;
-    for (y = 0; y < out.h; y++)
-        for (x = 0; x < out.w; x++) {
-            float *o = out.d + ((size_t)y * out.w + x) * out.ld;
-            for (c = 0; c < in.c; c++) o[c] = -FLT_MAX;
-            for (dy = 0; dy < 3; dy++)
-                for (dx = 0; dx < 3; dx++) {
-                    int iy = 2 * y + dy, ix = 2 * x + dx;
-                    const float *s;
-                    if (iy >= in.h || ix >= in.w) continue;
-                    s = in.d + ((size_t)iy * in.w + ix) * in.ld;
-                    for (c = 0; c < in.c; c++) o[c] = s[c] > o[c] ? s[c] : o[c];
-                }
-        }
+   the one pad row/column of SAME goes at the bottom/right only (§2.2), unlike PyTorch's padding=1.
+   One task per output row. */
+typedef struct fpf__pool_args { fpf__map in, out; } fpf__pool_args;
+
+static void fpf__maxpool_row(void *ctx, int y) {
+    const fpf__pool_args *a = (const fpf__pool_args *)ctx;
+    int x, c, dy, dx;
+    for (x = 0; x < a->out.w; x++) {
+        float *o = a->out.d + ((size_t)y * a->out.w + x) * a->out.ld;
+        for (c = 0; c < a->in.c; c++) o[c] = -FLT_MAX;
+        for (dy = 0; dy < 3; dy++)
+            for (dx = 0; dx < 3; dx++) {
+                int iy = 2 * y + dy, ix = 2 * x + dx;
+                const float *s;
+                if (iy >= a->in.h || ix >= a->in.w) continue;
+                s = a->in.d + ((size_t)iy * a->in.w + ix) * a->in.ld;
+                for (c = 0; c < a->in.c; c++) o[c] = s[c] > o[c] ? s[c] : o[c];
+            }
+    }
+}
+
+static void fpf__maxpool3s2(const fpf__runner *r, fpf__map in, fpf__map out) {
+    fpf__pool_args a;
+    a.in = in; a.out = out;
+    fpf__parallel(r, fpf__maxpool_row, &a, out.h);
 }
 
 /* Conv2DTranspose 2×2 stride 2 "valid" (§10.1): out[2i+a][2j+b][o] = bias[o] + Σ_c in[i][j][c]·K[a][b][c][o],
@@ -1806,16 +1817,22 @@ typedef struct fpf__im2col_args { fpf__map x; float *cols; int r0, W2; } fpf__im
 
 static void fpf__im2col_task(void *ctx, int row) {
     const fpf__im2col_args *a = (const fpf__im2col_args *)ctx;
-    int cin = a->x.c, X, ky, kx, ci;
+    int cin = a->x.c, X, ky, kx, ci, iy;
+    size_t seg = (size_t)7 * cin;                     /* one kernel row of a patch: 7 taps × cin */
     float *d = a->cols + (size_t)row * a->W2 * 49 * cin;
-    for (X = 0; X < a->W2; X++)
-        for (ky = 0; ky < 7; ky++)
-            for (kx = 0; kx < 7; kx++) {
-                int iy = 2 * (a->r0 + row) - 3 + ky, ix = 2 * X - 3 + kx;
-                int ok = iy >= 0 && iy < a->x.h && ix >= 0 && ix < a->x.w;
+    for (X = 0; X < a->W2; X++) {
+        int ix0 = 2 * X - 3, inside = ix0 >= 0 && ix0 + 7 <= a->x.w && a->x.ld == cin;
+        for (ky = 0; ky < 7; ky++, d += seg) {
+            iy = 2 * (a->r0 + row) - 3 + ky;
+            if (iy < 0 || iy >= a->x.h) { memset(d, 0, seg * sizeof(float)); continue; }
+            if (inside) { memcpy(d, a->x.d + ((size_t)iy * a->x.w + ix0) * cin, seg * sizeof(float)); continue; }
+            for (kx = 0; kx < 7; kx++) {                 /* the left/right image edge */
+                int ix = ix0 + kx, ok = ix >= 0 && ix < a->x.w;
                 for (ci = 0; ci < cin; ci++)
-                    *d++ = ok ? a->x.d[((size_t)iy * a->x.w + ix) * a->x.ld + ci] : 0.0f;
+                    d[kx * cin + ci] = ok ? a->x.d[((size_t)iy * a->x.w + ix) * a->x.ld + ci] : 0.0f;
             }
+        }
+    }
 }
 
 static void fpf__stem(fpf_session *s, const fpf__tower *t, const fpf_config *c, fpf__map x, const fpf__tbuf *o, fpf__map C1) {
@@ -1830,7 +1847,7 @@ static void fpf__stem(fpf_session *s, const fpf__tower *t, const fpf_config *c, 
         ia.x = x; ia.cols = o->cols; ia.r0 = 2 * y0; ia.W2 = W2;
         fpf__parallel(&s->run, fpf__im2col_task, &ia, c1.h);
         fpf__conv_run(&s->run, &k1, fpf__mk(o->cols, c1.h, W2, k1.cin), c1, 1, 1, NULL, 0, 0);
-        fpf__maxpool3s2(c1, out);
+        fpf__maxpool3s2(&s->run, c1, out);
     }
 }
 

@@ -63,7 +63,7 @@ TEST(maxpool_same_pads_bottom_right) {
     float in[25], out[9];
     int i;
     for (i = 0; i < 25; i++) in[i] = (float)(24 - i); /* largest at the top-left */
-    fpf__maxpool3s2(fpf__mk(in, 5, 5, 1), fpf__mk(out, 3, 3, 1));
+    fpf__maxpool3s2(NULL, fpf__mk(in, 5, 5, 1), fpf__mk(out, 3, 3, 1)); /* NULL runner: serial */
     CHECK_NEAR(out[0], 24, 0); /* rows/cols {0,1,2}: in[0][0] */
     CHECK_NEAR(out[4], 12, 0); /* rows/cols {2,3,4}: in[2][2] = 24 − 12; PyTorch's {1,2,3} gives 18 */
     CHECK_NEAR(out[8], 0, 0);  /* rows/cols {4,5,6} ∩ [0,5) = {4}: in[4][4]; PyTorch's {3,4} gives 6 */

@@ -86,7 +86,9 @@ TEST(conv_tiled_equals_ref_on_odd_shapes) {
     CHECK(conv_matches_ref(1, 70, 19, 6, 1, 1, 0, 0));   /* one row, width past a 64 tile */
     CHECK(conv_matches_ref(5, 6, 16, 16, 1, 2, 0, 1));   /* 1×1 stride 2 with residual */
     CHECK(conv_matches_ref(3, 7, 9, 48, 3, 1, 1, 1));    /* 48 = 32 + 16: the AVX-512 16-channel tail */
-    CHECK(conv_matches_ref(2, 13, 40, 64, 1, 1, 1, 0));  /* full 32-channel blocks, 6-pixel tail */
+    CHECK(conv_matches_ref(2, 13, 40, 64, 1, 1, 1, 0));  /* full 32-channel blocks; 13 = 8 + 5 (AVX-512), 6 + 6 + 1 */
+    CHECK(conv_matches_ref(3, 14, 24, 48, 3, 1, 1, 1));  /* a mask-head row: 14 = 8 + 6; the 16-channel tail at 6 px */
+    CHECK(conv_matches_ref(2, 17, 5, 32, 3, 1, 1, 0));   /* 17 = 8 + 8 + 1 */
     CHECK(conv_matches_ref(1, 3, 300, 2, 1, 1, 0, 0));   /* dense-like: one row, long cin, 2 outputs */
 }
 

@@ -76,14 +76,13 @@ fixtures:
 # model plus a nucleus model. Until trained weights ship (weights/README.md), the models are the
 # seeded random ones of weights/reference/CONTRACT.md, so the "cells" show the plumbing only.
 DEMO := build/demo
+DEMO_MODEL ?= fpf_add_weighted
+# The first command of the README: the shipped trained models on the shipped synthetic two-channel field.
 demo: all
-	@mkdir -p $(DEMO)
-	build/fpf_synth --out $(DEMO)/scene --seed 1003 --quiet
-	build/fpf_mkmodel --config tiny --variant fpf_add --seed 1 --nucleus-seed 7 --out $(DEMO)/fpf_add_seeded.fpf
-	build/fpf_mkmodel --config tiny --variant cores --seed 7 --out $(DEMO)/cores_seeded.fpf
-	build/fpf_segment --model $(DEMO)/fpf_add_seeded.fpf --nucleus-model $(DEMO)/cores_seeded.fpf \
-	    --nucleus $(DEMO)/scene/synth_1003_nucleus.tif --cell $(DEMO)/scene/synth_1003_cell.tif \
-	    --out $(DEMO)/out --overlay
+	build/fpf_segment --model weights/models/$(DEMO_MODEL).fpf --nucleus-model weights/models/cores.fpf \
+	    --nucleus weights/models/example/synth_1003_nucleus.tif --cell weights/models/example/synth_1003_cell.tif \
+	    --out $(DEMO) --overlay
+	@echo "demo: wrote $(DEMO)/cells.tif nuclei.tif cells.csv nuclei.csv overlay.png"
 
 # A synthetic field beside a real one from ../shared/data, to judge realism (written to build/ only).
 compare-synth: build/fpf_synth

@@ -1080,6 +1080,7 @@ typedef struct fpf__conv_args {
     size_t in_bs, out_bs;
     const fpf__kernels *kern;   /* set by fpf__conv2d */
     int groups;                 /* output-channel groups per row tile (set by fpf__conv2d) */
+    int rpt;                    /* output rows per task (set by fpf__conv2d) */
 } fpf__conv_args;
 
 /* A block kernel computes px output pixels (x0 .. x0+np−1 of row y) × cb output channels from c0. */
@@ -1407,39 +1408,44 @@ static void fpf__parallel(const fpf__runner *r, fpf_task_fn fn, void *ctx, int n
     for (i = 0; i < n; i++) fn(ctx, i);
 }
 
-/* Work is split into tasks of (output row, 64-pixel tile, output-channel group); maps with few
-   rows (the box head's FC, C5) are also split over channel groups so that every thread gets work.
-   Within a task the weights of a channel block stay in cache across the tile's pixel blocks. */
+/* Work is split into tasks of (output rows, 64-pixel tile, output-channel group). A task is one
+   row, except on narrow maps (the mask head's 14×14 RoIs), where it takes a chunk of rows so that
+   a channel block's weights, loaded once into cache, serve ~100 pixels. Maps with few tasks (the
+   box head's FC, C5) are also split over channel groups so that every thread gets work. The order
+   of tasks changes nothing in any output value. */
 #define FPF__TILE_W 64
+#define FPF__TASK_PX 128 /* narrow maps: about this many output pixels per task */
 static void fpf__conv_task(void *ctx, int task) {
     const fpf__conv_args *a = (const fpf__conv_args *)ctx;
     const fpf__kernels *K = a->kern;
     int tiles = (a->out.w + FPF__TILE_W - 1) / FPF__TILE_W, nblk = (a->k->cout + K->cb - 1) / K->cb;
-    int g = task % a->groups, rest = task / a->groups, y, xs;
+    int chunks = (a->out.h + a->rpt - 1) / a->rpt;
+    int g = task % a->groups, rest = task / a->groups, y, y0, y1, xs, xe, x, blk;
     fpf__conv_args one;
-    if (a->batch > 1) { /* image rest / (h·tiles) of the batch */
-        int img = rest / (a->out.h * tiles);
+    if (a->batch > 1) { /* image rest / (chunks·tiles) of the batch */
+        int img = rest / (chunks * tiles);
         one = *a;
         one.in.d += (size_t)img * a->in_bs; one.out.d += (size_t)img * a->out_bs;
-        rest %= a->out.h * tiles;
+        rest %= chunks * tiles;
         a = &one;
     }
-    y = rest / tiles; xs = (rest % tiles) * FPF__TILE_W;
-    int xe = xs + FPF__TILE_W < a->out.w ? xs + FPF__TILE_W : a->out.w, x, blk;
+    y0 = rest / tiles * a->rpt; y1 = y0 + a->rpt < a->out.h ? y0 + a->rpt : a->out.h;
+    xs = (rest % tiles) * FPF__TILE_W; xe = xs + FPF__TILE_W < a->out.w ? xs + FPF__TILE_W : a->out.w;
     for (blk = g * nblk / a->groups; blk < (g + 1) * nblk / a->groups; blk++) {
         int c0 = blk * K->cb, cb = a->k->cout - c0 < K->cb ? a->k->cout - c0 : K->cb;
         int tail = K->conv_tail && a->k->cout - c0 <= 16; /* only one panel remains */
         int px = tail ? K->tail_px : K->px;
-        for (x = xs; x < xe; x += px) {
-            int np = xe - x < px ? xe - x : px;
-            (tail ? K->conv_tail : K->conv_block)(a, y, x, np, c0, cb);
-        }
+        for (y = y0; y < y1; y++)
+            for (x = xs; x < xe; x += px) {
+                int np = xe - x < px ? xe - x : px;
+                (tail ? K->conv_tail : K->conv_block)(a, y, x, np, c0, cb);
+            }
     }
 }
 
 static void fpf__conv2d(const fpf__runner *r, const fpf__conv_args *a0) {
     fpf__conv_args a = *a0;
-    int tiles = (a.out.w + FPF__TILE_W - 1) / FPF__TILE_W, rows = a.out.h * tiles * (a.batch > 1 ? a.batch : 1), nblk;
+    int tiles = (a.out.w + FPF__TILE_W - 1) / FPF__TILE_W, units, nblk, chunks;
     a.kern = r && r->kern ? r->kern : &fpf__kernels_scalar;
     if (!a.k->wp) { /* a layer not packed by the loader (tests) */
         int i;
@@ -1450,9 +1456,13 @@ static void fpf__conv2d(const fpf__runner *r, const fpf__conv_args *a0) {
         }
         return;
     }
+    chunks = a.out.w < FPF__TASK_PX / 4 ? (a.out.h * a.out.w + FPF__TASK_PX - 1) / FPF__TASK_PX : a.out.h;
+    chunks = chunks < 1 ? 1 : chunks > a.out.h ? a.out.h : chunks;
+    a.rpt = (a.out.h + chunks - 1) / chunks;                        /* rows per task */
+    units = ((a.out.h + a.rpt - 1) / a.rpt) * tiles * (a.batch > 1 ? a.batch : 1);
     nblk = (a.k->cout + a.kern->cb - 1) / a.kern->cb;
-    a.groups = rows >= 32 ? 1 : (32 / rows < nblk ? 32 / rows : nblk);
-    fpf__parallel(r, fpf__conv_task, &a, rows * a.groups);
+    a.groups = units >= 32 ? 1 : (32 / units < nblk ? 32 / units : nblk);
+    fpf__parallel(r, fpf__conv_task, &a, units * a.groups);
 }
 
 /* Convenience: conv with "same"-style symmetric padding (k−1)/2 and output size from stride. */

@@ -14,13 +14,13 @@ TRAIN_THREADS ?= 1
 TRAIN_CELLS := without_nucleus with_nucleus fpf_add fpf_concat fpf_add_weighted fpf_concat_weighted
 TRAIN_ALL   := cores $(TRAIN_CELLS)
 # per-model arguments (schedule: weights/train/README.md)
-TRAIN_ARGS_cores               := --variant cores --iters 450
-TRAIN_ARGS_without_nucleus     := --variant without_nucleus --iters 1200
-TRAIN_ARGS_with_nucleus        := --variant with_nucleus --iters 1200
-TRAIN_ARGS_fpf_add             := --variant fpf_add --iters 1200
-TRAIN_ARGS_fpf_concat          := --variant fpf_concat --iters 1200
-TRAIN_ARGS_fpf_add_weighted    := --variant fpf_add --weighted --iters 1200
-TRAIN_ARGS_fpf_concat_weighted := --variant fpf_concat --weighted --iters 1200
+TRAIN_ARGS_cores               := --variant cores --iters 1500 --aug strong
+TRAIN_ARGS_without_nucleus     := --variant without_nucleus --iters 3000 --aug strong
+TRAIN_ARGS_with_nucleus        := --variant with_nucleus --iters 3000 --aug strong
+TRAIN_ARGS_fpf_add             := --variant fpf_add --iters 3000 --aug strong
+TRAIN_ARGS_fpf_concat          := --variant fpf_concat --iters 3000 --aug strong
+TRAIN_ARGS_fpf_add_weighted    := --variant fpf_add --weighted --iters 3000 --aug strong
+TRAIN_ARGS_fpf_concat_weighted := --variant fpf_concat --weighted --iters 3000 --aug strong
 TRAIN_SEED  ?= 1
 # FPF variants take the frozen nucleus tower from this checkpoint
 NUCLEUS_CKPT_train   ?= weights/models/cores.fpf

@@ -203,12 +203,14 @@ def cards(res):
                  c['mask']),
              '| nucleus tower | %s |' % ('frozen, from `cores` (`%s`)' % a['nucleus'] if a.get('nucleus') else 'none'),
              '| data | %d synthetic scenes 384x384 from `build/fpf_synth --set train` (seeds 100000..), '
-             'C-kit percentile normalization (0.1/99.9 %%), flips/rot90, contrast x0.85..1.15 |' % a['count'],
+             'C-kit percentile normalization (0.1/99.9 %%), flips/rot90, %s |' % (
+                 a['count'], 'zoom 0.7..1.4, gamma 0.7..1.4, gain 0.3..1.2, noise sigma 0..6 (`--aug strong`)'
+                 if a.get('aug') == 'strong' else 'contrast x0.85..1.15'),
              '| schedule | %d iterations, 1 image per iteration, Adam lr %g (warm-up %d, x0.1 from iteration %d), '
              'gradient clip %g, seed %d, %d RPN anchors / 200 ROIs (33%% positive) / %d mask ROIs per image |' % (
                  ck['it'], a['lr'], a['warmup'], int(a['iters'] * a['decay_at']), a['clip'], a['seed'], 256,
                  a['mask_rois']),
-             '| training time | %.0f min wall on a shared 2-core machine (1 thread, nice 10) |' % (busy / 60),
+             '| training time | %.0f min wall on a shared 2-core machine (1 thread, niced) |' % (busy / 60),
              '| final losses (mean of the last %d logged intervals) | total %.3f; rpn_class %.4f, rpn_bbox %.4f, '
              'mrcnn_class %.4f, mrcnn_bbox %.4f, mrcnn_mask %.4f |' % (
                  len(last) * a['log_every'], fin['total'], fin['rpn_class'], fin['rpn_bbox'], fin['mrcnn_class'],
@@ -236,6 +238,8 @@ def main():
     ap.add_argument('--tables')
     ap.add_argument('--check', nargs=2)
     ap.add_argument('--pictures', action='store_true')
+    ap.add_argument('--picture-models', default='without_nucleus,with_nucleus,fpf_add_weighted',
+                    help='three models, left to right (the last: the best FPF model)')
     ap.add_argument('--cards', help='results json -> weights/train/cards/*.md')
     ap.add_argument('--models', help='folder of NAME.fpf to score instead of weights/models (e.g. build/retrain)')
     ap.add_argument('--tolerance', type=float, default=0.02)
@@ -253,7 +257,7 @@ def main():
     if a.cards:
         cards(json.load(open(a.cards)))
     if a.pictures:
-        pictures()
+        pictures(tuple(a.picture_models.split(',')))
 
 
 if __name__ == '__main__':

@@ -258,6 +258,8 @@ def main(argv=None):
     ap.add_argument('--variant', required=True, choices=seeded.VARIANTS)
     ap.add_argument('--config', default='tiny', help='network widths: tiny (default, the CPU config) or paper')
     ap.add_argument('--weighted', action='store_true', help="paper's border-weighted mask loss")
+    ap.add_argument('--aug', default='basic', choices=D.AUGS,
+                    help='augmentation: basic (flips, rotations, contrast 0.85..1.15) or strong (+ zoom, gamma, gain, noise)')
     ap.add_argument('--nucleus', help='trained cores checkpoint or .fpf (FPF variants: its tower, frozen)')
     ap.add_argument('--out', required=True)
     ap.add_argument('--resume', action='store_true')
@@ -333,7 +335,7 @@ def main(argv=None):
         opt.load_state_dict(ck['opt'])
     log('%d trainable parameters, %d iterations, lr %g, threads %d' %
         (sum(p.numel() for p in params), args.iters, args.lr, args.threads))
-    sampler = D.Sampler(data, args.variant, rng, args.weighted)
+    sampler = D.Sampler(data, args.variant, rng, args.weighted, args.aug)
     acc, t0, last_ck = {}, time.time(), time.time()
     it = it0
     while it < args.iters:

@@ -76,7 +76,7 @@ fixtures:
 # model plus a nucleus model. Until trained weights ship (weights/README.md), the models are the
 # seeded random ones of weights/reference/CONTRACT.md, so the "cells" show the plumbing only.
 DEMO := build/demo
-DEMO_MODEL ?= fpf_add_weighted
+DEMO_MODEL ?= fpf_add
 # The first command of the README: the shipped trained models on the shipped synthetic two-channel field.
 demo: all
 	build/fpf_segment --model weights/models/$(DEMO_MODEL).fpf --nucleus-model weights/models/cores.fpf \

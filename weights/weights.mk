@@ -51,7 +51,7 @@ models-check: models-eval
 demo-models: build/fpf_synth build/fpf_segment
 	@mkdir -p build/demo_models
 	build/fpf_synth --out build/demo_models/scene --seed 1003 --quiet
-	build/fpf_segment --model weights/models/fpf_add_weighted.fpf --nucleus-model weights/models/cores.fpf \
+	build/fpf_segment --model weights/models/fpf_add.fpf --nucleus-model weights/models/cores.fpf \
 	    --nucleus build/demo_models/scene/synth_1003_nucleus.tif --cell build/demo_models/scene/synth_1003_cell.tif \
 	    --out build/demo_models/out --overlay
 

@@ -5,7 +5,7 @@
 set -e
 D=${SHARED_DATA:-../shared/data}
 OUT=build/demo_real
-MODELS=${MODELS:-"fpf_add_weighted without_nucleus with_nucleus"}
+MODELS=${MODELS:-"fpf_add without_nucleus with_nucleus"}
 NUC=weights/models/cores.fpf
 [ -d "$D" ] || { echo "demo-real: $D not found (set SHARED_DATA)"; exit 1; }
 run() { # model name nucleus-args cell-args

@@ -1491,10 +1491,10 @@ static void fpf__conv_band(const fpf__runner *r, const fpf__conv *k, fpf__map in
 /* Max-pool 3×3, stride 2, TF "same": out[i] covers input rows {2i, 2i+1, 2i+2} that exist —
    the one pad row/column of SAME goes at the bottom/right only (§2.2), unlike PyTorch's padding=1.
    One task per output row. */
-typedef struct fpf__pool_args { fpf__map in, out; } fpf__pool_args;
+typedef struct fpf__maxpool_args { fpf__map in, out; } fpf__maxpool_args;
 
 static void fpf__maxpool_row(void *ctx, int y) {
-    const fpf__pool_args *a = (const fpf__pool_args *)ctx;
+    const fpf__maxpool_args *a = (const fpf__maxpool_args *)ctx;
     int x, c, dy, dx;
     for (x = 0; x < a->out.w; x++) {
         float *o = a->out.d + ((size_t)y * a->out.w + x) * a->out.ld;
@@ -1511,7 +1511,7 @@ static void fpf__maxpool_row(void *ctx, int y) {
 }
 
 static void fpf__maxpool3s2(const fpf__runner *r, fpf__map in, fpf__map out) {
-    fpf__pool_args a;
+    fpf__maxpool_args a;
     a.in = in; a.out = out;
     fpf__parallel(r, fpf__maxpool_row, &a, out.h);
 }
@@ -1827,22 +1827,16 @@ typedef struct fpf__im2col_args { fpf__map x; float *cols; int r0, W2; } fpf__im
 
 static void fpf__im2col_task(void *ctx, int row) {
     const fpf__im2col_args *a = (const fpf__im2col_args *)ctx;
-    int cin = a->x.c, X, ky, kx, ci, iy;
-    size_t seg = (size_t)7 * cin;                     /* one kernel row of a patch: 7 taps × cin */
+    int cin = a->x.c, X, ky, kx, ci;
     float *d = a->cols + (size_t)row * a->W2 * 49 * cin;
-    for (X = 0; X < a->W2; X++) {
-        int ix0 = 2 * X - 3, inside = ix0 >= 0 && ix0 + 7 <= a->x.w && a->x.ld == cin;
-        for (ky = 0; ky < 7; ky++, d += seg) {
-            iy = 2 * (a->r0 + row) - 3 + ky;
-            if (iy < 0 || iy >= a->x.h) { memset(d, 0, seg * sizeof(float)); continue; }
-            if (inside) { memcpy(d, a->x.d + ((size_t)iy * a->x.w + ix0) * cin, seg * sizeof(float)); continue; }
-            for (kx = 0; kx < 7; kx++) {                 /* the left/right image edge */
-                int ix = ix0 + kx, ok = ix >= 0 && ix < a->x.w;
+    for (X = 0; X < a->W2; X++)
+        for (ky = 0; ky < 7; ky++)
+            for (kx = 0; kx < 7; kx++) {
+                int iy = 2 * (a->r0 + row) - 3 + ky, ix = 2 * X - 3 + kx;
+                int ok = iy >= 0 && iy < a->x.h && ix >= 0 && ix < a->x.w;
                 for (ci = 0; ci < cin; ci++)
-                    d[kx * cin + ci] = ok ? a->x.d[((size_t)iy * a->x.w + ix) * a->x.ld + ci] : 0.0f;
+                    *d++ = ok ? a->x.d[((size_t)iy * a->x.w + ix) * a->x.ld + ci] : 0.0f;
             }
-        }
-    }
 }
 
 static void fpf__stem(fpf_session *s, const fpf__tower *t, const fpf_config *c, fpf__map x, const fpf__tbuf *o, fpf__map C1) {

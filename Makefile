@@ -72,12 +72,10 @@ bench-eval: build/bench_eval
 fixtures:
 	$(PY) weights/reference/make_fixtures.py
 
-# The main job end to end: a synthetic 2-channel field (fpf_synth seed 1003) through an FPF-add
-# model plus a nucleus model. Until trained weights ship (weights/README.md), the models are the
-# seeded random ones of weights/reference/CONTRACT.md, so the "cells" show the plumbing only.
+# The main job end to end, the README's first command: the shipped synthetic two-channel field
+# (fpf_synth seed 1003, weights/models/example/) through the shipped FPF-add model and nucleus model.
 DEMO := build/demo
 DEMO_MODEL ?= fpf_add
-# The first command of the README: the shipped trained models on the shipped synthetic two-channel field.
 demo: all
 	build/fpf_segment --model weights/models/$(DEMO_MODEL).fpf --nucleus-model weights/models/cores.fpf \
 	    --nucleus weights/models/example/synth_1003_nucleus.tif --cell weights/models/example/synth_1003_cell.tif \

@@ -22,7 +22,7 @@ TRAIN_ARGS_fpf_concat          := --variant fpf_concat --iters 3000 --aug strong
 TRAIN_ARGS_fpf_add_weighted    := --variant fpf_add --weighted --iters 3000 --aug strong
 TRAIN_ARGS_fpf_concat_weighted := --variant fpf_concat --weighted --iters 3000 --aug strong
 TRAIN_SEED  ?= 1
-# FPF variants take the frozen nucleus tower from this checkpoint
+# FPF variants take the frozen nucleus tower from this model (a cores checkpoint or .fpf; train.py --nucleus)
 NUCLEUS_CKPT_train   ?= weights/models/cores.fpf
 NUCLEUS_CKPT_retrain ?= build/retrain/cores/ckpt.pt
 train_nuc = $(if $(findstring fpf_,$(1)),--nucleus $(NUCLEUS_CKPT_$(2)))

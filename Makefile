@@ -24,8 +24,8 @@ build/tests/%: tests/%.c $(HEADERS)
 	$(CC) $(CFLAGS) -I. -Iexamples -Itests $< -o $@ $(LDLIBS)
 
 # Every test program prints "<area>: N passed, N failed[, N skipped]"; tests/run.sh adds them up.
-test: headers $(EXAMPLES) $(TESTS) build/tests/neon_kernels
-	@sh tests/run.sh $(TESTS) build/tests/neon_kernels
+test: headers $(EXAMPLES) $(TESTS) build/tests/neon_kernels build/tests/neon_qkernels
+	@sh tests/run.sh $(TESTS) build/tests/neon_kernels build/tests/neon_qkernels
 
 # The NEON kernels: tests/test_kernels.c cross-compiled for aarch64 and run under qemu-user
 # (Debian: gcc-aarch64-linux-gnu qemu-user; .ci/run installs them). Without them it is skipped.
@@ -38,6 +38,17 @@ build/tests/neon_kernels: tests/test_kernels.c fpf.h tests/harness.h
 	  printf '#!/bin/sh\nexec $(QEMU) build/tests/test_kernels_aarch64\n' > $@; \
 	else \
 	  printf '#!/bin/sh\necho "kernels aarch64-qemu: 0 passed, 0 failed, 1 skipped (no $(CROSS_CC) or $(QEMU))"\n' > $@; \
+	fi
+	@chmod +x $@
+
+# The int8 kernels the same way (NEON and NEON dotprod: qemu's default CPU, max, has dotprod).
+build/tests/neon_qkernels: tests/test_qkernels.c fpf.h tests/harness.h
+	@mkdir -p build/tests
+	@if command -v $(CROSS_CC) >/dev/null && command -v $(QEMU) >/dev/null; then \
+	  $(CROSS_CC) $(CFLAGS) -static -I. -Itests tests/test_qkernels.c -o build/tests/test_qkernels_aarch64 -lm && \
+	  printf '#!/bin/sh\nexec $(QEMU) -cpu max build/tests/test_qkernels_aarch64\n' > $@; \
+	else \
+	  printf '#!/bin/sh\necho "int8 kernels aarch64-qemu: 0 passed, 0 failed, 1 skipped (no $(CROSS_CC) or $(QEMU))"\n' > $@; \
 	fi
 	@chmod +x $@
 

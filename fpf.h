@@ -277,6 +277,14 @@ FPF_DEF const fpf_config *fpf_model_config(const fpf_model *model);
 FPF_DEF const float *fpf_model_tensor(const fpf_model *model, const char *name, int *ndim, int dims[4]);
 /* Bytes of weights in the file. */
 FPF_DEF size_t fpf_model_weight_bytes(const fpf_model *model);
+/* Per-layer precision: fills up to max entries (fpf_config_layers order), returns the count. */
+typedef struct fpf_layer_info {
+    fpf_layer_desc desc;
+    int bits;          /* 32: fp32 layer; 8: int8 weights (per-channel scales) and u8 input */
+    float in_scale;    /* int8: s_x and z_x of the input; 0 for fp32 */
+    int in_zero;
+} fpf_layer_info;
+FPF_DEF int fpf_model_layers(const fpf_model *model, fpf_layer_info *out, int max);
 
 /* ---------------------------------------------------------------------------------------------
    Images */
@@ -316,6 +324,26 @@ typedef enum fpf_isa {
 FPF_DEF int fpf_isa_supported(fpf_isa isa);   /* 1 if this build on this CPU can run isa */
 FPF_DEF const char *fpf_isa_name(fpf_isa isa);
 
+/* Kernels of the int8 layers (u8 × s8, exact int32 sums: every row gives the same bits). AUTO
+   picks the best this CPU runs (cpuid; hwcaps on aarch64), or SCALAR when fpf_options.isa is
+   FPF_ISA_SCALAR. */
+typedef enum fpf_qisa {
+    FPF_QISA_AUTO = 0,
+    FPF_QISA_SCALAR = 1,
+    FPF_QISA_AVX2 = 2,       /* AVX2 without VNNI: widened to int16, vpmaddwd */
+    FPF_QISA_AVXVNNI = 3,    /* VEX vpdpbusd on ymm */
+    FPF_QISA_AVX512VNNI = 4, /* vpdpbusd on zmm */
+    FPF_QISA_NEON = 5,       /* widened to int16, vmlal */
+    FPF_QISA_NEONDOT = 6     /* sdot (dot-product extension, HWCAP_ASIMDDP) */
+} fpf_qisa;
+FPF_DEF int fpf_qisa_supported(fpf_qisa isa);
+FPF_DEF const char *fpf_qisa_name(fpf_qisa isa);
+
+/* Calibration: called with the input of every conv / dense layer before it runs (the rows the
+   layer reads, h × w pixels of c channels, ld floats apart), layer = index in fpf_config_layers
+   order. Called from the thread that runs the session, in network order. */
+typedef void (*fpf_conv_input_fn)(void *user, int layer, const float *data, int h, int w, int c, int ld);
+
 typedef void (*fpf_task_fn)(void *ctx, int task);
 typedef void (*fpf_parallel_for_fn)(void *pool, fpf_task_fn fn, void *ctx, int n_tasks);
 /* Called with every intermediate tensor when set (parity tests, debugging). The tensor has ndim
@@ -341,6 +369,9 @@ typedef struct fpf_options {
     void *stage_user;
     int (*abort_check)(void *user); /* optional: return non-zero to stop between layers */
     void *abort_user;
+    int int8_isa;              /* fpf_qisa of the int8 layers; 0 = AUTO */
+    fpf_conv_input_fn conv_input; /* optional: calibration (fpf_quantize) */
+    void *conv_input_user;
 } fpf_options;
 
 /* ---------------------------------------------------------------------------------------------
@@ -384,6 +415,7 @@ FPF_DEF void fpf_session_free(fpf_session *s);
 FPF_DEF fpf_result fpf_session_run(fpf_session *s, const fpf_input *in, const fpf_output **out);
 FPF_DEF const char *fpf_session_message(const fpf_session *s);
 FPF_DEF fpf_isa fpf_session_isa(const fpf_session *s);  /* the kernels this session runs */
+FPF_DEF fpf_qisa fpf_session_qisa(const fpf_session *s); /* its int8 kernels */
 
 /* Writes the instance's binary mask (1 inside), (y2−y1) rows of (x2−x1) bytes, rows dst_stride
    bytes apart. Returns the number of mask pixels. */
@@ -424,10 +456,27 @@ FPF_DEF int fpf_instance_mask_pixel(const fpf_instance *inst, int r, int c);
 #if !defined(FPF_NO_SIMD) && (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #define FPF__X86 1
 #include <immintrin.h>
+#include <cpuid.h>
+static int fpf__cpu_avxvnni(void) { /* CPUID.(EAX=7, ECX=1):EAX bit 4 (not every compiler's cpu_supports knows it) */
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (__get_cpuid_max(0, NULL) < 7) return 0;
+    __cpuid_count(7, 1, a, b, c, d);
+    return (int)((a >> 4) & 1);
+}
 #endif
 #if !defined(FPF_NO_SIMD) && defined(__aarch64__)
 #define FPF__NEON 1
 #include <arm_neon.h>
+#if defined(__linux__)
+#include <sys/auxv.h>
+#endif
+static int fpf__hwcap_dotprod(void) { /* HWCAP_ASIMDDP */
+#if defined(__linux__)
+    return (int)((getauxval(AT_HWCAP) >> 20) & 1);
+#else
+    return 0;
+#endif
+}
 #endif
 #ifndef FPF_NO_THREADS
 #include <pthread.h>
@@ -637,6 +686,8 @@ typedef struct fpf__conv {
     const float *wp; /* w packed for the kernels (fpf__pack): panels of 16 output channels, each
                         [kh][kw][cin][16], zero past cout; panel p at wp + p·pstride */
     size_t pstride;
+    const struct fpf__qconv *q; /* int8 layer (section "int8"), else NULL: then w, wp are unused */
+    int layer;                  /* index in fpf_config_layers order (calibration, fpf_model_layers) */
 } fpf__conv;
 
 typedef struct fpf__tower {                 /* backbone + FPN of one input */
@@ -756,6 +807,9 @@ struct fpf_model {
     fpf__heads heads;
     size_t weight_bytes;
     float *packed;         /* packed kernels that could not be packed in place (fpf__prepare) */
+    struct fpf__qconv *qc; /* [n_layers] int8 data of each layer (q NULL for fp32 layers) */
+    void *qpacked;         /* the int8 layers' packed panels, channel sums and multipliers */
+    int n_layers, n_int8;
 };
 
 FPF_DEF uint64_t fpf_checksum(const void *file, size_t size) {
@@ -834,7 +888,7 @@ static fpf_result fpf__check_table(fpf__loader *ld, int n_tensors, size_t *weigh
 static fpf_result fpf__check_finite(fpf__loader *ld, const fpf_layer_desc *d, fpf__conv *const *slot, int n) {
     int l;
     for (l = 0; l < n; l++) {
-        size_t k, nw = (size_t)slot[l]->kh * slot[l]->kw * slot[l]->cin * slot[l]->cout;
+        size_t k, nw = slot[l]->q ? 0 : (size_t)slot[l]->kh * slot[l]->kw * slot[l]->cin * slot[l]->cout;
         for (k = 0; k < nw; k++)
             if (!(fabsf(slot[l]->w[k]) <= FLT_MAX)) return fpf__fail(ld, FPF_ERR_BAD_WEIGHTS, "non-finite value in ", d[l].name, "/kernel");
         for (k = 0; k < (size_t)slot[l]->cout; k++)
@@ -869,6 +923,7 @@ static fpf_result fpf__prepare(fpf__loader *ld, fpf_model *m, fpf__conv *const *
     int l;
     for (l = 0; l < n; l++) {
         size_t pf = fpf__packed_floats(slot[l]);
+        if (slot[l]->q) continue; /* int8 layers: fpf__qprepare */
         if (pf / 16 / fpf__rows(slot[l]) > (size_t)1 << 20 || pf > ((size_t)-1) / 8)
             return fpf__fail(ld, FPF_ERR_BAD_MODEL, "layer too large", "", "");
         if (writable && slot[l]->cout % 16 == 0) tmp_n = pf > tmp_n ? pf : tmp_n;
@@ -880,6 +935,7 @@ static fpf_result fpf__prepare(fpf__loader *ld, fpf_model *m, fpf__conv *const *
     for (l = 0; l < n; l++) {
         fpf__conv *k = slot[l];
         size_t pf = fpf__packed_floats(k);
+        if (k->q) continue;
         k->pstride = fpf__rows(k) * 16;
         if (writable && k->cout % 16 == 0) {
             float *w = (float *)(uintptr_t)k->w; /* our own copy of the file */
@@ -894,6 +950,151 @@ static fpf_result fpf__prepare(fpf__loader *ld, fpf_model *m, fpf__conv *const *
         }
     }
     fpf__free(&m->alloc, tmp);
+    return FPF_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
+   int8 layers in the file (format in the header comment, "int8 quantized models"). A layer is
+   int8 when its kernel tensor has dtype 1: s8 HWIO weights with f32 per-output-channel scales at
+   the entry's scales offset, plus an f32 tensor "<layer>/input_q" = {s_x, z_x}. */
+
+typedef struct fpf__qconv {
+    const int8_t *w;        /* the file's s8 kernel, HWIO (the reference twin reads it) */
+    const float *scale;     /* [cout] s_w: w_real = s_w · q_w */
+    float in_scale;         /* s_x: x_real = s_x · (q_x − z_x) */
+    int in_zero;            /* z_x, 0..255 */
+    const int8_t *wp;       /* packed: panel p of 16 output channels at wp + p·pstride, rows
+                               [tap][cin/4] of 64 bytes [16 channels][4 inputs]; one zero panel
+                               past the last, so a 32-channel kernel may always read two */
+    size_t pstride;         /* bytes per panel: kh·kw·cin·16 */
+    const int32_t *wsum;    /* [panels·16] Σ of each channel's packed weights (the deconv: per tap) */
+    size_t wsum_tap;        /* the deconv: int32s from one tap's sums to the next; else 0 */
+    const float *mul;       /* [panels·16] s_x · s_w[co], one float product */
+} fpf__qconv;
+
+#define FPF__QMAX_DEPTH 32768 /* kh·kw·cin of an int8 layer: |Σ (q_x − z_x)·q_w| < 255·128·32768 < 2^31 */
+
+static int fpf__dtype_of(fpf__loader *ld, int n_tensors, const char *name) {
+    int t;
+    for (t = 0; t < n_tensors; t++) {
+        const uint8_t *e = ld->file + FPF__HDR + FPF__CFG_BYTES + (size_t)t * FPF__ENTRY;
+        if (strcmp((const char *)e, name) == 0) return (int)fpf__rd32(e + 80);
+    }
+    return -1;
+}
+
+static fpf_result fpf__qbind(fpf__loader *ld, fpf_model *m, const fpf_layer_desc *d, int l, int n,
+                             fpf__conv *k, unsigned char *used) {
+    char name[96];
+    int t, i, nd = d->kind == 1 ? 2 : 4, kd[4], two[1];
+    const float *iq = NULL;
+    fpf__qconv *q;
+    fpf_result r;
+    if (d->kind == 1) { kd[0] = d->cin; kd[1] = d->cout; }
+    else { kd[0] = d->kh; kd[1] = d->kw; kd[2] = d->cin; kd[3] = d->cout; }
+    if (!m->qc) {
+        if (!(m->qc = (fpf__qconv *)fpf__alloc(&m->alloc, (size_t)n * sizeof(fpf__qconv))))
+            return fpf__fail(ld, FPF_ERR_OUT_OF_MEMORY, "out of memory", "", "");
+        memset(m->qc, 0, (size_t)n * sizeof(fpf__qconv));
+    }
+    q = &m->qc[l];
+    fpf__msg3(name, sizeof name, d->name, "/kernel", NULL);
+    for (t = 0; t < m->n_tensors; t++) {
+        const uint8_t *e = ld->file + FPF__HDR + FPF__CFG_BYTES + (size_t)t * FPF__ENTRY;
+        uint64_t so;
+        if (strcmp((const char *)e, name) != 0) continue;
+        if (used[t]) return fpf__fail(ld, FPF_ERR_BAD_MODEL, "duplicate tensor ", name, "");
+        if ((int)fpf__rd32(e + 84) != nd) return fpf__fail(ld, FPF_ERR_BAD_MODEL, "tensor ", name, " has the wrong rank");
+        for (i = 0; i < nd; i++)
+            if ((int)fpf__rd32(e + 88 + 4 * i) != kd[i])
+                return fpf__fail(ld, FPF_ERR_BAD_MODEL, "tensor ", name, " has a shape that disagrees with the config");
+        so = fpf__rd64(e + 120);
+        if (so == 0 || so % 4 || so > ld->size || (ld->size - so) / 4 < (uint64_t)d->cout)
+            return fpf__fail(ld, FPF_ERR_BAD_MODEL, "int8 tensor ", name, " has no valid scales");
+        used[t] = 1;
+        q->w = (const int8_t *)(const void *)(ld->file + fpf__rd64(e + 104));
+        q->scale = (const float *)(const void *)(ld->file + so);
+        break;
+    }
+    if (!q->w) return fpf__fail(ld, FPF_ERR_BAD_MODEL, "missing tensor ", name, "");
+    if (d->cin % 4 || (size_t)d->kh * d->kw * d->cin > FPF__QMAX_DEPTH)
+        return fpf__fail(ld, FPF_ERR_BAD_MODEL, "int8 layer ", d->name, " needs cin a multiple of 4 and kh·kw·cin <= 32768");
+    for (i = 0; i < d->cout; i++)
+        if (!(q->scale[i] > 0.0f && q->scale[i] <= FLT_MAX))
+            return fpf__fail(ld, FPF_ERR_BAD_WEIGHTS, "bad weight scale in ", d->name, "/kernel");
+    fpf__msg3(name, sizeof name, d->name, "/input_q", NULL);
+    two[0] = 2;
+    if ((r = fpf__bind(ld, m->n_tensors, name, 1, two, &iq, used)) != FPF_OK) return r;
+    if (!(iq[0] > 0.0f && iq[0] <= FLT_MAX) || !(iq[1] >= 0.0f && iq[1] <= 255.0f) || iq[1] != (float)(int)iq[1])
+        return fpf__fail(ld, FPF_ERR_BAD_WEIGHTS, "bad input quantization (scale > 0, zero point 0..255) in ", name, "");
+    q->in_scale = iq[0];
+    q->in_zero = (int)iq[1];
+    k->q = q;
+    k->w = NULL;
+    m->n_int8++;
+    return FPF_OK;
+}
+
+/* Packs the int8 layers (rows of 4 inputs × 16 channels, see fpf__qconv) and computes their
+   channel sums and multipliers, into one buffer m->qpacked. */
+static size_t fpf__qpanels(const fpf__conv *k) { return (size_t)(k->cout + 15) / 16 + 1; }
+static size_t fpf__up64(size_t n) { return (n + 63) & ~(size_t)63; }
+static size_t fpf__qlayer_bytes(const fpf__conv *k) { /* panels, channel sums (up to 4 taps), multipliers */
+    size_t np = fpf__qpanels(k);
+    return fpf__up64(np * fpf__rows(k) * 16) + fpf__up64(np * 16 * 4 * 4) + fpf__up64(np * 16 * 4);
+}
+
+static void fpf__qpack(const int8_t *w, int taps, int cin, int cout, int8_t *dst, size_t pstride) {
+    int p, j, t, g, i, np = (cout + 15) / 16 + 1;
+    for (p = 0; p < np; p++)
+        for (t = 0; t < taps; t++)
+            for (g = 0; g < cin / 4; g++)
+                for (j = 0; j < 16; j++)
+                    for (i = 0; i < 4; i++) {
+                        int co = 16 * p + j;
+                        dst[(size_t)p * pstride + (((size_t)t * (cin / 4) + g) * 16 + j) * 4 + i] =
+                            co < cout ? w[((size_t)t * cin + 4 * g + i) * cout + co] : 0;
+                    }
+}
+
+/* Fills q's packed panels, sums and multipliers in mem (fpf__qlayer_bytes(k), 64-aligned) from
+   q->w, q->scale, q->in_scale, q->in_zero. deconv: one set of sums per 2×2 tap (each a 1×1 conv). */
+static void fpf__qinit(fpf__qconv *q, const fpf__conv *k, int deconv, void *mem) {
+    char *base = (char *)mem;
+    size_t np = fpf__qpanels(k), rows = fpf__rows(k), c;
+    int taps = k->kh * k->kw, t, nt = deconv ? 4 : 1;
+    int8_t *wp = (int8_t *)base;
+    int32_t *ws = (int32_t *)(void *)(base + fpf__up64(np * rows * 16));
+    float *mul = (float *)(void *)((char *)ws + fpf__up64(np * 16 * 4 * 4));
+    q->pstride = rows * 16;
+    fpf__qpack(q->w, taps, k->cin, k->cout, wp, q->pstride);
+    memset(ws, 0, np * 16 * 4 * 4);
+    for (t = 0; t < nt; t++)
+        for (c = 0; c < (size_t)k->cout; c++) {
+            size_t r0 = deconv ? (size_t)t * k->cin : 0, r1 = deconv ? r0 + (size_t)k->cin : rows, r;
+            int32_t sum = 0;
+            for (r = r0; r < r1; r++) sum += q->w[r * k->cout + c];
+            ws[(size_t)t * np * 16 + c] = sum;
+        }
+    memset(mul, 0, np * 16 * 4);
+    for (c = 0; c < (size_t)k->cout; c++) mul[c] = q->in_scale * q->scale[c];
+    q->wp = wp; q->wsum = ws; q->wsum_tap = deconv ? np * 16 : 0; q->mul = mul;
+}
+
+static fpf_result fpf__qprepare(fpf__loader *ld, fpf_model *m, fpf__conv *const *slot, int n) {
+    size_t need = 0, off = 0;
+    int l;
+    if (!m->n_int8) return FPF_OK;
+    for (l = 0; l < n; l++)
+        if (slot[l]->q && !fpf__add(need, fpf__qlayer_bytes(slot[l]), &need))
+            return fpf__fail(ld, FPF_ERR_BAD_MODEL, "layers too large", "", "");
+    if (!(m->qpacked = fpf__alloc(&m->alloc, need)))
+        return fpf__fail(ld, FPF_ERR_OUT_OF_MEMORY, "out of memory while packing int8 weights", "", "");
+    for (l = 0; l < n; l++) {
+        if (!slot[l]->q) continue;
+        fpf__qinit(&m->qc[slot[l]->layer], slot[l], slot[l] == &m->heads.mask_deconv, (char *)m->qpacked + off);
+        off += fpf__qlayer_bytes(slot[l]);
+    }
     return FPF_OK;
 }
 
@@ -912,7 +1113,10 @@ static fpf_result fpf__bind_all(fpf__loader *ld, fpf_model *m, unsigned char *us
         else { kd[0] = d->kh; kd[1] = d->kw; kd[2] = d->cin; kd[3] = d->cout; }
         bd[0] = d->cout;
         fpf__msg3(name, sizeof name, d->name, "/kernel", NULL);
-        if ((r = fpf__bind(ld, m->n_tensors, name, nd, kd, &slot[l]->w, used)) != FPF_OK) return r;
+        slot[l]->layer = l;
+        if (fpf__dtype_of(ld, m->n_tensors, name) == 1) r = fpf__qbind(ld, m, d, l, n, slot[l], used);
+        else r = fpf__bind(ld, m->n_tensors, name, nd, kd, &slot[l]->w, used);
+        if (r != FPF_OK) return r;
         fpf__msg3(name, sizeof name, d->name, "/bias", NULL);
         if ((r = fpf__bind(ld, m->n_tensors, name, 1, bd, &slot[l]->b, used)) != FPF_OK) return r;
         slot[l]->kh = d->kh; slot[l]->kw = d->kw; slot[l]->cin = d->cin; slot[l]->cout = d->cout;
@@ -922,7 +1126,9 @@ static fpf_result fpf__bind_all(fpf__loader *ld, fpf_model *m, unsigned char *us
             return fpf__fail(ld, FPF_ERR_BAD_MODEL, "unknown tensor ",
                              (const char *)(ld->file + FPF__HDR + FPF__CFG_BYTES + (size_t)t * FPF__ENTRY), "");
     if ((r = fpf__check_finite(ld, desc, slot, n)) != FPF_OK) return r;
-    return fpf__prepare(ld, m, slot, n, ld->writable);
+    m->n_layers = n;
+    if ((r = fpf__prepare(ld, m, slot, n, ld->writable)) != FPF_OK) return r;
+    return fpf__qprepare(ld, m, slot, n);
 }
 
 static fpf_result fpf__parse(fpf__loader *ld, fpf_model *m) {
@@ -1022,12 +1228,31 @@ FPF_DEF void fpf_model_free(fpf_model *m) {
     if (!m) return;
     a = m->alloc;
     fpf__free(&a, m->packed);
+    fpf__free(&a, m->qpacked);
+    fpf__free(&a, m->qc);
     fpf__free(&a, m->owned);
     fpf__free(&a, m);
 }
 
 FPF_DEF const fpf_config *fpf_model_config(const fpf_model *m) { return m ? &m->cfg : NULL; }
 FPF_DEF size_t fpf_model_weight_bytes(const fpf_model *m) { return m ? m->weight_bytes : 0; }
+
+FPF_DEF int fpf_model_layers(const fpf_model *m, fpf_layer_info *out, int max) {
+    fpf_layer_desc desc[FPF_MAX_LAYERS];
+    fpf__conv *slot[FPF_MAX_LAYERS];
+    fpf_model *mm = (fpf_model *)(uintptr_t)m; /* fpf__layers only reads the slots' addresses */
+    int n, l;
+    if (!m) return 0;
+    n = fpf__layers(&m->cfg, &mm->tower, &mm->core, &mm->heads, desc, slot, FPF_MAX_LAYERS);
+    for (l = 0; l < n && l < max && out; l++) {
+        const fpf__qconv *q = slot[l]->q;
+        out[l].desc = desc[l];
+        out[l].bits = q ? 8 : 32;
+        out[l].in_scale = q ? q->in_scale : 0.0f;
+        out[l].in_zero = q ? q->in_zero : 0;
+    }
+    return n;
+}
 
 FPF_DEF const float *fpf_model_tensor(const fpf_model *m, const char *name, int *ndim, int dims[4]) {
     int t, i;
@@ -1399,6 +1624,11 @@ typedef struct fpf__runner {
     fpf_parallel_for_fn parallel_for;
     void *pool;
     const fpf__kernels *kern;
+    const struct fpf__qkernels *qkern; /* int8 kernel row (NULL: the scalar one) */
+    uint8_t *qbuf;                     /* int8 layers: their quantized input rows (qcap bytes), */
+    size_t qcap;                       /* after FPF__ZEROS bytes for the padding row */
+    fpf_conv_input_fn observe;         /* calibration: every conv's input rows */
+    void *observe_user;
 } fpf__runner;
 
 static void fpf__parallel(const fpf__runner *r, fpf_task_fn fn, void *ctx, int n) {
@@ -1443,9 +1673,14 @@ static void fpf__conv_task(void *ctx, int task) {
     }
 }
 
+static void fpf__qconv2d(const fpf__runner *r, const fpf__conv_args *a0);
+static void fpf__observe(const fpf__runner *r, const fpf__conv_args *a);
+
 static void fpf__conv2d(const fpf__runner *r, const fpf__conv_args *a0) {
     fpf__conv_args a = *a0;
     int tiles = (a.out.w + FPF__TILE_W - 1) / FPF__TILE_W, units, nblk, chunks;
+    if (r && r->observe) fpf__observe(r, a0);
+    if (a.k->q) { fpf__qconv2d(r, a0); return; } /* an int8 layer */
     a.kern = r && r->kern ? r->kern : &fpf__kernels_scalar;
     if (!a.k->wp) { /* a layer not packed by the loader (tests) */
         int i;
@@ -1486,6 +1721,492 @@ static void fpf__conv_band(const fpf__runner *r, const fpf__conv *k, fpf__map in
     a.relu = relu; a.accumulate = accumulate; a.res = res; a.res_shift = res_shift;
     a.y0 = y0; a.iy0 = iy0;
     fpf__conv2d(r, &a);
+}
+
+/* ---------------------------------------------------------------------------------------------
+   int8 convolution: u8 activations × s8 weights, exact int32 sums, one requantization formula
+   (header comment, "int8 quantized models"). An int8 layer quantizes the input rows its output
+   needs into the runner's qbuf, then each block kernel sums Σ q_x·q_w over (tap, cin) in int32,
+   and the shared epilogue subtracts z_x·Σq_w, scales and runs the float epilogue (bias, residual,
+   upsample-add, ReLU, FPF-add). Integer sums are exact in any order, so every kernel row
+   (scalar, AVX2, AVX-VNNI, AVX-512 VNNI, NEON, NEON dotprod) gives the bits of the reference
+   twin fpf__qu8s8_conv__ref, which works from the file's HWIO weights without any packing. */
+
+/* q = clamp(round_half_even(v / s) + z, 0, 255); NaN -> clamp(z − 512) = 0. The rounding is
+   (t + 1.5·2^23) − 1.5·2^23, exact round-half-even for |t| <= 512, in every SIMD row too. */
+#define FPF__RNE_MAGIC 12582912.0f
+static uint8_t fpf__quant(float v, float s, int z) {
+    float t = v / s;
+    t = t > -512.0f ? t : -512.0f;
+    t = t < 512.0f ? t : 512.0f;
+    t = (t + FPF__RNE_MAGIC) - FPF__RNE_MAGIC;
+    t = t + (float)z;
+    t = t > 0.0f ? t : 0.0f;
+    t = t < 255.0f ? t : 255.0f;
+    return (uint8_t)t;
+}
+
+typedef struct fpf__qargs fpf__qargs;
+typedef void (*fpf__qblock_fn)(const fpf__qargs *a, int y, int x0, int np, int c0, int cb);
+typedef void (*fpf__qquant_fn)(const float *src, int n, float s, int z, uint8_t *dst);
+
+/* The int8 kernel table: one row per instruction set, chosen at session set-up. */
+struct fpf__qkernels {
+    fpf_qisa isa;
+    fpf__qblock_fn conv_block; /* px × cb output values */
+    fpf__qquant_fn quant;      /* a row of floats to u8 */
+    int px, cb;
+};
+
+struct fpf__qargs {
+    fpf__conv_args c;          /* the float call: out, res, relu, accumulate, bands, batch */
+    const fpf__qconv *q;
+    const uint8_t *x;          /* quantized input: pixel (iy, ix) at x + (iy·in.w + ix)·cin */
+    const uint8_t *zrow;       /* cin (<= FPF__ZEROS) bytes of z_x, read by taps outside the input */
+    size_t img;                /* bytes per image of a batch */
+    const struct fpf__qkernels *kern;
+};
+
+/* The reference twin: one output value at a time, Σ over (ky, kx, ci) of (q_x − z_x)·q_w with the
+   input quantized on the fly and the weights read from the file's HWIO s8 tensor. */
+FPF__REF_TWIN void fpf__qu8s8_conv__ref(const fpf__conv_args *a) {
+    const fpf__conv *k = a->k;
+    const fpf__qconv *q = k->q;
+    int y, x, co, ky, kx, ci;
+    for (y = 0; y < a->out.h; y++)
+        for (x = 0; x < a->out.w; x++)
+            for (co = 0; co < k->cout; co++) {
+                int32_t acc = 0;
+                float *dst = a->out.d + ((size_t)y * a->out.w + x) * a->out.ld + co;
+                for (ky = 0; ky < k->kh; ky++)
+                    for (kx = 0; kx < k->kw; kx++) {
+                        int iy = (y + a->y0) * a->stride - a->pad + ky - a->iy0, ix = x * a->stride - a->pad + kx;
+                        if (iy < 0 || iy >= a->in.h || ix < 0 || ix >= a->in.w) continue; /* q_x = z_x */
+                        for (ci = 0; ci < k->cin; ci++) {
+                            int qx = fpf__quant(a->in.d[((size_t)iy * a->in.w + ix) * a->in.ld + ci], q->in_scale, q->in_zero);
+                            acc += (qx - q->in_zero) * q->w[(((size_t)ky * k->kw + kx) * k->cin + ci) * k->cout + co];
+                        }
+                    }
+                *dst = fpf__epilogue(a, (float)acc * (q->in_scale * q->scale[co]), y, x, co, dst);
+            }
+}
+
+/* The deconv's tap ab as a 1×1 int8 conv: rows ab·cin/4 .. of each panel, and its own sums. */
+static const fpf__qconv *fpf__qtap(const fpf__qconv *q, int ab, int cin, int cout, fpf__qconv *tap) {
+    *tap = *q;
+    tap->w = q->w + (size_t)ab * cin * cout;
+    tap->wp = q->wp + (size_t)ab * cin * 16;
+    tap->wsum = q->wsum + (size_t)ab * q->wsum_tap;
+    return tap;
+}
+
+/* Shared epilogue of a block held in acc[p][j] = Σ q_x·q_w (row stride ldacc):
+   y = (float)(acc − z_x·Σq_w) · mul[co], then bias, residual, ReLU, accumulate as in fp32. */
+static void fpf__qblock_store(const fpf__qargs *a, const int32_t *acc, int ldacc, int y, int x0,
+                              int np, int c0, int cb) {
+    const fpf__qconv *q = a->q;
+    int p, j;
+    for (p = 0; p < np; p++)
+        for (j = 0; j < cb; j++) {
+            int co = c0 + j;
+            float *dst = a->c.out.d + ((size_t)y * a->c.out.w + x0 + p) * a->c.out.ld + co;
+            int32_t v = acc[p * ldacc + j] - q->in_zero * q->wsum[co];
+            *dst = fpf__epilogue(&a->c, (float)v * q->mul[co], y, x0 + p, co, dst);
+        }
+}
+
+/* Input rows of the px pixels of a block for tap (ky, kx); outside the input: the z_x row. */
+static void fpf__qtap_rows(const fpf__qargs *a, int y, int x0, int np, int ky, int kx, const uint8_t **src, int px) {
+    const fpf__conv_args *c = &a->c;
+    int p, iy = (y + c->y0) * c->stride - c->pad + ky - c->iy0, cin = c->k->cin;
+    for (p = 0; p < px; p++) {
+        int ix = (x0 + p) * c->stride - c->pad + kx;
+        int ok = iy >= 0 && iy < c->in.h && ix >= 0 && ix < c->in.w;
+        src[p] = p >= np ? src[0] : ok ? a->x + ((size_t)iy * c->in.w + ix) * cin : a->zrow;
+    }
+}
+
+/* Row (tap, cin/4 group g) of the panel holding channel c0: 16 channels × 4 inputs. */
+static const int8_t *fpf__qpanel(const fpf__qargs *a, int c0, int ky, int kx) {
+    const fpf__conv *k = a->c.k;
+    return a->q->wp + (size_t)(c0 / 16) * a->q->pstride + ((size_t)ky * k->kw + kx) * k->cin * 16 + (size_t)(c0 % 16) * 4;
+}
+#if defined(FPF__X86) || defined(FPF__NEON)
+static uint32_t fpf__ld4(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+#endif
+
+/* Portable: 4 pixels × 16 channels, plain loops. */
+static void fpf__qu8s8_conv_4x16c4__scalar(const fpf__qargs *a, int y, int x0, int np, int c0, int cb) {
+    const fpf__conv *k = a->c.k;
+    int32_t acc[4][16];
+    int ky, kx, g, p, j;
+    memset(acc, 0, sizeof acc);
+    for (ky = 0; ky < k->kh; ky++)
+        for (kx = 0; kx < k->kw; kx++) {
+            const uint8_t *src[4];
+            const int8_t *w = fpf__qpanel(a, c0, ky, kx);
+            fpf__qtap_rows(a, y, x0, np, ky, kx, src, 4);
+            for (g = 0; g < k->cin / 4; g++, w += 64)
+                for (p = 0; p < 4; p++) {
+                    const uint8_t *s = src[p] + 4 * g;
+                    for (j = 0; j < 16; j++)
+                        acc[p][j] += s[0] * w[4 * j] + s[1] * w[4 * j + 1] + s[2] * w[4 * j + 2] + s[3] * w[4 * j + 3];
+                }
+        }
+    fpf__qblock_store(a, &acc[0][0], 16, y, x0, np, c0, cb);
+}
+
+static void fpf__qquant__scalar(const float *src, int n, float s, int z, uint8_t *dst) {
+    int i;
+    for (i = 0; i < n; i++) dst[i] = fpf__quant(src[i], s, z);
+}
+
+#if defined(FPF__X86)
+#define FPF__AVX512VNNI __attribute__((target("avx512f,avx512bw,avx512vnni,avx2,fma")))
+#define FPF__AVXVNNI __attribute__((target("avxvnni,avx2,fma")))
+
+/* AVX-512 VNNI: 8 pixels × 32 channels (two panels) in 16 zmm; vpdpbusd adds four u8·s8
+   products per int32 lane. The zero panel past the last lets the second panel always be read. */
+FPF__AVX512VNNI static void fpf__qu8s8_conv_8x32c4__avx512vnni(const fpf__qargs *a, int y, int x0, int np, int c0, int cb) {
+    const fpf__conv *k = a->c.k;
+    __m512i acc[8][2];
+    int32_t t[8][32];
+    int p, ky, kx, g;
+    FPF__UNROLL for (p = 0; p < 8; p++) acc[p][0] = acc[p][1] = _mm512_setzero_si512();
+    for (ky = 0; ky < k->kh; ky++)
+        for (kx = 0; kx < k->kw; kx++) {
+            const uint8_t *src[8];
+            const int8_t *w = fpf__qpanel(a, c0, ky, kx), *v = w + a->q->pstride;
+            fpf__qtap_rows(a, y, x0, np, ky, kx, src, 8);
+            for (g = 0; g < k->cin / 4; g++, w += 64, v += 64) {
+                __m512i w0 = _mm512_loadu_si512((const void *)w), w1 = _mm512_loadu_si512((const void *)v);
+                FPF__UNROLL for (p = 0; p < 8; p++) {
+                    __m512i x = _mm512_set1_epi32((int)fpf__ld4(src[p] + 4 * g));
+                    acc[p][0] = _mm512_dpbusd_epi32(acc[p][0], x, w0);
+                    acc[p][1] = _mm512_dpbusd_epi32(acc[p][1], x, w1);
+                }
+            }
+        }
+    FPF__UNROLL for (p = 0; p < 8; p++) {
+        _mm512_storeu_si512((void *)t[p], acc[p][0]);
+        _mm512_storeu_si512((void *)(t[p] + 16), acc[p][1]);
+    }
+    fpf__qblock_store(a, &t[0][0], 32, y, x0, np, c0, cb);
+}
+
+/* AVX-VNNI (VEX vpdpbusd on ymm): 6 pixels × 16 channels. */
+FPF__AVXVNNI static void fpf__qu8s8_conv_6x16c4__avxvnni(const fpf__qargs *a, int y, int x0, int np, int c0, int cb) {
+    const fpf__conv *k = a->c.k;
+    __m256i acc[6][2];
+    int32_t t[6][16];
+    int p, ky, kx, g;
+    FPF__UNROLL for (p = 0; p < 6; p++) acc[p][0] = acc[p][1] = _mm256_setzero_si256();
+    for (ky = 0; ky < k->kh; ky++)
+        for (kx = 0; kx < k->kw; kx++) {
+            const uint8_t *src[6];
+            const int8_t *w = fpf__qpanel(a, c0, ky, kx);
+            fpf__qtap_rows(a, y, x0, np, ky, kx, src, 6);
+            for (g = 0; g < k->cin / 4; g++, w += 64) {
+                __m256i w0 = _mm256_loadu_si256((const __m256i *)(const void *)w);
+                __m256i w1 = _mm256_loadu_si256((const __m256i *)(const void *)(w + 32));
+                FPF__UNROLL for (p = 0; p < 6; p++) {
+                    __m256i x = _mm256_set1_epi32((int)fpf__ld4(src[p] + 4 * g));
+                    acc[p][0] = _mm256_dpbusd_avx_epi32(acc[p][0], x, w0);
+                    acc[p][1] = _mm256_dpbusd_avx_epi32(acc[p][1], x, w1);
+                }
+            }
+        }
+    FPF__UNROLL for (p = 0; p < 6; p++) {
+        _mm256_storeu_si256((__m256i *)(void *)t[p], acc[p][0]);
+        _mm256_storeu_si256((__m256i *)(void *)(t[p] + 8), acc[p][1]);
+    }
+    fpf__qblock_store(a, &t[0][0], 16, y, x0, np, c0, cb);
+}
+
+/* AVX2 without VNNI: vpmaddubsw would saturate (255·127·2 > 32767), so both operands are
+   widened to int16 and vpmaddwd sums pairs into int32 (|pair| <= 2·255·128, exact). The four
+   inputs of a channel land in two lanes that are added at the end. 6 pixels × 8 channels. */
+FPF__AVX2 static void fpf__qu8s8_conv_6x8c4__avx2(const fpf__qargs *a, int y, int x0, int np, int c0, int cb) {
+    const fpf__conv *k = a->c.k;
+    __m256i acc[6][2];
+    int32_t t[6][16], u[6][8];
+    int p, j, ky, kx, g;
+    FPF__UNROLL for (p = 0; p < 6; p++) acc[p][0] = acc[p][1] = _mm256_setzero_si256();
+    for (ky = 0; ky < k->kh; ky++)
+        for (kx = 0; kx < k->kw; kx++) {
+            const uint8_t *src[6];
+            const int8_t *w = fpf__qpanel(a, c0, ky, kx);
+            fpf__qtap_rows(a, y, x0, np, ky, kx, src, 6);
+            for (g = 0; g < k->cin / 4; g++, w += 64) {
+                __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)w));
+                __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(w + 16)));
+                FPF__UNROLL for (p = 0; p < 6; p++) {
+                    __m256i x = _mm256_cvtepu8_epi16(_mm_set1_epi32((int)fpf__ld4(src[p] + 4 * g)));
+                    acc[p][0] = _mm256_add_epi32(acc[p][0], _mm256_madd_epi16(x, w0));
+                    acc[p][1] = _mm256_add_epi32(acc[p][1], _mm256_madd_epi16(x, w1));
+                }
+            }
+        }
+    FPF__UNROLL for (p = 0; p < 6; p++) {
+        _mm256_storeu_si256((__m256i *)(void *)t[p], acc[p][0]);
+        _mm256_storeu_si256((__m256i *)(void *)(t[p] + 8), acc[p][1]);
+    }
+    for (p = 0; p < 6; p++)
+        for (j = 0; j < 8; j++) u[p][j] = t[p][2 * j] + t[p][2 * j + 1];
+    fpf__qblock_store(a, &u[0][0], 8, y, x0, np, c0, cb);
+}
+
+/* The quantizer in 8 and 16 lanes: the same operations as fpf__quant (max with the NaN-taking
+   operand second, so NaN -> −512 as in the scalar compare). */
+FPF__AVX2 static void fpf__qquant__avx2(const float *src, int n, float s, int z, uint8_t *dst) {
+    __m256 vs = _mm256_set1_ps(s), lo = _mm256_set1_ps(-512.0f), hi = _mm256_set1_ps(512.0f);
+    __m256 mg = _mm256_set1_ps(FPF__RNE_MAGIC), vz = _mm256_set1_ps((float)z), zero = _mm256_setzero_ps(), top = _mm256_set1_ps(255.0f);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 t = _mm256_div_ps(_mm256_loadu_ps(src + i), vs);
+        __m256i v;
+        __m128i p16;
+        t = _mm256_max_ps(t, lo);
+        t = _mm256_min_ps(t, hi);
+        t = _mm256_sub_ps(_mm256_add_ps(t, mg), mg);
+        t = _mm256_add_ps(t, vz);
+        t = _mm256_min_ps(_mm256_max_ps(t, zero), top);
+        v = _mm256_cvttps_epi32(t);
+        p16 = _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+        _mm_storel_epi64((__m128i *)(void *)(dst + i), _mm_packus_epi16(p16, p16));
+    }
+    for (; i < n; i++) dst[i] = fpf__quant(src[i], s, z);
+}
+
+FPF__AVX512VNNI static void fpf__qquant__avx512(const float *src, int n, float s, int z, uint8_t *dst) {
+    __m512 vs = _mm512_set1_ps(s), lo = _mm512_set1_ps(-512.0f), hi = _mm512_set1_ps(512.0f);
+    __m512 mg = _mm512_set1_ps(FPF__RNE_MAGIC), vz = _mm512_set1_ps((float)z), zero = _mm512_setzero_ps(), top = _mm512_set1_ps(255.0f);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 t = _mm512_div_ps(_mm512_loadu_ps(src + i), vs);
+        t = _mm512_max_ps(t, lo);
+        t = _mm512_min_ps(t, hi);
+        t = _mm512_sub_ps(_mm512_add_ps(t, mg), mg);
+        t = _mm512_add_ps(t, vz);
+        t = _mm512_min_ps(_mm512_max_ps(t, zero), top);
+        _mm_storeu_si128((__m128i *)(void *)(dst + i), _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(t)));
+    }
+    for (; i < n; i++) dst[i] = fpf__quant(src[i], s, z);
+}
+#endif /* FPF__X86 */
+
+#if defined(FPF__NEON)
+/* Plain NEON: both operands widened to int16, vmlal into int32 lanes per (channel, input); the
+   four lanes of a channel are added at the end. 1 pixel × 16 channels. */
+static void fpf__qu8s8_conv_1x16c4__neon(const fpf__qargs *a, int y, int x0, int np, int c0, int cb) {
+    const fpf__conv *k = a->c.k;
+    int32x4_t acc[16];
+    int32_t t[16];
+    int j, ky, kx, g;
+    for (j = 0; j < 16; j++) acc[j] = vdupq_n_s32(0);
+    for (ky = 0; ky < k->kh; ky++)
+        for (kx = 0; kx < k->kw; kx++) {
+            const uint8_t *src[1] = {NULL};
+            const int8_t *w = fpf__qpanel(a, c0, ky, kx);
+            fpf__qtap_rows(a, y, x0, np, ky, kx, src, 1);
+            for (g = 0; g < k->cin / 4; g++, w += 64) {
+                uint32_t x4 = fpf__ld4(src[0] + 4 * g);
+                int16x8_t x = vreinterpretq_s16_u16(vmovl_u8(vreinterpret_u8_u32(vdup_n_u32(x4))));
+                for (j = 0; j < 8; j++) {
+                    int16x8_t wv = vmovl_s8(vld1_s8(w + 8 * j));
+                    acc[2 * j] = vmlal_s16(acc[2 * j], vget_low_s16(wv), vget_low_s16(x));
+                    acc[2 * j + 1] = vmlal_s16(acc[2 * j + 1], vget_high_s16(wv), vget_high_s16(x));
+                }
+            }
+        }
+    for (j = 0; j < 16; j++) t[j] = vaddvq_s32(acc[j]);
+    fpf__qblock_store(a, t, 16, y, x0, np, c0, cb);
+}
+
+/* NEON dotprod: sdot is s8·s8, so x is offset to x − 128 (x ^ 0x80) and 128·Σq_w added back:
+   Σ x·w = Σ (x − 128)·w + 128·Σ w, all exact. 4 pixels × 16 channels. */
+__attribute__((target("arch=armv8.2-a+dotprod")))
+static void fpf__qu8s8_conv_4x16c4__neondot(const fpf__qargs *a, int y, int x0, int np, int c0, int cb) {
+    const fpf__conv *k = a->c.k;
+    int32x4_t acc[4][4];
+    int32_t t[4][16];
+    int p, j, ky, kx, g;
+    for (p = 0; p < 4; p++)
+        for (j = 0; j < 4; j++) acc[p][j] = vdupq_n_s32(0);
+    for (ky = 0; ky < k->kh; ky++)
+        for (kx = 0; kx < k->kw; kx++) {
+            const uint8_t *src[4];
+            const int8_t *w = fpf__qpanel(a, c0, ky, kx);
+            fpf__qtap_rows(a, y, x0, np, ky, kx, src, 4);
+            for (g = 0; g < k->cin / 4; g++, w += 64) {
+                int8x16_t w0 = vld1q_s8(w), w1 = vld1q_s8(w + 16), w2 = vld1q_s8(w + 32), w3 = vld1q_s8(w + 48);
+                for (p = 0; p < 4; p++) {
+                    int8x16_t x = vreinterpretq_s8_u32(vdupq_n_u32(fpf__ld4(src[p] + 4 * g) ^ 0x80808080u));
+                    acc[p][0] = vdotq_s32(acc[p][0], w0, x);
+                    acc[p][1] = vdotq_s32(acc[p][1], w1, x);
+                    acc[p][2] = vdotq_s32(acc[p][2], w2, x);
+                    acc[p][3] = vdotq_s32(acc[p][3], w3, x);
+                }
+            }
+        }
+    for (p = 0; p < 4; p++)
+        for (j = 0; j < 4; j++) vst1q_s32(t[p] + 4 * j, acc[p][j]);
+    for (p = 0; p < 4; p++)
+        for (j = 0; j < 16; j++) t[p][j] += 128 * a->q->wsum[c0 + j];
+    fpf__qblock_store(a, &t[0][0], 16, y, x0, np, c0, cb);
+}
+#endif /* FPF__NEON */
+
+static const struct fpf__qkernels fpf__qkernels_scalar = {FPF_QISA_SCALAR, fpf__qu8s8_conv_4x16c4__scalar, fpf__qquant__scalar, 4, 16};
+#if defined(FPF__X86)
+static const struct fpf__qkernels fpf__qkernels_avx2 = {FPF_QISA_AVX2, fpf__qu8s8_conv_6x8c4__avx2, fpf__qquant__avx2, 6, 8};
+static const struct fpf__qkernels fpf__qkernels_avxvnni = {FPF_QISA_AVXVNNI, fpf__qu8s8_conv_6x16c4__avxvnni, fpf__qquant__avx2, 6, 16};
+static const struct fpf__qkernels fpf__qkernels_avx512vnni = {FPF_QISA_AVX512VNNI, fpf__qu8s8_conv_8x32c4__avx512vnni, fpf__qquant__avx512, 8, 32};
+#endif
+#if defined(FPF__NEON)
+static const struct fpf__qkernels fpf__qkernels_neon = {FPF_QISA_NEON, fpf__qu8s8_conv_1x16c4__neon, fpf__qquant__scalar, 1, 16};
+static const struct fpf__qkernels fpf__qkernels_neondot = {FPF_QISA_NEONDOT, fpf__qu8s8_conv_4x16c4__neondot, fpf__qquant__scalar, 4, 16};
+#endif
+
+FPF_DEF int fpf_qisa_supported(fpf_qisa isa) {
+    switch (isa) {
+    case FPF_QISA_SCALAR: return 1;
+#if defined(FPF__X86)
+    case FPF_QISA_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case FPF_QISA_AVXVNNI: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && fpf__cpu_avxvnni();
+    case FPF_QISA_AVX512VNNI: return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                                     __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+#if defined(FPF__NEON)
+    case FPF_QISA_NEON: return 1;
+    case FPF_QISA_NEONDOT: return fpf__hwcap_dotprod();
+#endif
+    default: return 0;
+    }
+}
+
+FPF_DEF const char *fpf_qisa_name(fpf_qisa isa) {
+    static const char *names[] = {"auto", "scalar", "avx2", "avxvnni", "avx512vnni", "neon", "neondot"};
+    return (int)isa >= 0 && (int)isa <= 6 ? names[isa] : "unknown";
+}
+
+/* The int8 row for isa; AUTO: the best this CPU runs, or scalar when the fp32 row is forced to
+   scalar. NULL when isa cannot run here. */
+static const struct fpf__qkernels *fpf__qkernels_for(fpf_qisa isa, fpf_isa fisa) {
+    if (isa == FPF_QISA_AUTO) {
+        static const fpf_qisa order[] = {FPF_QISA_AVX512VNNI, FPF_QISA_AVXVNNI, FPF_QISA_AVX2, FPF_QISA_NEONDOT, FPF_QISA_NEON};
+        size_t i;
+        isa = FPF_QISA_SCALAR;
+        for (i = 0; i < sizeof order / sizeof order[0] && fisa != FPF_ISA_SCALAR; i++)
+            if (fpf_qisa_supported(order[i])) { isa = order[i]; break; }
+    }
+    if (!fpf_qisa_supported(isa)) return NULL;
+    switch (isa) {
+#if defined(FPF__X86)
+    case FPF_QISA_AVX2: return &fpf__qkernels_avx2;
+    case FPF_QISA_AVXVNNI: return &fpf__qkernels_avxvnni;
+    case FPF_QISA_AVX512VNNI: return &fpf__qkernels_avx512vnni;
+#endif
+#if defined(FPF__NEON)
+    case FPF_QISA_NEON: return &fpf__qkernels_neon;
+    case FPF_QISA_NEONDOT: return &fpf__qkernels_neondot;
+#endif
+    default: return &fpf__qkernels_scalar;
+    }
+}
+
+/* Input rows [lo, hi) that outputs rows [0, out.h) of a (band of a) conv read, clipped. */
+static void fpf__in_rows(const fpf__conv_args *a, int *lo, int *hi) {
+    int l = a->y0 * a->stride - a->pad - a->iy0, h = (a->out.h - 1 + a->y0) * a->stride - a->pad + a->k->kh - a->iy0;
+    *lo = l < 0 ? 0 : l > a->in.h ? a->in.h : l;
+    *hi = h < *lo ? *lo : h > a->in.h ? a->in.h : h;
+}
+
+static void fpf__observe(const fpf__runner *r, const fpf__conv_args *a) {
+    int lo, hi, i;
+    fpf__in_rows(a, &lo, &hi);
+    for (i = 0; i < (a->batch > 1 ? a->batch : 1) && hi > lo; i++)
+        r->observe(r->observe_user, a->k->layer, a->in.d + (size_t)i * a->in_bs + (size_t)lo * a->in.w * a->in.ld,
+                   hi - lo, a->in.w, a->k->cin, a->in.ld);
+}
+
+typedef struct fpf__qquant_args {
+    const fpf__conv_args *c;
+    const fpf__qargs *q;
+    uint8_t *dst;
+    int lo, rows;
+} fpf__qquant_args;
+
+static void fpf__qquant_task(void *ctx, int task) { /* one input row of one image */
+    const fpf__qquant_args *a = (const fpf__qquant_args *)ctx;
+    const fpf__conv_args *c = a->c;
+    int img = task / a->rows, iy = a->lo + task % a->rows, x, cin = c->k->cin;
+    const float *src = c->in.d + (size_t)img * c->in_bs + (size_t)iy * c->in.w * c->in.ld;
+    uint8_t *dst = a->dst + (size_t)img * a->q->img + (size_t)iy * c->in.w * cin;
+    if (c->in.ld == cin) { a->q->kern->quant(src, c->in.w * cin, a->q->q->in_scale, a->q->q->in_zero, dst); return; }
+    for (x = 0; x < c->in.w; x++)
+        a->q->kern->quant(src + (size_t)x * c->in.ld, cin, a->q->q->in_scale, a->q->q->in_zero, dst + (size_t)x * cin);
+}
+
+/* Tasks as fpf__conv_task: (rows, 64-pixel tile, channel group), each output value by one task. */
+static void fpf__qconv_task(void *ctx, int task) {
+    const fpf__qargs *a = (const fpf__qargs *)ctx;
+    const struct fpf__qkernels *K = a->kern;
+    const fpf__conv_args *c = &a->c;
+    int tiles = (c->out.w + FPF__TILE_W - 1) / FPF__TILE_W, nblk = (c->k->cout + K->cb - 1) / K->cb;
+    int chunks = (c->out.h + c->rpt - 1) / c->rpt;
+    int g = task % c->groups, rest = task / c->groups, y, y0, y1, xs, xe, x, blk;
+    fpf__qargs one;
+    if (c->batch > 1) {
+        int img = rest / (chunks * tiles);
+        one = *a;
+        one.x += (size_t)img * a->img; one.c.out.d += (size_t)img * c->out_bs;
+        rest %= chunks * tiles;
+        a = &one; c = &one.c;
+    }
+    y0 = rest / tiles * c->rpt; y1 = y0 + c->rpt < c->out.h ? y0 + c->rpt : c->out.h;
+    xs = (rest % tiles) * FPF__TILE_W; xe = xs + FPF__TILE_W < c->out.w ? xs + FPF__TILE_W : c->out.w;
+    for (blk = g * nblk / c->groups; blk < (g + 1) * nblk / c->groups; blk++) {
+        int c0 = blk * K->cb, cb = c->k->cout - c0 < K->cb ? c->k->cout - c0 : K->cb;
+        for (y = y0; y < y1; y++)
+            for (x = xs; x < xe; x += K->px) K->conv_block(a, y, x, xe - x < K->px ? xe - x : K->px, c0, cb);
+    }
+}
+
+static void fpf__qconv2d(const fpf__runner *r, const fpf__conv_args *a0) {
+    fpf__qargs qa;
+    fpf__qquant_args qq;
+    int lo, hi, nimg = a0->batch > 1 ? a0->batch : 1, tiles, units, nblk, chunks, cin = a0->k->cin;
+    size_t need;
+    memset(&qa, 0, sizeof qa);
+    qa.c = *a0;
+    qa.q = a0->k->q;
+    qa.kern = r && r->qkern ? r->qkern : &fpf__qkernels_scalar;
+    qa.img = (size_t)a0->in.h * a0->in.w * cin;
+    need = qa.img * (size_t)nimg;
+    if (!r || !r->qbuf || need > r->qcap || (a0->pad > 0 && cin > FPF__ZEROS)) { /* no buffer (tests): the twin */
+        int i;
+        for (i = 0; i < nimg; i++) {
+            fpf__conv_args one = *a0;
+            one.in.d += (size_t)i * a0->in_bs; one.out.d += (size_t)i * a0->out_bs;
+            fpf__qu8s8_conv__ref(&one);
+        }
+        return;
+    }
+    memset(r->qbuf, qa.q->in_zero, (size_t)(cin < FPF__ZEROS ? cin : FPF__ZEROS));
+    qa.zrow = r->qbuf;
+    qa.x = r->qbuf + FPF__ZEROS;
+    fpf__in_rows(a0, &lo, &hi);
+    qq.c = a0; qq.q = &qa; qq.dst = r->qbuf + FPF__ZEROS; qq.lo = lo; qq.rows = hi - lo;
+    fpf__parallel(r, fpf__qquant_task, &qq, nimg * (hi - lo));
+    tiles = (a0->out.w + FPF__TILE_W - 1) / FPF__TILE_W;
+    chunks = a0->out.w < FPF__TASK_PX / 4 ? (a0->out.h * a0->out.w + FPF__TASK_PX - 1) / FPF__TASK_PX : a0->out.h;
+    chunks = chunks < 1 ? 1 : chunks > a0->out.h ? a0->out.h : chunks;
+    qa.c.rpt = (a0->out.h + chunks - 1) / chunks;
+    units = ((a0->out.h + qa.c.rpt - 1) / qa.c.rpt) * tiles * nimg;
+    nblk = (a0->k->cout + qa.kern->cb - 1) / qa.kern->cb;
+    qa.c.groups = units >= 32 ? 1 : (32 / units < nblk ? 32 / units : nblk);
+    fpf__parallel(r, fpf__qconv_task, &qa, units * qa.c.groups);
 }
 
 /* Max-pool 3×3, stride 2, TF "same": out[i] covers input rows {2i, 2i+1, 2i+2} that exist —
@@ -1536,12 +2257,14 @@ FPF__REF_TWIN void fpf__deconv2x2__ref(const fpf__conv *k, fpf__map in, fpf__map
 
 static void fpf__deconv2x2(const fpf__runner *r, const fpf__conv *k, fpf__map in, fpf__map out, float *tmp) {
     int ab, i, j, o;
+    fpf__qconv qt;
     for (ab = 0; ab < 4; ab++) {
         fpf__conv tap = *k; /* the (a, b) tap as a 1×1 conv */
         fpf__map t = fpf__mk(tmp, in.h, in.w, k->cout);
         tap.kh = tap.kw = 1;
         tap.w = k->w + (size_t)ab * k->cin * k->cout;
         tap.wp = k->wp ? k->wp + (size_t)ab * k->cin * 16 : NULL; /* rows ab·cin .. of each panel */
+        if (k->q) tap.q = fpf__qtap(k->q, ab, k->cin, k->cout, &qt);
         fpf__conv_run(r, &tap, in, t, 1, 1, NULL, 0, 0);
         for (i = 0; i < in.h; i++)
             for (j = 0; j < in.w; j++) {
@@ -2583,10 +3306,31 @@ static int fpf__max_det(const fpf_model *m, const fpf_model *nuc, const fpf_opti
     return opt && opt->det_max_instances > 0 ? opt->det_max_instances : d;
 }
 
+/* Bytes of the largest input an int8 layer can have (one u8 per value): every conv input lies
+   in one of these buffers (tower maps, the FPN band, a pyramid level, the RPN band, the heads). */
+static size_t fpf__qcap(const fpf_config *c, int Hp, int Wp, int max_det) {
+    size_t n = 0, W4 = (size_t)(Wp / 4), post = (size_t)c->post_nms_rois, D = (size_t)fpf__depth(c);
+    size_t M2 = (size_t)c->mask_pool_size * c->mask_pool_size, P2 = (size_t)c->pool_size * c->pool_size;
+    int i;
+    for (i = 0; i < 4; i++) {
+        size_t hw = (size_t)(Hp >> (i + 2)) * (size_t)(Wp >> (i + 2)), w = (size_t)c->stage_out[i];
+        w = fpf__max(w, (size_t)c->bottleneck[i]);
+        w = fpf__max(w, fpf__max(D, (size_t)c->stem_width));
+        n = fpf__max(n, hw * w);
+    }
+    n = fpf__max(n, (FPF__BAND + 2) * W4 * c->fpn_width);
+    n = fpf__max(n, (size_t)FPF__BAND * W4 * c->rpn_width);
+    n = fpf__max(n, fpf__max(post * P2, (size_t)max_det * M2) * D);
+    n = fpf__max(n, post * c->fc_width);
+    n = fpf__max(n, (size_t)FPF__MASK_BATCH * 4 * M2 * c->mask_width);
+    return n;
+}
+
 /* Carves everything from b; with s != NULL also fills the session's pointers. */
 static void fpf__session_layout(fpf__bump *b, fpf_session *s, const fpf_model *m, const fpf_model *nuc,
                                 int Hp, int Wp, int max_det) {
-    size_t M2 = 4 * (size_t)m->cfg.mask_pool_size * m->cfg.mask_pool_size, a1, a2;
+    size_t M2 = 4 * (size_t)m->cfg.mask_pool_size * m->cfg.mask_pool_size, a1, a2, q1, q2;
+    uint8_t *qbuf;
     fpf__pyr F, Pn;
     fpf__results cells, nuclei;
     float *mold, *anchors;
@@ -2609,15 +3353,24 @@ static void fpf__session_layout(fpf__bump *b, fpf_session *s, const fpf_model *m
     a1 = fpf__arena_need(m, Hp, Wp, max_det);
     a2 = fpf__arena_need(nuc, Hp, Wp, max_det);
     arena = (char *)fpf__take(b, a1 > a2 ? a1 : a2);
+    q1 = m->n_int8 ? fpf__qcap(&m->cfg, Hp, Wp, max_det) : 0;
+    q2 = nuc && nuc->n_int8 ? fpf__qcap(&nuc->cfg, Hp, Wp, max_det) : 0;
+    qbuf = q1 || q2 ? (uint8_t *)fpf__take(b, FPF__ZEROS + (q1 > q2 ? q1 : q2)) : NULL;
     if (!s) return;
+    s->run.qbuf = qbuf; s->run.qcap = q1 > q2 ? q1 : q2;
     s->cells = cells; s->nuclei = nuclei; s->mold = mold; s->hist = hist; s->anchors = anchors;
     s->F = F; s->Pn = Pn; s->arena = arena; s->arena_bytes = a1 > a2 ? a1 : a2;
 }
 
 /* Same tower weights, bit for bit (§4.2): then the nucleus pyramid is computed once. */
 static int fpf__same_conv(const fpf__conv *a, const fpf__conv *b) {
+    if (!a->q != !b->q) return 0;
+    if (a->q && (a->q->in_scale != b->q->in_scale || a->q->in_zero != b->q->in_zero ||
+                 memcmp(a->q->scale, b->q->scale, (size_t)a->cout * sizeof(float)) != 0 ||
+                 memcmp(a->q->w, b->q->w, fpf__rows(a) * (size_t)a->cout) != 0)) return 0;
     return a->kh == b->kh && a->kw == b->kw && a->cin == b->cin && a->cout == b->cout &&
-           memcmp(a->wp, b->wp, fpf__packed_floats(a) * sizeof(float)) == 0 && memcmp(a->b, b->b, (size_t)a->cout * sizeof(float)) == 0;
+           (a->q || memcmp(a->wp, b->wp, fpf__packed_floats(a) * sizeof(float)) == 0) &&
+           memcmp(a->b, b->b, (size_t)a->cout * sizeof(float)) == 0;
 }
 static int fpf__same_tower(const fpf_config *ca, const fpf__tower *a, const fpf_config *cb, const fpf__tower *b) {
     int s, k, j, same = ca->fpn_width == cb->fpn_width && fpf__same_conv(&a->conv1, &b->conv1);
@@ -2674,6 +3427,8 @@ FPF_DEF fpf_result fpf_session_init_preallocated(const fpf_model *m, const fpf_m
     if (opt) s->opt = *opt;
     s->model = m; s->nucleus = nuc;
     if (!(s->run.kern = fpf__kernels_for((fpf_isa)s->opt.isa))) return FPF_ERR_INVALID_ARG;
+    if (!(s->run.qkern = fpf__qkernels_for((fpf_qisa)s->opt.int8_isa, (fpf_isa)s->opt.isa))) return FPF_ERR_INVALID_ARG;
+    s->run.observe = s->opt.conv_input; s->run.observe_user = s->opt.conv_input_user;
     s->run.parallel_for = s->opt.parallel_for; s->run.pool = s->opt.pool;
     s->max_h = max_h; s->max_w = max_w;
     s->max_det = fpf__max_det(m, nuc, opt);
@@ -2720,6 +3475,7 @@ FPF_DEF void fpf_session_free(fpf_session *s) {
 
 FPF_DEF const char *fpf_session_message(const fpf_session *s) { return s ? s->msg : ""; }
 FPF_DEF fpf_isa fpf_session_isa(const fpf_session *s) { return s && s->run.kern ? s->run.kern->isa : FPF_ISA_AUTO; }
+FPF_DEF fpf_qisa fpf_session_qisa(const fpf_session *s) { return s && s->run.qkern ? s->run.qkern->isa : FPF_QISA_AUTO; }
 
 FPF_DEF fpf_image fpf_image_u8(const uint8_t *pixels, int width, int height, size_t stride) {
     fpf_image im;

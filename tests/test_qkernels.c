@@ -1,0 +1,239 @@
+/* tests/test_qkernels.c - every int8 kernel path against the int8 reference twin, bit for bit.
+ *
+ * Runs each int8 kernel row this CPU supports (scalar; AVX2 without VNNI, AVX-VNNI and AVX-512
+ * VNNI on x86-64, by cpuid; NEON and NEON dotprod on aarch64, by hwcaps). `make test` also
+ * cross-compiles this file for aarch64 and runs it under qemu-user (-cpu max has dotprod).
+ * Shapes: every conv shape the network has (1×1, 3×3, stride 2, bands, the 7×7 box-head FC as a
+ * long 1×1, dense layers, the 2×2 deconv, the mask head's batches), channel and pixel tails,
+ * zero points 0 and not, input values on rounding ties, beyond the range, and NaN. Plus the
+ * quantization formula by hand. */
+#define FPF_IMPLEMENTATION
+#include "fpf.h"
+#include "harness.h"
+#include <stdint.h>
+#include <stdlib.h>
+
+static uint32_t rnd(uint32_t *s) { *s = *s * 1664525u + 1013904223u; return *s >> 8; }
+static float frand(uint32_t *s) { return (float)rnd(s) / 16777216.0f * 2.0f - 1.0f; }
+
+typedef struct qlayer {
+    fpf__conv k;
+    fpf__qconv q;
+    int8_t *w;
+    float *scale, *bias;
+    void *mem;
+} qlayer;
+
+/* A random int8 layer: s8 weights over the whole range (−128 included), positive scales. */
+static void qlayer_make(qlayer *L, int kh, int cin, int cout, float in_scale, int in_zero, int deconv, uint32_t *seed) {
+    size_t nw = (size_t)kh * kh * cin * cout, i;
+    memset(L, 0, sizeof *L);
+    L->w = (int8_t *)malloc(nw);
+    L->scale = (float *)malloc((size_t)cout * 4);
+    L->bias = (float *)malloc((size_t)cout * 4);
+    for (i = 0; i < nw; i++) L->w[i] = (int8_t)(int)(rnd(seed) % 256 - 128);
+    for (i = 0; i < (size_t)cout; i++) { L->scale[i] = 0.001f + 0.01f * (frand(seed) + 1.0f); L->bias[i] = frand(seed); }
+    L->k.kh = L->k.kw = kh; L->k.cin = cin; L->k.cout = cout; L->k.b = L->bias;
+    L->q.w = L->w; L->q.scale = L->scale; L->q.in_scale = in_scale; L->q.in_zero = in_zero;
+    L->mem = malloc(fpf__qlayer_bytes(&L->k) + 64);
+    L->k.q = &L->q;
+    fpf__qinit(&L->q, &L->k, deconv, (void *)(((uintptr_t)L->mem + 63) & ~(uintptr_t)63));
+}
+static void qlayer_free(qlayer *L) { free(L->w); free(L->scale); free(L->bias); free(L->mem); }
+
+/* Inputs: mostly uniform over the quantized range, some exact ties (k + 0.5)·s, some far out. */
+static float qinput(uint32_t *s, float scale, int zero) {
+    uint32_t r = rnd(s) % 16;
+    if (r == 0) return ((float)((int)(rnd(s) % 300) - 150) + 0.5f) * scale;
+    if (r == 1) return frand(s) * 1000.0f * scale;
+    return ((float)(rnd(s) % 256) - (float)zero) * scale * (1.0f + 0.3f * frand(s));
+}
+
+static uint8_t qbuf_mem[FPF__ZEROS + (1 << 20)];
+
+static int qconv_matches(const struct fpf__qkernels *K, int h, int w, int cin, int cout, int k, int stride,
+                         int relu, int with_res, int accumulate, int zero, int batch, int band) {
+    int pad = (k - 1) / 2, oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1, nb = batch > 1 ? batch : 1;
+    int y0 = band ? 1 : 0, iy0 = 0, ohb = band ? oh - 2 : oh, ok, i;
+    size_t ni = (size_t)h * w * cin * nb, no = (size_t)oh * ow * cout * nb, j;
+    float *in = (float *)malloc(ni * 4), *o1 = (float *)malloc(no * 4), *o2 = (float *)malloc(no * 4), *res = (float *)malloc(no * 4);
+    uint32_t seed = (uint32_t)(h * 131 + w * 17 + cin * 7 + cout + k + stride + zero);
+    float s = 0.02f + 0.01f * (frand(&seed) + 1.0f);
+    qlayer L;
+    fpf__conv_args a;
+    fpf__runner r;
+    fpf__map rm = fpf__mk(res, oh, ow, cout);
+    qlayer_make(&L, k, cin, cout, s, zero, 0, &seed);
+    for (j = 0; j < ni; j++) in[j] = qinput(&seed, s, zero);
+    if (ni > 3) { in[0] = 0.0f / 0.0f; in[1] = -1e30f; in[2] = 1e30f; } /* NaN and far outside */
+    for (j = 0; j < no; j++) { res[j] = frand(&seed); o1[j] = o2[j] = frand(&seed); }
+    memset(&a, 0, sizeof a);
+    a.k = &L.k; a.in = fpf__mk(in, h, w, cin); a.out = fpf__mk(o1, ohb, ow, cout);
+    a.stride = stride; a.pad = pad; a.relu = relu; a.accumulate = accumulate;
+    a.res = with_res ? &rm : NULL; a.y0 = y0; a.iy0 = iy0;
+    if (batch > 1) { a.batch = batch; a.in_bs = (size_t)h * w * cin; a.out_bs = (size_t)oh * ow * cout; }
+    memset(&r, 0, sizeof r);
+    r.qkern = K; r.qbuf = qbuf_mem; r.qcap = sizeof qbuf_mem - FPF__ZEROS;
+    fpf__conv2d(&r, &a);
+    for (i = 0; i < nb; i++) { /* the twin, image by image */
+        fpf__conv_args one = a;
+        one.batch = 0; one.in.d = in + (size_t)i * a.in_bs; one.out.d = o2 + (size_t)i * a.out_bs;
+        fpf__qu8s8_conv__ref(&one);
+    }
+    ok = memcmp(o1, o2, no * 4) == 0;
+    if (!ok) printf("  %s differs at %dx%d cin %d cout %d k %d s %d z %d batch %d band %d\n", fpf_qisa_name(K->isa), h, w, cin, cout, k, stride, zero, batch, band);
+    qlayer_free(&L);
+    free(in); free(o1); free(o2); free(res);
+    return ok;
+}
+
+static int all_paths(int h, int w, int cin, int cout, int k, int stride, int relu, int with_res, int zero, int batch, int band) {
+    int isa, ok = 1;
+    for (isa = FPF_QISA_SCALAR; isa <= FPF_QISA_NEONDOT; isa++) {
+        const struct fpf__qkernels *K = fpf__qkernels_for((fpf_qisa)isa, FPF_ISA_AUTO);
+        if (!K) continue;
+        ok &= qconv_matches(K, h, w, cin, cout, k, stride, relu, with_res, 0, zero, batch, band);
+        ok &= qconv_matches(K, h, w, cin, cout, k, stride, relu, with_res, 1, zero, batch, band);
+    }
+    return ok;
+}
+
+TEST(int8_paths_this_cpu_runs) {
+    int isa, n = 0;
+    for (isa = FPF_QISA_SCALAR; isa <= FPF_QISA_NEONDOT; isa++)
+        if (fpf_qisa_supported((fpf_qisa)isa)) { printf("  int8 kernels: %s\n", fpf_qisa_name((fpf_qisa)isa)); n++; }
+    CHECK(n >= 1 && fpf__qkernels_for(FPF_QISA_AUTO, FPF_ISA_AUTO) != NULL);
+    CHECK(fpf__qkernels_for(FPF_QISA_AUTO, FPF_ISA_SCALAR)->isa == FPF_QISA_SCALAR);
+#if defined(__x86_64__) && !defined(FPF_NO_SIMD)
+    CHECK(fpf_qisa_supported(FPF_QISA_AVX512VNNI) == (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw")));
+    CHECK(!fpf_qisa_supported(FPF_QISA_NEON));
+#endif
+}
+
+TEST(quantize_by_hand) { /* q = clamp(round_half_even(v / s) + z, 0, 255) */
+    CHECK(fpf__quant(2.5f, 1.0f, 0) == 2 && fpf__quant(3.5f, 1.0f, 0) == 4);   /* ties to even */
+    CHECK(fpf__quant(-0.5f, 1.0f, 10) == 10 && fpf__quant(-1.5f, 1.0f, 10) == 8);
+    CHECK(fpf__quant(0.75f, 0.5f, 3) == 5);                                      /* 1.5 -> 2, + 3 */
+    CHECK(fpf__quant(1e9f, 1.0f, 0) == 255 && fpf__quant(-3.0f, 1.0f, 1) == 0);  /* clamped */
+    CHECK(fpf__quant(0.0f / 0.0f, 1.0f, 200) == 0);                              /* NaN -> 0 */
+    CHECK(fpf__quant(254.4f, 1.0f, 0) == 254 && fpf__quant(254.5f, 1.0f, 0) == 254 && fpf__quant(255.5f, 1.0f, 0) == 255);
+}
+
+TEST(quantize_rows_equal_scalar) { /* every SIMD row quantizer against fpf__quant */
+    float v[203];
+    uint8_t a[203], b[203];
+    uint32_t seed = 9;
+    int isa, i, ok = 1;
+    for (i = 0; i < 203; i++) v[i] = qinput(&seed, 0.1f, 17);
+    v[5] = 0.0f / 0.0f; v[6] = 1.0f / 0.0f; v[7] = -1.0f / 0.0f; v[8] = 0.05f; v[9] = 0.15f;
+    for (i = 0; i < 203; i++) b[i] = fpf__quant(v[i], 0.1f, 17);
+    for (isa = FPF_QISA_SCALAR; isa <= FPF_QISA_NEONDOT; isa++) {
+        const struct fpf__qkernels *K = fpf__qkernels_for((fpf_qisa)isa, FPF_ISA_AUTO);
+        if (!K) continue;
+        K->quant(v, 203, 0.1f, 17, a);
+        ok &= memcmp(a, b, sizeof a) == 0;
+    }
+    CHECK(ok);
+}
+
+TEST(int8_conv_by_hand) { /* 1×1, cin 4, cout 1: Σ (q_x − z)·q_w · s_x·s_w + bias */
+    int8_t w[4] = {1, -2, 3, 127};
+    float scale[1] = {0.5f}, bias[1] = {0.25f}, in[4] = {1.0f, 2.0f, 3.0f, 4.0f}, out[1];
+    /* s_x = 0.5, z = 2: q_x = 2 + {2, 4, 6, 8} = {4, 6, 8, 10}; q_x − z = {2, 4, 6, 8};
+       Σ = 2 − 8 + 18 + 1016 = 1028; y = 1028 · 0.25 + 0.25 = 257.25 */
+    fpf__conv k;
+    fpf__qconv q;
+    fpf__conv_args a;
+    memset(&k, 0, sizeof k); memset(&q, 0, sizeof q); memset(&a, 0, sizeof a);
+    q.w = w; q.scale = scale; q.in_scale = 0.5f; q.in_zero = 2;
+    k.kh = k.kw = 1; k.cin = 4; k.cout = 1; k.b = bias; k.q = &q;
+    a.k = &k; a.in = fpf__mk(in, 1, 1, 4); a.out = fpf__mk(out, 1, 1, 1); a.stride = 1;
+    fpf__qu8s8_conv__ref(&a);
+    CHECK(out[0] == 257.25f);
+}
+
+TEST(int8_conv_paths_equal_twin_on_odd_shapes) {
+    CHECK(all_paths(1, 1, 4, 1, 1, 1, 0, 0, 0, 0, 0));       /* one pixel, one channel */
+    CHECK(all_paths(7, 5, 12, 17, 3, 1, 1, 1, 0, 0, 0));     /* 3×3, channel tail 17, pixel tail, residual */
+    CHECK(all_paths(9, 11, 8, 33, 3, 2, 1, 0, 131, 0, 0));   /* stride 2, zero point 131 */
+    CHECK(all_paths(1, 70, 20, 6, 1, 1, 0, 0, 77, 0, 0));    /* one row past a 64 tile, 6 outputs (RPN) */
+    CHECK(all_paths(5, 6, 16, 16, 1, 2, 0, 1, 0, 0, 0));     /* 1×1 stride 2 + residual */
+    CHECK(all_paths(3, 7, 36, 48, 3, 1, 1, 1, 5, 0, 0));     /* 48 = 32 + 16 */
+    CHECK(all_paths(2, 13, 40, 64, 1, 1, 1, 0, 255, 0, 0));  /* 13 = 8 + 5 = 6 + 6 + 1, z = 255 */
+    CHECK(all_paths(14, 14, 24, 40, 3, 1, 1, 0, 9, 3, 0));   /* the mask head: a batch of 14×14 maps */
+    CHECK(all_paths(9, 8, 16, 24, 3, 1, 0, 0, 60, 0, 1));    /* a band of output rows (FPN P2) */
+    CHECK(all_paths(1, 5, 1568, 36, 1, 1, 1, 0, 128, 0, 0)); /* the 7×7 box-head FC as a long 1×1 */
+    CHECK(all_paths(1, 3, 300, 2, 1, 1, 0, 0, 3, 0, 0));     /* dense: long cin, 2 outputs */
+}
+
+TEST(int8_deconv_equals_twin) { /* the 2×2 transposed conv: four 1×1 taps with their own sums */
+    int h = 3, w = 5, cin = 12, cout = 9, isa, ab, y, x, o, ok = 1;
+    float in[3 * 5 * 12], o1[6 * 10 * 9], o2[6 * 10 * 9], tmp[3 * 5 * 9];
+    uint32_t seed = 5;
+    qlayer L;
+    size_t i;
+    qlayer_make(&L, 2, cin, cout, 0.03f, 20, 1, &seed);
+    for (i = 0; i < sizeof in / 4; i++) in[i] = qinput(&seed, 0.03f, 20);
+    for (ab = 0; ab < 4; ab++) { /* the reference: the twin on each tap, interleaved */
+        fpf__conv tap = L.k;
+        fpf__qconv qt;
+        fpf__conv_args a;
+        tap.kh = tap.kw = 1;
+        tap.q = fpf__qtap(&L.q, ab, cin, cout, &qt);
+        memset(&a, 0, sizeof a);
+        a.k = &tap; a.in = fpf__mk(in, h, w, cin); a.out = fpf__mk(tmp, h, w, cout); a.stride = 1; a.relu = 1;
+        fpf__qu8s8_conv__ref(&a);
+        for (y = 0; y < h; y++)
+            for (x = 0; x < w; x++)
+                for (o = 0; o < cout; o++)
+                    o2[((size_t)(2 * y + ab / 2) * 2 * w + 2 * x + ab % 2) * cout + o] = tmp[((size_t)y * w + x) * cout + o];
+    }
+    for (isa = FPF_QISA_SCALAR; isa <= FPF_QISA_NEONDOT; isa++) {
+        fpf__runner r;
+        const struct fpf__qkernels *K = fpf__qkernels_for((fpf_qisa)isa, FPF_ISA_AUTO);
+        if (!K) continue;
+        memset(&r, 0, sizeof r);
+        r.qkern = K; r.qbuf = qbuf_mem; r.qcap = sizeof qbuf_mem - FPF__ZEROS;
+        fpf__deconv2x2(&r, &L.k, fpf__mk(in, h, w, cin), fpf__mk(o1, 2 * h, 2 * w, cout), tmp);
+        if (memcmp(o1, o2, sizeof o1) != 0) { printf("  %s deconv differs\n", fpf_qisa_name(K->isa)); ok = 0; }
+    }
+    CHECK(ok);
+    qlayer_free(&L);
+}
+
+TEST(int8_pack_layout_by_hand) { /* 1×1, cin 4, cout 17: rows of [16 channels][4 inputs], a zero panel past the last */
+    int8_t w[4 * 17];
+    float sc[17], b[17];
+    fpf__conv k;
+    fpf__qconv q;
+    static unsigned char mem[8192] __attribute__((aligned(64)));
+    int i;
+    for (i = 0; i < 68; i++) w[i] = (int8_t)i;          /* w[ci][co] = 17·ci + co */
+    for (i = 0; i < 17; i++) { sc[i] = 1.0f; b[i] = 0.0f; }
+    memset(&k, 0, sizeof k); memset(&q, 0, sizeof q);
+    k.kh = k.kw = 1; k.cin = 4; k.cout = 17; k.b = b; k.q = &q;
+    q.w = w; q.scale = sc; q.in_scale = 2.0f; q.in_zero = 0;
+    fpf__qinit(&q, &k, 0, mem);
+    CHECK(q.pstride == 64);
+    CHECK(q.wp[0] == 0 && q.wp[1] == 17 && q.wp[2] == 34 && q.wp[3] == 51); /* channel 0, inputs 0..3 */
+    CHECK(q.wp[4] == 1 && q.wp[63] == 15 + 51);                             /* channel 1; channel 15 input 3 */
+    CHECK(q.wp[64] == 16 && q.wp[65] == 33 && q.wp[68] == 0);               /* panel 1: channel 16, then zeros */
+    CHECK(q.wp[128] == 0 && q.wp[191] == 0);                                /* the zero panel */
+    CHECK(q.wsum[0] == 0 + 17 + 34 + 51 && q.wsum[16] == 16 + 33 + 50 + 67 && q.wsum[17] == 0);
+    CHECK(q.mul[3] == 2.0f);
+}
+
+int main(void) {
+    RUN(int8_paths_this_cpu_runs);
+    RUN(quantize_by_hand);
+    RUN(quantize_rows_equal_scalar);
+    RUN(int8_conv_by_hand);
+    RUN(int8_pack_layout_by_hand);
+    RUN(int8_conv_paths_equal_twin_on_odd_shapes);
+    RUN(int8_deconv_equals_twin);
+#if defined(__aarch64__)
+    return harness_summary("int8 kernels aarch64-qemu");
+#else
+    return harness_summary("int8 kernels");
+#endif
+}

@@ -114,7 +114,7 @@
        64      256   config block: 64 little-endian 32-bit words (FPF__CFG_* below; floats as f32 bits)
        320     128·T tensor table, one entry per tensor:
                        char name[80]   NUL-terminated, NUL-padded (Keras layer name + "/kernel" or "/bias")
-                       u32  dtype      0 = f32, 1 = s8 (reserved for int8 with per-channel scales)
+                       u32  dtype      0 = f32, 1 = s8 with per-output-channel f32 scales (int8, below)
                        u32  ndim       1..4
                        u32  shape[4]   unused dims are 0
                        u64  offset     absolute file offset of the data, a multiple of 64
@@ -132,6 +132,27 @@
        of the weights is then allocated beside it. fpf_model_load_file and _memory pack the
        weights inside their own copy of the file instead (no extra memory), so there
        fpf_model_tensor returns kernels in the packed layout (panels of 16 output channels).
+
+   int8 quantized models (same format, version 1; written by examples/fpf_quantize.c)
+       A layer is int8 when its "<layer>/kernel" entry has dtype 1: s8 weights q_w in the HWIO
+       layout, nbytes = product(shape), and at the entry's scales offset (4-byte aligned) cout f32
+       scales s_w over the last dim, so w ≈ s_w[co] · q_w. Beside it an f32 tensor
+       "<layer>/input_q" of shape [2] holds the layer's input quantization {s_x, z_x} (s_x > 0,
+       z_x an integer 0..255), x ≈ s_x · (q_x − z_x). Other layers stay fp32 (mixed precision:
+       fpf_quantize keeps the 1–2 channel stem and the five output layers fp32). An int8 layer
+       needs cin % 4 == 0 and kh·kw·cin <= 32768. fpf_model_layers() reports each layer's precision.
+       The one formula, with one rounding rule (round half to even) used everywhere:
+           q_x = clamp(round_half_even(x / s_x) + z_x, 0, 255)          x / s_x: a float division
+           acc = Σ over (ky, kx, ci) of (q_x − z_x) · q_w                  exact in int32
+           y   = (float)acc · m[co] + bias[co],   m[co] = s_x · s_w[co]    (one float product)
+       then the fp32 epilogue in float: + residual (or nearest-upsampled map), ReLU, += (FPF-add).
+       Taps outside the input read q_x = z_x, i.e. the real value 0, as in fp32. A NaN input
+       quantizes to 0. A layer's output y is kept as float and requantized by the first line when
+       an int8 layer reads it (the rows it needs, once per call, into the session's u8 buffer):
+       the same numbers as storing u8 with the reader's {s_x, z_x}, without that memory saving
+       yet. Readers of one tensor get the same parameters (calibrated on the same values). Integer sums are exact, so every
+       kernel row (scalar, AVX2 without VNNI via int16 vpmaddwd, AVX-VNNI, AVX-512 VNNI, NEON,
+       NEON dotprod) gives bit-identical results; fpf_options.int8_isa forces one.
 
    Limits and security
        The loader checks every offset, size and shape with overflow-safe arithmetic, the checksum,

@@ -1,0 +1,356 @@
+/* tests/test_int8.c - int8 models end to end: fpf_quantize on a seeded tiny model (determinism,
+ * refusals, no partial file), the int8 file (size, per-layer precision, loader refusals), the int8
+ * forward pass (every int8 kernel row and thread count give the same bits; close to fp32), and
+ * fpf_segment on an int8 model. Runs build/fpf_quantize and build/fpf_segment from the repo root.
+ * Calibration images: synthetic scenes (examples/fpf_synth.h) at seeds no set uses. */
+#define _POSIX_C_SOURCE 200809L
+#define FPF_IMPLEMENTATION
+#define FPF_IMAGE_IMPLEMENTATION
+#define FPF_SYNTH_IMPLEMENTATION
+#include "fpf.h"
+#include "fpf_image.h"
+#include "fpf_synth.h"
+#include "fpf_seeded.h"
+#include "harness.h"
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define W 128
+#define H 128
+static char g_dir[64];
+
+static int run(const char *cmd, int *lines, char *first, size_t n) {
+    char full[2048], path[128], buf[200];
+    FILE *f;
+    int rc;
+    snprintf(path, sizeof path, "%s/stderr.txt", g_dir);
+    snprintf(full, sizeof full, "%s 2>%s >/dev/null", cmd, path);
+    rc = system(full);
+    *lines = 0;
+    if (first) first[0] = 0;
+    if ((f = fopen(path, "r"))) {
+        while (fgets(buf, sizeof buf, f)) {
+            if (*lines == 0 && first) snprintf(first, n, "%.199s", buf);
+            (*lines)++;
+        }
+        fclose(f);
+    }
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static int file_exists(const char *p) { struct stat st; return stat(p, &st) == 0; }
+static unsigned char *slurp(const char *p, size_t *n) {
+    unsigned char *d = NULL;
+    char err[128];
+    if (fpfi_load_file(p, &d, n, err, sizeof err) != 0) return NULL;
+    return d;
+}
+
+static fpfs_scene g_scene[3];
+
+static void setup(void) {
+    int i;
+    fpf_config c;
+    for (i = 0; i < 3; i++) { /* three calibration scenes, one test scene */
+        fpfs_params p;
+        char path[160], err[128];
+        fpfi_image im;
+        fpfs_default_params(&p);
+        p.width = W; p.height = H; p.seed = 888100ULL + (unsigned long long)i; p.cells_per_field = 400.0;
+        if (fpfs_generate(&p, &g_scene[i]) != 0) continue;
+        im.w = W; im.h = H; im.type = FPFI_U16;
+        im.pixels = g_scene[i].cell;
+        snprintf(path, sizeof path, "%s/c%d.tif", g_dir, i); fpfi_write_tiff(path, &im, err, sizeof err);
+        im.pixels = g_scene[i].nucleus;
+        snprintf(path, sizeof path, "%s/n%d.tif", g_dir, i); fpfi_write_tiff(path, &im, err, sizeof err);
+    }
+    { /* a differently sized nucleus image, for the mismatched pair */
+        fpfi_image im;
+        char path[160], err[128];
+        fpfi_alloc(&im, W / 2, H, FPFI_U16);
+        snprintf(path, sizeof path, "%s/small.tif", g_dir); fpfi_write_tiff(path, &im, err, sizeof err);
+        fpfi_free(&im);
+    }
+    {
+        const char *names[2] = {"cores", "fpf_add"};
+        for (i = 0; i < 2; i++) {
+            fpf_variant v = FPF_VARIANT_CORES;
+            size_t n = 0;
+            void *f;
+            char path[160], err[128];
+            fpf_seeded_variant(names[i], &v);
+            fpf_seeded_config(&c, "tiny", v);
+            f = fpf_seeded_file(&c, 11, 7, &n);
+            snprintf(path, sizeof path, "%s/%s.fpf", g_dir, names[i]);
+            fpfi_write_file_atomic(path, f, n, err, sizeof err);
+            free(f);
+        }
+    }
+}
+
+static int quantize(const char *model, const char *calib, const char *out, int *lines, char *first) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "build/fpf_quantize --model %s/%s --calib %s --out %s/%s", g_dir, model, calib, g_dir, out);
+    return run(cmd, lines, first, 256);
+}
+
+TEST(quantize_is_deterministic_and_small) {
+    char calib[512];
+    int lines;
+    size_t n1 = 0, n2 = 0, n0 = 0;
+    unsigned char *a, *b, *f0;
+    snprintf(calib, sizeof calib, "%s/c0.tif,%s/n0.tif %s/c1.tif,%s/n1.tif", g_dir, g_dir, g_dir, g_dir);
+    CHECK(quantize("fpf_add.fpf", calib, "add8.fpf", &lines, NULL) == 0);
+    CHECK(quantize("fpf_add.fpf", calib, "add8b.fpf", &lines, NULL) == 0);
+    { char p[160]; snprintf(p, sizeof p, "%s/add8.fpf", g_dir); a = slurp(p, &n1);
+      snprintf(p, sizeof p, "%s/add8b.fpf", g_dir); b = slurp(p, &n2);
+      snprintf(p, sizeof p, "%s/fpf_add.fpf", g_dir); f0 = slurp(p, &n0); }
+    CHECK(a && b && n1 == n2 && memcmp(a, b, n1) == 0); /* same inputs, same bytes */
+    CHECK(a && n1 * 100 <= n0 * 30);                     /* at most 30 % of the fp32 file */
+    snprintf(calib, sizeof calib, "%s/n0.tif %s/n1.tif", g_dir, g_dir);
+    CHECK(quantize("cores.fpf", calib, "cores8.fpf", &lines, NULL) == 0);
+    { /* min/max calibration: another valid model with wider input ranges */
+        char cmd[1024], p[160];
+        fpf_model *m1 = NULL, *m2 = NULL;
+        fpf_layer_info i1[FPF_MAX_LAYERS], i2[FPF_MAX_LAYERS];
+        int l, n, wider = 0, narrower = 0;
+        snprintf(cmd, sizeof cmd, "build/fpf_quantize --model %s/cores.fpf --calib %s --out %s/cores8mm.fpf --method minmax", g_dir, calib, g_dir);
+        CHECK(run(cmd, &lines, NULL, 0) == 0);
+        snprintf(p, sizeof p, "%s/cores8.fpf", g_dir); fpf_model_load_file(p, NULL, &m1, NULL, 0);
+        snprintf(p, sizeof p, "%s/cores8mm.fpf", g_dir); fpf_model_load_file(p, NULL, &m2, NULL, 0);
+        CHECK(m1 && m2);
+        if (m1 && m2) {
+            n = fpf_model_layers(m1, i1, FPF_MAX_LAYERS);
+            fpf_model_layers(m2, i2, FPF_MAX_LAYERS);
+            for (l = 0; l < n; l++) { wider += i2[l].in_scale > i1[l].in_scale; narrower += i2[l].in_scale < i1[l].in_scale; }
+            CHECK(wider > 0 && narrower == 0); /* percentiles clip; min/max never does */
+        }
+        fpf_model_free(m1); fpf_model_free(m2);
+    }
+    free(a); free(b); free(f0);
+}
+
+TEST(int8_file_records_precision_per_layer) {
+    char p[160], msg[256];
+    fpf_model *m = NULL;
+    fpf_layer_info info[FPF_MAX_LAYERS];
+    int n, l, n8 = 0, ok = 1;
+    snprintf(p, sizeof p, "%s/add8.fpf", g_dir);
+    CHECK(fpf_model_load_file(p, NULL, &m, msg, sizeof msg) == FPF_OK);
+    if (!m) return;
+    n = fpf_model_layers(m, info, FPF_MAX_LAYERS);
+    for (l = 0; l < n; l++) {
+        const char *nm = info[l].desc.name;
+        int out_layer = !strcmp(nm, "rpn_class_raw") || !strcmp(nm, "rpn_bbox_pred") || !strcmp(nm, "mrcnn_class_logits") ||
+                        !strcmp(nm, "mrcnn_bbox_fc") || !strcmp(nm, "mrcnn_mask");
+        if (!strncmp(nm, "conv1", 5) || out_layer) ok &= info[l].bits == 32;   /* stem and outputs stay fp32 */
+        if (info[l].bits == 8) { n8++; ok &= info[l].in_scale > 0.0f && info[l].in_zero >= 0 && info[l].in_zero <= 255; }
+        if (!strncmp(nm, "res2a_branch2b", 14)) ok &= info[l].bits == 8 && info[l].in_zero == 0; /* after a ReLU: z = 0 */
+    }
+    CHECK(ok);
+    CHECK(n8 >= n - 7 - 20); /* all but the fp32 ones (mask layers may be fp32 when no detection ran) */
+    fpf_model_free(m);
+}
+
+/* The corrupted int8 file: one field changed, checksum recomputed. */
+static fpf_result load_changed(const char *name, const char *tensor, int field, uint64_t value, int is_data_f32_index) {
+    char p[160], msg[256];
+    size_t n;
+    unsigned char *f;
+    fpf_model *m = NULL;
+    fpf_result r;
+    uint32_t t, nt;
+    snprintf(p, sizeof p, "%s/%s", g_dir, name);
+    if (!(f = slurp(p, &n))) return FPF_ERR_IO;
+    nt = (uint32_t)f[12] | (uint32_t)f[13] << 8;
+    for (t = 0; t < nt; t++) {
+        unsigned char *e = f + 320 + 128 * t;
+        if (strcmp((char *)e, tensor) != 0) continue;
+        if (is_data_f32_index >= 0) { /* overwrite one float of the data */
+            uint64_t off = fpf__rd64(e + 104);
+            float v = (float)(double)value;
+            memcpy(f + off + 4 * (size_t)is_data_f32_index, &v, 4);
+        } else {
+            memcpy(e + field, &value, 8);
+        }
+    }
+    memset(f + 24, 0, 8);
+    { uint64_t c = fpf_checksum(f, n); memcpy(f + 24, &c, 8); }
+    r = fpf_model_load_memory(f, n, NULL, &m, msg, sizeof msg);
+    fpf_model_free(m);
+    free(f);
+    return r;
+}
+
+TEST(loader_refuses_bad_int8_fields) {
+    CHECK(load_changed("add8.fpf", "res2a_branch2b/input_q", 0, 300, 1) == FPF_ERR_BAD_WEIGHTS);  /* zero point 300 */
+    CHECK(load_changed("add8.fpf", "res2a_branch2b/input_q", 0, 0, 0) == FPF_ERR_BAD_WEIGHTS);    /* scale 0 */
+    CHECK(load_changed("add8.fpf", "res2a_branch2b/kernel", 120, 0, -1) == FPF_ERR_BAD_MODEL);     /* no scales */
+    CHECK(load_changed("add8.fpf", "res2a_branch2b/kernel", 120, (uint64_t)1 << 40, -1) == FPF_ERR_BAD_MODEL); /* outside */
+    CHECK(load_changed("add8.fpf", "no such tensor", 120, 0, -1) == FPF_OK);                       /* unchanged */
+}
+
+TEST(quantize_refusals_one_line_no_file) {
+    char calib[512], first[256], p[160];
+    int lines;
+    snprintf(p, sizeof p, "%s/keep.fpf", g_dir);
+    { FILE *f = fopen(p, "wb"); fputs("earlier run", f); fclose(f); }
+    /* an int8 input model */
+    snprintf(calib, sizeof calib, "%s/c0.tif,%s/n0.tif", g_dir, g_dir);
+    CHECK(quantize("add8.fpf", calib, "x1.fpf", &lines, first) == 1 && lines == 1 && strstr(first, "already an int8 model"));
+    /* an empty calibration set */
+    CHECK(quantize("fpf_add.fpf", "", "x2.fpf", &lines, first) == 1 && lines == 1 && strstr(first, "no calibration images"));
+    /* single images for a two-input model, a pair for a one-input model, a pair of two sizes */
+    snprintf(calib, sizeof calib, "%s/c0.tif", g_dir);
+    CHECK(quantize("fpf_add.fpf", calib, "x3.fpf", &lines, first) == 1 && lines == 1 && strstr(first, "CELL,NUCLEUS pairs"));
+    snprintf(calib, sizeof calib, "%s/c0.tif,%s/n0.tif", g_dir, g_dir);
+    CHECK(quantize("cores.fpf", calib, "x4.fpf", &lines, first) == 1 && lines == 1 && strstr(first, "not pairs"));
+    snprintf(calib, sizeof calib, "%s/c0.tif,%s/small.tif", g_dir, g_dir);
+    CHECK(quantize("fpf_add.fpf", calib, "keep.fpf", &lines, first) == 1 && lines == 1 && strstr(first, "nucleus image 64x128"));
+    snprintf(calib, sizeof calib, "%s/c0.tif,%s/missing.tif", g_dir, g_dir);
+    CHECK(quantize("fpf_add.fpf", calib, "keep.fpf", &lines, first) == 1 && lines == 1);
+    snprintf(p, sizeof p, "%s/x1.fpf", g_dir); CHECK(!file_exists(p));
+    snprintf(p, sizeof p, "%s/x2.fpf", g_dir); CHECK(!file_exists(p));
+    snprintf(p, sizeof p, "%s/x3.fpf", g_dir); CHECK(!file_exists(p));
+    snprintf(p, sizeof p, "%s/x4.fpf", g_dir); CHECK(!file_exists(p));
+    { size_t n; unsigned char *d; snprintf(p, sizeof p, "%s/keep.fpf", g_dir); d = slurp(p, &n);
+      CHECK(d && n == 11 && memcmp(d, "earlier run", 11) == 0); free(d); } /* an earlier file survives */
+}
+
+/* Runs model (+ nucleus) on scene 2 and keeps the pyramid F2 (stage dump) and the detections. */
+typedef struct capture { float *f2; size_t n; } capture;
+static void grab(void *user, const char *name, const float *d, int ndim, const int *dims, int ld) {
+    capture *c = (capture *)user;
+    size_t i, px, ch;
+    if (strcmp(name, "F2") != 0 || ndim != 3) return;
+    px = (size_t)dims[0] * dims[1]; ch = (size_t)dims[2];
+    free(c->f2);
+    c->f2 = (float *)malloc(px * ch * sizeof(float)); c->n = px * ch;
+    for (i = 0; i < px; i++) memcpy(c->f2 + i * ch, d + i * ld, ch * sizeof(float));
+}
+
+static int run_model(const char *name, int isa, int qisa, int threads, capture *cap, float *boxes, int *ndet) {
+    char p[160], msg[256];
+    fpf_model *m = NULL;
+    fpf_session *s = NULL;
+    fpf_options o;
+    fpf_input in;
+    const fpf_output *out;
+    int i, rc = 0;
+    snprintf(p, sizeof p, "%s/%s", g_dir, name);
+    if (fpf_model_load_file(p, NULL, &m, msg, sizeof msg) != FPF_OK) return -1;
+    memset(&o, 0, sizeof o);
+    o.isa = isa; o.int8_isa = qisa; o.n_threads = threads; o.stage = grab; o.stage_user = cap;
+    if (fpf_session_init(m, NULL, H, W, &o, &s) != FPF_OK) { fpf_model_free(m); return -1; }
+    in.cell = fpf_image_u16(g_scene[2].cell, W, H, W * 2);
+    in.nucleus = fpf_image_u16(g_scene[2].nucleus, W, H, W * 2);
+    if (fpf_session_run(s, &in, &out) != FPF_OK) rc = -1;
+    else {
+        *ndet = out->n_cells;
+        for (i = 0; i < out->n_cells && i < 64; i++) {
+            boxes[5 * i] = (float)out->cells[i].y1; boxes[5 * i + 1] = (float)out->cells[i].x1;
+            boxes[5 * i + 2] = (float)out->cells[i].y2; boxes[5 * i + 3] = (float)out->cells[i].x2;
+            boxes[5 * i + 4] = out->cells[i].score;
+        }
+    }
+    fpf_session_free(s);
+    fpf_model_free(m);
+    return rc;
+}
+
+TEST(int8_forward_same_bits_on_every_path_and_thread_count) {
+    capture c0 = {NULL, 0}, c1 = {NULL, 0};
+    float b0[320], b1[320];
+    int n0 = 0, n1 = 0, q, fisa = FPF_ISA_AUTO, ok = 1;
+    CHECK(run_model("add8.fpf", fisa, FPF_QISA_SCALAR, 1, &c0, b0, &n0) == 0);
+    for (q = FPF_QISA_AVX2; q <= FPF_QISA_NEONDOT; q++) {
+        if (!fpf_qisa_supported((fpf_qisa)q)) continue;
+        memset(b1, 0, sizeof b1);
+        ok &= run_model("add8.fpf", fisa, q, q % 2 ? 2 : 1, &c1, b1, &n1) == 0;
+        ok &= c0.f2 && c1.f2 && c0.n == c1.n && memcmp(c0.f2, c1.f2, c0.n * 4) == 0;
+        ok &= n0 == n1 && memcmp(b0, b1, (size_t)n0 * 5 * 4) == 0;
+        if (!ok) printf("  int8 path %s differs from scalar\n", fpf_qisa_name((fpf_qisa)q));
+    }
+    CHECK(run_model("add8.fpf", fisa, 0, 2, &c1, b1, &n1) == 0); /* AUTO, 2 threads */
+    ok &= c0.n == c1.n && memcmp(c0.f2, c1.f2, c0.n * 4) == 0;
+    CHECK(ok);
+    free(c0.f2); free(c1.f2);
+}
+
+TEST(int8_forward_close_to_fp32) { /* the fused pyramid F2 of the seeded model: int8 within a few % */
+    capture c8 = {NULL, 0}, c32 = {NULL, 0};
+    float b[320];
+    int n, i;
+    double num = 0, den = 0;
+    CHECK(run_model("add8.fpf", 0, 0, 1, &c8, b, &n) == 0);
+    CHECK(run_model("fpf_add.fpf", 0, 0, 1, &c32, b, &n) == 0);
+    if (!c8.f2 || !c32.f2 || c8.n != c32.n) { CHECK(0); return; }
+    for (i = 0; i < (int)c8.n; i++) { num += fabs((double)c8.f2[i] - c32.f2[i]); den += fabs((double)c32.f2[i]); }
+    printf("  F2 mean |int8 - fp32| / mean |fp32| = %.4f\n", num / den);
+    CHECK(den > 0 && num / den < 0.05);
+    CHECK(num > 0); /* it did run int8 */
+    free(c8.f2); free(c32.f2);
+}
+
+TEST(segment_runs_an_int8_model) {
+    char cmd[1024], p[300];
+    int lines;
+    snprintf(cmd, sizeof cmd, "build/fpf_segment --model %s/add8.fpf --nucleus-model %s/cores8.fpf --nucleus %s/n2.tif "
+             "--cell %s/c2.tif --out %s/seg --quiet", g_dir, g_dir, g_dir, g_dir, g_dir);
+    { fpfi_image im; char err[64]; im.w = W; im.h = H; im.type = FPFI_U16;
+      im.pixels = g_scene[2].cell; snprintf(p, sizeof p, "%s/c2.tif", g_dir); fpfi_write_tiff(p, &im, err, sizeof err);
+      im.pixels = g_scene[2].nucleus; snprintf(p, sizeof p, "%s/n2.tif", g_dir); fpfi_write_tiff(p, &im, err, sizeof err); }
+    CHECK(run(cmd, &lines, NULL, 0) == 0);
+    snprintf(p, sizeof p, "%s/seg/cells.csv", g_dir); CHECK(file_exists(p));
+    snprintf(p, sizeof p, "%s/seg/nuclei.csv", g_dir); CHECK(file_exists(p));
+}
+
+TEST(info_prints_precision_and_checksum) {
+    char cmd[512], p[160], line[256];
+    FILE *f;
+    int lines, int8_rows = 0, fp32_rows = 0, mismatch = 0;
+    size_t n;
+    unsigned char *d;
+    snprintf(cmd, sizeof cmd, "(build/fpf_info %s/add8.fpf > %s/info.txt)", g_dir, g_dir);
+    CHECK(run(cmd, &lines, NULL, 0) == 0);
+    snprintf(p, sizeof p, "%s/info.txt", g_dir);
+    if ((f = fopen(p, "r"))) {
+        while (fgets(line, sizeof line, f)) { int8_rows += strstr(line, " int8  (input scale") != NULL; fp32_rows += strstr(line, "  fp32\n") != NULL; }
+        fclose(f);
+    }
+    CHECK(int8_rows > 50 && fp32_rows >= 7);
+    snprintf(p, sizeof p, "%s/add8.fpf", g_dir);
+    d = slurp(p, &n);
+    if (d) { /* one flipped bit: the checksum status says so, exit 1 */
+        char q[160], err[64];
+        d[n / 2] ^= 1;
+        snprintf(q, sizeof q, "%s/bad.fpf", g_dir);
+        fpfi_write_file_atomic(q, d, n, err, sizeof err);
+        free(d);
+        snprintf(cmd, sizeof cmd, "(build/fpf_info %s/bad.fpf > %s/info2.txt)", g_dir, g_dir);
+        CHECK(run(cmd, &lines, NULL, 0) == 1);
+        snprintf(p, sizeof p, "%s/info2.txt", g_dir);
+        if ((f = fopen(p, "r"))) { while (fgets(line, sizeof line, f)) mismatch += strstr(line, "checksum    MISMATCH") != NULL; fclose(f); }
+        CHECK(mismatch == 1);
+    }
+}
+
+int main(void) {
+    char cmd[256];
+    int i;
+    snprintf(g_dir, sizeof g_dir, "build/tests/int8_tmp");
+    snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", g_dir, g_dir);
+    if (system(cmd) != 0) return 1;
+    setup();
+    RUN(quantize_is_deterministic_and_small);
+    RUN(int8_file_records_precision_per_layer);
+    RUN(loader_refuses_bad_int8_fields);
+    RUN(quantize_refusals_one_line_no_file);
+    RUN(int8_forward_same_bits_on_every_path_and_thread_count);
+    RUN(int8_forward_close_to_fp32);
+    RUN(segment_runs_an_int8_model);
+    RUN(info_prints_precision_and_checksum);
+    for (i = 0; i < 3; i++) fpfs_free(&g_scene[i]);
+    return harness_summary("int8");
+}

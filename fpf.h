@@ -1886,6 +1886,37 @@ static void fpf__qquant__scalar(const float *src, int n, float s, int z, uint8_t
 #define FPF__AVX512VNNI __attribute__((target("avx512f,avx512bw,avx512vnni,avx2,fma")))
 #define FPF__AVXVNNI __attribute__((target("avxvnni,avx2,fma")))
 
+/* The vector epilogue of 16 (8) channels from co: the scalar epilogue's operations in the same
+   order, lane by lane (int32 −, convert, ×, + bias, + residual, ReLU as max(0, v), += dst). */
+FPF__AVX512VNNI static void fpf__qstore_avx512(const fpf__qargs *a, __m512i acc, int y, int x, int co) {
+    const fpf__conv_args *c = &a->c;
+    float *dst = c->out.d + ((size_t)y * c->out.w + x) * c->out.ld + co;
+    __m512i s = _mm512_sub_epi32(acc, _mm512_mullo_epi32(_mm512_set1_epi32(a->q->in_zero), _mm512_loadu_si512((const void *)(a->q->wsum + co))));
+    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(s), _mm512_loadu_ps(a->q->mul + co));
+    v = _mm512_add_ps(v, _mm512_loadu_ps(c->k->b + co));
+    if (c->res) {
+        const fpf__map *r = c->res;
+        v = _mm512_add_ps(v, _mm512_loadu_ps(r->d + ((size_t)((y + c->y0) >> c->res_shift) * r->w + (x >> c->res_shift)) * r->ld + co));
+    }
+    if (c->relu) v = _mm512_max_ps(_mm512_setzero_ps(), v);
+    if (c->accumulate) v = _mm512_add_ps(_mm512_loadu_ps(dst), v);
+    _mm512_storeu_ps(dst, v);
+}
+FPF__AVXVNNI static void fpf__qstore_avx(const fpf__qargs *a, __m256i acc, int y, int x, int co) {
+    const fpf__conv_args *c = &a->c;
+    float *dst = c->out.d + ((size_t)y * c->out.w + x) * c->out.ld + co;
+    __m256i s = _mm256_sub_epi32(acc, _mm256_mullo_epi32(_mm256_set1_epi32(a->q->in_zero), _mm256_loadu_si256((const __m256i *)(const void *)(a->q->wsum + co))));
+    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(s), _mm256_loadu_ps(a->q->mul + co));
+    v = _mm256_add_ps(v, _mm256_loadu_ps(c->k->b + co));
+    if (c->res) {
+        const fpf__map *r = c->res;
+        v = _mm256_add_ps(v, _mm256_loadu_ps(r->d + ((size_t)((y + c->y0) >> c->res_shift) * r->w + (x >> c->res_shift)) * r->ld + co));
+    }
+    if (c->relu) v = _mm256_max_ps(_mm256_setzero_ps(), v);
+    if (c->accumulate) v = _mm256_add_ps(_mm256_loadu_ps(dst), v);
+    _mm256_storeu_ps(dst, v);
+}
+
 /* AVX-512 VNNI: 8 pixels × 32 channels (two panels) in 16 zmm; vpdpbusd adds four u8·s8
    products per int32 lane. The zero panel past the last lets the second panel always be read. */
 FPF__AVX512VNNI static void fpf__qu8s8_conv_8x32c4__avx512vnni(const fpf__qargs *a, int y, int x0, int np, int c0, int cb) {
@@ -1908,6 +1939,11 @@ FPF__AVX512VNNI static void fpf__qu8s8_conv_8x32c4__avx512vnni(const fpf__qargs 
                 }
             }
         }
+    if (cb == 32) { /* whole vectors: the vector epilogue */
+        FPF__UNROLL for (p = 0; p < 8; p++)
+            if (p < np) { fpf__qstore_avx512(a, acc[p][0], y, x0 + p, c0); fpf__qstore_avx512(a, acc[p][1], y, x0 + p, c0 + 16); }
+        return;
+    }
     FPF__UNROLL for (p = 0; p < 8; p++) {
         _mm512_storeu_si512((void *)t[p], acc[p][0]);
         _mm512_storeu_si512((void *)(t[p] + 16), acc[p][1]);
@@ -1937,6 +1973,11 @@ FPF__AVXVNNI static void fpf__qu8s8_conv_6x16c4__avxvnni(const fpf__qargs *a, in
                 }
             }
         }
+    if (cb == 16) {
+        FPF__UNROLL for (p = 0; p < 6; p++)
+            if (p < np) { fpf__qstore_avx(a, acc[p][0], y, x0 + p, c0); fpf__qstore_avx(a, acc[p][1], y, x0 + p, c0 + 8); }
+        return;
+    }
     FPF__UNROLL for (p = 0; p < 6; p++) {
         _mm256_storeu_si256((__m256i *)(void *)t[p], acc[p][0]);
         _mm256_storeu_si256((__m256i *)(void *)(t[p] + 8), acc[p][1]);

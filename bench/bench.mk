@@ -32,7 +32,7 @@ $(BENCH_ORT):
 	@test -f $(BENCH_DIR)/package.json || (cd $(BENCH_DIR) && npm init -y >/dev/null)
 	cd $(BENCH_DIR) && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund onnxruntime-node
 
-bench-deps: $(BENCH_DIR)/peak $(BENCH_DIR)/bench_fpf build/fpf_mkmodel
+bench-deps: $(BENCH_DIR)/peak $(BENCH_DIR)/bench_fpf build/fpf_mkmodel build/fpf_quantize
 	@$(BENCH_PY) -c "import numpy, torch" 2>/dev/null || { echo "bench: $(BENCH_PY) needs numpy and torch (apt-get install python3-torch)"; exit 1; }
 	@$(BENCH_PY) -c "import onnx" 2>/dev/null || echo "bench: python3-onnx is missing (apt-get install python3-onnx); the ONNX export may fail"
 	@if command -v node >/dev/null && command -v npm >/dev/null; then \

@@ -1,4 +1,4 @@
-/* bench/peak.c - the machine's fp32 FMA peak (GFLOP/s) on 1 and 2 threads, measured in one run.
+/* bench/peak.c - the machine's fp32 FMA peak (GFLOP/s) and int8 VNNI peak (GOP/s) on 1 and 2 threads, in one run.
  *
  *   build/bench/peak [--threads 1,2] [--reps 5] [--ms 250] [--json FILE]
  *
@@ -81,6 +81,25 @@ __attribute__((target("avx512f"))) static double bench_peak_zmm(long n, float se
     _mm512_storeu_ps(out, v0);
     bench_peak_sink = out[0] + out[15];
     return (double)n * 12.0 * 16.0 * 2.0;
+}
+
+/* int8 peak: 12 independent chains of vpdpbusd zmm (64 u8·s8 multiply-adds each = 128 ops). */
+#define BENCH_PEAK_DP(acc, a, b) _mm512_dpbusd_epi32(acc, a, b)
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static double bench_peak_vnni(long n, float seed) {
+    __m512i a = _mm512_set1_epi8(3), b = _mm512_set1_epi8((char)(seed + 1));
+    __m512i v0 = _mm512_set1_epi32((int)seed), v1 = _mm512_set1_epi32(1), v2 = _mm512_set1_epi32(2),
+            v3 = _mm512_set1_epi32(3), v4 = _mm512_set1_epi32(4), v5 = _mm512_set1_epi32(5),
+            v6 = _mm512_set1_epi32(6), v7 = _mm512_set1_epi32(7), v8 = _mm512_set1_epi32(8),
+            v9 = _mm512_set1_epi32(9), v10 = _mm512_set1_epi32(10), v11 = _mm512_set1_epi32(11);
+    long i;
+    int out[16];
+    for (i = 0; i < n; i++) { BENCH_PEAK_CHAINS(BENCH_PEAK_DP, __m512i, a, b, v) }
+    v0 = _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(v0, v1), _mm512_add_epi32(v2, v3)),
+                          _mm512_add_epi32(_mm512_add_epi32(v4, v5), _mm512_add_epi32(v6, v7)));
+    v0 = _mm512_add_epi32(v0, _mm512_add_epi32(_mm512_add_epi32(v8, v9), _mm512_add_epi32(v10, v11)));
+    _mm512_storeu_si512((void *)out, v0);
+    bench_peak_sink = (float)(out[0] + out[15]);
+    return (double)n * 12.0 * 64.0 * 2.0;
 }
 
 /* Clock estimate: a dependent chain of integer adds retires at 1 per cycle. Returns "cycles". */
@@ -236,8 +255,8 @@ static void bench_cpu_model(char *dst, size_t n) {
 /* Results for thread counts th[0..nt). */
 typedef struct bench_peak_result {
     int nt, threads[8];
-    int has_ymm, has_zmm;
-    bench_peak_stat ymm[8], zmm[8], clock_ghz[8];
+    int has_ymm, has_zmm, has_vnni;
+    bench_peak_stat ymm[8], zmm[8], clock_ghz[8], vnni[8]; /* vnni: int8 GOP/s (1 MAC = 2 ops) */
     double peak[8];          /* best ISA's median GFLOP/s */
     const char *peak_isa;    /* "zmm (AVX-512F)", "ymm (AVX2+FMA)" or "none" */
 } bench_peak_result;
@@ -249,6 +268,9 @@ static void bench_peak_all(bench_peak_result *r, const int *threads, int nt, int
     r->nt = nt;
     r->has_ymm = bench_peak_has_avx2_fma();
     r->has_zmm = bench_peak_has_avx512f();
+#ifdef BENCH_PEAK_X86
+    r->has_vnni = r->has_zmm && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw");
+#endif
     r->peak_isa = r->has_zmm ? "zmm (AVX-512F)" : r->has_ymm ? "ymm (AVX2+FMA)" : "none";
     for (i = 0; i < nt; i++) {
         r->threads[i] = threads[i];
@@ -259,6 +281,7 @@ static void bench_peak_all(bench_peak_result *r, const int *threads, int nt, int
         r->clock_ghz[i].max /= threads[i];
         if (r->has_ymm) r->ymm[i] = bench_peak_measure(bench_peak_ymm, threads[i], reps, ms);
         if (r->has_zmm) r->zmm[i] = bench_peak_measure(bench_peak_zmm, threads[i], reps, ms);
+        if (r->has_vnni) r->vnni[i] = bench_peak_measure(bench_peak_vnni, threads[i], reps, ms);
 #endif
         r->peak[i] = r->has_zmm ? r->zmm[i].med : r->ymm[i].med;
     }
@@ -275,6 +298,7 @@ static void bench_peak_print(FILE *f, const bench_peak_result *r) {
                 r->clock_ghz[i].min, r->clock_ghz[i].max);
         if (r->has_ymm) fprintf(f, "  fp32 FMA ymm %.1f GFLOP/s (%.1f-%.1f)", r->ymm[i].med, r->ymm[i].min, r->ymm[i].max);
         if (r->has_zmm) fprintf(f, "  zmm %.1f GFLOP/s (%.1f-%.1f)", r->zmm[i].med, r->zmm[i].min, r->zmm[i].max);
+        if (r->has_vnni) fprintf(f, "  int8 VNNI zmm %.1f GOP/s (%.1f-%.1f)", r->vnni[i].med, r->vnni[i].min, r->vnni[i].max);
         fprintf(f, "\n");
     }
 }
@@ -287,10 +311,11 @@ static void bench_peak_json(FILE *f, const bench_peak_result *r) {
             cpu, r->has_ymm, r->has_zmm, r->peak_isa);
     for (i = 0; i < r->nt; i++) {
         fprintf(f, "%s{\"threads\": %d, \"peak_gflops\": %.3f, \"clock_ghz\": [%.3f, %.3f, %.3f], "
-                   "\"ymm_gflops\": [%.3f, %.3f, %.3f], \"zmm_gflops\": [%.3f, %.3f, %.3f]}",
+                   "\"ymm_gflops\": [%.3f, %.3f, %.3f], \"zmm_gflops\": [%.3f, %.3f, %.3f], "
+                   "\"int8_vnni_gops\": [%.3f, %.3f, %.3f]}",
                 i ? ", " : "", r->threads[i], r->peak[i], r->clock_ghz[i].med, r->clock_ghz[i].min,
                 r->clock_ghz[i].max, r->ymm[i].med, r->ymm[i].min, r->ymm[i].max, r->zmm[i].med,
-                r->zmm[i].min, r->zmm[i].max);
+                r->zmm[i].min, r->zmm[i].max, r->vnni[i].med, r->vnni[i].min, r->vnni[i].max);
     }
     fprintf(f, "]}\n");
 }

@@ -355,6 +355,59 @@ def report(a, R, env):
               x['n_props'], x['n0'], min(x['n_props'] + 1, 500), x['n0']))
         w('')
 
+    # int8
+    f8 = {t: R.get('fpf_int8_T%d' % t) for t in a.threads}
+    if any(f8.values()):
+        gops = {}
+        for pt in (R.get('peak') or {}).get('threads', []):
+            gops[pt['threads']] = (pt.get('int8_vnni_gops') or [0])[0]
+        w('## int8 (the same weights through `build/fpf_quantize`: %s int8; file %.1f MB = %.0f %% of fp32)' % (
+            'all layers but the stem and the outputs are', env.get('model8_bytes', 0) / 1e6,
+            100.0 * env.get('model8_bytes', 0) / max(env.get('model_bytes', 1), 1)))
+        w('')
+        w('Machine int8 peak (bench/peak.c, vpdpbusd zmm, 1 MAC = 2 ops, same run): %s.' % ', '.join(
+            'T=%d: %.1f GOP/s' % (t, g) for t, g in sorted(gops.items()) if g > 0) if any(gops.values()) else
+          'Machine int8 VNNI peak: not available on this CPU.')
+        w('')
+        w('| T | fp32 whole forward | int8 whole forward | int8 speed-up | fp32 dense trunk | int8 dense trunk | trunk speed-up | int8 trunk GOP/s, % int8 peak |')
+        w('|---|---|---|---|---|---|---|---|')
+        for t in a.threads:
+            r32, r8 = fpf.get(t), f8.get(t)
+            if not (r32 and r8):
+                continue
+            x32, x8 = r32['results'][0], r8['results'][0]
+            s32, s8 = st(x32['forward_ms']), st(x8['forward_ms'])
+            t32 = st(x32['trunk_ms']) if x32.get('trunk_ms') else None
+            t8 = st(x8['trunk_ms']) if x8.get('trunk_ms') else None
+            tg = 2 * x8.get('trunk_macs', 0) / 1e9 / (t8['median'] / 1e3) if t8 and t8['median'] > 0 else 0
+            w('| %d | %s | %s | %.2f× | %s | %s | %s | %s |' % (
+                t, fmt_ms(s32), fmt_ms(s8), s32['median'] / s8['median'], fmt_ms(t32) if t32 else '',
+                fmt_ms(t8) if t8 else '', '%.2f×' % (t32['median'] / t8['median']) if t32 and t8 else '',
+                '%.1f, %.1f %%' % (tg, 100 * tg / gops[t]) if tg and gops.get(t) else ''))
+        w('')
+        for t in a.threads:
+            r8 = f8.get(t)
+            if not r8:
+                continue
+            x = r8['results'][0]
+            g8 = gops.get(t, 0)
+            w('### int8 per stage, T=%d (%% of the int8 VNNI peak %.1f GOP/s; the stem and output layers stay fp32)' % (t, g8))
+            w('')
+            w('| stage | GMAC | int8 | GOP/s | % int8 peak | fp32 | int8 speed-up |')
+            w('|---|---|---|---|---|---|---|')
+            f32 = {g['name']: g for g in fpf[t]['results'][0]['stages']} if fpf.get(t) else {}
+            for g in x['stages']:
+                s = st(g['ms'])
+                gm = g['macs'] / 1e9
+                rate = 2 * gm / (s['median'] / 1e3) if s and s['median'] > 0 else 0
+                o = f32.get(g['name'])
+                so = st(o['ms']) if o else None
+                w('| %s | %s | %s | %s | %s | %s | %s |' % (
+                    g['name'], '%.2f' % gm if gm else '', fmt_ms(s), '%.1f' % rate if gm else '',
+                    '%.1f%%' % (100 * rate / g8) if gm and g8 else '', fmt_ms(so) if so else '',
+                    '%.2f×' % (so['median'] / s['median']) if so and s and s['median'] > 0 else ''))
+            w('')
+
     # load + memory
     w('## Load time and memory')
     w('')
@@ -461,7 +514,7 @@ def main():
     ap.add_argument('--max-wait', type=int, default=None, help='seconds to wait for a quiet machine per command')
     ap.add_argument('--quiet-load', type=float, default=0.15, help='foreign load (cores) that counts as quiet')
     ap.add_argument('--retries', type=int, default=None, help='re-runs of a command whose runs saw foreign load')
-    ap.add_argument('--skip', default='', help='comma list of: torch_ref,torch_trunk,torch_whole,ort_trunk,ort_whole')
+    ap.add_argument('--skip', default='', help='comma list of: torch_ref,torch_trunk,torch_whole,ort_trunk,ort_whole,int8')
     ap.add_argument('--extra-torch', action='store_true', help='also time trunk_eager (NCHW) and trunk_ref')
     ap.add_argument('--isa', default='auto', help='fpf kernels: auto|scalar|avx2|avx512|neon (bench_fpf --isa)')
     ap.add_argument('--pool', default='builtin', help='fpf threads: builtin (fpf_options.n_threads) or example '
@@ -533,8 +586,26 @@ def main():
             run.run('export', [PY, 'bench/peers/export_onnx.py'] + common_args + ['--out-dir', onnx_dir], None, timed=False)
     man = json.load(open(man_f)) if os.path.exists(man_f) else {}
 
+    # int8: the same weights through build/fpf_quantize (untimed), calibrated on a synthetic pair
+    # other than the timed input (seed 1004), written as PGM
+    model8_f = model_f[:-4] + '_int8.fpf'
+    if 'int8' not in skip:
+        qbin = os.path.join(REPO, 'build', 'fpf_quantize')
+        if not os.path.exists(model8_f) or os.path.getmtime(model8_f) < max(os.path.getmtime(model_f), os.path.getmtime(qbin)):
+            pgms = []
+            for nm, img in zip(('cell', 'nucleus'), common.synth_pair(a.height, a.width, seed=1004)):
+                pg = os.path.join(out, 'inputs', 'calib_%dx%d_%s.pgm' % (a.height, a.width, nm))
+                with open(pg, 'wb') as f:
+                    f.write(b'P5\n%d %d\n255\n' % (a.width, a.height) + img.astype('uint8').tobytes())
+                pgms.append(pg)
+            run.say('quantizing the model to int8 (untimed) ...')
+            item = ','.join(pgms) if a.variant in ('with_nucleus', 'fpf_add', 'fpf_concat') else pgms[1 if a.variant == 'cores' else 0]
+            subprocess.run([qbin, '--model', model_f, '--calib', item, '--out', model8_f, '--threads', '2'], check=True)
+
     R = {}
     env = dict(model_bytes=model_bytes, rpn_sums={}, errors=[])
+    if os.path.exists(model8_f):
+        env['model8_bytes'] = os.path.getsize(model8_f)
     # peak
     pj = os.path.join(resd, 'peak.json')
     R['peak'] = run.run('peak', [bin_peak, '--threads', ','.join(map(str, a.threads)), '--json', pj], pj)
@@ -545,6 +616,13 @@ def main():
                                                     '--threads', str(t), '--warmup', str(a.warmup), '--runs', str(a.runs),
                                                     '--stage-runs', str(a.runs), '--isa', a.isa, '--pool', a.pool,
                                                     '--json', j, '--quiet'], j, t)
+        if 'int8' not in skip and os.path.exists(model8_f):
+            j = os.path.join(resd, 'fpf_int8_T%d.json' % t)
+            R['fpf_int8_T%d' % t] = run.run('fpf_int8_T%d' % t, [bin_fpf, '--model', model8_f, '--height', str(a.height),
+                                                              '--width', str(a.width), '--cell', cell_f, '--nucleus', nuc_f,
+                                                              '--threads', str(t), '--warmup', str(a.warmup), '--runs', str(a.runs),
+                                                              '--stage-runs', str(a.runs), '--isa', a.isa, '--pool', a.pool,
+                                                              '--json', j, '--quiet'], j, t)
         torch_modes = []
         if 'torch_ref' not in skip:
             torch_modes.append('ref')

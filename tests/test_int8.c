@@ -110,14 +110,22 @@ TEST(quantize_is_deterministic_and_small) {
     CHECK(a && n1 * 100 <= n0 * 30);                     /* at most 30 % of the fp32 file */
     snprintf(calib, sizeof calib, "%s/n0.tif %s/n1.tif", g_dir, g_dir);
     CHECK(quantize("cores.fpf", calib, "cores8.fpf", &lines, NULL) == 0);
-    { /* min/max calibration: another valid model with wider input ranges */
+    { /* the default is min/max; percentiles give another valid model with narrower input ranges */
         char cmd[1024], p[160];
         fpf_model *m1 = NULL, *m2 = NULL;
         fpf_layer_info i1[FPF_MAX_LAYERS], i2[FPF_MAX_LAYERS];
         int l, n, wider = 0, narrower = 0;
+        size_t na = 0, nb = 0;
+        unsigned char *x, *y;
         snprintf(cmd, sizeof cmd, "build/fpf_quantize --model %s/cores.fpf --calib %s --out %s/cores8mm.fpf --method minmax", g_dir, calib, g_dir);
         CHECK(run(cmd, &lines, NULL, 0) == 0);
-        snprintf(p, sizeof p, "%s/cores8.fpf", g_dir); fpf_model_load_file(p, NULL, &m1, NULL, 0);
+        snprintf(cmd, sizeof cmd, "build/fpf_quantize --model %s/cores.fpf --calib %s --out %s/cores8pct.fpf --method percentile", g_dir, calib, g_dir);
+        CHECK(run(cmd, &lines, NULL, 0) == 0);
+        snprintf(p, sizeof p, "%s/cores8.fpf", g_dir); x = slurp(p, &na);
+        snprintf(p, sizeof p, "%s/cores8mm.fpf", g_dir); y = slurp(p, &nb);
+        CHECK(x && y && na == nb && memcmp(x, y, na) == 0); /* the default method is minmax */
+        free(x); free(y);
+        snprintf(p, sizeof p, "%s/cores8pct.fpf", g_dir); fpf_model_load_file(p, NULL, &m1, NULL, 0);
         snprintf(p, sizeof p, "%s/cores8mm.fpf", g_dir); fpf_model_load_file(p, NULL, &m2, NULL, 0);
         CHECK(m1 && m2);
         if (m1 && m2) {

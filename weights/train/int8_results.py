@@ -134,6 +134,46 @@ def do_eval(out, methods):
         json.dump(res, f, indent=1)
 
 
+def real_set():
+    """The nucleus model's real test set: ../shared/data/dsb2018_test_fluo (read in place, symlinks)."""
+    src = os.path.join(ROOT, '..', 'shared', 'data', 'dsb2018_test_fluo')
+    if not os.path.isdir(src):
+        return None
+    d = os.path.join(BUILD, 'eval_data', 'dsb2018_test_fluo')
+    os.makedirs(d, exist_ok=True)
+    for f in sorted(os.listdir(src)):
+        if f.endswith('.png'):
+            n = f[:-4]
+            for suffix, target in (('_cell.tif', f), ('_nucleus.tif', f), ('_mask.tif', n + '_labels.tif')):
+                link = os.path.join(d, n + suffix)
+                if not os.path.lexists(link):
+                    os.symlink(os.path.abspath(os.path.join(src, target)), link)
+    return d
+
+
+def do_real(out, methods):
+    with open(out) as f:
+        res = json.load(f)
+    d = real_set()
+    if d is None or 'cores' not in res:
+        print('no ../shared/data/dsb2018_test_fluo or no cores results; skipped')
+        return
+    variants = {'fp32': os.path.join(MODEL_DIR, 'cores.fpf'), 'int8': os.path.join(MODEL_DIR, 'cores_int8.fpf')}
+    for m in methods:
+        variants['int8_' + m] = os.path.join(BUILD, 'int8', 'cores_%s.fpf' % m)
+    works = {}
+    for k, v in variants.items():
+        works[k] = os.path.join(BUILD, 'eval', 'int8', 'cores_%s_real' % k)
+        e = E.run(v, d, 'mask', works[k], threads=2)
+        res['cores'][k]['real'] = {t: e[t] for t in ('bbox', 'segm')}
+        if k != 'fp32':
+            res['cores'][k]['real']['reproduced'] = reproduced(works['fp32'], works[k], 'nuclei')
+        print('%-20s %-11s %-9s segm mean %.4f AP50 %.4f %s' % ('cores', k, 'real', e['segm']['mean'], e['segm']['0.50'],
+              res['cores'][k]['real'].get('reproduced', '')), flush=True)
+    with open(out, 'w') as f:
+        json.dump(res, f, indent=1)
+
+
 def table(res, key='int8'):
     L = ['| model | fp32 / int8 bytes | set | fp32 segm mean AP | int8 segm mean AP | Δ | fp32 AP50 | int8 AP50 | '
          'fp32 detections reproduced (mask IoU ≥ 0.9) |', '|---|---:|---|---:|---:|---:|---:|---:|---:|']
@@ -141,11 +181,14 @@ def table(res, key='int8'):
         if name not in res or key not in res[name]:
             continue
         a, b = res[name]['fp32'], res[name][key]
-        for s in ('test', 'clustered'):
+        for s in ('test', 'clustered', 'real'):
+            if s not in b:
+                continue
             h, t = b[s]['reproduced']
             L.append('| %s | %s | %s | %.3f | %.3f | %+.3f | %.3f | %.3f | %d / %d = %.1f %% |' % (
                 LABEL[name], '%d / %d (%.0f %%)' % (a['size'], b['size'], 100.0 * b['size'] / a['size']) if s == 'test' else '',
-                s, a[s]['segm']['mean'], b[s]['segm']['mean'], b[s]['segm']['mean'] - a[s]['segm']['mean'],
+                {'test': 'synthetic test (18)', 'clustered': 'clustered (78 crops)', 'real': 'real DSB2018 fluo test'}[s],
+                a[s]['segm']['mean'], b[s]['segm']['mean'], b[s]['segm']['mean'] - a[s]['segm']['mean'],
                 a[s]['segm']['0.50'], b[s]['segm']['0.50'], h, t, 100.0 * h / max(t, 1)))
     return '\n'.join(L)
 
@@ -155,6 +198,7 @@ if __name__ == '__main__':
     ap.add_argument('--quantize', action='store_true')
     ap.add_argument('--eval', action='store_true')
     ap.add_argument('--out', default=os.path.join(BUILD, 'eval', 'int8.json'))
+    ap.add_argument('--real', action='store_true', help='add the nucleus model on ../shared/data/dsb2018_test_fluo')
     ap.add_argument('--table')
     ap.add_argument('--key', default='int8')
     ap.add_argument('--methods', default='')
@@ -165,6 +209,8 @@ if __name__ == '__main__':
             quantize(name, os.path.join(MODEL_DIR, name + '_int8.fpf'), ARGS.calib_count)
     if ARGS.eval:
         do_eval(ARGS.out, [m for m in ARGS.methods.split(',') if m])
+    if ARGS.real:
+        do_real(ARGS.out, [m for m in ARGS.methods.split(',') if m])
     if ARGS.table:
         with open(ARGS.table) as f:
             print(table(json.load(f), ARGS.key))

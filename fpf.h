@@ -294,7 +294,8 @@ FPF_DEF fpf_result fpf_model_load_file(const char *path, const fpf_allocator *al
 FPF_DEF void fpf_model_free(fpf_model *model);
 FPF_DEF const fpf_config *fpf_model_config(const fpf_model *model);
 /* Looks up a tensor by name ("conv1/kernel"); NULL if absent. dims gets up to 4 sizes (the file's
-   shape). Kernels of a model loaded with _file or _memory come back in the packed layout. */
+   shape). Kernels of a model loaded with _file or _memory come back in the packed layout. The
+   kernel of an int8 layer (fpf_model_layers: bits 8) is the file's s8 data, not floats. */
 FPF_DEF const float *fpf_model_tensor(const fpf_model *model, const char *name, int *ndim, int dims[4]);
 /* Bytes of weights in the file. */
 FPF_DEF size_t fpf_model_weight_bytes(const fpf_model *model);

@@ -105,6 +105,16 @@ TEST(fpf_concat_weighted_finds_cells) { check_model("fpf_concat_weighted", 0, FL
 TEST(fpf_concat_finds_cells) { check_model("fpf_concat", 0, FLOOR_CELLS); }
 TEST(without_nucleus_finds_cells) { check_model("without_nucleus", 0, FLOOR_CELLS); }
 TEST(with_nucleus_finds_cells) { check_model("with_nucleus", 0, FLOOR_CELLS); }
+/* The int8 versions (issue #11) meet the same floors. */
+TEST(int8_models_find_cells_and_nuclei) {
+    check_model("cores_int8", 1, FLOOR_NUCLEI);
+    check_model("fpf_add_weighted_int8", 0, FLOOR_CELLS);
+    check_model("fpf_add_int8", 0, FLOOR_CELLS);
+    check_model("fpf_concat_weighted_int8", 0, FLOOR_CELLS);
+    check_model("fpf_concat_int8", 0, FLOOR_CELLS);
+    check_model("without_nucleus_int8", 0, FLOOR_CELLS);
+    check_model("with_nucleus_int8", 0, FLOOR_CELLS);
+}
 
 int main(void) {
     RUN(cores_finds_nuclei);
@@ -114,6 +124,7 @@ int main(void) {
     RUN(fpf_concat_finds_cells);
     RUN(without_nucleus_finds_cells);
     RUN(with_nucleus_finds_cells);
+    RUN(int8_models_find_cells_and_nuclei);
     if (scene_ok) fpfs_free(&scene);
     return harness_summary("models");
 }

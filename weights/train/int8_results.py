@@ -193,6 +193,27 @@ def table(res, key='int8'):
     return '\n'.join(L)
 
 
+def compare(res, keys=('int8_minmax', 'int8')):
+    """Calibration methods side by side: Δ mean segm AP and detections reproduced."""
+    names = {'int8_minmax': 'min/max', 'int8': 'percentile 99.99'}
+    L = ['| model | set | ' + ' | '.join('%s: Δ segm mean AP, reproduced' % names.get(k, k) for k in keys) + ' |',
+         '|---|---|' + '---:|' * len(keys)]
+    for name in MODELS:
+        if name not in res:
+            continue
+        for s in ('test', 'clustered'):
+            cells = []
+            for k in keys:
+                b = res[name].get(k, {}).get(s)
+                if not b:
+                    cells.append('')
+                    continue
+                h, t = b['reproduced']
+                cells.append('%+.4f, %.1f %%' % (b['segm']['mean'] - res[name]['fp32'][s]['segm']['mean'], 100.0 * h / max(t, 1)))
+            L.append('| %s | %s | %s |' % (LABEL[name], s, ' | '.join(cells)))
+    return '\n'.join(L)
+
+
 if __name__ == '__main__':
     ap = argparse.ArgumentParser()
     ap.add_argument('--quantize', action='store_true')
@@ -200,7 +221,7 @@ if __name__ == '__main__':
     ap.add_argument('--out', default=os.path.join(BUILD, 'eval', 'int8.json'))
     ap.add_argument('--real', action='store_true', help='add the nucleus model on ../shared/data/dsb2018_test_fluo')
     ap.add_argument('--table')
-    ap.add_argument('--key', default='int8')
+    ap.add_argument('--key', default='int8_minmax', help='the shipped int8 models (min/max, the default method)')
     ap.add_argument('--methods', default='')
     ap.add_argument('--calib-count', type=int, default=32)
     ARGS = ap.parse_args()
@@ -213,4 +234,7 @@ if __name__ == '__main__':
         do_real(ARGS.out, [m for m in ARGS.methods.split(',') if m])
     if ARGS.table:
         with open(ARGS.table) as f:
-            print(table(json.load(f), ARGS.key))
+            r = json.load(f)
+        print(table(r, ARGS.key))
+        print()
+        print(compare(r))

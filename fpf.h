@@ -150,9 +150,10 @@
        quantizes to 0. A layer's output y is kept as float and requantized by the first line when
        an int8 layer reads it (the rows it needs, once per call, into the session's u8 buffer):
        the same numbers as storing u8 with the reader's {s_x, z_x}, without that memory saving
-       yet. Readers of one tensor get the same parameters (calibrated on the same values). Integer sums are exact, so every
-       kernel row (scalar, AVX2 without VNNI via int16 vpmaddwd, AVX-VNNI, AVX-512 VNNI, NEON,
-       NEON dotprod) gives bit-identical results; fpf_options.int8_isa forces one.
+       yet. Readers of one tensor get the same parameters (calibrated on the same values).
+       Integer sums are exact, so every kernel row (scalar, AVX2 without VNNI via int16 vpmaddwd,
+       AVX-VNNI, AVX-512 VNNI, NEON, NEON dotprod) gives bit-identical results; the int8 epilogue
+       is the same float operations in every row; fpf_options.int8_isa forces one row.
 
    Limits and security
        The loader checks every offset, size and shape with overflow-safe arithmetic, the checksum,
@@ -1887,35 +1888,15 @@ static void fpf__qquant__scalar(const float *src, int n, float s, int z, uint8_t
 #define FPF__AVX512VNNI __attribute__((target("avx512f,avx512bw,avx512vnni,avx2,fma")))
 #define FPF__AVXVNNI __attribute__((target("avxvnni,avx2,fma")))
 
-/* The vector epilogue of 16 (8) channels from co: the scalar epilogue's operations in the same
-   order, lane by lane (int32 −, convert, ×, + bias, + residual, ReLU as max(0, v), += dst). */
+/* The vector epilogue of 16 (8) channels from co: y = (float)(acc − z_x·Σq_w) · m, lane by lane,
+   then the fp32 kernels' store (bias, residual, ReLU, accumulate): the scalar epilogue's operations. */
 FPF__AVX512VNNI static void fpf__qstore_avx512(const fpf__qargs *a, __m512i acc, int y, int x, int co) {
-    const fpf__conv_args *c = &a->c;
-    float *dst = c->out.d + ((size_t)y * c->out.w + x) * c->out.ld + co;
     __m512i s = _mm512_sub_epi32(acc, _mm512_mullo_epi32(_mm512_set1_epi32(a->q->in_zero), _mm512_loadu_si512((const void *)(a->q->wsum + co))));
-    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(s), _mm512_loadu_ps(a->q->mul + co));
-    v = _mm512_add_ps(v, _mm512_loadu_ps(c->k->b + co));
-    if (c->res) {
-        const fpf__map *r = c->res;
-        v = _mm512_add_ps(v, _mm512_loadu_ps(r->d + ((size_t)((y + c->y0) >> c->res_shift) * r->w + (x >> c->res_shift)) * r->ld + co));
-    }
-    if (c->relu) v = _mm512_max_ps(_mm512_setzero_ps(), v);
-    if (c->accumulate) v = _mm512_add_ps(_mm512_loadu_ps(dst), v);
-    _mm512_storeu_ps(dst, v);
+    fpf__store_avx512(&a->c, _mm512_mul_ps(_mm512_cvtepi32_ps(s), _mm512_loadu_ps(a->q->mul + co)), y, x, co);
 }
 FPF__AVXVNNI static void fpf__qstore_avx(const fpf__qargs *a, __m256i acc, int y, int x, int co) {
-    const fpf__conv_args *c = &a->c;
-    float *dst = c->out.d + ((size_t)y * c->out.w + x) * c->out.ld + co;
     __m256i s = _mm256_sub_epi32(acc, _mm256_mullo_epi32(_mm256_set1_epi32(a->q->in_zero), _mm256_loadu_si256((const __m256i *)(const void *)(a->q->wsum + co))));
-    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(s), _mm256_loadu_ps(a->q->mul + co));
-    v = _mm256_add_ps(v, _mm256_loadu_ps(c->k->b + co));
-    if (c->res) {
-        const fpf__map *r = c->res;
-        v = _mm256_add_ps(v, _mm256_loadu_ps(r->d + ((size_t)((y + c->y0) >> c->res_shift) * r->w + (x >> c->res_shift)) * r->ld + co));
-    }
-    if (c->relu) v = _mm256_max_ps(_mm256_setzero_ps(), v);
-    if (c->accumulate) v = _mm256_add_ps(_mm256_loadu_ps(dst), v);
-    _mm256_storeu_ps(dst, v);
+    fpf__store_avx2(&a->c, _mm256_mul_ps(_mm256_cvtepi32_ps(s), _mm256_loadu_ps(a->q->mul + co)), y, x, co);
 }
 
 /* AVX-512 VNNI: 8 pixels × 32 channels (two panels) in 16 zmm; vpdpbusd adds four u8·s8

@@ -88,3 +88,26 @@ convert-published:
 
 .PHONY: check-convert check-convert-quick convert-published
 # --- end converter (#5) ---
+
+# --- int8 reference parity (#11) ---
+#   make int8-ref [INT8_REF_CONFIG=tiny|paper]   seeded FPF-add model -> fpf_quantize (on synthetic
+#   training scenes) -> the C kit's C2..C5 -> weights/reference/int8_ref.py recomputes C3..C5 from the
+#   documented int8 formula in numpy and compares bit for bit. Needs /usr/bin/python3 with numpy.
+INT8_REF_CONFIG ?= tiny
+INT8_REF_DIR    := build/int8_ref
+build/int8_dump: weights/reference/int8_dump.c fpf.h examples/fpf_image.h
+	@mkdir -p build
+	$(CC) $(CFLAGS) -I. -Iexamples $< -o $@ $(LDLIBS)
+
+int8-ref: build/int8_dump build/fpf_mkmodel build/fpf_quantize build/fpf_synth
+	@mkdir -p $(INT8_REF_DIR)/dump
+	build/fpf_mkmodel --config $(INT8_REF_CONFIG) --variant fpf_add --out $(INT8_REF_DIR)/model.fpf
+	build/fpf_synth --set train --count 2 --width 640 --height 512 --out $(INT8_REF_DIR)/train --quiet
+	build/fpf_quantize --model $(INT8_REF_DIR)/model.fpf --out $(INT8_REF_DIR)/model_int8.fpf \
+	    --calib $(INT8_REF_DIR)/train/train_00000_cell.tif,$(INT8_REF_DIR)/train/train_00000_nucleus.tif
+	build/int8_dump $(INT8_REF_DIR)/model_int8.fpf $(INT8_REF_DIR)/train/train_00001_cell.tif \
+	    $(INT8_REF_DIR)/train/train_00001_nucleus.tif $(INT8_REF_DIR)/dump
+	$(PY) weights/reference/int8_ref.py $(INT8_REF_DIR)/model_int8.fpf $(INT8_REF_DIR)/dump
+
+.PHONY: int8-ref
+# --- end int8 reference parity (#11) ---

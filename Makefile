@@ -3,6 +3,7 @@
 #   make test       build and run every tests/test_*.c (no Python needed); ends with "N passed, N failed"
 #   make fixtures   regenerate tests/fixtures from the Python reference (needs /usr/bin/python3 + torch)
 #   make bench      benchmarks (not tests)
+#   make walkthrough  the shipped FPF model, tensor by tensor, with pictures in build/walkthrough/
 # Flags: -O2, no -march=native (binaries must move between lab PCs), no -ffast-math.
 CC      ?= cc
 CFLAGS  ?= -std=c99 -O2 -g -Wall -Wextra -Wpedantic -ffp-contract=off
@@ -82,6 +83,11 @@ demo: all
 	    --out $(DEMO) --overlay
 	@echo "demo: wrote $(DEMO)/cells.tif nuclei.tif cells.csv nuclei.csv overlay.png"
 
+# Teaching: every tensor of one forward pass (name, shape, range, time), drawn into build/walkthrough/
+# (examples/fpf_walkthrough.c; docs/ARCHITECTURE.md explains each stage).
+walkthrough: build/fpf_walkthrough
+	build/fpf_walkthrough --draw build/walkthrough
+
 # A synthetic field beside a real one from ../shared/data, to judge realism (written to build/ only).
 compare-synth: build/fpf_synth
 	build/fpf_synth --compare build/compare_synth.png
@@ -93,4 +99,4 @@ clean:
 -include weights/weights.mk
 -include bench/bench.mk
 
-.PHONY: all test fixtures clean bench bench-eval headers demo compare-synth
+.PHONY: all test fixtures clean bench bench-eval headers demo compare-synth walkthrough

@@ -19,7 +19,7 @@
 
    The same code runs the five published variants: "cores" (nucleus model), "without_nucleus",
    "with_nucleus" (one 2-channel input: channel 0 cell, channel 1 nucleus), FPF-add and
-   FPF-concat. Section numbers (§) refer to the inference spec, ../shared/design/fpf_architecture.md.
+   FPF-concat. Section numbers (§) refer to docs/ARCHITECTURE.md.
 
    DOCUMENTATION
 
@@ -2449,8 +2449,8 @@ FPF_DEF int fpf_instance_mask_pixel(const fpf_instance *in, int r, int c) {
     double bot = (1 - dc) * fpf__mask_at(in->mask28, n, r1, c0) + dc * fpf__mask_at(in->mask28, n, r1, c1);
     v = (1 - dr) * top + dr * bot;
     /* resize(clip=True): clip to [min, max] of the mask, but when 0 (cval) lies outside that
-       range, pixels that are exactly 0 stay 0 (skimage 0.14 _clip_warp_output). The spec's
-       "clip has no effect" is wrong: with min > 0 the zero-attenuated edges are lifted to min. */
+       range, pixels that are exactly 0 stay 0 (skimage 0.14 _clip_warp_output). So the clip does
+       matter: with min > 0 the zero-attenuated edges are lifted to min (weights/reference/NOTES.md 1). */
     if (!(in->mask_min <= 0.0f && 0.0f <= in->mask_max) && v == 0.0) return 0.0 >= (double)in->threshold;
     v = v < (double)in->mask_min ? (double)in->mask_min : v > (double)in->mask_max ? (double)in->mask_max : v;
     return v >= (double)in->threshold;

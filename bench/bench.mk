@@ -26,7 +26,7 @@ $(BENCH_DIR)/bench_fpf: bench/bench_fpf.c bench/peak.c $(HEADERS)
 	$(BENCH_CC) $(BENCH_CFLAGS) -I. -Iexamples -Itests $< -o $@ $(LDLIBS)
 
 # ONNX Runtime from npm. Its postinstall would fetch a CUDA provider from the network and fail;
-# the CPU binary is in the tarball already (performance_anchors.md, trap 4).
+# the CPU binary is in the tarball already.
 $(BENCH_ORT):
 	@mkdir -p $(BENCH_DIR)
 	@test -f $(BENCH_DIR)/package.json || (cd $(BENCH_DIR) && npm init -y >/dev/null)

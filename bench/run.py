@@ -8,7 +8,7 @@
 
 Every timed command:
   - waits for a quiet machine first (foreign load < --quiet-load cores over 1 s, at most --max-wait s),
-    as performance_anchors.md's runner.py does; "foreign" = busy CPU time of the machine (/proc/stat)
+    like a careful benchmark runner does; "foreign" = busy CPU time of the machine (/proc/stat)
     minus our own children's CPU time;
   - runs under /usr/bin/time -v (peak RSS, wall);
   - reports the foreign load during each of its timed runs (each peer measures it around every run);

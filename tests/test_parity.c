@@ -18,8 +18,8 @@
  *   boxes (anchors, rpn_rois, detections): max |c − r| <= 1e-5 (normalized coordinates)
  *   final pixel boxes and class ids: identical; scores <= 1e-5; masks: IoU >= 0.999 each.
  *
- * Near-ties (spec §15: "identical index sets, except where the reference score gap or the IoU's
- * distance from its threshold is below" a small epsilon; CONTRACT.md §7). Results that agree to the
+ * Near-ties (§15 of docs/ARCHITECTURE.md: index sets equal, except where the reference's score gap or
+ * an IoU's distance from its threshold is below a small epsilon; CONTRACT.md §7). Results that agree to the
  * tolerances above can still fall on different sides of a discrete decision. Only these may
  * differ; each is counted, printed (-v names every one) and bounded:
  *   proposals: rpn_rois are matched row by row, each C row to a reference row with the same box

@@ -4,7 +4,7 @@
     /usr/bin/python3 weights/convert_keras.py IN.h5 OUT.fpf [--variant auto|cores|without_nucleus|with_nucleus|fpf_add|fpf_concat]
     /usr/bin/python3 weights/convert_keras.py pretrained_grayscale_resnet.h5 OUT.fpf --untrained-heads --variant fpf_add [--seed N]
 
-Needs only Debian's python3-h5py and python3-numpy. Spec: shared/design/fpf_architecture.md sections 0.1 and 12.
+Needs only Debian's python3-h5py and python3-numpy. Spec: docs/ARCHITECTURE.md sections 0.1 and 12.
 
 What it reads: the Keras 2.x `save_weights` layout (root attribute `layer_names`, or the same inside a
 `model_weights` group as model.save writes it; attributes split into `layer_names0`, `layer_names1`, ... are

@@ -24,8 +24,23 @@ build/tests/%: tests/%.c $(HEADERS)
 	$(CC) $(CFLAGS) -I. -Iexamples -Itests $< -o $@ $(LDLIBS)
 
 # Every test program prints "<area>: N passed, N failed[, N skipped]"; tests/run.sh adds them up.
-test: headers $(EXAMPLES) $(TESTS) build/tests/neon_kernels
-	@sh tests/run.sh $(TESTS) build/tests/neon_kernels
+test: headers $(EXAMPLES) $(TESTS) build/tests/neon_kernels build/tests/sanitized_kernels
+	@sh tests/run.sh $(TESTS) build/tests/neon_kernels build/tests/sanitized_kernels
+
+# tests/test_kernels.c again under AddressSanitizer + UBSan, any report fatal (pointer arithmetic
+# on weights that in-place packing cleared, reads past a panel). Skipped where the toolchain has
+# no sanitizer runtime. clang when present: gcc's UBSan does not flag offsets applied to NULL.
+SAN_CC    ?= $(shell command -v clang >/dev/null && echo clang || echo $(CC))
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+build/tests/sanitized_kernels: tests/test_kernels.c fpf.h tests/harness.h
+	@mkdir -p build/tests
+	@if $(SAN_CC) -std=c99 -O1 -g -ffp-contract=off $(SAN_FLAGS) '-DKERNELS_AREA="kernels asan-ubsan"' -I. -Itests \
+	     tests/test_kernels.c -o build/tests/test_kernels_san -lm 2>/dev/null; then \
+	  printf '#!/bin/sh\nexec build/tests/test_kernels_san\n' > $@; \
+	else \
+	  printf '#!/bin/sh\necho "kernels asan-ubsan: 0 passed, 0 failed, 1 skipped (no sanitizer runtime)"\n' > $@; \
+	fi
+	@chmod +x $@
 
 # The NEON kernels: tests/test_kernels.c cross-compiled for aarch64 and run under qemu-user
 # (Debian: gcc-aarch64-linux-gnu qemu-user; .ci/run installs them). Without them it is skipped.

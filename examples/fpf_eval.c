@@ -306,8 +306,12 @@ static const jval *j_get(const jval *o, const char *key) {
     return NULL;
 }
 
+/* An integral number within ±2^53 (exact in a double; anything larger, 1e300 say, is refused
+   before the cast, which would be undefined). */
 static int j_int(const jval *v, long long *out) {
-    if (!v || v->t != J_NUM || v->num != (double)(long long)v->num) return -1;
+    if (!v || v->t != J_NUM || !(v->num >= -9007199254740992.0 && v->num <= 9007199254740992.0) ||
+        v->num != (double)(long long)v->num)
+        return -1;
     *out = (long long)v->num;
     return 0;
 }
@@ -545,7 +549,7 @@ static int list_dir(const char *dir, char ***out, size_t *n) {
         strcpy(v[(*n)++], e->d_name);
     }
     closedir(d);
-    qsort(v, *n, sizeof *v, cmp_str);
+    if (*n > 1) qsort(v, *n, sizeof *v, cmp_str); /* v is NULL for an empty folder */
     *out = v;
     return 0;
 }
@@ -808,7 +812,10 @@ int fpf_eval_cli(int argc, char **argv) {
         else if (!strcmp(a, "--dt-labels")) o.dt_labels = v;
         else if (!strcmp(a, "--dt-scores")) o.scores = v;
         else if (!strcmp(a, "--tpfp-iou")) {
-            if (parse_double(v, &o.tpfp_iou)) { fprintf(stderr, "fpf_eval: error: bad --tpfp-iou %s\n", v); return 2; }
+            if (parse_double(v, &o.tpfp_iou) || o.tpfp_iou < 0.0 || o.tpfp_iou > 1.0) {
+                fprintf(stderr, "fpf_eval: error: --tpfp-iou %s: must be an IoU between 0 and 1\n", v);
+                return 2;
+            }
         } else if (!strcmp(a, "--score-floor")) {
             if (parse_double(v, &o.floor)) { fprintf(stderr, "fpf_eval: error: bad --score-floor %s\n", v); return 2; }
         } else return usage();

@@ -640,6 +640,38 @@ TEST(cli_errors_are_one_line) {
     CHECK(sh(CLI " --bogus > /dev/null 2>&1") == 2);
 }
 
+/* Reliability probe findings, rebuilt here (../shared/repro/eval_json holds the originals). */
+TEST(cli_refuses_out_of_range_numbers) {
+    char cmd[512];
+    if (!exists(CLI)) SKIP("build/fpf_eval not built");
+    /* #3: an image_id of 1e300 is no integer (the cast to long long was undefined) */
+    write_text(TMP "/gt_1e300.json", "{\"images\": [{\"id\": 1e300, \"width\": 4, \"height\": 3}], \"annotations\": []}");
+    write_text(TMP "/gt_ok3.json", "{\"images\": [{\"id\": 1, \"width\": 4, \"height\": 3}], \"annotations\": []}");
+    write_text(TMP "/dt_1e300.json",
+               "[{\"image_id\": 1e300, \"category_id\": 1, \"score\": 0.9, \"segmentation\": "
+               "{\"size\": [3, 4], \"counts\": [3, 2, 1, 2, 4]}, \"bbox\": [1, 0, 2, 2]}]");
+    write_text(TMP "/dt_ok3.json",
+               "[{\"image_id\": 1, \"category_id\": 1, \"score\": 0.9, \"segmentation\": "
+               "{\"size\": [3, 4], \"counts\": [3, 2, 1, 2, 4]}, \"bbox\": [1, 0, 2, 2]}]");
+    check_cli_error("--gt " TMP "/gt_1e300.json --dt " TMP "/dt_ok3.json", "integer id");
+    check_cli_error("--gt " TMP "/gt_ok3.json --dt " TMP "/dt_1e300.json", "integer image_id");
+    CHECK(sh(CLI " --gt " TMP "/gt_ok3.json --dt " TMP "/dt_ok3.json > /dev/null 2>&1") == 0);
+    /* --tpfp-iou outside [0, 1]: one clear line, exit 2 */
+    snprintf(cmd, sizeof cmd, CLI " --gt " TMP "/gt_ok3.json --dt " TMP "/dt_ok3.json --tpfp-iou -1 2> " TMP "/e.txt");
+    CHECK(sh(cmd) == 2 && count_lines(TMP "/e.txt") == 1);
+    snprintf(cmd, sizeof cmd, CLI " --gt " TMP "/gt_ok3.json --dt " TMP "/dt_ok3.json --tpfp-iou 2 2> " TMP "/e.txt");
+    CHECK(sh(cmd) == 2 && count_lines(TMP "/e.txt") == 1);
+    {
+        char *e = slurp(TMP "/e.txt");
+        CHECK(e && strstr(e, "between 0 and 1"));
+        free(e);
+    }
+    CHECK(sh(CLI " --gt " TMP "/gt_ok3.json --dt " TMP "/dt_ok3.json --tpfp-iou 1 > /dev/null 2>&1") == 0);
+    /* #4: empty label folders: one clear line (qsort was handed NULL) */
+    mkdir(TMP "/empty_g", 0755); mkdir(TMP "/empty_d", 0755);
+    check_cli_error("--gt-labels " TMP "/empty_g --dt-labels " TMP "/empty_d", "no .tif");
+}
+
 int main(void) {
     mkdir("build", 0755); mkdir("build/tests", 0755); mkdir(TMP, 0755);
     RUN(iou_thresholds_are_numpy_linspace);
@@ -668,5 +700,6 @@ int main(void) {
     RUN(cli_label_dirs_match_golden);
     RUN(library_matches_golden_on_label_images);
     RUN(cli_errors_are_one_line);
+    RUN(cli_refuses_out_of_range_numbers);
     return harness_summary("eval");
 }

@@ -659,7 +659,10 @@ TEST(bad_model_files) {
     }
     {   /* in place needs 64-byte alignment */
         fpf_model *m = NULL;
-        unsigned char *raw = (unsigned char *)malloc(n + 64), *al = raw + (64 - ((uintptr_t)raw & 63));
+        /* al is 1..64 bytes past raw and the copy moves 4 bytes on: room for n + 68 (repro #1) */
+        size_t cap = n + 64 + 4;
+        unsigned char *raw = (unsigned char *)malloc(cap), *al = raw + (64 - ((uintptr_t)raw & 63));
+        CHECK(al + 4 + n <= raw + cap);
         memcpy(al, f, n);
         CHECK(fpf_model_load_inplace(al, n, NULL, &m, msg, sizeof msg) == FPF_OK);
         {   /* zero-copy: the model's tensors point into the caller's buffer */

@@ -21,6 +21,10 @@
 #include "fpf_image.h"
 #define FPF_SYNTH_IMPLEMENTATION
 #include "fpf_synth.h"
+#define FPF_EVAL_IMPLEMENTATION
+#include "fpf_eval.h"
+#define FPF_COCO_IMPLEMENTATION
+#include "fpf_coco.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -36,32 +40,8 @@
 #define CLUSTER_COUNT 78
 #define CROP 256
 
-/* ---- a growable string for the COCO JSON --------------------------------------------- */
-typedef struct sbuf { char *p; size_t len, cap; } sbuf;
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    va_list ap;
-    int n;
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    if (b->len + (size_t)n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        char *q;
-        while (b->len + (size_t)n + 1 > cap) cap *= 2;
-        q = (char *)realloc(b->p, cap);
-        if (!q) { fprintf(stderr, "fpf_synth: out of memory\n"); exit(1); }
-        b->p = q;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
 typedef struct coco {
-    sbuf images, cells, nuclei;
+    fpfc_buf images, cells, nuclei;
     int nimages, ncell_ann, nnuc_ann;
 } coco;
 
@@ -100,52 +80,28 @@ static void write_u16(const char *path, const uint16_t *px, int w, int h, int pn
     if ((png ? fpfi_write_png : fpfi_write_tiff)(path, &img, err, sizeof err)) die("write failed", err);
 }
 
-/* One COCO annotation per label value; bbox/area from the label image itself. */
-static void coco_add(sbuf *b, int *nann, int image_id, const uint16_t *lab, int w, int h, int nlab,
+/* One COCO annotation per label value present (ascending), with the RLE, box and area of its
+   pixels (fpf_eval.h's labels-to-instances: the one RLE encoder). */
+static void coco_add(fpfc_buf *b, int *nann, int image_id, const uint16_t *lab, int w, int h,
                      const int *parent, int string_rle) {
-    uint32_t **counts = (uint32_t **)calloc((size_t)nlab + 1, sizeof *counts);
-    long *nrun = (long *)calloc((size_t)nlab + 1, sizeof *nrun), *area = (long *)calloc((size_t)nlab + 1, sizeof *area);
-    int *bb = (int *)malloc(sizeof(int) * 4 * ((size_t)nlab + 1)), k, x, y;
-    long i;
-    if (!counts || !nrun || !area || !bb) die("out of memory", NULL);
-    for (k = 1; k <= nlab; k++) { bb[4 * k] = w; bb[4 * k + 1] = h; bb[4 * k + 2] = -1; bb[4 * k + 3] = -1; }
-    for (y = 0; y < h; y++)
-        for (x = 0; x < w; x++) {
-            int v = lab[(size_t)y * w + x];
-            if (v < 1 || v > nlab) continue;
-            area[v]++;
-            if (x < bb[4 * v]) bb[4 * v] = x;
-            if (y < bb[4 * v + 1]) bb[4 * v + 1] = y;
-            if (x > bb[4 * v + 2]) bb[4 * v + 2] = x;
-            if (y > bb[4 * v + 3]) bb[4 * v + 3] = y;
-        }
-    if (nlab > 0 && fpfs_rle_all(lab, w, h, nlab, counts, nrun)) die("out of memory", NULL);
-    for (k = 1; k <= nlab; k++) {
-        if (area[k]) {
-            sb_printf(b, "%s{\"id\": %d, \"image_id\": %d, \"category_id\": 1, \"label\": %d, ", *nann ? ",\n" : "",
-                      *nann + 1, image_id, k);
-            if (parent) sb_printf(b, "\"cell_label\": %d, ", parent[k - 1]);
-            sb_printf(b, "\"segmentation\": {\"size\": [%d, %d], \"counts\": ", h, w);
-            if (string_rle) {
-                char *s = fpfs_rle_string(counts[k - 1], nrun[k - 1]);
-                if (!s) die("out of memory", NULL);
-                sb_printf(b, "\"%s\"", s);
-                free(s);
-            } else {
-                sb_printf(b, "[");
-                for (i = 0; i < nrun[k - 1]; i++) sb_printf(b, "%s%lu", i ? ", " : "", (unsigned long)counts[k - 1][i]);
-                sb_printf(b, "]");
-            }
-            sb_printf(b, "}, \"area\": %ld, \"bbox\": [%d, %d, %d, %d], \"iscrowd\": 0}", area[k], bb[4 * k],
-                      bb[4 * k + 1], bb[4 * k + 2] - bb[4 * k] + 1, bb[4 * k + 3] - bb[4 * k + 1] + 1);
-            (*nann)++;
-        }
-        free(counts[k - 1]);
+    fpf_eval_labels L;
+    size_t i;
+    if (fpf_eval_labels_from_image(&L, lab, 2, w, h, NULL) != FPF_EVAL_OK) die("out of memory", NULL);
+    for (i = 0; i < L.n; i++) {
+        const fpf_eval_instance *in = &L.inst[i];
+        int k = (int)L.values[i];
+        fpfc_printf(b, "%s{\"id\": %d, \"image_id\": %d, \"category_id\": 1, \"label\": %d, ", *nann ? ",\n" : "",
+                    *nann + 1, image_id, k);
+        if (parent) fpfc_printf(b, "\"cell_label\": %d, ", parent[k - 1]);
+        fpfc_printf(b, "\"segmentation\": ");
+        fpfc_write_rle(b, &in->mask, string_rle);
+        fpfc_printf(b, ", \"area\": %llu, \"bbox\": [%d, %d, %d, %d], \"iscrowd\": 0}",
+                    (unsigned long long)fpf_eval_rle_area(&in->mask), (int)in->box[0], (int)in->box[1],
+                    (int)in->box[2], (int)in->box[3]);
+        (*nann)++;
     }
-    free(counts);
-    free(nrun);
-    free(area);
-    free(bb);
+    fpf_eval_labels_free(&L, NULL);
+    if (b->failed) die("out of memory", NULL);
 }
 
 static void write_scene(const opts *o, coco *cc, const fpfs_scene *s, const char *name, unsigned long long seed) {
@@ -207,26 +163,26 @@ static void write_scene(const opts *o, coco *cc, const fpfs_scene *s, const char
         free(mask);
     }
     cc->nimages++;
-    sb_printf(&cc->images,
+    fpfc_printf(&cc->images,
               "%s{\"id\": %d, \"file_name\": \"%s_cell.tif\", \"nucleus_file\": \"%s_nucleus.tif\", \"width\": %d, "
               "\"height\": %d, \"seed\": %llu}",
               cc->nimages > 1 ? ",\n" : "", cc->nimages, name, name, s->w, s->h, seed);
-    coco_add(&cc->cells, &cc->ncell_ann, cc->nimages, s->cell_labels, s->w, s->h, s->ncells, NULL,
-             strcmp(o->rle, "string") == 0);
-    coco_add(&cc->nuclei, &cc->nnuc_ann, cc->nimages, s->nuc_labels, s->w, s->h, s->nnuclei, s->nuc_to_cell,
+    coco_add(&cc->cells, &cc->ncell_ann, cc->nimages, s->cell_labels, s->w, s->h, NULL, strcmp(o->rle, "string") == 0);
+    coco_add(&cc->nuclei, &cc->nnuc_ann, cc->nimages, s->nuc_labels, s->w, s->h, s->nuc_to_cell,
              strcmp(o->rle, "string") == 0);
     if (!o->quiet) printf("%s: seed %llu, %d cells, %d nuclei\n", name, seed, s->ncells, s->nnuclei);
 }
 
-static void write_coco(const opts *o, const coco *cc, const char *file, const char *category, const sbuf *ann) {
+static void write_coco(const opts *o, const coco *cc, const char *file, const char *category, const fpfc_buf *ann) {
     char path[4096], err[512];
-    sbuf b;
+    fpfc_buf b;
     memset(&b, 0, sizeof b);
-    sb_printf(&b, "{\"info\": {\"description\": \"fpf_synth %s synthetic THP-1 macrophages (%s)\", \"version\": \"%s\"},\n",
-              FPFS_VERSION, category, FPFS_VERSION);
-    sb_printf(&b, "\"images\": [\n%s],\n\"annotations\": [\n%s],\n", cc->images.p ? cc->images.p : "",
-              ann->p ? ann->p : "");
-    sb_printf(&b, "\"categories\": [{\"id\": 1, \"name\": \"%s\"}]}\n", category);
+    fpfc_printf(&b, "{\"info\": {\"description\": \"fpf_synth %s synthetic THP-1 macrophages (%s)\", \"version\": \"%s\"},\n",
+                FPFS_VERSION, category, FPFS_VERSION);
+    fpfc_printf(&b, "\"images\": [\n%s],\n\"annotations\": [\n%s],\n", cc->images.p ? cc->images.p : "",
+                ann->p ? ann->p : "");
+    fpfc_printf(&b, "\"categories\": [{\"id\": 1, \"name\": \"%s\"}]}\n", category);
+    if (b.failed || cc->images.failed || ann->failed) die("out of memory", NULL);
     snprintf(path, sizeof path, "%s/%s", o->out, file);
     if (fpfi_write_file_atomic(path, b.p, b.len, err, sizeof err)) die("write failed", err);
     free(b.p);

@@ -28,13 +28,15 @@ test: headers $(EXAMPLES) $(TESTS) build/tests/neon_kernels build/tests/sanitize
 	@sh tests/run.sh $(TESTS) build/tests/neon_kernels build/tests/sanitized_kernels
 
 # tests/test_kernels.c again under AddressSanitizer + UBSan, any report fatal (pointer arithmetic
-# on weights that in-place packing cleared, reads past a panel). Skipped where the toolchain has
+# on weights that in-place packing cleared, reads past a panel), with the kernels' FPF_ASSERT
+# preconditions on. Skipped where the toolchain has
 # no sanitizer runtime. clang when present: gcc's UBSan does not flag offsets applied to NULL.
 SAN_CC    ?= $(shell command -v clang >/dev/null && echo clang || echo $(CC))
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 build/tests/sanitized_kernels: tests/test_kernels.c fpf.h tests/harness.h
 	@mkdir -p build/tests
-	@if $(SAN_CC) -std=c99 -O1 -g -ffp-contract=off $(SAN_FLAGS) '-DKERNELS_AREA="kernels asan-ubsan"' -I. -Itests \
+	@if $(SAN_CC) -std=c99 -O1 -g -ffp-contract=off $(SAN_FLAGS) '-DKERNELS_AREA="kernels asan-ubsan"' \
+	     -include assert.h '-DFPF_ASSERT(c)=assert(c)' -I. -Itests \
 	     tests/test_kernels.c -o build/tests/test_kernels_san -lm 2>/dev/null; then \
 	  printf '#!/bin/sh\nexec build/tests/test_kernels_san\n' > $@; \
 	else \

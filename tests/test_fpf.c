@@ -76,7 +76,7 @@ TEST(conv1_zero_padding_is_symmetric) {
     int i;
     for (i = 0; i < 256; i++) in[i] = 0.5f;
     for (i = 0; i < 49; i++) w[i] = 1.0f;
-    fpf__conv_run(NULL, &k, fpf__mk(in, 16, 16, 1), fpf__mk(out, 8, 8, 1), 2, 0, NULL, 0, 0);
+    fpf__conv_run(NULL, &k, fpf__mk(in, 16, 16, 1), fpf__mk(out, 8, 8, 1), 2, FPF__LINEAR, NULL);
     CHECK_NEAR(out[0], 16 * 0.5, 0);      /* rows/cols −3..3: only 0..3 exist: 4·4 taps */
     CHECK_NEAR(out[1 * 8 + 1], 36 * 0.5, 0); /* rows −1..5: 6·6 taps */
     CHECK_NEAR(out[3 * 8 + 3], 49 * 0.5, 0);
@@ -141,7 +141,7 @@ TEST(upsample_nearest_and_p6_subsample) {
     float p5[16], p6[4];
     int i;
     for (i = 0; i < 16; i++) a[i] = (float)i;
-    fpf__conv_run(NULL, &k, fpf__mk(a, 4, 4, 1), fpf__mk(out, 4, 4, 1), 1, 0, &res, 1, 0);
+    fpf__conv_run(NULL, &k, fpf__mk(a, 4, 4, 1), fpf__mk(out, 4, 4, 1), 1, FPF__RESIDUAL_UP2, &res);
     CHECK_NEAR(out[0], 100, 0); CHECK_NEAR(out[1], 101, 0); CHECK_NEAR(out[2], 202, 0);
     CHECK_NEAR(out[5], 105, 0); CHECK_NEAR(out[10], 410, 0); CHECK_NEAR(out[13], 313, 0);
     memset(&p, 0, sizeof p);
@@ -727,6 +727,39 @@ TEST(bad_images_and_sizes) {
     fpf_model_free(m); fpf_model_free(w);
 }
 
+/* A failed init has no session to ask: it says why in fpf_options.init_msg. */
+TEST(session_init_failures_say_why) {
+    fpf_model *m = tiny_model(FPF_VARIANT_CORES, 7, 7), *w = tiny_model(FPF_VARIANT_WITHOUT_NUCLEUS, 1, 7);
+    fpf_options o;
+    fpf_session *s = NULL;
+    char msg[200], buf[256];
+    int missing = FPF_ISA_AUTO, isa;
+    for (isa = FPF_ISA_SCALAR; isa <= FPF_ISA_NEON; isa++) if (!fpf_isa_supported((fpf_isa)isa)) missing = isa;
+    memset(&o, 0, sizeof o);
+    o.init_msg = msg; o.init_msg_size = sizeof msg;
+    if (missing != FPF_ISA_AUTO) { /* x86-64 lacks NEON, aarch64 lacks AVX2 */
+        o.isa = missing; msg[0] = 0;
+        CHECK(fpf_session_init(m, NULL, 64, 64, &o, &s) == FPF_ERR_UNSUPPORTED_ISA && s == NULL);
+        CHECK_MSG(strstr(msg, fpf_isa_name((fpf_isa)missing)) != NULL, "%s", msg);
+        CHECK(strcmp(fpf_result_string(FPF_ERR_UNSUPPORTED_ISA), "unknown error") != 0);
+    }
+    o.isa = 99; msg[0] = 0;
+    CHECK(fpf_session_init(m, NULL, 64, 64, &o, &s) == FPF_ERR_INVALID_ARG && strstr(msg, "isa"));
+    o.isa = FPF_ISA_AUTO; msg[0] = 0;
+    CHECK(fpf_session_init(w, w, 64, 64, &o, &s) == FPF_ERR_MODEL_PAIR && strstr(msg, "cores"));
+    msg[0] = 0;
+    CHECK(fpf_session_init(m, NULL, 0, 64, &o, &s) == FPF_ERR_IMAGE_SIZE && strstr(msg, "FPF_MAX_IMAGE_DIM"));
+    msg[0] = 0;
+    CHECK(fpf_session_init_preallocated(m, NULL, 64, 64, &o, buf, sizeof buf, &s) == FPF_ERR_OUT_OF_MEMORY);
+    CHECK_MSG(strstr(msg, "256-byte buffer; the session needs ") != NULL, "%s", msg);
+    msg[0] = 0; o.init_msg_size = 8;  /* truncated, terminated */
+    CHECK(fpf_session_init(NULL, NULL, 64, 64, &o, &s) == FPF_ERR_INVALID_ARG && !strcmp(msg, "no mode"));
+    o.init_msg_size = sizeof msg;
+    CHECK(fpf_session_init(m, NULL, 64, 64, &o, &s) == FPF_OK);
+    fpf_session_free(s);
+    fpf_model_free(m); fpf_model_free(w);
+}
+
 static int stop_now(void *u) { (void)u; return 1; }
 TEST(abort_callback_stops) {
     fpf_model *m = tiny_model(FPF_VARIANT_CORES, 7, 7);
@@ -787,6 +820,7 @@ int main(void) {
     RUN(padded_proposals_flagged);
     RUN(same_bits_for_any_thread_count);
     RUN(every_isa_runs_the_whole_network);
+    RUN(session_init_failures_say_why);
     RUN(allocation_hooks_and_no_allocation_in_run);
     RUN(preallocated_workspace_exact_size);
     RUN(shared_nucleus_pyramid);

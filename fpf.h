@@ -23,18 +23,25 @@
 
    DOCUMENTATION
 
-   Quick start
+   Quick start (make test compiles and runs this block on the shipped example)
+       char msg[256];
        fpf_model *cells = NULL, *nuclei = NULL;
-       fpf_model_load_file("fpf_add.fpf", NULL, &cells);      // any variant
-       fpf_model_load_file("cores.fpf",   NULL, &nuclei);     // optional nucleus model
+       if (fpf_model_load_file("fpf_add.fpf", NULL, &cells, msg, sizeof msg) != FPF_OK ||  // any variant
+           fpf_model_load_file("cores.fpf", NULL, &nuclei, msg, sizeof msg) != FPF_OK) {   // nucleus model
+           puts(msg);
+           return 1;
+       }
        fpf_session *s = NULL;
-       fpf_session_init(cells, nuclei, 1024, 1280, NULL, &s); // max image size, default options
+       if (fpf_session_init(cells, nuclei, height, width, NULL, &s) != FPF_OK) return 1; // max size
        fpf_input in = {0};
-       in.cell    = fpf_image_u16(cell_pixels, 1280, 1024, 1280 * 2);   // width, height, stride
-       in.nucleus = fpf_image_u16(nuc_pixels,  1280, 1024, 1280 * 2);
+       in.cell    = fpf_image_u16(cell_pixels, width, height, width * 2);  // width, height, stride
+       in.nucleus = fpf_image_u16(nuc_pixels,  width, height, width * 2);
        const fpf_output *out = NULL;
        if (fpf_session_run(s, &in, &out) != FPF_OK) puts(fpf_session_message(s));
-       for (int i = 0; i < out->n_cells; i++) { const fpf_instance *c = &out->cells[i]; ... }
+       else for (int i = 0; i < out->n_cells; i++) {
+           const fpf_instance *c = &out->cells[i];  // box y1 x1 y2 x2, score, 28×28 mask
+           printf("cell %d: box %d %d %d %d, score %.3f\n", i + 1, c->y1, c->x1, c->y2, c->x2, c->score);
+       }
        fpf_session_free(s); fpf_model_free(cells); fpf_model_free(nuclei);
 
    Models and sessions
@@ -155,7 +162,9 @@
 #define FPF_FORMAT_VERSION 1
 
 #ifndef FPF_DEF
-#ifdef FPF_STATIC
+#if defined(FPF_STATIC) && (defined(__GNUC__) || defined(__clang__))
+#define FPF_DEF static __attribute__((unused)) /* a program need not call every function */
+#elif defined(FPF_STATIC)
 #define FPF_DEF static
 #else
 #define FPF_DEF extern
@@ -406,6 +415,39 @@ FPF_DEF int fpf_instance_mask_pixel(const fpf_instance *inst, int r, int c);
 
 /* =============================================================================================
    IMPLEMENTATION
+
+   Contents, in file order (search for the heading):
+       Small helpers           results, messages, checked arithmetic, allocation
+       Configuration           the paper's config, config words, range checks
+       Layer list              every conv/dense/deconv a config implies (§12.2), in file order
+       Model file              loader: table checks, finiteness, weight packing into panels
+       Kernels                 fpf__map, the conv epilogue flags, block kernels per ISA and their
+                               __ref twins, the kernel table, task tiling, max-pool, deconv
+       The built-in thread pool
+       Session state           the arena, pyramids, stage dumps
+       1. Input molding        §1.4, §4.3
+       2. Backbone             stem, bottleneck stages (§2), FPN (§3)
+       3. Anchors              §5
+       4. Box arithmetic       §6.2, §6.4, §7
+       5. Ordering             top-k, NMS (§6.4)
+       6. RoIAlign             §7
+       7. Heads                RPN (§6), proposals, box head (§8), detection (§9), mask head (§10)
+       8. The forward pass     towers, fusion, heads: fpf__model_pass
+       9. Sessions             workspace layout, init, run
+
+   Dimension letters, the same in every function:
+       H, W     height and width of the padded image (Hp, Wp: multiples of 64); h, w of a map
+       C        channels of a map; cin, cout of a conv; ld the floats between two pixels
+       Fw       one tower's pyramid depth (fpn_width, 256)
+       D        the pyramid depth the heads see: Fw, or 2·Fw for FPF-concat (fpf__depth)
+       F        the fused pyramid F2..F6 (an fpf__pyr); P2..P6 one tower's; Pn the nucleus model's
+       C1..C5   backbone stage outputs; L2..L5 the FPN's top-down maps before the 3×3 smoothing
+       A        anchors of the whole image (Σ over levels of h·w·FPF__A; FPF__A = 3 per location)
+       R        RoIs per image (post_nms_rois, 500); n real ones, the rest zero-padded
+       K        classes (num_classes, 2: background + cell)
+       P, MP    RoIAlign sizes of the box head (pool_size 7) and mask head (mask_pool_size 14)
+       Mw       mask head width (mask_width, 256); masks are 2·MP = 28 square
+       px, cb   a block kernel's tile: output pixels × output channels
    ============================================================================================= */
 #if defined(FPF_IMPLEMENTATION) || defined(FPF_ALL_IMPLEMENTATION)
 #ifndef FPF_IMPLEMENTATION_INCLUDED
@@ -727,7 +769,7 @@ static void fpf__emit_tower(fpf__layer_list *L, const fpf_config *c, fpf__tower 
 static void fpf__emit_heads(fpf__layer_list *L, const fpf_config *c, fpf__heads *h) {
     static const char *mc[4] = {"mrcnn_mask_conv1", "mrcnn_mask_conv2", "mrcnn_mask_conv3", "mrcnn_mask_conv4"};
     static const char *mb[4] = {"mrcnn_mask_bn1", "mrcnn_mask_bn2", "mrcnn_mask_bn3", "mrcnn_mask_bn4"};
-    int D = fpf__depth(c), P = c->pool_size, K = c->num_classes, m = c->mask_width, i;
+    int D = fpf__depth(c), P = c->pool_size, K = c->num_classes, Mw = c->mask_width, i;
 #define FPF__H(field) (h ? &h->field : NULL)
     fpf__emit(L, FPF__H(rpn_conv), 0, 3, 3, D, c->rpn_width, "rpn_conv_shared", "", NULL);
     fpf__emit(L, FPF__H(rpn_class), 0, 1, 1, c->rpn_width, 2 * FPF__A, "rpn_class_raw", "", NULL);
@@ -737,9 +779,9 @@ static void fpf__emit_heads(fpf__layer_list *L, const fpf_config *c, fpf__heads 
     fpf__emit(L, FPF__H(cls_logits), 1, 1, 1, c->fc_width, K, "mrcnn_class_logits", "", NULL);
     fpf__emit(L, FPF__H(bbox_fc), 1, 1, 1, c->fc_width, 4 * K, "mrcnn_bbox_fc", "", NULL);
     for (i = 0; i < 4; i++)
-        fpf__emit(L, FPF__H(mask_conv[i]), 0, 3, 3, i ? m : D, m, mc[i], "", mb[i]);
-    fpf__emit(L, FPF__H(mask_deconv), 2, 2, 2, m, m, "mrcnn_mask_deconv", "", NULL);
-    fpf__emit(L, FPF__H(mask_out), 0, 1, 1, m, K, "mrcnn_mask", "", NULL);
+        fpf__emit(L, FPF__H(mask_conv[i]), 0, 3, 3, i ? Mw : D, Mw, mc[i], "", mb[i]);
+    fpf__emit(L, FPF__H(mask_deconv), 2, 2, 2, Mw, Mw, "mrcnn_mask_deconv", "", NULL);
+    fpf__emit(L, FPF__H(mask_out), 0, 1, 1, Mw, K, "mrcnn_mask", "", NULL);
 #undef FPF__H
 }
 
@@ -1945,7 +1987,7 @@ static void fpf__tower_run(fpf_session *s, const fpf__tower *t, const fpf_config
     fpf__bump b;
     fpf__tbuf o;
     fpf__map x, C1, C[4], L[4], P[4];
-    int i, F = c->fpn_width, fuse = accumulate ? FPF__ACCUMULATE : 0; /* FPF-add: P += the tower's */
+    int i, Fw = c->fpn_width, fuse = accumulate ? FPF__ACCUMULATE : 0; /* FPF-add: P += the tower's */
     char name[32];
     b.base = s->arena; b.used = 0;
     fpf__tower_layout(&b, c, s->Hp, s->Wp, &o);
@@ -1960,11 +2002,11 @@ static void fpf__tower_run(fpf_session *s, const fpf__tower *t, const fpf_config
         fpf__dump(s, name, C[i].d, 3, h, w, C[i].c, 0, 0);
     }
     /* FPN top-down: L5 = c5p5(C5); Lk = ckpk(Ck) + upsample2(L(k+1)); Pk = 3×3(Lk) */
-    L[3] = fpf__mk(o.L5, C[3].h, C[3].w, F);
-    L[2] = fpf__mk(o.L4, C[2].h, C[2].w, F);
-    L[1] = fpf__mk(o.pool, C[1].h, C[1].w, F);                          /* C1 is dead by now */
+    L[3] = fpf__mk(o.L5, C[3].h, C[3].w, Fw);
+    L[2] = fpf__mk(o.L4, C[2].h, C[2].w, Fw);
+    L[1] = fpf__mk(o.pool, C[1].h, C[1].w, Fw);                          /* C1 is dead by now */
     for (i = 0; i < 4; i++) {
-        P[i] = fpf__mk(dst->d[i] + c_off, dst->h[i], dst->w[i], F);     /* [H/4·2^-i, W/4·2^-i, F] */
+        P[i] = fpf__mk(dst->d[i] + c_off, dst->h[i], dst->w[i], Fw);     /* [H/4·2^-i, W/4·2^-i, Fw] */
         P[i].ld = dst->ld;
     }
     fpf__conv_run(&s->run, &t->lateral[3], C[3], L[3], 1, FPF__LINEAR, NULL);                       /* L5 = c5p5(C5) */
@@ -1974,7 +2016,7 @@ static void fpf__tower_run(fpf_session *s, const fpf__tower *t, const fpf_config
     fpf__p2_bands(s, t, C[0], &L[1], o.band, P[0], fuse);
     for (i = 0; i < 4 && !accumulate; i++) {
         fpf__msg3(name, sizeof name, who, ".", fpf__pname[i]);
-        fpf__dump(s, name, P[i].d, 3, P[i].h, P[i].w, F, 0, P[i].ld);
+        fpf__dump(s, name, P[i].d, 3, P[i].h, P[i].w, Fw, 0, P[i].ld);
     }
 }
 
@@ -2241,17 +2283,17 @@ static void fpf__roi_align(fpf_session *s, const fpf__pyr *F, const fpf_config *
    e / Σe; TF's kernel behind the 2-D head softmax multiplies by the reciprocal, e · (1 / Σe).
    They differ in the last bit for some inputs. in and out may be the same array. */
 static void fpf__softmax_div(const float *in, float *out, int n) {
-    float m = in[0], sum = 0.0f;
+    float mx = in[0], sum = 0.0f;
     int j;
-    for (j = 1; j < n; j++) m = in[j] > m ? in[j] : m;
-    for (j = 0; j < n; j++) { out[j] = fpf__expf(in[j] - m); sum += out[j]; }
+    for (j = 1; j < n; j++) mx = in[j] > mx ? in[j] : mx;
+    for (j = 0; j < n; j++) { out[j] = fpf__expf(in[j] - mx); sum += out[j]; }
     for (j = 0; j < n; j++) out[j] = out[j] / sum;
 }
 static void fpf__softmax_recip(const float *in, float *out, int n) {
-    float m = in[0], sum = 0.0f, inv;
+    float mx = in[0], sum = 0.0f, inv;
     int j;
-    for (j = 1; j < n; j++) m = in[j] > m ? in[j] : m;
-    for (j = 0; j < n; j++) { out[j] = fpf__expf(in[j] - m); sum += out[j]; }
+    for (j = 1; j < n; j++) mx = in[j] > mx ? in[j] : mx;
+    for (j = 0; j < n; j++) { out[j] = fpf__expf(in[j] - mx); sum += out[j]; }
     inv = 1.0f / sum;
     for (j = 0; j < n; j++) out[j] = out[j] * inv;
 }
@@ -2283,7 +2325,7 @@ static void fpf__heads_layout(fpf__bump *b, const fpf_config *c, int Hp, int Wp,
     size_t k = A < (size_t)c->pre_nms_limit ? A : (size_t)c->pre_nms_limit;
     size_t P2 = (size_t)c->pool_size * c->pool_size, M2 = (size_t)c->mask_pool_size * c->mask_pool_size;
     size_t nfeat = post * P2 > (size_t)max_det * M2 ? post * P2 : (size_t)max_det * M2;
-    size_t K = (size_t)c->num_classes, m = (size_t)c->mask_width, nsel = post > (size_t)max_det ? post : (size_t)max_det;
+    size_t K = (size_t)c->num_classes, Mw = (size_t)c->mask_width, nsel = post > (size_t)max_det ? post : (size_t)max_det;
     o->rpn = FPF__TAKEF(b, (size_t)FPF__BAND * (Wp / 4) * c->rpn_width);
     o->logits = FPF__TAKEF(b, A * 2); o->probs = FPF__TAKEF(b, A * 2); o->deltas = FPF__TAKEF(b, A * 4);
     o->cand = (fpf__cand *)fpf__take(b, (A > post ? A : post) * sizeof(fpf__cand));
@@ -2297,9 +2339,9 @@ static void fpf__heads_layout(fpf__bump *b, const fpf_config *c, int Hp, int Wp,
     o->cid = FPF__TAKEI(b, post); o->rows = FPF__TAKEI(b, post); o->dsel = FPF__TAKEI(b, post);
     o->cbox = FPF__TAKEF(b, post * 4); o->cscore = FPF__TAKEF(b, post);
     o->det = FPF__TAKEF(b, (size_t)max_det * 6);
-    o->m1 = FPF__TAKEF(b, FPF__MASK_BATCH * M2 * m); o->m2 = FPF__TAKEF(b, FPF__MASK_BATCH * M2 * m);
-    o->mtmp = FPF__TAKEF(b, FPF__MASK_BATCH * M2 * m);
-    o->mup = FPF__TAKEF(b, FPF__MASK_BATCH * 4 * M2 * m);
+    o->m1 = FPF__TAKEF(b, FPF__MASK_BATCH * M2 * Mw); o->m2 = FPF__TAKEF(b, FPF__MASK_BATCH * M2 * Mw);
+    o->mtmp = FPF__TAKEF(b, FPF__MASK_BATCH * M2 * Mw);
+    o->mup = FPF__TAKEF(b, FPF__MASK_BATCH * 4 * M2 * Mw);
     o->mmask = FPF__TAKEF(b, (size_t)max_det * 4 * M2 * K);
 }
 
@@ -2398,16 +2440,16 @@ static int fpf__refine(fpf_session *s, const fpf_config *c, fpf__hbuf *o, const 
 static int fpf__detect(fpf_session *s, const fpf_config *c, fpf__hbuf *o, const float *window, int *src_roi) {
     int K = c->num_classes, n_keep = fpf__refine(s, c, o, window), i, j, n_nms = 0, n_final;
     for (i = 0; i < n_keep; i++) {
-        int ci = o->cid[o->keep[i]], seen = 0, m = 0, n_sel;
+        int ci = o->cid[o->keep[i]], seen = 0, n_cls = 0, n_sel;
         for (j = 0; j < i; j++) seen |= o->cid[o->keep[j]] == ci;
         if (seen) continue;
         for (j = 0; j < n_keep; j++)
             if (o->cid[o->keep[j]] == ci) {
-                memcpy(o->cbox + 4 * (size_t)m, o->refined + 4 * (size_t)o->keep[j], 4 * sizeof(float));
-                o->cscore[m] = o->cls[(size_t)o->keep[j] * K + ci];
-                o->rows[m++] = o->keep[j];
+                memcpy(o->cbox + 4 * (size_t)n_cls, o->refined + 4 * (size_t)o->keep[j], 4 * sizeof(float));
+                o->cscore[n_cls] = o->cls[(size_t)o->keep[j] * K + ci];
+                o->rows[n_cls++] = o->keep[j];
             }
-        n_sel = fpf__nms(o->cbox, o->cscore, m, s->max_det, c->det_nms_threshold, s->opt.stable_nms_ties, o->cand, o->dsel);
+        n_sel = fpf__nms(o->cbox, o->cscore, n_cls, s->max_det, c->det_nms_threshold, s->opt.stable_nms_ties, o->cand, o->dsel);
         for (j = 0; j < n_sel; j++) o->sel[n_nms++] = o->rows[o->dsel[j]];
     }
     for (i = 0; i < n_nms; i++) {
@@ -2434,7 +2476,7 @@ static int fpf__detect(fpf_session *s, const fpf_config *c, fpf__hbuf *o, const 
    final 1×1 conv see the batch as one tall map, which is the same thing for them. */
 static void fpf__mask_head(fpf_session *s, const fpf__heads *h, const fpf_config *c, const fpf__pyr *F,
                            fpf__hbuf *o, int n0) {
-    int MP = c->mask_pool_size, D = fpf__depth(c), m = c->mask_width, K = c->num_classes, i, l;
+    int MP = c->mask_pool_size, D = fpf__depth(c), Mw = c->mask_width, K = c->num_classes, i, l;
     size_t M2 = (size_t)MP * MP, j;
     for (i = 0; i < n0; i++) memcpy(o->rois + 4 * (size_t)i, o->det + 6 * (size_t)i, 4 * sizeof(float));
     fpf__roi_align(s, F, c, o->rois, n0, MP, o->feat);
@@ -2442,14 +2484,14 @@ static void fpf__mask_head(fpf_session *s, const fpf__heads *h, const fpf_config
     for (i = 0; i < n0; i += FPF__MASK_BATCH) {
         int nb = n0 - i < FPF__MASK_BATCH ? n0 - i : FPF__MASK_BATCH;
         fpf__map x = fpf__mk(o->feat + (size_t)i * M2 * D, MP, MP, D);           /* nb × [14, 14, D] */
-        fpf__map up = fpf__mk(o->mup, 2 * MP * nb, 2 * MP, m);                   /* [nb·28, 28, m] */
+        fpf__map up = fpf__mk(o->mup, 2 * MP * nb, 2 * MP, Mw);                   /* [nb·28, 28, Mw] */
         float *out = o->mmask + (size_t)i * 4 * M2 * K;                          /* [nb·28, 28, K] */
         for (l = 0; l < 4; l++) {                                                /* 4 × (3×3 conv, BN, ReLU) */
             fpf__conv_args a;
-            fpf__map y = fpf__mk(l % 2 ? o->m2 : o->m1, MP, MP, m);
+            fpf__map y = fpf__mk(l % 2 ? o->m2 : o->m1, MP, MP, Mw);
             memset(&a, 0, sizeof a);
             a.k = &h->mask_conv[l]; a.in = x; a.out = y; a.stride = 1; a.pad = 1; a.flags = FPF__RELU;
-            a.batch = nb; a.in_bs = M2 * x.c; a.out_bs = M2 * m;
+            a.batch = nb; a.in_bs = M2 * x.c; a.out_bs = M2 * Mw;
             fpf__conv2d(&s->run, &a);
             x = y;
         }

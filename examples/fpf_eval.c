@@ -416,22 +416,22 @@ static int score_set(const cli_set *s, const cli_opts *o, cli_result *res) {
     fpf_eval *ev;
     size_t i;
     int t;
-    fpf_eval_result r = fpf_eval_create(&ev, NULL);
+    fpf_eval_result r = fpf_eval_init(NULL, &ev);
     if (r) return cli_fail("%s", fpf_eval_result_string(r));
     for (i = 0; i < s->n && !r; i++)
         r = fpf_eval_add_image(ev, s->img[i].gt.v, s->img[i].gt.n, s->img[i].dt.v, s->img[i].dt.n);
     if (r) {
-        fpf_eval_destroy(ev);
+        fpf_eval_free(ev);
         if (r == FPF_EVAL_ERR_SIZE) return cli_fail("image %lld: mismatched mask sizes", s->img[i - 1].id);
         return cli_fail("image %lld: %s", s->img[i - 1].id, fpf_eval_result_string(r));
     }
     for (t = 0; t < 2 && !r; t++) {
         res->per_image[t] = (fpf_eval_counts *)calloc(s->n + 1, sizeof(fpf_eval_counts));
-        if (!res->per_image[t]) { fpf_eval_destroy(ev); return cli_fail("out of memory"); }
+        if (!res->per_image[t]) { fpf_eval_free(ev); return cli_fail("out of memory"); }
         r = fpf_eval_summarize(ev, (fpf_eval_iou_type)t, &res->sum[t]);
         if (!r) r = fpf_eval_tpfp(ev, (fpf_eval_iou_type)t, o->tpfp_iou, o->floor, &res->tpfp[t], res->per_image[t]);
     }
-    fpf_eval_destroy(ev);
+    fpf_eval_free(ev);
     if (r) return cli_fail("%s", fpf_eval_result_string(r));
     return 0;
 }

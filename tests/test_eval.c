@@ -640,29 +640,34 @@ TEST(cli_errors_are_one_line) {
     CHECK(sh(CLI " --bogus > /dev/null 2>&1") == 2);
 }
 
+/* A one-image GT and a one-detection result, image ids given as JSON number text. */
+static void write_id_pair(const char *gt_path, const char *gt_id, const char *dt_path, const char *dt_id) {
+    char t[512];
+    snprintf(t, sizeof t, "{\"images\": [{\"id\": %s, \"width\": 4, \"height\": 3}], \"annotations\": []}", gt_id);
+    write_text(gt_path, t);
+    snprintf(t, sizeof t, "[{\"image_id\": %s, \"category_id\": 1, \"score\": 0.9, \"segmentation\": "
+             "{\"size\": [3, 4], \"counts\": [3, 2, 1, 2, 4]}, \"bbox\": [1, 0, 2, 2]}]", dt_id);
+    write_text(dt_path, t);
+}
+
 /* Reliability probe findings, rebuilt here (../shared/repro/eval_json holds the originals). */
 TEST(cli_refuses_out_of_range_numbers) {
-    char cmd[512];
+    static const char *bad_iou[] = {"-1", "2", "nan"};
+    char cmd[512], *e;
+    size_t i;
     if (!exists(CLI)) SKIP("build/fpf_eval not built");
     /* #3: an image_id of 1e300 is no integer (the cast to long long was undefined) */
-    write_text(TMP "/gt_1e300.json", "{\"images\": [{\"id\": 1e300, \"width\": 4, \"height\": 3}], \"annotations\": []}");
-    write_text(TMP "/gt_ok3.json", "{\"images\": [{\"id\": 1, \"width\": 4, \"height\": 3}], \"annotations\": []}");
-    write_text(TMP "/dt_1e300.json",
-               "[{\"image_id\": 1e300, \"category_id\": 1, \"score\": 0.9, \"segmentation\": "
-               "{\"size\": [3, 4], \"counts\": [3, 2, 1, 2, 4]}, \"bbox\": [1, 0, 2, 2]}]");
-    write_text(TMP "/dt_ok3.json",
-               "[{\"image_id\": 1, \"category_id\": 1, \"score\": 0.9, \"segmentation\": "
-               "{\"size\": [3, 4], \"counts\": [3, 2, 1, 2, 4]}, \"bbox\": [1, 0, 2, 2]}]");
+    write_id_pair(TMP "/gt_1e300.json", "1e300", TMP "/dt_ok3.json", "1");
+    write_id_pair(TMP "/gt_ok3.json", "1", TMP "/dt_1e300.json", "1e300");
     check_cli_error("--gt " TMP "/gt_1e300.json --dt " TMP "/dt_ok3.json", "integer id");
     check_cli_error("--gt " TMP "/gt_ok3.json --dt " TMP "/dt_1e300.json", "integer image_id");
     CHECK(sh(CLI " --gt " TMP "/gt_ok3.json --dt " TMP "/dt_ok3.json > /dev/null 2>&1") == 0);
     /* --tpfp-iou outside [0, 1]: one clear line, exit 2 */
-    snprintf(cmd, sizeof cmd, CLI " --gt " TMP "/gt_ok3.json --dt " TMP "/dt_ok3.json --tpfp-iou -1 2> " TMP "/e.txt");
-    CHECK(sh(cmd) == 2 && count_lines(TMP "/e.txt") == 1);
-    snprintf(cmd, sizeof cmd, CLI " --gt " TMP "/gt_ok3.json --dt " TMP "/dt_ok3.json --tpfp-iou 2 2> " TMP "/e.txt");
-    CHECK(sh(cmd) == 2 && count_lines(TMP "/e.txt") == 1);
-    {
-        char *e = slurp(TMP "/e.txt");
+    for (i = 0; i < sizeof bad_iou / sizeof *bad_iou; i++) {
+        snprintf(cmd, sizeof cmd, CLI " --gt " TMP "/gt_ok3.json --dt " TMP "/dt_ok3.json --tpfp-iou %s 2> " TMP "/e.txt",
+                 bad_iou[i]);
+        CHECK_MSG(sh(cmd) == 2 && count_lines(TMP "/e.txt") == 1, "--tpfp-iou %s", bad_iou[i]);
+        e = slurp(TMP "/e.txt");
         CHECK(e && strstr(e, "between 0 and 1"));
         free(e);
     }

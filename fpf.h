@@ -435,8 +435,9 @@ FPF_DEF int fpf_instance_mask_pixel(const fpf_instance *inst, int r, int c);
        8. The forward pass     towers, fusion, heads: fpf__model_pass
        9. Sessions             workspace layout, init, run
 
-   Dimension letters, the same in every function:
-       H, W     height and width of the padded image (Hp, Wp: multiples of 64); h, w of a map
+   Dimension letters:
+       H, W     height and width of the image (Hp, Wp: padded to multiples of 64; in fpf__rpn, of
+                the pyramid level at hand); h, w of any map
        C        channels of a map; cin, cout of a conv; ld the floats between two pixels
        Fw       one tower's pyramid depth (fpn_width, 256)
        D        the pyramid depth the heads see: Fw, or 2·Fw for FPF-concat (fpf__depth)

@@ -104,6 +104,42 @@ static void coco_add(fpfc_buf *b, int *nann, int image_id, const uint16_t *lab, 
     if (b->failed) die("out of memory", NULL);
 }
 
+/* The authors' layout: images/NAME/{0,1}.png and gt/NAME/<channel>_<label>.png, one binary 8-bit
+   mask per object. */
+static void write_png_layout(const opts *o, const fpfs_scene *s, const char *name) {
+    char path[4096];
+    size_t n = (size_t)s->w * s->h;
+    int k;
+    unsigned char *mask = (unsigned char *)malloc(n);
+    int ch;
+    if (!mask) die("out of memory", NULL);
+    snprintf(path, sizeof path, "%s/images/%s", o->out, name);
+    mkdirs(path);
+    snprintf(path, sizeof path, "%s/gt/%s", o->out, name);
+    mkdirs(path);
+    snprintf(path, sizeof path, "%s/images/%s/0.png", o->out, name);
+    write_u16(path, s->nucleus, s->w, s->h, 1);
+    snprintf(path, sizeof path, "%s/images/%s/1.png", o->out, name);
+    write_u16(path, s->cell, s->w, s->h, 1);
+    for (ch = 0; ch < 2; ch++) {
+        const uint16_t *lab = ch ? s->cell_labels : s->nuc_labels;
+        int nl = ch ? s->ncells : s->nnuclei;
+        for (k = 1; k <= nl; k++) {
+            fpfi_image img;
+            char err[512];
+            size_t i;
+            for (i = 0; i < n; i++) mask[i] = lab[i] == k ? 255 : 0;
+            img.w = s->w;
+            img.h = s->h;
+            img.type = FPFI_U8;
+            img.pixels = mask;
+            snprintf(path, sizeof path, "%s/gt/%s/%d_%d.png", o->out, name, ch, k);
+            if (fpfi_write_png(path, &img, err, sizeof err)) die("write failed", err);
+        }
+    }
+    free(mask);
+}
+
 static void write_scene(const opts *o, coco *cc, const fpfs_scene *s, const char *name, unsigned long long seed) {
     char path[4096];
     FILE *f;
@@ -132,36 +168,7 @@ static void write_scene(const opts *o, coco *cc, const fpfs_scene *s, const char
         if (fpfi_write_png_rgb(path, s->w, s->h, rgb, err, sizeof err)) die("write failed", err);
         free(rgb);
     }
-    if (o->png_layout) { /* authors' layout: one binary 8-bit mask per object */
-        unsigned char *mask = (unsigned char *)malloc(n);
-        int ch;
-        if (!mask) die("out of memory", NULL);
-        snprintf(path, sizeof path, "%s/images/%s", o->out, name);
-        mkdirs(path);
-        snprintf(path, sizeof path, "%s/gt/%s", o->out, name);
-        mkdirs(path);
-        snprintf(path, sizeof path, "%s/images/%s/0.png", o->out, name);
-        write_u16(path, s->nucleus, s->w, s->h, 1);
-        snprintf(path, sizeof path, "%s/images/%s/1.png", o->out, name);
-        write_u16(path, s->cell, s->w, s->h, 1);
-        for (ch = 0; ch < 2; ch++) {
-            const uint16_t *lab = ch ? s->cell_labels : s->nuc_labels;
-            int nl = ch ? s->ncells : s->nnuclei;
-            for (k = 1; k <= nl; k++) {
-                fpfi_image img;
-                char err[512];
-                size_t i;
-                for (i = 0; i < n; i++) mask[i] = lab[i] == k ? 255 : 0;
-                img.w = s->w;
-                img.h = s->h;
-                img.type = FPFI_U8;
-                img.pixels = mask;
-                snprintf(path, sizeof path, "%s/gt/%s/%d_%d.png", o->out, name, ch, k);
-                if (fpfi_write_png(path, &img, err, sizeof err)) die("write failed", err);
-            }
-        }
-        free(mask);
-    }
+    if (o->png_layout) write_png_layout(o, s, name);
     cc->nimages++;
     fpfc_printf(&cc->images,
               "%s{\"id\": %d, \"file_name\": \"%s_cell.tif\", \"nucleus_file\": \"%s_nucleus.tif\", \"width\": %d, "
@@ -308,37 +315,91 @@ static void usage(void) {
     exit(2);
 }
 
+static void parse_args(opts *o, int argc, char **argv) {
+    int i;
+    memset(o, 0, sizeof *o);
+    o->rle = "string";
+    o->real_nuc = "../shared/data/cellprofiler_examples/ExampleHuman/AS_09125_050116030001_D03f00d0.tif";
+    o->real_cell = "../shared/data/cellprofiler_examples/ExampleHuman/AS_09125_050116030001_D03f00d2.tif";
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define ARG(name) (strcmp(a, name) == 0 && v && (i++, 1))
+        if (ARG("--out")) o->out = v;
+        else if (ARG("--set")) o->set = v;
+        else if (ARG("--count")) o->count = atoi(v);
+        else if (ARG("--seed")) o->seed = strtoull(v, NULL, 10), o->have_seed = 1;
+        else if (ARG("--width")) o->width = atoi(v);
+        else if (ARG("--height")) o->height = atoi(v);
+        else if (ARG("--rle")) o->rle = v;
+        else if (ARG("--compare")) o->compare = v;
+        else if (ARG("--real-nucleus")) o->real_nuc = v;
+        else if (ARG("--real-cell")) o->real_cell = v;
+        else if (strcmp(a, "--overlay") == 0) o->overlay = 1;
+        else if (strcmp(a, "--png-layout") == 0) o->png_layout = 1;
+        else if (strcmp(a, "--quiet") == 0) o->quiet = 1;
+        else usage();
+#undef ARG
+    }
+}
+
+/* One scene of seed p->seed, written under name. */
+static void one_scene(const opts *o, coco *cc, const fpfs_params *p, const char *name) {
+    fpfs_scene s;
+    if (fpfs_generate(p, &s)) die("generation failed", NULL);
+    write_scene(o, cc, &s, name, p->seed);
+    fpfs_free(&s);
+}
+
+/* --set test|train: consecutive seeds from the set's first (or --seed). */
+static void numbered_set(const opts *o, coco *cc, fpfs_params *p) {
+    int train = strcmp(o->set, "train") == 0, n = o->count ? o->count : train ? 100 : TEST_COUNT, k;
+    unsigned long long base = o->have_seed ? o->seed : train ? TRAIN_SEED : TEST_SEED;
+    for (k = 0; k < n; k++) {
+        char name[64];
+        p->seed = base + (unsigned long long)k;
+        snprintf(name, sizeof name, train ? "train_%05d" : "test_%03d", k);
+        one_scene(o, cc, p, name);
+    }
+}
+
+/* --set clustered: crops with touching cells, from the test scenes first, then fresh scenes. */
+static void clustered_set(const opts *o, coco *cc, fpfs_params *p) {
+    int want = o->count ? o->count : CLUSTER_COUNT, have = 0, k;
+    unsigned long long base = o->have_seed ? o->seed : TEST_SEED;
+    if (p->width < CROP || p->height < CROP) die("clustered crops need fields of at least 256 x 256", NULL);
+    for (k = 0; have < want && k < 10000; k++) {
+        fpfs_scene s;
+        p->seed = k < TEST_COUNT ? base + (unsigned long long)k : CLUSTER_EXTRA_SEED + (unsigned long long)(k - TEST_COUNT);
+        if (fpfs_generate(p, &s)) die("generation failed", NULL);
+        have += clustered_from_scene(o, cc, &s, p->seed, have, want);
+        fpfs_free(&s);
+    }
+    if (!o->quiet) printf("%d crops, %d cells\n", have, cc->ncell_ann);
+}
+
+/* manifest.txt: the generator, the command (output folder left out so runs compare equal), counts. */
+static void write_manifest(const opts *o, const coco *cc, const fpfs_params *p, int argc, char **argv) {
+    char path[4096];
+    FILE *f;
+    int i;
+    snprintf(path, sizeof path, "%s/manifest.txt", o->out);
+    if (!(f = fopen(path, "w"))) die("cannot write", path);
+    fprintf(f, "generator: fpf_synth %s\ncommand:", FPFS_VERSION);
+    for (i = 1; i < argc; i++) fprintf(f, " %s", i > 1 && strcmp(argv[i - 1], "--out") == 0 ? "DIR" : argv[i]);
+    if (o->set && strcmp(o->set, "clustered") == 0)
+        fprintf(f, "\nimages: %d (%d x %d crops of %d x %d fields)", cc->nimages, CROP, CROP, p->width, p->height);
+    else
+        fprintf(f, "\nimages: %d (%d x %d fields)", cc->nimages, p->width, p->height);
+    fprintf(f, "\ncell annotations: %d\nnucleus annotations: %d\n", cc->ncell_ann, cc->nnuc_ann);
+    if (fclose(f) != 0) die("write failed", path);
+}
+
 int main(int argc, char **argv) {
     opts o;
     coco cc;
     fpfs_params p;
-    int i;
-    char path[4096];
-    FILE *f;
-    memset(&o, 0, sizeof o);
     memset(&cc, 0, sizeof cc);
-    o.rle = "string";
-    o.real_nuc = "../shared/data/cellprofiler_examples/ExampleHuman/AS_09125_050116030001_D03f00d0.tif";
-    o.real_cell = "../shared/data/cellprofiler_examples/ExampleHuman/AS_09125_050116030001_D03f00d2.tif";
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define ARG(name) (strcmp(a, name) == 0 && v && (i++, 1))
-        if (ARG("--out")) o.out = v;
-        else if (ARG("--set")) o.set = v;
-        else if (ARG("--count")) o.count = atoi(v);
-        else if (ARG("--seed")) o.seed = strtoull(v, NULL, 10), o.have_seed = 1;
-        else if (ARG("--width")) o.width = atoi(v);
-        else if (ARG("--height")) o.height = atoi(v);
-        else if (ARG("--rle")) o.rle = v;
-        else if (ARG("--compare")) o.compare = v;
-        else if (ARG("--real-nucleus")) o.real_nuc = v;
-        else if (ARG("--real-cell")) o.real_cell = v;
-        else if (strcmp(a, "--overlay") == 0) o.overlay = 1;
-        else if (strcmp(a, "--png-layout") == 0) o.png_layout = 1;
-        else if (strcmp(a, "--quiet") == 0) o.quiet = 1;
-        else usage();
-#undef ARG
-    }
+    parse_args(&o, argc, argv);
     if (o.compare) { compare(&o); return 0; }
     if (!o.out || (strcmp(o.rle, "string") != 0 && strcmp(o.rle, "counts") != 0)) usage();
     if (o.set && strcmp(o.set, "test") != 0 && strcmp(o.set, "train") != 0 && strcmp(o.set, "clustered") != 0) usage();
@@ -349,52 +410,17 @@ int main(int argc, char **argv) {
     if (p.width < 16 || p.height < 16 || p.width > 16384 || p.height > 16384) die("bad --width/--height", NULL);
     if (!o.set) {
         char name[64];
-        fpfs_scene s;
         p.seed = o.have_seed ? o.seed : 1;
-        if (fpfs_generate(&p, &s)) die("generation failed", NULL);
         snprintf(name, sizeof name, "synth_%llu", (unsigned long long)p.seed);
-        write_scene(&o, &cc, &s, name, p.seed);
-        fpfs_free(&s);
+        one_scene(&o, &cc, &p, name);
     } else if (strcmp(o.set, "clustered") != 0) {
-        int train = strcmp(o.set, "train") == 0, n = o.count ? o.count : train ? 100 : TEST_COUNT, k;
-        unsigned long long base = o.have_seed ? o.seed : train ? TRAIN_SEED : TEST_SEED;
-        for (k = 0; k < n; k++) {
-            char name[64];
-            fpfs_scene s;
-            p.seed = base + (unsigned long long)k;
-            if (fpfs_generate(&p, &s)) die("generation failed", NULL);
-            snprintf(name, sizeof name, train ? "train_%05d" : "test_%03d", k);
-            write_scene(&o, &cc, &s, name, p.seed);
-            fpfs_free(&s);
-        }
+        numbered_set(&o, &cc, &p);
     } else {
-        int want = o.count ? o.count : CLUSTER_COUNT, have = 0, k;
-        unsigned long long base = o.have_seed ? o.seed : TEST_SEED;
-        if (p.width < CROP || p.height < CROP) die("clustered crops need fields of at least 256 x 256", NULL);
-        for (k = 0; have < want && k < 10000; k++) {
-            fpfs_scene s;
-            /* the 18 test scenes first, then fresh scenes */
-            p.seed = k < TEST_COUNT ? base + (unsigned long long)k : CLUSTER_EXTRA_SEED + (unsigned long long)(k - TEST_COUNT);
-            if (fpfs_generate(&p, &s)) die("generation failed", NULL);
-            have += clustered_from_scene(&o, &cc, &s, p.seed, have, want);
-            fpfs_free(&s);
-        }
-        if (!o.quiet) printf("%d crops, %d cells\n", have, cc.ncell_ann);
+        clustered_set(&o, &cc, &p);
     }
     write_coco(&o, &cc, "cells_coco.json", "cell", &cc.cells);
     write_coco(&o, &cc, "nuclei_coco.json", "nucleus", &cc.nuclei);
-    snprintf(path, sizeof path, "%s/manifest.txt", o.out);
-    f = fopen(path, "w");
-    if (!f) die("cannot write", path);
-    fprintf(f, "generator: fpf_synth %s\ncommand:", FPFS_VERSION);
-    for (i = 1; i < argc; i++) /* the output folder is left out so runs compare equal */
-        fprintf(f, " %s", i > 1 && strcmp(argv[i - 1], "--out") == 0 ? "DIR" : argv[i]);
-    if (o.set && strcmp(o.set, "clustered") == 0)
-        fprintf(f, "\nimages: %d (%d x %d crops of %d x %d fields)", cc.nimages, CROP, CROP, p.width, p.height);
-    else
-        fprintf(f, "\nimages: %d (%d x %d fields)", cc.nimages, p.width, p.height);
-    fprintf(f, "\ncell annotations: %d\nnucleus annotations: %d\n", cc.ncell_ann, cc.nnuc_ann);
-    if (fclose(f) != 0) die("write failed", path);
+    write_manifest(&o, &cc, &p, argc, argv);
     free(cc.images.p);
     free(cc.cells.p);
     free(cc.nuclei.p);

@@ -58,7 +58,7 @@ QEMU     ?= qemu-aarch64
 build/tests/neon_kernels: tests/test_kernels.c fpf.h tests/harness.h
 	@mkdir -p build/tests
 	@if command -v $(CROSS_CC) >/dev/null && command -v $(QEMU) >/dev/null; then \
-	  $(CROSS_CC) $(CFLAGS) -static -I. -Itests tests/test_kernels.c -o build/tests/test_kernels_aarch64 -lm && \
+	  $(CROSS_CC) $(filter-out -fsanitize=%,$(CFLAGS)) -static -I. -Itests tests/test_kernels.c -o build/tests/test_kernels_aarch64 -lm && \
 	  printf '#!/bin/sh\nexec $(QEMU) build/tests/test_kernels_aarch64\n' > $@; \
 	else \
 	  printf '#!/bin/sh\necho "kernels aarch64-qemu: 0 passed, 0 failed, 1 skipped (no $(CROSS_CC) or $(QEMU))"\n' > $@; \

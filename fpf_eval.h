@@ -10,18 +10,19 @@
    numbers pycocotools' COCOeval gives for one category, area range "all" and
    maxDets 100, for iouType "bbox" and "segm". No dependency on fpf.h.
 
-   QUICK START
+   QUICK START (make test compiles and runs this block)
        #define FPF_EVAL_IMPLEMENTATION
        #include "fpf_eval.h"
 
-       fpf_eval *ev;
-       fpf_eval_init(NULL, &ev);                       // NULL or zero allocator = malloc/free
-       for each image, in ascending image id:
-           fpf_eval_add_image(ev, gt, n_gt, dt, n_dt); // masks + boxes (+ scores for dt)
+       fpf_eval *ev = NULL;
+       if (fpf_eval_init(NULL, &ev) != FPF_EVAL_OK) return 1; // NULL allocator = malloc/free
+       // once per image, by ascending image id: masks + boxes (+ scores for dt)
+       fpf_eval_add_image(ev, gt, n_gt, dt, n_dt);
        fpf_eval_summary s;
-       fpf_eval_summarize(ev, FPF_EVAL_SEGM, &s);      // s.ap[10], s.map_50_95, s.ap75 ...
+       fpf_eval_summarize(ev, FPF_EVAL_SEGM, &s);       // s.ap[10], s.map_50_95, s.ap75 ...
        fpf_eval_counts c;
        fpf_eval_tpfp(ev, FPF_EVAL_SEGM, 0.75, FPF_EVAL_NO_FLOOR, &c, NULL);
+       printf("mAP %.3f, TP %zu FP %zu FN %zu\n", s.map_50_95, c.tp, c.fp, c.fn);
        fpf_eval_free(ev);
 
    An instance is an fpf_eval_instance: a COCO RLE mask (column-major run

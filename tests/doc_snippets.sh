@@ -1,6 +1,6 @@
 #!/bin/sh
-# tests/doc_snippets.sh - the documented C code, compiled and run: the quick start in fpf.h's header
-# comment and every ```c block of README.md. Each snippet's #define/#include lines go first, then
+# tests/doc_snippets.sh - the documented C code, compiled and run: the quick starts in the header
+# comments of fpf.h and fpf_eval.h and every ```c block of README.md. Each snippet's #define/#include lines go first, then
 # tests/doc_snippets.h (the images, instances and labels a snippet leaves to the reader), then
 # main() with the rest, then the implementations the snippet did not define. Each runs in a scratch
 # folder holding the shipped models and example images under the names the snippets use.
@@ -14,6 +14,8 @@ pass=0; fail=0
 
 # fpf.h: the lines after "   Quick start" up to the next heading, the 7-space indent removed
 awk '/^   Quick start/ {f = 1; next} f && /^   [A-Z]/ {exit} f {sub(/^       /, ""); print}' fpf.h > "$dir/fpf_h_quick_start.txt"
+# fpf_eval.h: the lines after "   QUICK START" up to the next heading
+awk '/^   QUICK START/ {f = 1; next} f && /^   [A-Z]/ {exit} f {sub(/^       /, ""); print}' fpf_eval.h > "$dir/fpf_eval_h_quick_start.txt"
 # README.md: every ```c block
 awk -v d="$dir" '/^```c$/ {n++; f = 1; next} /^```/ {f = 0} f {print > (d "/readme_block_" n ".txt")}' README.md
 
@@ -57,9 +59,13 @@ for txt in "$dir"/*.txt; do
         echo "FAIL docs_$name: exit status non-zero:"; tail -n 5 "$dir/$name.out"
         fail=$((fail + 1)); continue
     fi
-    case $name in *fpf*|*block_1) # the fpf.h snippets run the shipped FPF-add model: cells expected
+    case $name in fpf_h*|*block_1) # the fpf.h snippets run the shipped FPF-add model: cells expected
         if ! grep -q '^cell 1:' "$dir/$name.out"; then
             echo "FAIL docs_$name: no cell found"; fail=$((fail + 1)); continue
+        fi;;
+    fpf_eval_h*) # one exact match, one shifted (IoU 20/30 < 0.75): TP 1 FP 1 FN 1
+        if ! grep -q 'TP 1 FP 1 FN 1' "$dir/$name.out"; then
+            echo "FAIL docs_$name: $(cat "$dir/$name.out")"; fail=$((fail + 1)); continue
         fi;;
     esac
     echo "ok   docs_$name"; pass=$((pass + 1))

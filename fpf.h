@@ -1885,9 +1885,10 @@ static void fpf__stage(fpf_session *s, const fpf__tower *t, const fpf_config *c,
         fpf__map x = b == 0 ? in : out;
         fpf__map m1 = fpf__mk(t1, out.h, out.w, c->bottleneck[st]);
         fpf__map m2 = fpf__mk(t2, out.h, out.w, c->bottleneck[st]);
-        fpf__conv_run(&s->run, &k[0], x, m1, stride, FPF__RELU, NULL);            /* 2a: 1×1 (/2), BN, ReLU */
-        fpf__conv_run(&s->run, &k[1], m1, m2, 1, FPF__RELU, NULL);                /* 2b: 3×3, BN, ReLU */
-        if (b == 0) fpf__conv_run(&s->run, &k[3], in, out, stride, FPF__LINEAR, NULL);     /* shortcut: 1×1 (/2), BN */
+        fpf__conv_run(&s->run, &k[0], x, m1, stride, FPF__RELU, NULL);        /* 2a: 1×1 (/2), BN, ReLU */
+        fpf__conv_run(&s->run, &k[1], m1, m2, 1, FPF__RELU, NULL);            /* 2b: 3×3, BN, ReLU */
+        if (b == 0)                                                           /* shortcut: 1×1 (/2), BN */
+            fpf__conv_run(&s->run, &k[3], in, out, stride, FPF__LINEAR, NULL);
         fpf__conv_run(&s->run, &k[2], m2, out, 1, FPF__RESIDUAL | FPF__RELU, &out); /* 2c: 1×1, BN, + shortcut, ReLU */
     }
 }
@@ -1977,7 +1978,7 @@ static void fpf__p2_bands(fpf_session *s, const fpf__tower *t, fpf__map C2, cons
         fpf__map Pb = P;
         Pb.d = P.d + (size_t)y0 * P.w * P.ld; Pb.h = y1 - y0;
         fpf__conv_band(&s->run, &t->lateral[0], C2, 0, L2, r0, 1, FPF__RESIDUAL_UP2, L3); /* c2p2(C2) + up2(L3) */
-        fpf__conv_band(&s->run, &t->smooth[0], L2, r0, Pb, y0, 1, fuse, NULL);            /* p2: 3×3 */
+        fpf__conv_band(&s->run, &t->smooth[0], L2, r0, Pb, y0, 1, fuse, NULL);          /* P2 = 3×3(L2) */
     }
 }
 
@@ -2010,10 +2011,11 @@ static void fpf__tower_run(fpf_session *s, const fpf__tower *t, const fpf_config
         P[i] = fpf__mk(dst->d[i] + c_off, dst->h[i], dst->w[i], Fw);     /* [H/4·2^-i, W/4·2^-i, Fw] */
         P[i].ld = dst->ld;
     }
-    fpf__conv_run(&s->run, &t->lateral[3], C[3], L[3], 1, FPF__LINEAR, NULL);                       /* L5 = c5p5(C5) */
-    for (i = 2; i >= 1; i--)                                                                  /* L4, L3 */
-        fpf__conv_run(&s->run, &t->lateral[i], C[i], L[i], 1, FPF__RESIDUAL_UP2, &L[i + 1]); /* ckpk(Ck) + up2 */
-    for (i = 3; i >= 1; i--) fpf__conv_run(&s->run, &t->smooth[i], L[i], P[i], 1, fuse, NULL); /* P5..P3: 3×3 */
+    fpf__conv_run(&s->run, &t->lateral[3], C[3], L[3], 1, FPF__LINEAR, NULL);            /* L5 = c5p5(C5) */
+    for (i = 2; i >= 1; i--)                                         /* L4, L3 = ckpk(Ck) + up2(L(k+1)) */
+        fpf__conv_run(&s->run, &t->lateral[i], C[i], L[i], 1, FPF__RESIDUAL_UP2, &L[i + 1]);
+    for (i = 3; i >= 1; i--)                                         /* P5..P3 = 3×3(Lk) (+= for FPF-add) */
+        fpf__conv_run(&s->run, &t->smooth[i], L[i], P[i], 1, fuse, NULL);
     fpf__p2_bands(s, t, C[0], &L[1], o.band, P[0], fuse);
     for (i = 0; i < 4 && !accumulate; i++) {
         fpf__msg3(name, sizeof name, who, ".", fpf__pname[i]);
@@ -2359,9 +2361,11 @@ static void fpf__rpn(fpf_session *s, const fpf__heads *h, const fpf_config *c, c
             int bh = H - y0 < FPF__BAND ? H - y0 : FPF__BAND;
             size_t row = off + (size_t)y0 * W * FPF__A;
             fpf__map mid = fpf__mk(o->rpn, bh, W, c->rpn_width);                     /* [bh, W, 512] */
-            fpf__conv_band(&s->run, &h->rpn_conv, in, 0, mid, y0, 1, FPF__RELU, NULL);              /* 3×3, ReLU */
-            fpf__conv_run(&s->run, &h->rpn_class, mid, fpf__mk(o->logits + row * 2, bh, W, 2 * FPF__A), 1, FPF__LINEAR, NULL);
-            fpf__conv_run(&s->run, &h->rpn_bbox, mid, fpf__mk(o->deltas + row * 4, bh, W, 4 * FPF__A), 1, FPF__LINEAR, NULL);
+            fpf__map logits = fpf__mk(o->logits + row * 2, bh, W, 2 * FPF__A);       /* [bh, W, 2·3] */
+            fpf__map deltas = fpf__mk(o->deltas + row * 4, bh, W, 4 * FPF__A);       /* [bh, W, 4·3] */
+            fpf__conv_band(&s->run, &h->rpn_conv, in, 0, mid, y0, 1, FPF__RELU, NULL); /* 3×3, ReLU */
+            fpf__conv_run(&s->run, &h->rpn_class, mid, logits, 1, FPF__LINEAR, NULL);  /* 1×1 */
+            fpf__conv_run(&s->run, &h->rpn_bbox, mid, deltas, 1, FPF__LINEAR, NULL);   /* 1×1 */
         }
         off += (size_t)H * W * FPF__A;
     }
@@ -2403,10 +2407,10 @@ static void fpf__box_head(fpf_session *s, const fpf__heads *h, const fpf_config 
     fpf__map feat = fpf__mk(o->feat, 1, n, (int)flat);                 /* [n, 7·7·D] */
     fpf__map fc1x = fpf__mk(o->fc1, 1, n, c->fc_width), fc2x = fpf__mk(o->fc2, 1, n, c->fc_width); /* [n, 1024] */
     fc1.kh = fc1.kw = 1; fc1.cin = (int)flat;
-    fpf__conv_run(&s->run, &fc1, feat, fc1x, 1, FPF__RELU, NULL);                          /* FC 1024, BN, ReLU */
-    fpf__conv_run(&s->run, &h->cls_conv2, fc1x, fc2x, 1, FPF__RELU, NULL);                 /* FC 1024, BN, ReLU */
-    fpf__conv_run(&s->run, &h->cls_logits, fc2x, fpf__mk(o->cls, 1, n, K), 1, FPF__LINEAR, NULL);    /* [n, K] */
-    fpf__conv_run(&s->run, &h->bbox_fc, fc2x, fpf__mk(o->bbox, 1, n, 4 * K), 1, FPF__LINEAR, NULL);  /* [n, 4K] */
+    fpf__conv_run(&s->run, &fc1, feat, fc1x, 1, FPF__RELU, NULL);                      /* FC 1024, BN, ReLU */
+    fpf__conv_run(&s->run, &h->cls_conv2, fc1x, fc2x, 1, FPF__RELU, NULL);             /* FC 1024, BN, ReLU */
+    fpf__conv_run(&s->run, &h->cls_logits, fc2x, fpf__mk(o->cls, 1, n, K), 1, FPF__LINEAR, NULL);   /* [n, K] */
+    fpf__conv_run(&s->run, &h->bbox_fc, fc2x, fpf__mk(o->bbox, 1, n, 4 * K), 1, FPF__LINEAR, NULL); /* [n, 4K] */
     for (i = n; i < R; i++) {
         memcpy(o->cls + (size_t)i * K, o->cls + (size_t)(n - 1) * K, (size_t)K * sizeof(float));
         memcpy(o->bbox + (size_t)i * 4 * K, o->bbox + (size_t)(n - 1) * 4 * K, (size_t)4 * K * sizeof(float));
@@ -2498,7 +2502,7 @@ static void fpf__mask_head(fpf_session *s, const fpf__heads *h, const fpf_config
         }
         x.h = MP * nb;
         fpf__deconv2x2(&s->run, &h->mask_deconv, x, up, o->mtmp);              /* 2×2/2 transposed conv, ReLU */
-        fpf__conv_run(&s->run, &h->mask_out, up, fpf__mk(out, 2 * MP * nb, 2 * MP, K), 1, FPF__LINEAR, NULL); /* 1×1 */
+        fpf__conv_run(&s->run, &h->mask_out, up, fpf__mk(out, 2 * MP * nb, 2 * MP, K), 1, FPF__LINEAR, NULL);
         for (j = 0; j < (size_t)nb * 4 * M2 * K; j++) out[j] = fpf__sigmoidf(out[j]);
     }
     fpf__dump(s, "mrcnn_mask", o->mmask, 4, n0, 2 * MP, 2 * MP, K, 0);

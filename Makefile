@@ -24,8 +24,8 @@ build/tests/%: tests/%.c $(HEADERS)
 	$(CC) $(CFLAGS) -I. -Iexamples -Itests $< -o $@ $(LDLIBS)
 
 # Every test program prints "<area>: N passed, N failed[, N skipped]"; tests/run.sh adds them up.
-test: headers $(EXAMPLES) $(TESTS) build/tests/neon_kernels build/tests/sanitized_kernels build/tests/doc_snippets
-	@sh tests/run.sh $(TESTS) build/tests/neon_kernels build/tests/sanitized_kernels build/tests/doc_snippets
+test: headers $(EXAMPLES) $(TESTS) build/tests/neon_kernels $(SAN_TESTS) build/tests/doc_snippets
+	@sh tests/run.sh $(TESTS) build/tests/neon_kernels $(SAN_TESTS) build/tests/doc_snippets
 
 # The quick start in fpf.h's header comment and README.md's C blocks, compiled and run at test
 # time by tests/doc_snippets.sh (this is its launcher, with the compiler and flags of the build).
@@ -34,20 +34,22 @@ build/tests/doc_snippets: tests/doc_snippets.sh Makefile
 	@printf '#!/bin/sh\nCC="%s" CFLAGS="%s" exec sh tests/doc_snippets.sh\n' '$(CC)' '$(CFLAGS)' > $@
 	@chmod +x $@
 
-# tests/test_kernels.c again under AddressSanitizer + UBSan, any report fatal (pointer arithmetic
-# on weights that in-place packing cleared, reads past a panel), with the kernels' FPF_ASSERT
-# preconditions on. Skipped where the toolchain has
-# no sanitizer runtime. clang when present: gcc's UBSan does not flag offsets applied to NULL.
+# Tests again under AddressSanitizer + UBSan, any report fatal: the kernels (pointer arithmetic on
+# weights that in-place packing cleared, reads past a panel; with the kernels' FPF_ASSERT
+# preconditions on) and fpf_coco.h's JSON reader (casts of out-of-range numbers). Skipped where
+# the toolchain has no sanitizer runtime. clang when present: gcc's UBSan does not flag offsets
+# applied to NULL.
 SAN_CC    ?= $(shell command -v clang >/dev/null && echo clang || echo $(CC))
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-build/tests/sanitized_kernels: tests/test_kernels.c fpf.h tests/harness.h
+SAN_TESTS := build/tests/sanitized_kernels build/tests/sanitized_coco
+build/tests/sanitized_%: tests/test_%.c $(HEADERS)
 	@mkdir -p build/tests
-	@if $(SAN_CC) -std=c99 -O1 -g -ffp-contract=off $(SAN_FLAGS) '-DKERNELS_AREA="kernels asan-ubsan"' \
-	     -include assert.h '-DFPF_ASSERT(c)=assert(c)' -I. -Itests \
-	     tests/test_kernels.c -o build/tests/test_kernels_san -lm 2>/dev/null; then \
-	  printf '#!/bin/sh\nexec build/tests/test_kernels_san\n' > $@; \
+	@if $(SAN_CC) -std=c99 -O1 -g -ffp-contract=off $(SAN_FLAGS) -DHARNESS_SANITIZED \
+	     -include assert.h '-DFPF_ASSERT(c)=assert(c)' -I. -Iexamples -Itests \
+	     $< -o build/tests/test_$*_san -lm -lpthread 2>/dev/null; then \
+	  printf '#!/bin/sh\nexec build/tests/test_%s_san\n' '$*' > $@; \
 	else \
-	  printf '#!/bin/sh\necho "kernels asan-ubsan: 0 passed, 0 failed, 1 skipped (no sanitizer runtime)"\n' > $@; \
+	  printf '#!/bin/sh\necho "%s asan-ubsan: 0 passed, 0 failed, 1 skipped (no sanitizer runtime)"\n' '$*' > $@; \
 	fi
 	@chmod +x $@
 

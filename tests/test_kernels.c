@@ -152,9 +152,7 @@ int main(void) {
     RUN(pack_layout_by_hand);
     RUN(conv_tiled_equals_ref_on_odd_shapes);
     RUN(deconv_equals_ref);
-#if defined(KERNELS_AREA)
-    return harness_summary(KERNELS_AREA);
-#elif defined(__aarch64__)
+#if defined(__aarch64__)
     return harness_summary("kernels aarch64-qemu");
 #else
     return harness_summary("kernels");

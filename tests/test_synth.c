@@ -113,54 +113,6 @@ TEST(full_field_statistics) {
     CHECK(total > 40);
 }
 
-/* examples/fpf_coco.h: the compressed counts alphabet includes '\\' (48 + 44), which JSON must
-   escape (repro #12: fpf_synth wrote it bare, and its own COCO files were invalid JSON). */
-TEST(coco_json_escapes_and_round_trips) {
-    uint32_t counts[200];
-    fpf_eval_rle r, back;
-    fpfc_buf b;
-    fpfc_json root;
-    char err[512], *str;
-    size_t len = 0, i;
-    uint32_t seed = 7, total = 0;
-    memset(&b, 0, sizeof b);
-    fpfc_json_string(&b, "a\"b\\c\n\x01");
-    CHECK(b.p && !strcmp(b.p, "\"a\\\"b\\\\c\\u000a\\u0001\""));
-    free(b.p);
-    for (i = 0; i < 200; i++) { /* large and small runs, rising and falling */
-        seed = seed * 1664525u + 1013904223u;
-        counts[i] = i % 7 == 0 ? (seed >> 18) : (seed >> 26);
-    }
-    counts[1] = 0;
-    for (i = 0; i < 200; i++) total += counts[i];
-    CHECK(fpf_eval_rle_from_counts(&r, counts, 200, 1, (int)total, NULL) == FPF_EVAL_OK); /* one row */
-    fpf_eval_rle_to_string(&r, NULL, 0, &len);
-    str = (char *)malloc(len + 1);
-    CHECK(str && fpf_eval_rle_to_string(&r, str, len + 1, &len) == FPF_EVAL_OK);
-    CHECK_MSG(str && strchr(str, '\\'), "test counts should produce a backslash: %s", str ? str : "");
-    free(str);
-    memset(&b, 0, sizeof b);
-    fpfc_printf(&b, "{\"segmentation\": ");
-    fpfc_write_rle(&b, &r, 1);
-    fpfc_printf(&b, "}");
-    CHECK(!b.failed);
-    CHECK_MSG(fpfc_json_parse(b.p, b.len, "rle", &root, err, sizeof err) == 0, "%s", err);
-    CHECK(fpfc_read_rle(fpfc_json_get(&root, "segmentation"), &back, "rle", err, sizeof err) == 0);
-    CHECK(back.m == r.m && back.w == r.w && back.h == r.h && !memcmp(back.counts, r.counts, r.m * 4));
-    fpf_eval_rle_free(&back, NULL);
-    fpfc_json_free(&root);
-    free(b.p);
-    /* and the list form */
-    memset(&b, 0, sizeof b);
-    fpfc_write_rle(&b, &r, 0);
-    CHECK(fpfc_json_parse(b.p, b.len, "rle", &root, err, sizeof err) == 0);
-    CHECK(fpfc_read_rle(&root, &back, "rle", err, sizeof err) == 0 && back.m == r.m && !memcmp(back.counts, r.counts, r.m * 4));
-    fpf_eval_rle_free(&back, NULL);
-    fpfc_json_free(&root);
-    free(b.p);
-    fpf_eval_rle_free(&r, NULL);
-}
-
 /* ---- the CLI ------------------------------------------------------------------------- */
 
 static int run(const char *cmd) {
@@ -352,7 +304,6 @@ int main(void) {
     RUN(same_seed_same_scene);
     RUN(ground_truth_consistent);
     RUN(full_field_statistics);
-    RUN(coco_json_escapes_and_round_trips);
     RUN(cli_same_seed_identical_files);
     RUN(cli_coco_agrees_with_labels);
     RUN(cli_clustered_crops_touch);

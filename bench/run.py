@@ -464,8 +464,8 @@ def main():
     ap.add_argument('--skip', default='', help='comma list of: torch_ref,torch_trunk,torch_whole,ort_trunk,ort_whole')
     ap.add_argument('--extra-torch', action='store_true', help='also time trunk_eager (NCHW) and trunk_ref')
     ap.add_argument('--isa', default='auto', help='fpf kernels: auto|scalar|avx2|avx512|neon (bench_fpf --isa)')
-    ap.add_argument('--pool', default='builtin', help='fpf threads: builtin (fpf_options.n_threads) or example '
-                    '(examples/fpf_pool.h)')
+    ap.add_argument('--pool', default='builtin', help='fpf threads: builtin (fpf_options.n_threads) or openmp '
+                    '(OpenMP through fpf_options.parallel_for)')
     ap.add_argument('--out', default=os.path.join(REPO, 'build', 'bench'))
     ap.add_argument('--report-only', action='store_true',
                     help='re-render BENCHMARKS.generated.md from the last run\'s results/all_<tag>.json')

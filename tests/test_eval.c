@@ -48,10 +48,10 @@ static fpf_eval_summary eval1(const fpf_eval_instance *gt, size_t ng, const fpf_
                               size_t nd, fpf_eval_iou_type type) {
     fpf_eval *ev;
     fpf_eval_summary s;
-    CHECK(fpf_eval_create(&ev, NULL) == FPF_EVAL_OK);
+    CHECK(fpf_eval_init(NULL, &ev) == FPF_EVAL_OK);
     CHECK(fpf_eval_add_image(ev, gt, ng, dt, nd) == FPF_EVAL_OK);
     CHECK(fpf_eval_summarize(ev, type, &s) == FPF_EVAL_OK);
-    fpf_eval_destroy(ev);
+    fpf_eval_free(ev);
     return s;
 }
 
@@ -59,10 +59,10 @@ static fpf_eval_counts tpfp1(const fpf_eval_instance *gt, size_t ng, const fpf_e
                              size_t nd, double t) {
     fpf_eval *ev;
     fpf_eval_counts c = {0, 0, 0};
-    CHECK(fpf_eval_create(&ev, NULL) == FPF_EVAL_OK);
+    CHECK(fpf_eval_init(NULL, &ev) == FPF_EVAL_OK);
     CHECK(fpf_eval_add_image(ev, gt, ng, dt, nd) == FPF_EVAL_OK);
     CHECK(fpf_eval_tpfp(ev, FPF_EVAL_BBOX, t, FPF_EVAL_NO_FLOOR, &c, NULL) == FPF_EVAL_OK);
-    fpf_eval_destroy(ev);
+    fpf_eval_free(ev);
     return c;
 }
 
@@ -262,19 +262,19 @@ TEST(equal_scores_across_images_go_to_first_image) {
     fpf_eval_instance fp = box_inst(50, 50, 10, 10, 0.5), tp = box_inst(0, 0, 10, 10, 0.5);
     fpf_eval_summary s;
     fpf_eval *ev;
-    fpf_eval_create(&ev, NULL);
+    fpf_eval_init(NULL, &ev);
     fpf_eval_add_image(ev, NULL, 0, &fp, 1);  /* image 0: FP at 0.5 */
     fpf_eval_add_image(ev, &g, 1, &tp, 1);    /* image 1: TP at 0.5 */
     fpf_eval_summarize(ev, FPF_EVAL_BBOX, &s);
     CHECK(s.ap[0] == 0.5);
-    fpf_eval_destroy(ev);
-    fpf_eval_create(&ev, NULL);
+    fpf_eval_free(ev);
+    fpf_eval_init(NULL, &ev);
     fpf_eval_add_image(ev, &g, 1, &tp, 1);
     fpf_eval_add_image(ev, NULL, 0, &fp, 1);
     fpf_eval_summarize(ev, FPF_EVAL_BBOX, &s);
     CHECK(s.ap[0] == 0.9999999999999999);
     CHECK(fpf_eval_image_count(ev) == 2);
-    fpf_eval_destroy(ev);
+    fpf_eval_free(ev);
 }
 
 TEST(only_top_100_per_image) {
@@ -347,7 +347,7 @@ TEST(score_floor_and_per_image_counts) {
                               box_inst(60, 0, 10, 10, 0.2)};
     fpf_eval *ev;
     fpf_eval_counts tot, per[2];
-    fpf_eval_create(&ev, NULL);
+    fpf_eval_init(NULL, &ev);
     fpf_eval_add_image(ev, &g, 1, d, 3);
     fpf_eval_add_image(ev, &g, 1, d + 1, 2);
     CHECK(fpf_eval_tpfp(ev, FPF_EVAL_BBOX, 0.75, 0.5, &tot, per) == FPF_EVAL_OK);
@@ -357,7 +357,7 @@ TEST(score_floor_and_per_image_counts) {
     CHECK(fpf_eval_tpfp(ev, FPF_EVAL_BBOX, 0.75, FPF_EVAL_NO_FLOOR, &tot, NULL) == FPF_EVAL_OK);
     CHECK(tot.tp == 1 && tot.fp == 4 && tot.fn == 1);
     CHECK(fpf_eval_tpfp(ev, FPF_EVAL_SEGM, 0.75, 0, &tot, NULL) == FPF_EVAL_ERR_NO_MASK);
-    fpf_eval_destroy(ev);
+    fpf_eval_free(ev);
 }
 
 TEST(segm_on_masks_and_errors) {
@@ -371,7 +371,7 @@ TEST(segm_on_masks_and_errors) {
     s = eval1(g, 2, d, 2, FPF_EVAL_SEGM);
     CHECK(s.recall[0] == 1 && s.recall[6] == 1 && s.recall[7] == 0.5);
     bad = rect_inst(7, 9, 0, 0, 1, 1, 0.5);
-    fpf_eval_create(&ev, NULL);
+    fpf_eval_init(NULL, &ev);
     CHECK(fpf_eval_add_image(ev, g, 2, &bad, 1) == FPF_EVAL_ERR_SIZE);
     bad.mask.counts[0] += 1;                /* counts no longer add up to h*w */
     CHECK(fpf_eval_add_image(ev, g, 2, &bad, 1) == FPF_EVAL_ERR_INVALID);
@@ -380,7 +380,7 @@ TEST(segm_on_masks_and_errors) {
     CHECK(fpf_eval_add_image(ev, NULL, 0, &bad, 1) == FPF_EVAL_ERR_INVALID);
     CHECK(fpf_eval_image_count(ev) == 0);
     CHECK(strcmp(fpf_eval_result_string(FPF_EVAL_ERR_SIZE), "mask sizes differ within an image") == 0);
-    fpf_eval_destroy(ev);
+    fpf_eval_free(ev);
     free_insts(g, 2); free_insts(d, 2); free_insts(&bad, 1);
 }
 
@@ -489,15 +489,15 @@ TEST(custom_allocator_is_used_and_balanced) {
     fpf_eval_counts c;
     memset(&zero, 0, sizeof zero);
     n_alloc = n_free = 0;
-    CHECK(fpf_eval_create(&ev, &a) == FPF_EVAL_OK);
+    CHECK(fpf_eval_init(&a, &ev) == FPF_EVAL_OK);
     CHECK(fpf_eval_add_image(ev, &g, 1, &d, 1) == FPF_EVAL_OK);
     CHECK(fpf_eval_summarize(ev, FPF_EVAL_BBOX, &s) == FPF_EVAL_OK);
     CHECK(fpf_eval_tpfp(ev, FPF_EVAL_BBOX, 0.5, 0, &c, NULL) == FPF_EVAL_OK);
-    fpf_eval_destroy(ev);
+    fpf_eval_free(ev);
     CHECK(n_alloc > 0 && n_alloc == n_free);
-    CHECK(fpf_eval_create(&ev, &zero) == FPF_EVAL_OK); /* zero struct: malloc/free */
-    fpf_eval_destroy(ev);
-    CHECK(fpf_eval_create(NULL, NULL) == FPF_EVAL_ERR_ARG);
+    CHECK(fpf_eval_init(&zero, &ev) == FPF_EVAL_OK); /* zero struct: malloc/free */
+    fpf_eval_free(ev);
+    CHECK(fpf_eval_init(NULL, NULL) == FPF_EVAL_ERR_INVALID_ARG);
 }
 
 /* ---- goldens from cocoeval_ref.py ---------------------------------------------- */
@@ -550,7 +550,7 @@ TEST(library_matches_golden_on_label_images) {
     int t;
     CHECK(want && csv);
     if (!want || !csv) { free(want); free(csv); return; }
-    fpf_eval_create(&ev, NULL);
+    fpf_eval_init(NULL, &ev);
     for (i = 0; i < 3; i++) {
         char path[256], key[64], *hit;
         int w, h, w2, h2;
@@ -589,7 +589,7 @@ TEST(library_matches_golden_on_label_images) {
         CHECK(json_numbers(want, sec, "tp", &x, 1) == 1 && (double)c.tp == x);
         CHECK(json_numbers(want, sec, "fn", &x, 1) == 1 && (double)c.fn == x);
     }
-    fpf_eval_destroy(ev);
+    fpf_eval_free(ev);
     free(want); free(csv);
 }
 
@@ -640,6 +640,43 @@ TEST(cli_errors_are_one_line) {
     CHECK(sh(CLI " --bogus > /dev/null 2>&1") == 2);
 }
 
+/* A one-image GT and a one-detection result, image ids given as JSON number text. */
+static void write_id_pair(const char *gt_path, const char *gt_id, const char *dt_path, const char *dt_id) {
+    char t[512];
+    snprintf(t, sizeof t, "{\"images\": [{\"id\": %s, \"width\": 4, \"height\": 3}], \"annotations\": []}", gt_id);
+    write_text(gt_path, t);
+    snprintf(t, sizeof t, "[{\"image_id\": %s, \"category_id\": 1, \"score\": 0.9, \"segmentation\": "
+             "{\"size\": [3, 4], \"counts\": [3, 2, 1, 2, 4]}, \"bbox\": [1, 0, 2, 2]}]", dt_id);
+    write_text(dt_path, t);
+}
+
+/* Reliability probe findings, rebuilt here (../shared/repro/eval_json holds the originals). */
+TEST(cli_refuses_out_of_range_numbers) {
+    static const char *bad_iou[] = {"-1", "2", "nan"};
+    char cmd[512], *e;
+    size_t i;
+    if (!exists(CLI)) SKIP("build/fpf_eval not built");
+    /* #3: an image_id of 1e300 is no integer (the cast to long long was undefined) */
+    write_id_pair(TMP "/gt_1e300.json", "1e300", TMP "/dt_ok3.json", "1");
+    write_id_pair(TMP "/gt_ok3.json", "1", TMP "/dt_1e300.json", "1e300");
+    check_cli_error("--gt " TMP "/gt_1e300.json --dt " TMP "/dt_ok3.json", "integer id");
+    check_cli_error("--gt " TMP "/gt_ok3.json --dt " TMP "/dt_1e300.json", "integer image_id");
+    CHECK(sh(CLI " --gt " TMP "/gt_ok3.json --dt " TMP "/dt_ok3.json > /dev/null 2>&1") == 0);
+    /* --tpfp-iou outside [0, 1]: one clear line, exit 2 */
+    for (i = 0; i < sizeof bad_iou / sizeof *bad_iou; i++) {
+        snprintf(cmd, sizeof cmd, CLI " --gt " TMP "/gt_ok3.json --dt " TMP "/dt_ok3.json --tpfp-iou %s 2> " TMP "/e.txt",
+                 bad_iou[i]);
+        CHECK_MSG(sh(cmd) == 2 && count_lines(TMP "/e.txt") == 1, "--tpfp-iou %s", bad_iou[i]);
+        e = slurp(TMP "/e.txt");
+        CHECK(e && strstr(e, "between 0 and 1"));
+        free(e);
+    }
+    CHECK(sh(CLI " --gt " TMP "/gt_ok3.json --dt " TMP "/dt_ok3.json --tpfp-iou 1 > /dev/null 2>&1") == 0);
+    /* #4: empty label folders: one clear line (qsort was handed NULL) */
+    mkdir(TMP "/empty_g", 0755); mkdir(TMP "/empty_d", 0755);
+    check_cli_error("--gt-labels " TMP "/empty_g --dt-labels " TMP "/empty_d", "no .tif");
+}
+
 int main(void) {
     mkdir("build", 0755); mkdir("build/tests", 0755); mkdir(TMP, 0755);
     RUN(iou_thresholds_are_numpy_linspace);
@@ -668,5 +705,6 @@ int main(void) {
     RUN(cli_label_dirs_match_golden);
     RUN(library_matches_golden_on_label_images);
     RUN(cli_errors_are_one_line);
+    RUN(cli_refuses_out_of_range_numbers);
     return harness_summary("eval");
 }

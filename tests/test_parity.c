@@ -824,6 +824,7 @@ static int run_fixture(const char *path, const char *model_path, int verbose) {
     void *file;
     int i, bad = 0;
     if (fpt_load(path, &fx) != 0) { printf("  cannot read %s\n", path); return 1; }
+    if (!fpt_records_aligned(&fx)) { printf("  %s: records not aligned for typed loads\n", path); fpt_free(&fx); return 1; }
     meta_str(&fx, "meta.config", cfgname, sizeof cfgname);
     meta_str(&fx, "meta.variant", vname, sizeof vname);
     hw = fpt_find(&fx, "meta.hw"); seed = fpt_find(&fx, "meta.seed"); nseed = fpt_find(&fx, "meta.nucleus_seed");

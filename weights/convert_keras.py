@@ -31,7 +31,7 @@ back and verified. Sanity checks (spec 2.3), reported as warnings only:
   - every model: the head BNs (mrcnn_class_bn*, mrcnn_mask_bn*) hold their initial values, mean 0, var 1.
 
 Conversion is exact: the arrays are copied bit for bit; each BatchNorm is folded into the conv before it in
-float64 and rounded once to float32 (as tests/fpf_seeded.h does); the mask deconv kernel goes from Keras'
+float64 and rounded once to float32 (as examples/fpf_seeded.h does); the mask deconv kernel goes from Keras'
 (kh, kw, out, in) to the .fpf [kh, kw, in, out].
 
 The backbone-only file (pretrained_grayscale_resnet): refused by default, because it has no FPN, RPN or

@@ -388,8 +388,8 @@ def main(argv=None):
         if it % args.ckpt_every == 0 or it == args.iters or time.time() - last_ck > 300:
             save_ckpt(ckpt, model, opt, it, rng, hist, args)
             last_ck = time.time()
-            if args.keep_every and it % args.keep_every == 0:
-                save_ckpt(os.path.join(args.out, 'ckpt_%06d.pt' % it), model, opt, it, rng, hist, args)
+        if args.keep_every and it % args.keep_every == 0:
+            save_ckpt(os.path.join(args.out, 'ckpt_%06d.pt' % it), model, opt, it, rng, hist, args)
     save_ckpt(ckpt, model, opt, it, rng, hist, args)
     with open(os.path.join(args.out, 'done.json'), 'w') as f:
         json.dump(dict(it=it, args=vars(args), final=hist[-1] if hist else None), f, indent=1)

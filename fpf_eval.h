@@ -3,7 +3,9 @@
 
    Scores instance masks and boxes from any model against ground truth with the
    numbers pycocotools' COCOeval gives for one category, area range "all" and
-   maxDets 100, for iouType "bbox" and "segm". No dependency on fpf.h.
+   maxDets 100 (or N: fpf_eval_set_max_dets), for iouType "bbox" and "segm",
+   and the DSB/StarDist accuracy and F1 (fpf_eval_matching). No dependency
+   on fpf.h.
 
    QUICK START
        #define FPF_EVAL_IMPLEMENTATION
@@ -29,8 +31,9 @@
    Every allocation goes through an fpf_eval_allocator {alloc(size, align,
    user), free(ptr, user), user}; a NULL pointer or a zero struct means
    malloc/free. fpf_eval_add_image() copies what it needs (scores and the
-   detection x GT IoU matrices of the top 100 detections), so callers may free
-   their masks right after. Memory held: O(sum over images of 100 x n_gt).
+   detection x GT IoU matrices of the top 100 or max_dets detections), so
+   callers may free their masks right after. Memory held: O(sum over images
+   of max_dets x n_gt).
 
    ERRORS
    Functions return fpf_eval_result: 0 (FPF_EVAL_OK) or a negative code;

@@ -389,6 +389,29 @@ def cmd_check(a):
         x = ss.get()
         print('fpf_add sample: inputs %s, %3d cells' % ([i.shape for i in x['inputs']], len(x['boxes'])))
     print('%.2f s per semi-synthetic sample' % ((time.time() - t0) / 4))
+    # properties of the grown cells on 20 fields: one cell per nucleus, nucleus inside its own cell, one
+    # connected piece per cell (unless its nucleus is split), and neighbours that touch
+    bad, touch, total = 0, 0, 0
+    for j in range(20):
+        i = j % rs.n
+        _, cell, nl, cl = semi_field(rs.img[i], rs.lab[i], rng, a.crop, diam=rs.diam[i])
+        n = int(nl.max())
+        ok = int(cl.max()) == n and np.all(cl[nl > 0] == nl[nl > 0])
+        for k, sl in enumerate(ndi.find_objects(cl)):
+            if sl is None:
+                continue
+            pieces = ndi.label(cl[sl] == k + 1)[1]
+            ok &= pieces <= max(1, ndi.label(nl[sl] == k + 1)[1])
+        nb = np.zeros(n + 1, bool)
+        for A, B in ((cl[:-1], cl[1:]), (cl[:, :-1], cl[:, 1:])):
+            e = (A != B) & (A > 0) & (B > 0)
+            nb[A[e]] = nb[B[e]] = True
+        bad += not ok
+        touch += int(nb[1:].sum())
+        total += n
+    print('grown cells: %d of 20 fields break a rule; %d of %d cells touch a neighbour' % (bad, touch, total))
+    if bad:
+        raise SystemExit('real.py check: grown cells break a rule')
 
 
 def main():

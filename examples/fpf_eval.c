@@ -25,8 +25,7 @@
  * fields need 1000). --match-iou adds, per threshold, the DSB/StarDist counts
  * and accuracy TP/(TP+FP+FN), F1, precision and recall (maximum one-to-one
  * matching at IoU >= T, fpf_eval.h fpf_eval_matching; R gets "matching": [..]).
- * Every error prints
- * one line on stderr and exits non-zero (1; 2 for usage). */
+ * Every error prints one line on stderr and exits non-zero (1; 2 for usage). */
 #define _POSIX_C_SOURCE 200809L
 #define FPF_EVAL_IMPLEMENTATION
 #include "fpf_eval.h"
@@ -774,11 +773,11 @@ static void print_match_table(const cli_opts *o, const cli_result *r) {
     size_t k;
     for (k = 0; k < o->n_match; k++) {
         const fpf_eval_match_stats *b = &r->match[0][k], *m = &r->match[1][k];
+        char lab[48], cb[72], cm[72];
         printf("accuracy @ IoU %-7.2f %10.4f %10.4f\n", b->iou_thr, b->accuracy, m->accuracy);
         printf("F1 @ IoU %-13.2f %10.4f %10.4f\n", b->iou_thr, b->f1, m->f1);
         printf("precision @ IoU %-6.2f %10.4f %10.4f\n", b->iou_thr, b->precision, m->precision);
         printf("recall @ IoU %-9.2f %10.4f %10.4f\n", b->iou_thr, b->recall, m->recall);
-        char lab[48], cb[72], cm[72];
         snprintf(lab, sizeof lab, "TP/FP/FN @ IoU %.2f", b->iou_thr);
         snprintf(cb, sizeof cb, "%zu/%zu/%zu", b->tp, b->fp, b->fn);
         snprintf(cm, sizeof cm, "%zu/%zu/%zu", m->tp, m->fp, m->fn);

@@ -8,7 +8,9 @@
 
    Scores instance masks and boxes from any model against ground truth with the
    numbers pycocotools' COCOeval gives for one category, area range "all" and
-   maxDets 100, for iouType "bbox" and "segm". No dependency on fpf.h.
+   maxDets 100 (or N: fpf_eval_set_max_dets), for iouType "bbox" and "segm",
+   and the DSB/StarDist accuracy and F1 (fpf_eval_matching). No dependency
+   on fpf.h.
 
    QUICK START (make test compiles and runs this block)
        #define FPF_EVAL_IMPLEMENTATION
@@ -35,8 +37,9 @@
    Every allocation goes through an fpf_eval_allocator {alloc(size, align,
    user), free(ptr, user), user}; a NULL pointer or a zero struct means
    malloc/free. fpf_eval_add_image() copies what it needs (scores and the
-   detection x GT IoU matrices of the top 100 detections), so callers may free
-   their masks right after. Memory held: O(sum over images of 100 x n_gt).
+   detection x GT IoU matrices of the top 100 or max_dets detections), so
+   callers may free their masks right after. Memory held: O(sum over images
+   of max_dets x n_gt).
 
    ERRORS
    Functions return fpf_eval_result: 0 (FPF_EVAL_OK) or a negative code;
@@ -80,8 +83,8 @@
      ap75 = ap[5], as summarize(iouThr=.5/.75) gives them.
    - No GT at all: every AP, recall and mean is -1.
    - Not modelled: iscrowd=1 GT, area ranges other than "all" (areas in
-     [0, 1e10] are all "all"; boxes with negative w/h are rejected), maxDets
-     other than 100, several categories. A GT annotation id of 0, which
+     [0, 1e10] are all "all"; boxes with negative w/h are rejected), several
+     categories. maxDets other than 100: fpf_eval_set_max_dets() (below). A GT annotation id of 0, which
      pycocotools mis-scores, is a CLI concern (the CLI rejects it).
    - tp/fp/fn at any IoU threshold t (not part of pycocotools' summary; it is
      evaluateImg's matching at t): tp = matched kept detections with score >=
@@ -177,8 +180,8 @@ FPF_EVAL_DEF void fpf_eval_free(fpf_eval *ev);
 /* The names before fpf.h's conventions were adopted, for existing callers. */
 #define fpf_eval_create(out, a) fpf_eval_init((a), (out))
 #define fpf_eval_destroy(ev) fpf_eval_free(ev)
-#define FPF_EVAL_ERR_ARG FPF_EVAL_ERR_INVALID_ARG
-#define FPF_EVAL_ERR_NOMEM FPF_EVAL_ERR_OUT_OF_MEMORY
+#define FPF_EVAL_ERR_INVALID_ARG FPF_EVAL_ERR_INVALID_ARG
+#define FPF_EVAL_ERR_OUT_OF_MEMORY FPF_EVAL_ERR_OUT_OF_MEMORY
 /* Add one image (images are numbered in call order; add them by ascending
    image id to reproduce pycocotools' tie order). */
 FPF_EVAL_DEF fpf_eval_result fpf_eval_add_image(fpf_eval *ev, const fpf_eval_instance *gt,
@@ -230,6 +233,42 @@ FPF_EVAL_DEF fpf_eval_result fpf_eval_labels_from_image(fpf_eval_labels *out, co
                                                         int bytes_per_sample, int w, int h,
                                                         const fpf_eval_allocator *a);
 FPF_EVAL_DEF void fpf_eval_labels_free(fpf_eval_labels *l, const fpf_eval_allocator *a);
+
+/* ---- dense fields: max detections, StarDist matching (issue #12) -----------
+
+   fpf_eval_set_max_dets(ev, N): keep the top N detections per image instead
+   of pycocotools' 100, as COCOeval with params.maxDets = [.., .., N] (its
+   evaluateImg keeps maxDets[-1]). Call it before the first
+   fpf_eval_add_image(); N >= 1. Memory held grows to O(sum of N x n_gt).
+
+   fpf_eval_matching(): the DSB2018 / StarDist accuracy and F1, as
+   stardist.matching.matching_dataset(by_image=False) computes them. Per
+   image, a GT and a detection may match when IoU >= iou_thr (">=", as
+   StarDist's `scores >= thr`); TP is the size of a MAXIMUM one-to-one
+   matching of those pairs (StarDist solves scipy linear_sum_assignment on
+   costs -(iou >= thr) - iou / (2 min(n_gt, n_dt)); the IoU term sums to less
+   than 1/2, so it only breaks ties between matchings of the same size and
+   the count is the maximum cardinality). This is NOT COCO's greedy
+   score-order matching (fpf_eval_tpfp), which can match fewer where
+   detections overlap. FP = detections - TP, FN = n_gt - TP. Totals are pooled
+   over images; precision = TP/(TP+FP), recall = TP/(TP+FN), accuracy =
+   TP/(TP+FP+FN), f1 = 2TP/(2TP+FP+FN), each 0 when TP == 0 (StarDist).
+   Detections are the kept ones (top max_dets by score, see above) with score
+   >= floor; with label-image detections set max_dets to at least the largest
+   count per image to score every object as StarDist does. */
+typedef struct fpf_eval_match_stats {
+    double iou_thr;
+    size_t tp, fp, fn, n_gt, n_dt;
+    double precision, recall, accuracy, f1;
+} fpf_eval_match_stats;
+
+FPF_EVAL_DEF fpf_eval_result fpf_eval_set_max_dets(fpf_eval *ev, size_t max_dets);
+FPF_EVAL_DEF size_t fpf_eval_max_dets(const fpf_eval *ev);
+/* per_image (optional) receives fpf_eval_image_count() counts */
+FPF_EVAL_DEF fpf_eval_result fpf_eval_matching(const fpf_eval *ev, fpf_eval_iou_type type,
+                                               double iou_thr, double floor,
+                                               fpf_eval_match_stats *total,
+                                               fpf_eval_counts *per_image);
 
 #ifdef __cplusplus
 }
@@ -693,6 +732,7 @@ struct fpf_eval {
     fpf_eval__img *img;
     size_t n, cap;
     int no_mask;      /* some instance came without a mask */
+    size_t max_dets;  /* 0 = FPF_EVAL_MAX_DETS (fpf_eval_set_max_dets) */
 };
 
 FPF_EVAL_DEF fpf_eval_result fpf_eval_init(const fpf_eval_allocator *a0, fpf_eval **out) {
@@ -804,7 +844,8 @@ FPF_EVAL_DEF fpf_eval_result fpf_eval_add_image(fpf_eval *ev, const fpf_eval_ins
     tmp = idx + n_dt; gbox = key + n_dt;
     for (i = 0; i < n_dt; i++) { idx[i] = i; key[i] = dt[i].score; }
     fpf_eval__sort(idx, tmp, n_dt, key);                 /* evaluateImg: dtind */
-    nd = n_dt < FPF_EVAL_MAX_DETS ? n_dt : FPF_EVAL_MAX_DETS; /* dt[0:maxDet] */
+    nd = ev->max_dets ? ev->max_dets : FPF_EVAL_MAX_DETS;
+    nd = n_dt < nd ? n_dt : nd;                           /* dt[0:maxDet] */
     cells = nd * ng;
     blk = (double *)fpf_eval__new(&ev->a, nd + 2 * cells + 1, sizeof(double));
     if (!blk) { fpf_eval__del(&ev->a, idx); fpf_eval__del(&ev->a, key); return FPF_EVAL_ERR_OUT_OF_MEMORY; }
@@ -953,6 +994,111 @@ FPF_EVAL_DEF fpf_eval_result fpf_eval_tpfp(const fpf_eval *ev, fpf_eval_iou_type
     }
     if (total) *total = sum;
     fpf_eval__del(&ev->a, buf);
+    return FPF_EVAL_OK;
+}
+
+/* ---- dense fields: max detections, StarDist matching (issue #12) ---------- */
+
+FPF_EVAL_DEF fpf_eval_result fpf_eval_set_max_dets(fpf_eval *ev, size_t max_dets) {
+    if (!ev || max_dets == 0 || ev->n) return FPF_EVAL_ERR_INVALID_ARG;
+    ev->max_dets = max_dets;
+    return FPF_EVAL_OK;
+}
+
+FPF_EVAL_DEF size_t fpf_eval_max_dets(const fpf_eval *ev) {
+    return ev && ev->max_dets ? ev->max_dets : FPF_EVAL_MAX_DETS;
+}
+
+/* Maximum one-to-one matching (Kuhn's augmenting paths, iterative) between
+   the nd detections (rows of iou, rank order; use[d] == 0 leaves one out) and
+   the ng GT, over the pairs with iou[d * ng + g] >= t. Scratch w holds
+   4 * nd + 2 * ng + 3 + nd * ng size_t. Returns the number of matched pairs. */
+static size_t fpf_eval__max_matching(const double *iou, const unsigned char *use, size_t nd,
+                                     size_t ng, double t, size_t *w) {
+    const size_t NONE = (size_t)-1;
+    size_t *mg = w, *seen = mg + ng, *stk = seen + ng, *via = stk + nd + 1, *pos = via + nd + 1;
+    size_t *off = pos + nd, *adj = off + nd + 1; /* the pairs as lists per detection */
+    size_t d, d0, g, k, e = 0, n = 0;
+    for (d = 0; d < nd; d++) {
+        off[d] = e;
+        if (use[d])
+            for (g = 0; g < ng; g++)
+                if (iou[d * ng + g] >= t) adj[e++] = g;
+    }
+    off[nd] = e;
+    for (g = 0; g < ng; g++) { mg[g] = NONE; seen[g] = NONE; }
+    for (d0 = 0; d0 < nd; d0++) {
+        size_t top = 0;
+        if (off[d0] == off[d0 + 1]) continue;
+        stk[0] = d0; pos[0] = off[d0];
+        for (;;) {                               /* depth-first search from d0 */
+            size_t found = NONE;
+            d = stk[top];
+            while (pos[top] < off[d + 1]) {
+                g = adj[pos[top]++];
+                if (seen[g] != d0) { found = g; break; }
+            }
+            if (found == NONE) {                 /* d exhausted: back up */
+                if (top == 0) break;
+                top--;
+                continue;
+            }
+            seen[found] = d0;                    /* each GT is tried once per search */
+            via[top] = found;
+            if (mg[found] == NONE) {             /* free GT: flip the path d0 .. found */
+                for (k = 0; k <= top; k++) mg[via[k]] = stk[k];
+                n++;
+                break;
+            }
+            stk[++top] = mg[found];              /* try to move found's partner */
+            pos[top] = off[stk[top]];
+        }
+    }
+    return n;
+}
+
+static double fpf_eval__ratio(size_t num, size_t den, size_t tp) {
+    return tp ? (double)num / (double)den : 0.0;
+}
+
+FPF_EVAL_DEF fpf_eval_result fpf_eval_matching(const fpf_eval *ev, fpf_eval_iou_type type,
+                                               double iou_thr, double floor,
+                                               fpf_eval_match_stats *total,
+                                               fpf_eval_counts *per_image) {
+    size_t i, d, maxd = 1, maxg = 1, maxc = 1;
+    size_t *w;
+    unsigned char *use;
+    fpf_eval_match_stats s;
+    if (!ev || (type != FPF_EVAL_BBOX && type != FPF_EVAL_SEGM) || !(iou_thr == iou_thr) ||
+        !(floor == floor))
+        return FPF_EVAL_ERR_INVALID_ARG;
+    if (type == FPF_EVAL_SEGM && ev->no_mask) return FPF_EVAL_ERR_NO_MASK;
+    for (i = 0; i < ev->n; i++) {
+        if (ev->img[i].nd > maxd) maxd = ev->img[i].nd;
+        if (ev->img[i].ng > maxg) maxg = ev->img[i].ng;
+        if (ev->img[i].nd * ev->img[i].ng > maxc) maxc = ev->img[i].nd * ev->img[i].ng;
+    }
+    w = (size_t *)fpf_eval__new(&ev->a, 4 * maxd + 2 * maxg + 3 + maxc, sizeof(size_t));
+    use = (unsigned char *)fpf_eval__new(&ev->a, maxd, 1);
+    if (!w || !use) { fpf_eval__del(&ev->a, w); fpf_eval__del(&ev->a, use); return FPF_EVAL_ERR_OUT_OF_MEMORY; }
+    memset(&s, 0, sizeof s);
+    s.iou_thr = iou_thr;
+    for (i = 0; i < ev->n; i++) {
+        const fpf_eval__img *im = &ev->img[i];
+        fpf_eval_counts c = {0, 0, 0};
+        size_t np = 0;
+        for (d = 0; d < im->nd; d++) { use[d] = im->score[d] >= floor; np += use[d]; }
+        c.tp = im->ng && np ? fpf_eval__max_matching(im->iou[type], use, im->nd, im->ng, iou_thr, w) : 0;
+        c.fp = np - c.tp; c.fn = im->ng - c.tp;
+        if (per_image) per_image[i] = c;
+        s.tp += c.tp; s.fp += c.fp; s.fn += c.fn; s.n_gt += im->ng; s.n_dt += np;
+    }
+    s.precision = fpf_eval__ratio(s.tp, s.tp + s.fp, s.tp);
+    s.recall = fpf_eval__ratio(s.tp, s.tp + s.fn, s.tp);
+    s.accuracy = fpf_eval__ratio(s.tp, s.tp + s.fp + s.fn, s.tp);
+    s.f1 = fpf_eval__ratio(2 * s.tp, 2 * s.tp + s.fp + s.fn, s.tp);
+    if (total) *total = s;
+    fpf_eval__del(&ev->a, w); fpf_eval__del(&ev->a, use);
     return FPF_EVAL_OK;
 }
 

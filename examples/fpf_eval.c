@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: MIT
  *
  *   fpf_eval --gt GT.json --dt DT.json [--json] [--tpfp-iou T] [--score-floor S] [--per-image]
+ *            [--max-dets N] [--match-iou T1,T2,...]
  *   fpf_eval --gt-labels DIR --dt-labels DIR [--dt-scores CSV] [same options]
  *
  * GT.json: a COCO instances file (images, annotations with RLE segmentation,
@@ -19,8 +20,12 @@
  *
  * Output: a table of AP per IoU threshold, the paper's mean AP 0.50-0.90,
  * mAP 0.50:0.95, AR@100 and TP/FP/FN at --tpfp-iou (default 0.75), or with
- * --json exactly one JSON object {"bbox": R, "segm": R}. Every error prints
- * one line on stderr and exits non-zero (1; 2 for usage). */
+ * --json exactly one JSON object {"bbox": R, "segm": R}. --max-dets N keeps the
+ * top N detections per image (default 100, pycocotools' maxDets; dense nucleus
+ * fields need 1000). --match-iou adds, per threshold, the DSB/StarDist counts
+ * and accuracy TP/(TP+FP+FN), F1, precision and recall (maximum one-to-one
+ * matching at IoU >= T, fpf_eval.h fpf_eval_matching; R gets "matching": [..]).
+ * Every error prints one line on stderr and exits non-zero (1; 2 for usage). */
 #define _POSIX_C_SOURCE 200809L
 #define FPF_EVAL_IMPLEMENTATION
 #include "fpf_eval.h"
@@ -404,20 +409,25 @@ typedef struct cli_opts {
     const char *gt, *dt, *gt_labels, *dt_labels, *scores;
     int json, per_image;
     double tpfp_iou, floor;
+    size_t max_dets, n_match;      /* 0 = 100; --match-iou thresholds */
+    double match_iou[16];
 } cli_opts;
 
 typedef struct cli_result {
     fpf_eval_summary sum[2];
     fpf_eval_counts tpfp[2];
     fpf_eval_counts *per_image[2];
+    fpf_eval_match_stats match[2][16];
 } cli_result;
 
 static int score_set(const cli_set *s, const cli_opts *o, cli_result *res) {
     fpf_eval *ev;
     size_t i;
     int t;
+    size_t k;
     fpf_eval_result r = fpf_eval_init(NULL, &ev);
     if (r) return cli_fail("%s", fpf_eval_result_string(r));
+    if (o->max_dets) r = fpf_eval_set_max_dets(ev, o->max_dets);
     for (i = 0; i < s->n && !r; i++)
         r = fpf_eval_add_image(ev, s->img[i].gt.v, s->img[i].gt.n, s->img[i].dt.v, s->img[i].dt.n);
     if (r) {
@@ -430,10 +440,23 @@ static int score_set(const cli_set *s, const cli_opts *o, cli_result *res) {
         if (!res->per_image[t]) { fpf_eval_free(ev); return cli_fail("out of memory"); }
         r = fpf_eval_summarize(ev, (fpf_eval_iou_type)t, &res->sum[t]);
         if (!r) r = fpf_eval_tpfp(ev, (fpf_eval_iou_type)t, o->tpfp_iou, o->floor, &res->tpfp[t], res->per_image[t]);
+        for (k = 0; k < o->n_match && !r; k++)
+            r = fpf_eval_matching(ev, (fpf_eval_iou_type)t, o->match_iou[k], o->floor, &res->match[t][k], NULL);
     }
     fpf_eval_free(ev);
     if (r) return cli_fail("%s", fpf_eval_result_string(r));
     return 0;
+}
+
+static void print_json_match(const fpf_eval_match_stats *m, size_t n) {
+    size_t k;
+    if (!n) return;
+    printf(", \"matching\": [");
+    for (k = 0; k < n; k++, m++)
+        printf("%s{\"iou\": %.17g, \"tp\": %zu, \"fp\": %zu, \"fn\": %zu, \"precision\": %.17g, "
+               "\"recall\": %.17g, \"accuracy\": %.17g, \"f1\": %.17g}", k ? ", " : "", m->iou_thr,
+               m->tp, m->fp, m->fn, m->precision, m->recall, m->accuracy, m->f1);
+    printf("]");
 }
 
 static void print_json_r(const fpf_eval_summary *s, const fpf_eval_counts *c, double iou) {
@@ -443,25 +466,46 @@ static void print_json_r(const fpf_eval_summary *s, const fpf_eval_counts *c, do
     printf("], \"map_50_95\": %.17g, \"map_50_90\": %.17g, \"ap50\": %.17g, \"ap75\": %.17g, \"recall\": [",
            s->map_50_95, s->map_50_90, s->ap50, s->ap75);
     for (k = 0; k < FPF_EVAL_N_IOU; k++) printf("%s%.17g", k ? ", " : "", s->recall[k]);
-    printf("], \"mar_50_95\": %.17g, \"tpfp\": {\"iou\": %.17g, \"tp\": %zu, \"fp\": %zu, \"fn\": %zu}}",
+    printf("], \"mar_50_95\": %.17g, \"tpfp\": {\"iou\": %.17g, \"tp\": %zu, \"fp\": %zu, \"fn\": %zu}",
            s->mar_50_95, iou, c->tp, c->fp, c->fn);
+}
+
+/* DSB/StarDist rows: one-to-one maximum matching at IoU >= T */
+static void print_match_table(const cli_opts *o, const cli_result *r) {
+    size_t k;
+    for (k = 0; k < o->n_match; k++) {
+        const fpf_eval_match_stats *b = &r->match[0][k], *m = &r->match[1][k];
+        char lab[48], cb[72], cm[72];
+        printf("accuracy @ IoU %-7.2f %10.4f %10.4f\n", b->iou_thr, b->accuracy, m->accuracy);
+        printf("F1 @ IoU %-13.2f %10.4f %10.4f\n", b->iou_thr, b->f1, m->f1);
+        printf("precision @ IoU %-6.2f %10.4f %10.4f\n", b->iou_thr, b->precision, m->precision);
+        printf("recall @ IoU %-9.2f %10.4f %10.4f\n", b->iou_thr, b->recall, m->recall);
+        snprintf(lab, sizeof lab, "TP/FP/FN @ IoU %.2f", b->iou_thr);
+        snprintf(cb, sizeof cb, "%zu/%zu/%zu", b->tp, b->fp, b->fn);
+        snprintf(cm, sizeof cm, "%zu/%zu/%zu", m->tp, m->fp, m->fn);
+        printf("%-22s %10s %10s\n", lab, cb, cm);
+    }
 }
 
 static void print_table(const cli_set *set, const cli_opts *o, const cli_result *r) {
     const fpf_eval_summary *b = &r->sum[0], *m = &r->sum[1];
     int k;
     size_t i;
-    printf("fpf_eval: %zu images, %zu GT instances, %zu detections (%zu kept: top %d per image)\n",
-           set->n, b->n_gt, set->n_dt_in, b->n_dt, FPF_EVAL_MAX_DETS);
+    size_t md = o->max_dets ? o->max_dets : FPF_EVAL_MAX_DETS;
+    char ar[48];
+    printf("fpf_eval: %zu images, %zu GT instances, %zu detections (%zu kept: top %zu per image)\n",
+           set->n, b->n_gt, set->n_dt_in, b->n_dt, md);
+    snprintf(ar, sizeof ar, "AR@%zu 0.50:0.95", md);
     printf("%-22s %10s %10s\n", "", "bbox", "segm");
     for (k = 0; k < FPF_EVAL_N_IOU; k++)
         printf("AP @ IoU %-13.2f %10.4f %10.4f\n", b->iou_thr[k], b->ap[k], m->ap[k]);
     printf("%-22s %10.4f %10.4f\n", "mean AP 0.50-0.90", b->map_50_90, m->map_50_90);
     printf("%-22s %10.4f %10.4f\n", "mAP 0.50:0.95", b->map_50_95, m->map_50_95);
-    printf("%-22s %10.4f %10.4f\n", "AR@100 0.50:0.95", b->mar_50_95, m->mar_50_95);
+    printf("%-22s %10.4f %10.4f\n", ar, b->mar_50_95, m->mar_50_95);
     printf("TP @ IoU %-13.2f %10zu %10zu\n", o->tpfp_iou, r->tpfp[0].tp, r->tpfp[1].tp);
     printf("FP @ IoU %-13.2f %10zu %10zu\n", o->tpfp_iou, r->tpfp[0].fp, r->tpfp[1].fp);
     printf("FN @ IoU %-13.2f %10zu %10zu\n", o->tpfp_iou, r->tpfp[0].fn, r->tpfp[1].fn);
+    print_match_table(o, r);
     if (!o->per_image) return;
     printf("\nper image at IoU %.2f   bbox TP/FP/FN     segm TP/FP/FN\n", o->tpfp_iou);
     for (i = 0; i < set->n; i++) {
@@ -478,6 +522,7 @@ static int usage(void) {
             "usage: fpf_eval --gt GT.json --dt DT.json [options]\n"
             "       fpf_eval --gt-labels DIR --dt-labels DIR [--dt-scores CSV] [options]\n"
             "options: --json  --tpfp-iou T (default 0.75)  --score-floor S  --per-image\n"
+            "         --max-dets N (default 100)  --match-iou T1,T2,... (StarDist accuracy, F1)\n"
             "CSV: header file,label,score; detections without a row score 1\n");
     return 2;
 }
@@ -486,6 +531,19 @@ static int parse_double(const char *s, double *out) {
     char *end;
     *out = strtod(s, &end);
     return end == s || *end || *out != *out;
+}
+
+/* "0.5,0.7" -> {0.5, 0.7}: 1 to cap values, each in [0, 1] */
+static int parse_list(const char *s, double *out, size_t cap, size_t *n) {
+    char buf[512], *tok, *save = NULL;
+    *n = 0;
+    if (strlen(s) >= sizeof buf) return 1;
+    strcpy(buf, s);
+    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (*n == cap || parse_double(tok, &out[*n]) || out[*n] < 0 || out[*n] > 1) return 1;
+        (*n)++;
+    }
+    return *n == 0;
 }
 
 int fpf_eval_cli(int argc, char **argv);
@@ -514,6 +572,14 @@ int fpf_eval_cli(int argc, char **argv) {
                 fprintf(stderr, "fpf_eval: error: --tpfp-iou %s: must be an IoU between 0 and 1\n", v);
                 return 2;
             }
+        } else if (!strcmp(a, "--max-dets")) {
+            double md;
+            if (parse_double(v, &md) || !(md >= 1 && md <= 1e7) || md != (double)(size_t)md) {
+                fprintf(stderr, "fpf_eval: error: bad --max-dets %s (an integer >= 1)\n", v); return 2; }
+            o.max_dets = (size_t)md;
+        } else if (!strcmp(a, "--match-iou")) {
+            if (parse_list(v, o.match_iou, 16, &o.n_match)) {
+                fprintf(stderr, "fpf_eval: error: bad --match-iou %s (1 to 16 values in [0, 1], comma-separated)\n", v); return 2; }
         } else if (!strcmp(a, "--score-floor")) {
             if (parse_double(v, &o.floor)) { fprintf(stderr, "fpf_eval: error: bad --score-floor %s\n", v); return 2; }
         } else return usage();
@@ -526,9 +592,11 @@ int fpf_eval_cli(int argc, char **argv) {
     else if (o.json) {
         printf("{\"bbox\": ");
         print_json_r(&res.sum[0], &res.tpfp[0], o.tpfp_iou);
-        printf(", \"segm\": ");
+        print_json_match(res.match[0], o.n_match);
+        printf("}, \"segm\": ");
         print_json_r(&res.sum[1], &res.tpfp[1], o.tpfp_iou);
-        printf("}\n");
+        print_json_match(res.match[1], o.n_match);
+        printf("}}\n");
     } else {
         print_table(&set, &o, &res);
     }

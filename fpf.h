@@ -82,6 +82,12 @@
        28×28 mask probabilities of its class, and the full-resolution mask on demand:
        fpf_instance_paste() writes the (y2−y1)×(x2−x1) binary mask (skimage-0.14 bilinear resize,
        clipped to the mask's range as resize(clip=True) does, threshold >= 0.5, §10.2). fpf_label_image() in fpf_post.h builds label images.
+       At most det_max_instances (200) detections per run: fpf_output.cells_over_max and
+       nuclei_over_max count those the maximum dropped, so a cut is never silent.
+
+   Tiling
+       fpf_tiler (the last API section) runs images of any size through a session made for one
+       tile, stitches the seams (each object kept once, whole) and can resample by a scale factor.
 
    SIMD and determinism
        The convolutions (every conv, dense layer and the deconv: >99 % of the work) run on one of

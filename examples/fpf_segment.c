@@ -236,7 +236,7 @@ static void parse(int argc, char **argv, args *a) {
     if (!a->out) usage_error("--out is required");
     if (a->scale && a->diameter) usage_error("give --scale or --object-diameter, not both");
     if (a->batch && (a->nucleus || a->cell)) usage_error("--batch takes the images from the manifest; drop --nucleus and --cell");
-    if (a->resume && !a->batch && !(a->nucleus && strpbrk(a->nucleus, "*?[")) && !(a->cell && strpbrk(a->cell, "*?[")))
+    if (a->resume && !a->batch && !(a->nucleus && strchr(a->nucleus, '*')) && !(a->cell && strchr(a->cell, '*')))
         usage_error("--resume applies to batches (--batch or image patterns)");
 }
 
@@ -812,6 +812,8 @@ static int run_image(engine *e, const job *j, const char *dir, result *res, char
     if (res->over_main) warn_cap(a->batch ? j->id : NULL, e->main_is_nuclei ? "nuclei" : "cells", res->over_main, out->max_detections, res->tiles);
     if (res->over_nuclei) warn_cap(a->batch ? j->id : NULL, "nuclei", res->over_nuclei, out->max_detections, res->tiles);
     res->seconds = now_s() - t0;
+    if (!a->batch) { fpf_session_free(e->s); e->s = NULL; } /* one image: its workspace is not needed for the
+                                                                outputs (they live in the tiler) */
     rc = write_outputs(e, j, &in, out, dir, res, err, n);
 done:
     fpfi_free(&ci); fpfi_free(&ni);
@@ -998,10 +1000,10 @@ int main(int argc, char **argv) {
         if (!(e.scale >= 0.05f && e.scale <= 20.0f)) die("--object-diameter %g: gives scale %g, outside 0.05..20", a.diameter, e.scale);
     }
     e.load_s = now_s() - t0;
-    if (a.batch || (a.nucleus && strpbrk(a.nucleus, "*?[")) || (a.cell && strpbrk(a.cell, "*?["))) {
+    if (a.batch || (a.nucleus && strchr(a.nucleus, '*')) || (a.cell && strchr(a.cell, '*'))) {
         if (a.batch) read_manifest(a.batch, &js);
         else {
-            if (a.nucleus && a.cell && !strpbrk(a.nucleus, "*?[") != !strpbrk(a.cell, "*?["))
+            if (a.nucleus && a.cell && !strchr(a.nucleus, '*') != !strchr(a.cell, '*'))
                 usage_error("give both --nucleus and --cell as patterns, or neither");
             glob_jobs(a.nucleus, a.cell, &js);
             a.batch = "patterns";

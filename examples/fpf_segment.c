@@ -863,8 +863,8 @@ done:
 
 /* ------------------------------------------------------------------ a batch */
 
-/* Complete: the marker exists and every file it names exists. */
-static int complete(const char *dir, char *summary, size_t n) {
+/* Complete: the marker exists and every file it names exists; res gets its counts. */
+static int complete(const char *dir, char *summary, size_t n, result *res) {
     char p[PATH_LEN], line[2048];
     FILE *f;
     int ok = 0;
@@ -873,6 +873,9 @@ static int complete(const char *dir, char *summary, size_t n) {
     summary[0] = 0;
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\n")] = 0;
+        sscanf(line, "cells=%d", &res->n_main); sscanf(line, "nuclei=%d", &res->n_main);
+        sscanf(line, "nuclei_found=%d", &res->n_nuclei); sscanf(line, "over_max=%d", &res->over_main);
+        sscanf(line, "tiles=%d", &res->tiles);
         if (!strncmp(line, "cells=", 6) || !strncmp(line, "nuclei=", 7) || !strncmp(line, "nuclei_found=", 13) ||
             !strncmp(line, "over_max=", 9) || !strncmp(line, "tiles=", 6))
             sfmt(summary + strlen(summary), n - strlen(summary), "%s%s", summary[0] ? " " : "", line);
@@ -926,11 +929,11 @@ static int run_batch(engine *e, jobs *js) {
         err[0] = 0;
         memset(&res, 0, sizeof res);
         if (j->error[0]) { sfmt(err, sizeof err, "%s", j->error); rc = -1; }
-        else if (a->resume && complete(dir, prev, sizeof prev)) {
+        else if (a->resume && complete(dir, prev, sizeof prev, &res)) {
             n_skipped++;
             if (!a->quiet) fprintf(stderr, "[%d/%d] %s: complete, skipped (%s)\n", i + 1, js->n, j->id, prev);
             csv_cell(q[0], sizeof q[0], j->id);
-            slen = sapp(summary, cap, slen, "%s,skipped,,,,,,\n", q[0]);
+            slen = sapp(summary, cap, slen, "%s,skipped,%d,%d,%d,%d,,\n", q[0], res.n_main, res.n_nuclei, res.over_main, res.tiles);
             continue;
         } else rc = run_image(e, j, dir, &res, err, sizeof err);
         sfmt(status, sizeof status, "%s", rc ? "failed" : "ok");

@@ -300,6 +300,7 @@ static void read_manifest(const char *path, jobs *js) {
             col[ncol] = !strcmp(field, "id") ? 0 : !strcmp(field, "nucleus") ? 1 : !strcmp(field, "cell") ? 2
                       : !strcmp(field, "reporter") ? 3 : -1;
             if (col[ncol] < 0) warn("%s: column '%s' is not used (known: id, nucleus, cell, reporter)", path, field);
+            if (col[ncol] == 3) warn("%s: the reporter column is read but this version makes no reporter outputs", path);
             have_id |= col[ncol] == 0; have_img |= col[ncol] == 1 || col[ncol] == 2;
             ncol++;
         }

@@ -361,6 +361,25 @@ TEST(cap_warning_names_count_and_remedy) {
     CHECK_EQ_INT(count_lines(p), 4);
 }
 
+/* Tiles through the CLI: 640 x 512 in tiles of 256 sharing 64 px is 3 x 3 tiles; labels full size. */
+TEST(tiles_through_the_cli) {
+    char cmd[1024], out[128], p[160], err[128], marker[512];
+    int lines;
+    fpfi_image lab;
+    snprintf(out, sizeof out, "%s/tiled", g_dir);
+    snprintf(cmd, sizeof cmd, "build/fpf_segment --model %s/add.fpf --nucleus-model %s/cores.fpf --nucleus %s/big16.tif "
+             "--cell %s/big16.tif --out %s --tile 256 --overlap 64", g_dir, g_dir, g_dir, g_dir, out);
+    CHECK_EQ_INT(run(cmd, &lines, NULL, 0), 0);
+    CHECK_MSG(strstr(g_err, "(9 tiles)") != NULL, "%s", g_err);
+    snprintf(p, sizeof p, "%s/fpf_segment.txt", out);
+    slurp(p, marker, sizeof marker);
+    CHECK(strstr(marker, "tiles=9\n") != NULL);
+    snprintf(p, sizeof p, "%s/cells.tif", out);
+    CHECK(fpfi_read(p, 0, 0, &lab, err, sizeof err) == 0);
+    CHECK(lab.w == 640 && lab.h == 512);
+    fpfi_free(&lab);
+}
+
 /* --scale: the network sees a resampled image; labels come back at the input's full size. */
 TEST(scale_gives_full_resolution_labels) {
     char cmd[1024], out[128], p[160], err[128];
@@ -398,20 +417,23 @@ TEST(batch_manifest_with_bad_images) {
                                "good1,img16.tif,img16.tif\n"
                                "../up,img16.tif,img16.tif\n"
                                "mismatch,img16.tif,wide16.tif\n"
-                               "\"quoted, id\",img16.tif,img16.tif\n");
+                               "\"quoted, id\",img16.tif,img16.tif\n"
+                               "size2,big16.tif,big16.tif\n"
+                               "size1,img16.tif,img16.tif\n");
     snprintf(out, sizeof out, "%s/batch", g_dir);
     snprintf(cmd, sizeof cmd, "build/fpf_segment --model %s/add.fpf --nucleus-model %s/cores.fpf --batch %s/manifest.csv --out %s",
              g_dir, g_dir, g_dir, out);
     CHECK_EQ_INT(run(cmd, &lines, NULL, 0), 1);
     CHECK(exists(out, "good1/cells.tif") && exists(out, "good2/nuclei.csv") && exists(out, "quoted, id/fpf_segment.txt"));
+    CHECK(exists(out, "size2/cells.tif") && exists(out, "size1/cells.tif"));     /* sizes change: a new session */
     CHECK(!exists(out, "bad") && !exists(out, "missing") && !exists(out, "mismatch"));
     snprintf(p, sizeof p, "%s/failed.csv", out);
     CHECK_EQ_INT(count_lines(p), 1 + 5);
     snprintf(p, sizeof p, "%s/summary.csv", out);
-    CHECK_EQ_INT(count_lines(p), 1 + 8);
-    CHECK(strstr(g_err, "[8/8]") != NULL && strstr(g_err, "ETA") != NULL && strstr(g_err, "images/s") != NULL);
+    CHECK_EQ_INT(count_lines(p), 1 + 10);
+    CHECK(strstr(g_err, "[10/10]") != NULL && strstr(g_err, "ETA") != NULL && strstr(g_err, "images/s") != NULL);
     CHECK(strstr(g_err, "appears twice") != NULL && strstr(g_err, "cannot name a folder") != NULL);
-    CHECK_MSG(strstr(g_err, "3 image(s) done, 0 skipped as complete, 5 failed (listed in failed.csv)") != NULL, "%s", g_err);
+    CHECK_MSG(strstr(g_err, "5 image(s) done, 0 skipped as complete, 5 failed (listed in failed.csv)") != NULL, "%s", g_err);
     write_text("empty.csv", "");
     snprintf(cmd, sizeof cmd, "build/fpf_segment --model %s/add.fpf --batch %s/empty.csv --out %s/b2", g_dir, g_dir, g_dir);
     CHECK_EQ_INT(run(cmd, &lines, NULL, 0), 1);
@@ -537,6 +559,7 @@ int main(void) {
     RUN(failed_run_keeps_previous_results);
     RUN(cap_warning_names_count_and_remedy);
     RUN(scale_gives_full_resolution_labels);
+    RUN(tiles_through_the_cli);
     RUN(batch_manifest_with_bad_images);
     RUN(batch_patterns_pair_by_stem);
     RUN(batch_resume_after_kill);

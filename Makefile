@@ -13,6 +13,8 @@ HEADERS := fpf.h fpf_post.h fpf_eval.h $(wildcard examples/*.h) $(wildcard tests
 
 EXAMPLES := $(patsubst examples/%.c,build/%,$(wildcard examples/*.c))
 TESTS    := $(patsubst tests/%.c,build/tests/%,$(wildcard tests/test_*.c))
+# the same tests again under ASan+UBSan (rule below); defined here, before `test:` expands it
+SAN_TESTS := build/tests/sanitized_kernels build/tests/sanitized_coco
 
 all: $(EXAMPLES)
 
@@ -42,7 +44,6 @@ build/tests/doc_snippets: tests/doc_snippets.sh Makefile
 # applied to NULL.
 SAN_CC    ?= $(shell command -v clang >/dev/null && echo clang || echo $(CC))
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-SAN_TESTS := build/tests/sanitized_kernels build/tests/sanitized_coco
 build/tests/sanitized_%: tests/test_%.c $(HEADERS)
 	@mkdir -p build/tests
 	@if $(SAN_CC) -std=c99 -O1 -g -ffp-contract=off $(SAN_FLAGS) -DHARNESS_SANITIZED \

@@ -91,6 +91,12 @@
        28×28 mask probabilities of its class, and the full-resolution mask on demand:
        fpf_instance_paste() writes the (y2−y1)×(x2−x1) binary mask (skimage-0.14 bilinear resize,
        clipped to the mask's range as resize(clip=True) does, threshold >= 0.5, §10.2). fpf_label_image() in fpf_post.h builds label images.
+       At most det_max_instances (200) detections per run: fpf_output.cells_over_max and
+       nuclei_over_max count those the maximum dropped, so a cut is never silent.
+
+   Tiling
+       fpf_tiler (the last API section) runs images of any size through a session made for one
+       tile, stitches the seams (each object kept once, whole) and can resample by a scale factor.
 
    SIMD and determinism
        The convolutions (every conv, dense layer and the deconv: >99 % of the work) run on one of
@@ -348,7 +354,9 @@ typedef struct fpf_options {
     int norm16;                /* fpf_norm16_mode */
     float norm16_lo, norm16_hi; /* FIXED: intensities; PERCENTILE: percents (0 and 0 = 0.1, 99.9) */
     float det_min_confidence;  /* 0 = the model's (0.7) */
-    int det_max_instances;     /* 0 = the model's (200) */
+    int det_max_instances;     /* 0 = the model's (200); at most 65536. Per image (per tile when tiled) */
+    int max_proposals;         /* 0 = the model's post_nms_rois (500); at most 65536. More proposals
+                                  find more objects in dense images, at a cost in time and memory */
     int stable_nms_ties;       /* 0 = TF heap tie order (§6.4, default); 1 = lower index first */
     int drop_padding_detections; /* 1 drops detections that come from zero-padded proposals (§6.3) */
     fpf_stage_fn stage;        /* optional tensor dump callback */
@@ -380,6 +388,9 @@ typedef struct fpf_output {
     int n_nuclei;         /* detections of the nucleus model, when one was given */
     const fpf_instance *nuclei;
     int shared_nucleus_pyramid; /* 1 when the FPF nucleus tower was computed once for both */
+    int max_detections;   /* the detection maximum of this run (per tile when tiled) */
+    int cells_over_max;   /* detections that passed the score and NMS but were dropped at that */
+    int nuclei_over_max;  /*   maximum (0 = nothing was truncated); raise det_max_instances or tile */
 } fpf_output;
 
 typedef struct fpf_session fpf_session;
@@ -407,6 +418,43 @@ FPF_DEF fpf_isa fpf_session_isa(const fpf_session *s);  /* the kernels this sess
 FPF_DEF long fpf_instance_paste(const fpf_instance *inst, uint8_t *dst, size_t dst_stride);
 /* One pixel of that mask: 1 if box-relative pixel (r, c) is inside the instance. */
 FPF_DEF int fpf_instance_mask_pixel(const fpf_instance *inst, int r, int c);
+
+/* ---------------------------------------------------------------------------------------------
+   Tiling: images of any size through a tile-sized session, stitched without seams.
+
+   The network sees the image (resampled by `scale` first, when given) tile by tile; tiles are
+   `tile` pixels square and share `overlap` pixels with their neighbours. Every tile has the
+   session's own detection budget, so there is no image-wide cap. A tile's core is the tile less
+   half the overlap on each side it shares with a neighbour; the cores partition the image.
+   Stitching rule, per instance of a tile:
+     - owner: it is kept only if the centre of its box lies in the tile's core. An object no
+       larger than the overlap whose centre lies in a core lies whole inside that tile;
+     - cut: a box that touches a shared tile edge (within 2 px) is a cut half and dropped;
+     - duplicate: an instance whose box overlaps one kept from another tile with IoU > the model's
+       detection NMS threshold (0.3) is the same object, found by two tiles with its centre on
+       either side of a core boundary: it is kept once, from the tile where it lies furthest from
+       the shared edges (ties: the earlier tile);
+   Instances come back in input pixels (boxes divided by `scale`, masks pasted at full
+   resolution), sorted by descending score. 16-bit percentile normalization uses the whole
+   image's percentiles, so every tile sees the same intensity mapping. An image that fits in one
+   tile at scale 1 gives the session's own result, bit for bit. Memory: the session (one tile),
+   two tile buffers when scale != 1, and the stitched instances (~3.2 KB each), grown through the
+   session's allocator between tiles. */
+typedef struct fpf_tile_options {
+    int tile;     /* tile side in network pixels; 0 = the session's maximum height and width */
+    int overlap;  /* pixels shared by neighbouring tiles, < tile / 2; 0 = 128 (objects up to 128 px) */
+    float scale;  /* resample the input by this factor first (0 = 1); 0.05 .. 20 */
+} fpf_tile_options;
+
+typedef struct fpf_tiler fpf_tiler;
+/* The tiler runs on session s (which must take tile × tile images) and lives no longer than it. */
+FPF_DEF fpf_result fpf_tiler_init(fpf_session *s, const fpf_tile_options *opt, fpf_tiler **out);
+FPF_DEF void fpf_tiler_free(fpf_tiler *t);
+/* Like fpf_session_run, for any image size up to FPF_MAX_IMAGE_DIM. *out stays valid until the
+   next run; out->cells_over_max and nuclei_over_max add up the tiles. Errors: the session's
+   message (fpf_session_message). */
+FPF_DEF fpf_result fpf_tiler_run(fpf_tiler *t, const fpf_input *in, const fpf_output **out);
+FPF_DEF int fpf_tiler_tiles(const fpf_tiler *t); /* tiles in the last run */
 
 #ifdef __cplusplus
 }
@@ -1769,6 +1817,7 @@ typedef struct fpf__results {
     fpf_instance *inst;     /* [max_det] */
     float *masks;           /* [max_det][28·28] */
     int n;
+    int over;               /* detections dropped at max_det */
 } fpf__results;
 
 struct fpf_session {
@@ -1792,6 +1841,8 @@ struct fpf_session {
     fpf__results cells, nuclei;
     fpf_output out;
     const char *prefix;     /* dump-name prefix: "" or "nuclei:" */
+    const fpf_input *pin_in; /* fpf_tiler: these images (tiles) take the whole image's 16-bit range */
+    float pin_lo[2], pin_hi[2]; /* [cell, nucleus] */
 #ifndef FPF_NO_THREADS
     fpf__pool pool;         /* the built-in pool (opt.n_threads > 1, no parallel_for) */
     int pool_on;
@@ -1845,7 +1896,9 @@ static void fpf__norm16(fpf_session *s, const fpf_image *im) {
     float lo = s->opt.norm16_lo, hi = s->opt.norm16_hi;
     s->norm_lo = 0.0f; s->norm_k = 1.0f;
     if (im->bits != 16 || s->opt.norm16 == FPF_NORM16_NONE) return;
-    if (s->opt.norm16 == FPF_NORM16_PERCENTILE) {
+    if (s->pin_in && (im == &s->pin_in->cell || im == &s->pin_in->nucleus)) {
+        lo = s->pin_lo[im == &s->pin_in->nucleus]; hi = s->pin_hi[im == &s->pin_in->nucleus];
+    } else if (s->opt.norm16 == FPF_NORM16_PERCENTILE) {
         int y, x;
         float plo = lo == 0.0f && hi == 0.0f ? 0.1f : lo, phi = lo == 0.0f && hi == 0.0f ? 99.9f : hi;
         memset(s->hist, 0, 65536 * sizeof(uint32_t));
@@ -2442,8 +2495,10 @@ static int fpf__refine(fpf_session *s, const fpf_config *c, fpf__hbuf *o, const 
 /* Then per class, in order of first appearance, NMS 0.3 over that class's kept rows (taken in
    ascending order); the union is re-sorted ascending and the top max_det by score are kept
    (ties to the lower row). Writes detections [max_det][6], zero-padded; returns N0. */
-static int fpf__detect(fpf_session *s, const fpf_config *c, fpf__hbuf *o, const float *window, int *src_roi) {
+static int fpf__detect(fpf_session *s, const fpf_config *c, fpf__hbuf *o, const float *window, int *src_roi,
+                       int *n_over) {
     int K = c->num_classes, n_keep = fpf__refine(s, c, o, window), i, j, n_nms = 0, n_final;
+    *n_over = 0;
     for (i = 0; i < n_keep; i++) {
         int ci = o->cid[o->keep[i]], seen = 0, n_cls = 0, n_sel;
         for (j = 0; j < i; j++) seen |= o->cid[o->keep[j]] == ci;
@@ -2454,7 +2509,8 @@ static int fpf__detect(fpf_session *s, const fpf_config *c, fpf__hbuf *o, const 
                 o->cscore[n_cls] = o->cls[(size_t)o->keep[j] * K + ci];
                 o->rows[n_cls++] = o->keep[j];
             }
-        n_sel = fpf__nms(o->cbox, o->cscore, n_cls, s->max_det, c->det_nms_threshold, s->opt.stable_nms_ties, o->cand, o->dsel);
+        n_sel = fpf__nms(o->cbox, o->cscore, n_cls, n_cls, c->det_nms_threshold, s->opt.stable_nms_ties, o->cand, o->dsel);
+        if (n_sel > s->max_det) { *n_over += n_sel - s->max_det; n_sel = s->max_det; } /* greedy: same first picks */
         for (j = 0; j < n_sel; j++) o->sel[n_nms++] = o->rows[o->dsel[j]];
     }
     for (i = 0; i < n_nms; i++) {
@@ -2462,6 +2518,7 @@ static int fpf__detect(fpf_session *s, const fpf_config *c, fpf__hbuf *o, const 
         o->cand[i].score = o->cls[(size_t)o->sel[i] * K + o->cid[o->sel[i]]];
     }
     n_final = n_nms < s->max_det ? n_nms : s->max_det;
+    *n_over += n_nms - n_final;
     fpf__topk(o->cand, n_nms, n_final);
     memset(o->det, 0, (size_t)s->max_det * 6 * sizeof(float));
     for (i = 0; i < n_final; i++) {
@@ -2638,10 +2695,18 @@ static void fpf__dump_roi_feat(fpf_session *s, const fpf_config *c, fpf__hbuf *o
     fpf__dump(s, "roi_feat", o->feat, 4, c->post_nms_rois, c->pool_size, c->pool_size, fpf__depth(c), 0);
 }
 
+/* The model's config with this run's options applied (fpf_options.max_proposals). */
+static fpf_config fpf__run_config(const fpf_model *m, const fpf_options *opt) {
+    fpf_config c = m->cfg;
+    if (opt && opt->max_proposals > 0) c.post_nms_rois = opt->max_proposals;
+    return c;
+}
+
 /* The whole network for model m, writing its pyramid into F and its instances into res. */
 static fpf_result fpf__model_pass(fpf_session *s, const fpf_model *m, const fpf_input *in,
                                   fpf__pyr *F, fpf__results *res) {
-    const fpf_config *c = &m->cfg;
+    fpf_config run_cfg = fpf__run_config(m, &s->opt);
+    const fpf_config *c = &run_cfg;
     fpf__bump b;
     fpf__hbuf o;
     float window[4];
@@ -2662,7 +2727,7 @@ static fpf_result fpf__model_pass(fpf_session *s, const fpf_model *m, const fpf_
     fpf__roi_align(s, F, c, o.rois, n_props < c->post_nms_rois ? n_props + 1 : n_props, c->pool_size, o.feat);
     if (s->opt.stage) fpf__dump_roi_feat(s, c, &o, n_props);          /* [500, 7, 7, D] */
     fpf__box_head(s, &m->heads, c, &o, n_props);                       /* [500, 2], [500, 2, 4] */
-    n0 = fpf__detect(s, c, &o, window, o.src);                         /* [200, 6] */
+    n0 = fpf__detect(s, c, &o, window, o.src, &res->over);             /* [200, 6] */
     fpf__mask_head(s, &m->heads, c, F, &o, n0);                        /* [N0, 28, 28, 2] */
     fpf__unmold(s, c, &o, n0, window, o.src, n_props, res);            /* pixel boxes, masks */
     return fpf__aborted(s) ? fpf__err(s, FPF_ERR_ABORTED, "aborted after the heads", "") : FPF_OK;
@@ -2682,14 +2747,16 @@ static void fpf__pyr_layout(fpf__bump *b, int Hp, int Wp, int ch, fpf__pyr *p) {
     }
 }
 
-static size_t fpf__arena_need(const fpf_model *m, int Hp, int Wp, int max_det) {
+static size_t fpf__arena_need(const fpf_model *m, const fpf_options *opt, int Hp, int Wp, int max_det) {
     fpf__bump t, h;
     fpf__tbuf tb;
     fpf__hbuf hb;
+    fpf_config c;
     if (!m) return 0;
+    c = fpf__run_config(m, opt);
     t.base = NULL; t.used = 0; h.base = NULL; h.used = 0;
-    fpf__tower_layout(&t, &m->cfg, Hp, Wp, &tb);
-    fpf__heads_layout(&h, &m->cfg, Hp, Wp, max_det, &hb);
+    fpf__tower_layout(&t, &c, Hp, Wp, &tb);
+    fpf__heads_layout(&h, &c, Hp, Wp, max_det, &hb);
     return t.used > h.used ? t.used : h.used;
 }
 
@@ -2701,7 +2768,7 @@ static int fpf__max_det(const fpf_model *m, const fpf_model *nuc, const fpf_opti
 
 /* Carves everything from b; with s != NULL also fills the session's pointers. */
 static void fpf__session_layout(fpf__bump *b, fpf_session *s, const fpf_model *m, const fpf_model *nuc,
-                                int Hp, int Wp, int max_det) {
+                                const fpf_options *opt, int Hp, int Wp, int max_det) {
     size_t M2 = 4 * (size_t)m->cfg.mask_pool_size * m->cfg.mask_pool_size, a1, a2;
     fpf__pyr F, Pn;
     fpf__results cells, nuclei;
@@ -2722,8 +2789,8 @@ static void fpf__session_layout(fpf__bump *b, fpf_session *s, const fpf_model *m
     anchors = FPF__TAKEF(b, (size_t)fpf__anchor_count(Hp, Wp) * 4);
     fpf__pyr_layout(b, Hp, Wp, fpf__depth(&m->cfg), &F);
     if (nuc) fpf__pyr_layout(b, Hp, Wp, nuc->cfg.fpn_width, &Pn);
-    a1 = fpf__arena_need(m, Hp, Wp, max_det);
-    a2 = fpf__arena_need(nuc, Hp, Wp, max_det);
+    a1 = fpf__arena_need(m, opt, Hp, Wp, max_det);
+    a2 = fpf__arena_need(nuc, opt, Hp, Wp, max_det);
     arena = (char *)fpf__take(b, a1 > a2 ? a1 : a2);
     if (!s) return;
     s->cells = cells; s->nuclei = nuclei; s->mold = mold; s->hist = hist; s->anchors = anchors;
@@ -2779,6 +2846,10 @@ FPF_DEF fpf_result fpf_session_workspace_size(const fpf_model *m, const fpf_mode
     if (!bytes) return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, "bytes is NULL", "", "");
     *bytes = 0;
     if ((r = fpf__check_pair(m, nuc, max_h, max_w, opt)) != FPF_OK) return r;
+    if (opt && (opt->det_max_instances < 0 || opt->det_max_instances > (1 << 16)))
+        return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, "det_max_instances must be 0..65536", "", "");
+    if (opt && (opt->max_proposals < 0 || opt->max_proposals > (1 << 16)))
+        return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, "max_proposals must be 0..65536", "", "");
     {   /* the largest buffer, in float64, must fit size_t with room to spare */
         double hw = (double)fpf__ceil64(max_h) * (double)fpf__ceil64(max_w);
         double widest = (double)(fpf__depth(&m->cfg) > m->cfg.rpn_width ? fpf__depth(&m->cfg) : m->cfg.rpn_width);
@@ -2786,7 +2857,7 @@ FPF_DEF fpf_result fpf_session_workspace_size(const fpf_model *m, const fpf_mode
             return fpf__init_fail(opt, FPF_ERR_IMAGE_SIZE, "the workspace for this image size overflows size_t", "", "");
     }
     b.base = NULL; b.used = 0;
-    fpf__session_layout(&b, NULL, m, nuc, fpf__ceil64(max_h), fpf__ceil64(max_w), fpf__max_det(m, nuc, opt));
+    fpf__session_layout(&b, NULL, m, nuc, opt, fpf__ceil64(max_h), fpf__ceil64(max_w), fpf__max_det(m, nuc, opt));
     *bytes = b.used + FPF__ALIGN;
     return FPF_OK;
 }
@@ -2816,7 +2887,7 @@ FPF_DEF fpf_result fpf_session_init_preallocated(const fpf_model *m, const fpf_m
     s->max_h = max_h; s->max_w = max_w;
     s->max_det = fpf__max_det(m, nuc, opt);
     s->prefix = "";
-    fpf__session_layout(&b, s, m, nuc, fpf__ceil64(max_h), fpf__ceil64(max_w), s->max_det);
+    fpf__session_layout(&b, s, m, nuc, &s->opt, fpf__ceil64(max_h), fpf__ceil64(max_w), s->max_det);
     s->share = nuc && fpf__is_fpf(&m->cfg) && fpf__same_tower(&m->cfg, &m->core, &nuc->cfg, &nuc->tower);
 #ifndef FPF_NO_THREADS
     if (!s->opt.parallel_for && s->opt.n_threads > 1 && (s->pool_on = fpf__pool_start(&s->pool, s->opt.n_threads))) {
@@ -2916,7 +2987,7 @@ FPF_DEF fpf_result fpf_session_run(fpf_session *s, const fpf_input *in, const fp
         s->F.h[i] = s->Pn.h[i] = s->Hp >> (i + 2);
         s->F.w[i] = s->Pn.w[i] = s->Wp >> (i + 2);
     }
-    s->nuclei.n = 0;
+    s->nuclei.n = 0; s->nuclei.over = 0;
     if (s->nucleus) {                                         /* nuclei first: FPF may reuse them */
         s->prefix = "nuclei:";
         r = fpf__model_pass(s, s->nucleus, in, &s->Pn, &s->nuclei);
@@ -2928,7 +2999,296 @@ FPF_DEF fpf_result fpf_session_run(fpf_session *s, const fpf_input *in, const fp
     s->out.n_cells = s->cells.n; s->out.cells = s->cells.inst;
     s->out.n_nuclei = s->nuclei.n; s->out.nuclei = s->nuclei.inst;
     s->out.shared_nucleus_pyramid = s->share;
+    s->out.max_detections = s->max_det;
+    s->out.cells_over_max = s->cells.over; s->out.nuclei_over_max = s->nuclei.over;
     *out = &s->out;
+    return FPF_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
+   10. Tiling (see the API comment): a tile grid over the (resampled) image, one session run per
+   tile, and the stitch of each tile's instances into one list. */
+
+#define FPF__CUT_PX 2          /* a box this close to a shared tile edge is a cut half */
+#define FPF__DEFAULT_OVERLAP 128
+
+typedef struct fpf__stitch {
+    fpf_instance *inst;   /* [cap] in network pixels of the whole image; mask28 unset until the end */
+    float *masks;         /* [cap][msize²] */
+    int *tile, *edge;     /* [cap] source tile (-1: removed), distance to its tile's shared edges */
+    fpf_instance *sorted; /* [cap] the output, in input pixels, by descending score */
+    int n, cap, msize;
+} fpf__stitch;
+
+struct fpf_tiler {
+    fpf_session *s;
+    fpf_allocator alloc;
+    int tile_h, tile_w, overlap, n_tiles;
+    float scale;
+    uint16_t *buf[2];     /* [tile²] resampled cell / nucleus tile (scale != 1) */
+    fpf__stitch st[2];    /* cells, nuclei */
+    fpf_output out;
+};
+
+static void fpf__stitch_free(const fpf_allocator *a, fpf__stitch *st) {
+    fpf__free(a, st->inst); fpf__free(a, st->masks); fpf__free(a, st->tile);
+    fpf__free(a, st->edge); fpf__free(a, st->sorted);
+    memset(st, 0, sizeof *st);
+}
+
+/* Room for `more` instances with masks of msize²; grown by doubling (between tiles only). */
+static int fpf__stitch_reserve(const fpf_allocator *a, fpf__stitch *st, int more, int msize) {
+    fpf__stitch g;
+    size_t M = (size_t)msize * msize;
+    int cap = st->cap ? st->cap : 256;
+    if (st->n + more <= st->cap && (st->n == 0 || msize == st->msize)) { st->msize = msize; return 1; }
+    if (st->n && msize != st->msize) return 0;
+    while (cap < st->n + more) { if (cap > (1 << 28)) return 0; cap *= 2; }
+    memset(&g, 0, sizeof g);
+    g.inst = (fpf_instance *)fpf__alloc(a, (size_t)cap * sizeof(fpf_instance));
+    g.masks = (float *)fpf__alloc(a, (size_t)cap * M * sizeof(float));
+    g.tile = (int *)fpf__alloc(a, (size_t)cap * sizeof(int));
+    g.edge = (int *)fpf__alloc(a, (size_t)cap * sizeof(int));
+    g.sorted = (fpf_instance *)fpf__alloc(a, (size_t)cap * sizeof(fpf_instance));
+    if (!g.inst || !g.masks || !g.tile || !g.edge || !g.sorted) { fpf__stitch_free(a, &g); return 0; }
+    if (st->n) {
+        memcpy(g.inst, st->inst, (size_t)st->n * sizeof(fpf_instance));
+        memcpy(g.masks, st->masks, (size_t)st->n * M * sizeof(float));
+        memcpy(g.tile, st->tile, (size_t)st->n * sizeof(int));
+        memcpy(g.edge, st->edge, (size_t)st->n * sizeof(int));
+    }
+    g.n = st->n; g.cap = cap; g.msize = msize;
+    fpf__stitch_free(a, st);
+    *st = g;
+    return 1;
+}
+
+static double fpf__box_iou(const fpf_instance *a, const fpf_instance *b) {
+    double ih = (double)(a->y2 < b->y2 ? a->y2 : b->y2) - (a->y1 > b->y1 ? a->y1 : b->y1);
+    double iw = (double)(a->x2 < b->x2 ? a->x2 : b->x2) - (a->x1 > b->x1 ? a->x1 : b->x1);
+    double inter, uni;
+    if (ih <= 0 || iw <= 0) return 0.0;
+    inter = ih * iw;
+    uni = (double)(a->y2 - a->y1) * (a->x2 - a->x1) + (double)(b->y2 - b->y1) * (b->x2 - b->x1) - inter;
+    return uni > 0 ? inter / uni : 0.0;
+}
+
+static int fpf__stitch_same(const fpf__stitch *st, int k, const fpf_instance *d, int tile, float thr) {
+    return st->tile[k] >= 0 && st->tile[k] != tile && fpf__box_iou(d, &st->inst[k]) > thr;
+}
+
+/* One tile of an H × W image: [y0, y0+th) × [x0, x0+tw), and its core [cy0, cy1) × [cx0, cx1):
+   the tile less half the overlap on each side it shares. The cores partition the image. */
+typedef struct fpf__tile { int y0, x0, th, tw, cy0, cy1, cx0, cx1, H, W; } fpf__tile;
+
+/* Adds the n instances of tile number `tile` (boxes relative to the tile) under the stitching
+   rule. Room must have been reserved. */
+static void fpf__stitch_add(fpf__stitch *st, const fpf_instance *inst, int n, int tile, const fpf__tile *g, float thr) {
+    int i, k, M = st->msize * st->msize;
+    for (i = 0; i < n; i++) {
+        fpf_instance d = inst[i];
+        int edge = 1 << 30, best = -1, wins = 1;
+        double cy, cx;
+        d.y1 += g->y0; d.y2 += g->y0; d.x1 += g->x0; d.x2 += g->x0;
+        cy = 0.5 * (d.y1 + d.y2); cx = 0.5 * (d.x1 + d.x2);
+        if (cy < g->cy0 || cy >= g->cy1 || cx < g->cx0 || cx >= g->cx1) continue;   /* another tile's */
+        if (g->y0 > 0) edge = d.y1 - g->y0 < edge ? d.y1 - g->y0 : edge;            /* shared edges only */
+        if (g->y0 + g->th < g->H) edge = g->y0 + g->th - d.y2 < edge ? g->y0 + g->th - d.y2 : edge;
+        if (g->x0 > 0) edge = d.x1 - g->x0 < edge ? d.x1 - g->x0 : edge;
+        if (g->x0 + g->tw < g->W) edge = g->x0 + g->tw - d.x2 < edge ? g->x0 + g->tw - d.x2 : edge;
+        if (edge < FPF__CUT_PX) continue;                                           /* a cut half */
+        for (k = 0; k < st->n && wins; k++)          /* the same object, kept from a tile where it lies deeper? */
+            if (fpf__stitch_same(st, k, &d, tile, thr) && edge <= st->edge[k]) wins = 0;
+        if (!wins) continue;
+        for (k = 0; k < st->n; k++)                  /* it replaces every copy kept so far */
+            if (fpf__stitch_same(st, k, &d, tile, thr)) { if (best < 0) best = k; else st->tile[k] = -1; }
+        if (best < 0) best = st->n++;
+        st->inst[best] = d; st->tile[best] = tile; st->edge[best] = edge;
+        memcpy(st->masks + (size_t)best * M, inst[i].mask28, (size_t)M * sizeof(float));
+    }
+}
+
+static int fpf__by_score(const void *a, const void *b) {
+    const fpf_instance *x = (const fpf_instance *)a, *y = (const fpf_instance *)b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    return x->mask28 < y->mask28 ? -1 : x->mask28 > y->mask28;   /* ties: the order they were kept */
+}
+
+/* The kept instances in input pixels (boxes / scale, rounded), by descending score. */
+static int fpf__stitch_finish(fpf__stitch *st, float scale, int H, int W) {
+    int k, n = 0;
+    for (k = 0; k < st->n; k++) {
+        fpf_instance d = st->inst[k];
+        if (st->tile[k] < 0) continue;
+        if (scale != 1.0f) {
+            d.y1 = (int)floor(d.y1 / (double)scale + 0.5); d.x1 = (int)floor(d.x1 / (double)scale + 0.5);
+            d.y2 = (int)floor(d.y2 / (double)scale + 0.5); d.x2 = (int)floor(d.x2 / (double)scale + 0.5);
+            d.y2 = d.y2 > H ? H : d.y2; d.x2 = d.x2 > W ? W : d.x2;
+            if (d.y2 <= d.y1 || d.x2 <= d.x1) continue;
+        }
+        d.mask28 = st->masks + (size_t)k * st->msize * st->msize;
+        st->sorted[n++] = d;
+    }
+    if (n > 1) qsort(st->sorted, (size_t)n, sizeof *st->sorted, fpf__by_score);
+    return n;
+}
+
+FPF_DEF fpf_result fpf_tiler_init(fpf_session *s, const fpf_tile_options *opt, fpf_tiler **out) {
+    fpf_tiler *t;
+    int th, tw, overlap;
+    float scale;
+    if (!s || !out) return FPF_ERR_INVALID_ARG;
+    *out = NULL;
+    if (opt && (opt->tile < 0 || opt->overlap < 0)) return fpf__err(s, FPF_ERR_INVALID_ARG, "negative tile or overlap", "");
+    th = opt && opt->tile > 0 ? opt->tile : s->max_h;
+    tw = opt && opt->tile > 0 ? opt->tile : s->max_w;
+    overlap = opt && opt->overlap > 0 ? opt->overlap : FPF__DEFAULT_OVERLAP;
+    scale = opt && opt->scale != 0.0f ? opt->scale : 1.0f;
+    if (th > s->max_h || tw > s->max_w) return fpf__err(s, FPF_ERR_INVALID_ARG, "the tile is larger than the session's maximum image", "");
+    if (!(scale >= 0.05f && scale <= 20.0f)) return fpf__err(s, FPF_ERR_INVALID_ARG, "scale must lie in 0.05 .. 20", "");
+    if (!(t = (fpf_tiler *)fpf__alloc(&s->opt.allocator, sizeof *t))) return FPF_ERR_OUT_OF_MEMORY;
+    memset(t, 0, sizeof *t);
+    t->s = s; t->alloc = s->opt.allocator; t->tile_h = th; t->tile_w = tw; t->overlap = overlap; t->scale = scale;
+    if (scale != 1.0f) {
+        t->buf[0] = (uint16_t *)fpf__alloc(&t->alloc, (size_t)th * tw * sizeof(uint16_t));
+        t->buf[1] = (uint16_t *)fpf__alloc(&t->alloc, (size_t)th * tw * sizeof(uint16_t));
+        if (!t->buf[0] || !t->buf[1]) { fpf_tiler_free(t); return FPF_ERR_OUT_OF_MEMORY; }
+    }
+    *out = t;
+    return FPF_OK;
+}
+
+FPF_DEF void fpf_tiler_free(fpf_tiler *t) {
+    fpf_allocator a;
+    if (!t) return;
+    a = t->alloc;
+    fpf__stitch_free(&a, &t->st[0]); fpf__stitch_free(&a, &t->st[1]);
+    fpf__free(&a, t->buf[0]); fpf__free(&a, t->buf[1]);
+    fpf__free(&a, t);
+}
+
+FPF_DEF int fpf_tiler_tiles(const fpf_tiler *t) { return t ? t->n_tiles : 0; }
+
+/* Tile starts along one axis of n pixels: evenly spread, neighbours sharing at least `overlap`. */
+static int fpf__tile_count(int n, int tile, int overlap) {
+    return n <= tile ? 1 : (n - overlap + (tile - overlap) - 1) / (tile - overlap);
+}
+static int fpf__tile_start(int n, int tile, int count, int i) {
+    return count == 1 ? 0 : (int)((long long)i * (n - tile) / (count - 1));
+}
+/* Core bounds along one axis: halfway through the overlap with each neighbour. */
+static void fpf__tile_core(int n, int tile, int count, int i, int *c0, int *c1) {
+    int s = fpf__tile_start(n, tile, count, i);
+    *c0 = i == 0 ? 0 : (fpf__tile_start(n, tile, count, i - 1) + tile + s) / 2;
+    *c1 = i == count - 1 ? n : (s + tile + fpf__tile_start(n, tile, count, i + 1)) / 2;
+}
+
+static double fpf__raw(const fpf_image *im, int y, int x) {
+    const uint8_t *row = (const uint8_t *)im->pixels + (size_t)y * im->stride;
+    return im->bits == 16 ? (double)((const uint16_t *)(const void *)row)[x] : (double)row[x];
+}
+
+/* The tile [y0, y0+th) × [x0, x0+tw) of the image resampled by `scale`: a view at scale 1,
+   else bilinear (half-pixel centres, edge clamped) into buf, rounded to the image's type. */
+static fpf_image fpf__tile_view(const fpf_image *im, float scale, uint16_t *buf, int y0, int x0, int th, int tw) {
+    int bytes = im->bits / 8, y, x;
+    if (!im->pixels) return *im;
+    if (scale == 1.0f)
+        return im->bits == 8 ? fpf_image_u8((const uint8_t *)im->pixels + (size_t)y0 * im->stride + (size_t)x0, tw, th, im->stride)
+                             : fpf_image_u16((const uint16_t *)(const void *)((const uint8_t *)im->pixels + (size_t)y0 * im->stride + (size_t)x0 * bytes),
+                                             tw, th, im->stride);
+    for (y = 0; y < th; y++) {
+        double sy = (y0 + y + 0.5) / scale - 0.5, fy;
+        int ya, yb;
+        sy = sy < 0 ? 0 : sy > im->height - 1 ? im->height - 1 : sy;
+        ya = (int)sy; yb = ya + 1 < im->height ? ya + 1 : ya; fy = sy - ya;
+        for (x = 0; x < tw; x++) {
+            double sx = (x0 + x + 0.5) / scale - 0.5, fx, v;
+            int xa, xb;
+            sx = sx < 0 ? 0 : sx > im->width - 1 ? im->width - 1 : sx;
+            xa = (int)sx; xb = xa + 1 < im->width ? xa + 1 : xa; fx = sx - xa;
+            v = (1 - fy) * ((1 - fx) * fpf__raw(im, ya, xa) + fx * fpf__raw(im, ya, xb)) +
+                fy * ((1 - fx) * fpf__raw(im, yb, xa) + fx * fpf__raw(im, yb, xb));
+            if (im->bits == 8) ((uint8_t *)buf)[(size_t)y * tw + x] = (uint8_t)(v + 0.5);
+            else buf[(size_t)y * tw + x] = (uint16_t)(v + 0.5);
+        }
+    }
+    return im->bits == 8 ? fpf_image_u8((const uint8_t *)buf, tw, th, (size_t)tw) : fpf_image_u16(buf, tw, th, (size_t)tw * 2);
+}
+
+/* The whole image's 16-bit percentile range, as fpf__norm16 computes it for an untiled run. */
+static void fpf__pin_range(fpf_session *s, const fpf_image *im, int k) {
+    float lo = s->opt.norm16_lo, hi = s->opt.norm16_hi;
+    float plo = lo == 0.0f && hi == 0.0f ? 0.1f : lo, phi = lo == 0.0f && hi == 0.0f ? 99.9f : hi;
+    int y, x;
+    s->pin_lo[k] = 0.0f; s->pin_hi[k] = 1.0f;
+    if (!im->pixels || im->bits != 16) return;
+    memset(s->hist, 0, 65536 * sizeof(uint32_t));
+    for (y = 0; y < im->height; y++)
+        for (x = 0; x < im->width; x++)
+            s->hist[((const uint16_t *)(const void *)((const uint8_t *)im->pixels + (size_t)y * im->stride))[x]]++;
+    s->pin_lo[k] = fpf__hist_percentile(s->hist, (size_t)im->width * im->height, plo);
+    s->pin_hi[k] = fpf__hist_percentile(s->hist, (size_t)im->width * im->height, phi);
+}
+
+FPF_DEF fpf_result fpf_tiler_run(fpf_tiler *t, const fpf_input *in, const fpf_output **out) {
+    fpf_session *s;
+    const fpf_image *ref;
+    fpf_input tin;
+    const fpf_output *o = NULL;
+    fpf_result r = FPF_OK;
+    int H, W, Hs, Ws, ny, nx, iy, ix, over[2] = {0, 0};
+    if (!t || !in || !out) return FPF_ERR_INVALID_ARG;
+    s = t->s; *out = NULL; s->msg[0] = 0;
+    ref = in->cell.pixels ? &in->cell : &in->nucleus;
+    if (!ref->pixels) return fpf__err(s, FPF_ERR_INVALID_ARG, "missing image: ", "cell and nucleus");
+    if ((in->cell.pixels && in->nucleus.pixels) &&
+        (in->cell.width != in->nucleus.width || in->cell.height != in->nucleus.height))
+        return fpf__err(s, FPF_ERR_IMAGE_SIZE, "cell and nucleus images differ in size", "");
+    H = ref->height; W = ref->width;
+    if (H < 1 || W < 1 || H > FPF_MAX_IMAGE_DIM || W > FPF_MAX_IMAGE_DIM) return fpf__err(s, FPF_ERR_IMAGE_SIZE, "empty or too large image", "");
+    Hs = (int)floor(H * (double)t->scale + 0.5); Ws = (int)floor(W * (double)t->scale + 0.5);
+    Hs = Hs < 1 ? 1 : Hs; Ws = Ws < 1 ? 1 : Ws;
+    if (Hs > FPF_MAX_IMAGE_DIM || Ws > FPF_MAX_IMAGE_DIM) return fpf__err(s, FPF_ERR_IMAGE_SIZE, "image too large at this scale", "");
+    if ((Hs > t->tile_h && 2 * t->overlap >= t->tile_h) || (Ws > t->tile_w && 2 * t->overlap >= t->tile_w))
+        return fpf__err(s, FPF_ERR_INVALID_ARG, "tile overlap must be less than half the tile", "");
+    ny = fpf__tile_count(Hs, t->tile_h, t->overlap); nx = fpf__tile_count(Ws, t->tile_w, t->overlap);
+    t->st[0].n = t->st[1].n = 0;
+    t->n_tiles = 0;
+    if (s->opt.norm16 == FPF_NORM16_PERCENTILE) { fpf__pin_range(s, &in->cell, 0); fpf__pin_range(s, &in->nucleus, 1); }
+    for (iy = 0; iy < ny && r == FPF_OK; iy++)
+        for (ix = 0; ix < nx && r == FPF_OK; ix++) {
+            fpf__tile g;
+            int k;
+            g.th = Hs < t->tile_h ? Hs : t->tile_h; g.tw = Ws < t->tile_w ? Ws : t->tile_w; g.H = Hs; g.W = Ws;
+            g.y0 = fpf__tile_start(Hs, g.th, ny, iy); g.x0 = fpf__tile_start(Ws, g.tw, nx, ix);
+            fpf__tile_core(Hs, g.th, ny, iy, &g.cy0, &g.cy1); fpf__tile_core(Ws, g.tw, nx, ix, &g.cx0, &g.cx1);
+            tin.cell = fpf__tile_view(&in->cell, t->scale, t->buf[0], g.y0, g.x0, g.th, g.tw);
+            tin.nucleus = fpf__tile_view(&in->nucleus, t->scale, t->buf[1], g.y0, g.x0, g.th, g.tw);
+            s->pin_in = s->opt.norm16 == FPF_NORM16_PERCENTILE ? &tin : NULL;
+            r = fpf_session_run(s, &tin, &o);
+            s->pin_in = NULL;
+            if (r != FPF_OK) break;
+            for (k = 0; k < 2; k++) {
+                int n = k ? o->n_nuclei : o->n_cells;
+                const fpf_instance *inst = k ? o->nuclei : o->cells;
+                const fpf_model *m = k ? s->nucleus : s->model;
+                if (!m) continue;
+                if (n && !fpf__stitch_reserve(&t->alloc, &t->st[k], n, inst[0].mask_size))
+                    return fpf__err(s, FPF_ERR_OUT_OF_MEMORY, "out of memory while stitching tiles", "");
+                fpf__stitch_add(&t->st[k], inst, n, t->n_tiles, &g, m->cfg.det_nms_threshold);
+            }
+            over[0] += o->cells_over_max; over[1] += o->nuclei_over_max;
+            t->n_tiles++;
+        }
+    if (r != FPF_OK) return r;
+    t->out = *o;
+    t->out.height = H; t->out.width = W;
+    t->out.n_cells = fpf__stitch_finish(&t->st[0], t->scale, H, W); t->out.cells = t->st[0].sorted;
+    t->out.n_nuclei = s->nucleus ? fpf__stitch_finish(&t->st[1], t->scale, H, W) : 0;
+    t->out.nuclei = s->nucleus ? t->st[1].sorted : NULL;
+    t->out.cells_over_max = over[0]; t->out.nuclei_over_max = over[1];
+    *out = &t->out;
     return FPF_OK;
 }
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # tests/doc_snippets.sh - the documented C code, compiled and run: the quick starts in the header
-# comments of fpf.h and fpf_eval.h and every ```c block of README.md. Each snippet's #define/#include lines go first, then
+# comments of fpf.h and fpf_eval.h and every ```c block of README.md and docs/*.md. Each snippet's #define/#include lines go first, then
 # tests/doc_snippets.h (the images, instances and labels a snippet leaves to the reader), then
 # main() with the rest, then the implementations the snippet did not define. Each runs in a scratch
 # folder holding the shipped models and example images under the names the snippets use.
@@ -16,8 +16,12 @@ pass=0; fail=0
 awk '/^   Quick start/ {f = 1; next} f && /^   [A-Z]/ {exit} f {sub(/^       /, ""); print}' fpf.h > "$dir/fpf_h_quick_start.txt"
 # fpf_eval.h: the lines after "   QUICK START" up to the next heading
 awk '/^   QUICK START/ {f = 1; next} f && /^   [A-Z]/ {exit} f {sub(/^       /, ""); print}' fpf_eval.h > "$dir/fpf_eval_h_quick_start.txt"
-# README.md: every ```c block
+# README.md and docs/*.md: every ```c block
 awk -v d="$dir" '/^```c$/ {n++; f = 1; next} /^```/ {f = 0} f {print > (d "/readme_block_" n ".txt")}' README.md
+for md in docs/*.md; do
+    base=$(basename "$md" .md)
+    awk -v d="$dir" -v b="$base" '/^```c$/ {n++; f = 1; next} /^```/ {f = 0} f {print > (d "/docs_" b "_block_" n ".txt")}' "$md"
+done
 
 ln -s "$root/weights/models/fpf_add.fpf" "$dir/run/fpf_add.fpf"
 ln -s "$root/weights/models/cores.fpf" "$dir/run/cores.fpf"
@@ -59,7 +63,7 @@ for txt in "$dir"/*.txt; do
         echo "FAIL docs_$name: exit status non-zero:"; tail -n 5 "$dir/$name.out"
         fail=$((fail + 1)); continue
     fi
-    case $name in fpf_h*|*block_1) # the fpf.h snippets run the shipped FPF-add model: cells expected
+    case $name in fpf_h*|readme_block_1) # the fpf.h snippets run the shipped FPF-add model: cells expected
         if ! grep -q '^cell 1:' "$dir/$name.out"; then
             echo "FAIL docs_$name: no cell found"; fail=$((fail + 1)); continue
         fi;;

@@ -650,7 +650,7 @@ static void write_id_pair(const char *gt_path, const char *gt_id, const char *dt
     write_text(dt_path, t);
 }
 
-/* Reliability probe findings, rebuilt here (../shared/repro/eval_json holds the originals). */
+/* Reliability probe findings, rebuilt here (the probe's eval_json reproducers). */
 TEST(cli_refuses_out_of_range_numbers) {
     static const char *bad_iou[] = {"-1", "2", "nan"};
     char cmd[512], *e;

@@ -1,17 +1,19 @@
-/* fpf_segment - segment cells (and nuclei) in a fluorescence image pair with an .fpf model.
+/* fpf_segment - segment cells (and nuclei) in fluorescence images with .fpf models.
  *
- *   build/fpf_segment --model CELLS.fpf [--nucleus-model NUC.fpf] --nucleus N.tif --cell C.tif --out DIR
- *                     [--threads N] [--isa auto|scalar|avx2|avx512|neon]
- *                     [--norm16 percentile|none|fixed:LO:HI] [--min-score S]
- *                     [--cell-page P] [--cell-sample S] [--nucleus-page P] [--nucleus-sample S]
- *                     [--overlay] [--drop-padding] [--quiet]
+ *   one image:  build/fpf_segment --model CELLS.fpf [--nucleus-model NUC.fpf] --nucleus N.tif --cell C.tif --out DIR
+ *   a batch:    build/fpf_segment --model ... --batch MANIFEST.csv --out DIR [--resume]
+ *               build/fpf_segment --model ... --nucleus 'plate/A*_w1.tif' --cell 'plate/A*_w2.tif' --out DIR
+ *   every option with its default: build/fpf_segment --help
  *
  * Writes DIR/cells.tif (16-bit labels, ImageJ-readable), DIR/cells.csv, and with a nucleus model
  * DIR/nuclei.tif and DIR/nuclei.csv (with each nucleus's parent cell); --overlay adds
- * DIR/overlay.png (cytoplasm red, nuclei blue, cell outlines yellow, nucleus outlines cyan).
- * A "cores" model given as --model writes nuclei.* instead. Progress goes to stderr.
- * Every output is encoded in memory first and renamed into place at the end, so a failure
- * leaves no partial file behind. */
+ * DIR/overlay.png; DIR/fpf_segment.txt records the run and marks the set complete. A batch
+ * writes DIR/<id>/ per image, DIR/summary.csv (one row per image) and DIR/failed.csv.
+ *
+ * Images of any size run in tiles (fpf_tiler in fpf.h); --scale resamples them first.
+ * Outputs are all or nothing: every file is written into a temporary folder inside DIR and
+ * renamed into place only when all succeeded; files an earlier run left that this run does not
+ * write are removed, with a notice. A failure leaves the earlier results as they were. */
 #define _POSIX_C_SOURCE 200809L
 #define FPF_IMPLEMENTATION
 #define FPF_POST_IMPLEMENTATION
@@ -19,20 +21,86 @@
 #include "fpf.h"
 #include "fpf_post.h"
 #include "fpf_image.h"
+#include <dirent.h>
 #include <errno.h>
+#include <glob.h>
+#include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#define PATH_LEN 1024
+#define MARKER "fpf_segment.txt"
+
+/* ------------------------------------------------------------------ options */
+
 typedef struct args {
-    const char *model, *nucleus_model, *nucleus, *cell, *out;
-    int threads, isa, cell_page, cell_sample, nuc_page, nuc_sample, overlay, drop_padding, quiet;
-    float min_score;
+    const char *model, *nucleus_model, *nucleus, *cell, *out, *batch;
+    int threads, isa, int8_isa, cell_page, cell_sample, nuc_page, nuc_sample, overlay, drop_padding, quiet, resume;
+    int cell_sample_set, nuc_sample_set;
+    int max_det, max_props, tile, overlap;
+    float min_score, scale, diameter, model_diameter;
     int norm16;
     float lo, hi;
 } args;
+
+typedef struct option { const char *name, *value, *dflt, *help; } option;
+static const option options[] = {
+    {"--model", "FILE", "required", "the .fpf model (any variant; a nucleus model writes nuclei.*)"},
+    {"--nucleus-model", "FILE", "none", "a nucleus (\"cores\") model run beside --model"},
+    {"--nucleus", "FILE|PATTERN", "none", "nucleus image; a pattern such as 'dir/*_w1.tif' runs a batch"},
+    {"--cell", "FILE|PATTERN", "none", "cell image; with patterns, paired with --nucleus by the part '*' matched"},
+    {"--out", "DIR", "required", "output folder, created like mkdir -p"},
+    {"--batch", "CSV", "none", "manifest with a header naming id,nucleus,cell[,reporter]; paths relative to it"},
+    {"--resume", NULL, "off", "batch: skip images whose outputs are complete"},
+    {"--threads", "N", "all cores", "threads, 1..64"},
+    {"--isa", "NAME", "auto", "kernels: auto, scalar, avx2, avx512 or neon"},
+    {"--int8-isa", "NAME", "auto", "int8 layers' kernels: auto, scalar, avx2, avxvnni, avx512vnni, neon or neondot"},
+    {"--norm16", "MODE", "percentile", "16-bit mapping: percentile (0.1..99.9 %), none, or fixed:LO:HI"},
+    {"--min-score", "S", "model's (0.7)", "keep detections scoring at least S, 0 < S <= 1"},
+    {"--max-detections", "N", "model's (200)", "most detections per tile, 1..65535"},
+    {"--max-proposals", "N", "model's (500)", "region proposals per tile, 1..65536 (more: denser fields, slower)"},
+    {"--tile", "PX", "1024", "tile side in network pixels, 256..8192; 0 = the whole image in one piece"},
+    {"--overlap", "PX", "256 (nuclei: 128)", "pixels shared by neighbouring tiles; objects larger than this may be lost"},
+    {"--scale", "F", "1", "resample the images by F before the network, 0.05..20 (masks come back full size)"},
+    {"--object-diameter", "PX", "none", "typical object diameter in your images; sets --scale to model diameter / PX"},
+    {"--model-diameter", "PX", "100 (nuclei: 30)", "the diameter the model was trained for (shipped models: the defaults)"},
+    {"--cell-page", "P", "0", "TIFF page of the cell image"},
+    {"--cell-sample", "S", "0 if one", "sample (channel) of the cell image; required for RGB files"},
+    {"--nucleus-page", "P", "0", "TIFF page of the nucleus image"},
+    {"--nucleus-sample", "S", "0 if one", "sample (channel) of the nucleus image; required for RGB files"},
+    {"--overlay", NULL, "off", "also write overlay.png (cell outlines yellow, nucleus outlines cyan)"},
+    {"--drop-padding", NULL, "off", "drop the original's 1x1 detections from zero-padded proposals (spec 6.3)"},
+    {"--quiet", NULL, "off", "no progress, only warnings and errors"},
+    {"--help", NULL, "", "this list"}};
+#define N_OPTIONS (int)(sizeof options / sizeof options[0])
+
+/* snprintf that returns 1 when the text fit (paths that do not fit are refused where it matters). */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static int sfmt(char *dst, size_t n, const char *fmt, ...) {
+    va_list ap;
+    int len;
+    va_start(ap, fmt); len = vsnprintf(dst, n, fmt, ap); va_end(ap);
+    return len >= 0 && (size_t)len < n;
+}
+
+/* Appends to buf[cap] at len; returns the new length (clamped: the text is cut, never overrun). */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static size_t sapp(char *buf, size_t cap, size_t len, const char *fmt, ...) {
+    va_list ap;
+    int k;
+    if (len + 1 >= cap) return len;
+    va_start(ap, fmt); k = vsnprintf(buf + len, cap - len, fmt, ap); va_end(ap);
+    if (k < 0) return len;
+    return len + (size_t)k < cap ? len + (size_t)k : cap - 1;
+}
 
 static void die(const char *fmt, ...) {
     va_list ap;
@@ -42,60 +110,437 @@ static void die(const char *fmt, ...) {
     exit(1);
 }
 
+static void warn(const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "fpf_segment: warning: ");
+    va_start(ap, fmt); vfprintf(stderr, fmt, ap); va_end(ap);
+    fprintf(stderr, "\n");
+}
+
 static double now_s(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static void usage(void) {
-    fprintf(stderr, "usage: fpf_segment --model CELLS.fpf [--nucleus-model NUC.fpf] --nucleus N.tif --cell C.tif --out DIR\n"
-                    "       [--threads N] [--isa auto|scalar|avx2|avx512|neon]\n"
-                    "       [--norm16 percentile|none|fixed:LO:HI] [--min-score S] [--overlay]\n"
-                    "       [--cell-page P] [--cell-sample S] [--nucleus-page P] [--nucleus-sample S] [--drop-padding] [--quiet]\n");
+static void help(void) {
+    int i;
+    printf("usage: fpf_segment --model CELLS.fpf [--nucleus-model NUC.fpf] --nucleus N.tif --cell C.tif --out DIR [options]\n"
+           "       fpf_segment --model ... --batch MANIFEST.csv --out DIR [--resume] [options]\n"
+           "       fpf_segment --model ... --nucleus 'DIR/*_w1.tif' --cell 'DIR/*_w2.tif' --out DIR [options]\n\n");
+    for (i = 0; i < N_OPTIONS; i++) {
+        char lhs[64];
+        sfmt(lhs, sizeof lhs, "%s%s%s", options[i].name, options[i].value ? " " : "", options[i].value ? options[i].value : "");
+        if (!options[i].dflt[0]) printf("  %-30s %s\n", lhs, options[i].help);
+        else if (!strcmp(options[i].dflt, "required")) printf("  %-30s %s [required]\n", lhs, options[i].help);
+        else printf("  %-30s %s [default: %s]\n", lhs, options[i].help, options[i].dflt);
+    }
+    printf("\nExit status: 0 when every image succeeded, 1 on any error, 2 on a bad command line.\n");
+    exit(0);
+}
+
+static void usage_error(const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "fpf_segment: error: ");
+    va_start(ap, fmt); vfprintf(stderr, fmt, ap); va_end(ap);
+    fprintf(stderr, " (see fpf_segment --help)\n");
     exit(2);
+}
+
+static long parse_int(const char *flag, const char *v, long lo, long hi) {
+    char *end;
+    long x;
+    errno = 0;
+    x = strtol(v, &end, 10);
+    if (!*v || *end || errno) usage_error("%s %s: not a whole number", flag, v);
+    if (x < lo || x > hi) usage_error("%s %s: must be between %ld and %ld", flag, v, lo, hi);
+    return x;
+}
+
+/* lo_open: the range excludes lo */
+static float parse_float(const char *flag, const char *v, double lo, int lo_open, double hi) {
+    char *end;
+    double x;
+    errno = 0;
+    x = strtod(v, &end);
+    if (!*v || *end || errno || !isfinite(x)) usage_error("%s %s: not a number", flag, v);
+    if (x < lo || (lo_open && x == lo) || x > hi)
+        usage_error("%s %s: must be %s %g and at most %g", flag, v, lo_open ? "above" : "at least", lo, hi);
+    return (float)x;
+}
+
+static const option *find_option(const char *k) {
+    int i;
+    for (i = 0; i < N_OPTIONS; i++) if (!strcmp(k, options[i].name)) return &options[i];
+    return NULL;
 }
 
 static void parse(int argc, char **argv, args *a) {
     int i;
     memset(a, 0, sizeof *a);
     a->threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    a->threads = a->threads < 1 ? 1 : a->threads > 64 ? 64 : a->threads;
+    a->tile = 1024; a->overlap = -1; a->max_det = 0; a->max_props = 0;
     for (i = 1; i < argc; i++) {
-        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int flag = !strcmp(k, "--overlay") || !strcmp(k, "--drop-padding") || !strcmp(k, "--quiet");
-        if (!flag && !v) usage();
+        const char *k = argv[i], *v;
+        const option *o = find_option(k);
+        if (!o) usage_error("unknown option '%s'", k);
+        if (!strcmp(k, "--help")) help();
+        v = NULL;
+        if (o->value) {
+            if (i + 1 >= argc) usage_error("%s needs a value (%s)", k, o->value);
+            v = argv[++i];
+            if (!strncmp(v, "--", 2)) usage_error("%s needs a value (%s), got the option '%s'", k, o->value, v);
+            if (!*v) usage_error("%s: empty value", k);
+        }
         if (!strcmp(k, "--model")) a->model = v;
         else if (!strcmp(k, "--nucleus-model")) a->nucleus_model = v;
         else if (!strcmp(k, "--nucleus")) a->nucleus = v;
         else if (!strcmp(k, "--cell")) a->cell = v;
         else if (!strcmp(k, "--out")) a->out = v;
-        else if (!strcmp(k, "--threads")) a->threads = atoi(v);
+        else if (!strcmp(k, "--batch")) a->batch = v;
+        else if (!strcmp(k, "--resume")) a->resume = 1;
+        else if (!strcmp(k, "--threads")) a->threads = (int)parse_int(k, v, 1, 64);
         else if (!strcmp(k, "--isa")) {
             for (a->isa = 0; a->isa <= FPF_ISA_NEON && strcmp(v, fpf_isa_name((fpf_isa)a->isa)); a->isa++) {}
-            if (a->isa > FPF_ISA_NEON) die("--isa must be auto, scalar, avx2, avx512 or neon");
+            if (a->isa > FPF_ISA_NEON) usage_error("--isa %s: must be auto, scalar, avx2, avx512 or neon", v);
             if (!fpf_isa_supported((fpf_isa)a->isa) && a->isa) die("--isa %s: this CPU or build cannot run it", v);
         }
-        else if (!strcmp(k, "--min-score")) a->min_score = (float)atof(v);
-        else if (!strcmp(k, "--cell-page")) a->cell_page = atoi(v);
-        else if (!strcmp(k, "--cell-sample")) a->cell_sample = atoi(v);
-        else if (!strcmp(k, "--nucleus-page")) a->nuc_page = atoi(v);
-        else if (!strcmp(k, "--nucleus-sample")) a->nuc_sample = atoi(v);
+        else if (!strcmp(k, "--int8-isa")) {
+            for (a->int8_isa = 0; a->int8_isa <= FPF_QISA_NEONDOT && strcmp(v, fpf_qisa_name((fpf_qisa)a->int8_isa)); a->int8_isa++) {}
+            if (a->int8_isa > FPF_QISA_NEONDOT)
+                usage_error("--int8-isa %s: must be auto, scalar, avx2, avxvnni, avx512vnni, neon or neondot", v);
+            if (!fpf_qisa_supported((fpf_qisa)a->int8_isa) && a->int8_isa) die("--int8-isa %s: this CPU or build cannot run it", v);
+        }
+        else if (!strcmp(k, "--min-score")) a->min_score = parse_float(k, v, 0.0, 1, 1.0);
+        else if (!strcmp(k, "--max-detections")) a->max_det = (int)parse_int(k, v, 1, 65535);
+        else if (!strcmp(k, "--max-proposals")) a->max_props = (int)parse_int(k, v, 1, 65536);
+        else if (!strcmp(k, "--tile")) {
+            a->tile = (int)parse_int(k, v, 0, 8192);
+            if (a->tile && a->tile < 256) usage_error("--tile %s: must be 0 (no tiling) or between 256 and 8192", v);
+        }
+        else if (!strcmp(k, "--overlap")) a->overlap = (int)parse_int(k, v, 0, 4096);
+        else if (!strcmp(k, "--scale")) a->scale = parse_float(k, v, 0.05, 0, 20.0);
+        else if (!strcmp(k, "--object-diameter")) a->diameter = parse_float(k, v, 1.0, 0, 10000.0);
+        else if (!strcmp(k, "--model-diameter")) a->model_diameter = parse_float(k, v, 1.0, 0, 10000.0);
+        else if (!strcmp(k, "--cell-page")) a->cell_page = (int)parse_int(k, v, 0, 1000000);
+        else if (!strcmp(k, "--cell-sample")) { a->cell_sample = (int)parse_int(k, v, 0, 255); a->cell_sample_set = 1; }
+        else if (!strcmp(k, "--nucleus-page")) a->nuc_page = (int)parse_int(k, v, 0, 1000000);
+        else if (!strcmp(k, "--nucleus-sample")) { a->nuc_sample = (int)parse_int(k, v, 0, 255); a->nuc_sample_set = 1; }
         else if (!strcmp(k, "--norm16")) {
+            char extra;
             if (!strcmp(v, "percentile")) a->norm16 = FPF_NORM16_PERCENTILE;
             else if (!strcmp(v, "none")) a->norm16 = FPF_NORM16_NONE;
-            else if (sscanf(v, "fixed:%f:%f", &a->lo, &a->hi) == 2 && a->hi > a->lo) a->norm16 = FPF_NORM16_FIXED;
-            else die("--norm16 must be percentile, none or fixed:LO:HI with HI > LO");
-        } else if (!strcmp(k, "--overlay")) { a->overlay = 1; continue; }
-        else if (!strcmp(k, "--drop-padding")) { a->drop_padding = 1; continue; }
-        else if (!strcmp(k, "--quiet")) { a->quiet = 1; continue; }
-        else usage();
-        i++;
+            else if (sscanf(v, "fixed:%f:%f%c", &a->lo, &a->hi, &extra) == 2 && isfinite(a->lo) && isfinite(a->hi) &&
+                     a->hi > a->lo && a->lo >= 0 && a->hi <= 65535) a->norm16 = FPF_NORM16_FIXED;
+            else usage_error("--norm16 %s: must be percentile, none or fixed:LO:HI with 0 <= LO < HI <= 65535", v);
+        }
+        else if (!strcmp(k, "--overlay")) a->overlay = 1;
+        else if (!strcmp(k, "--drop-padding")) a->drop_padding = 1;
+        else if (!strcmp(k, "--quiet")) a->quiet = 1;
     }
-    if (!a->model || !a->out) usage();
-    if (a->threads < 1) a->threads = 1;
+    if (!a->model) usage_error("--model is required");
+    if (!a->out) usage_error("--out is required");
+    if (a->scale && a->diameter) usage_error("give --scale or --object-diameter, not both");
+    if (a->batch && (a->nucleus || a->cell)) usage_error("--batch takes the images from the manifest; drop --nucleus and --cell");
+    if (a->resume && !a->batch && !(a->nucleus && strchr(a->nucleus, '*')) && !(a->cell && strchr(a->cell, '*')))
+        usage_error("--resume applies to batches (--batch or image patterns)");
 }
 
-/* ------------------------------------------------------------------ progress */
+/* ------------------------------------------------------------------ the list of images */
+
+typedef struct job { char id[128], nucleus[PATH_LEN], cell[PATH_LEN], reporter[PATH_LEN], error[256]; } job;
+typedef struct jobs { job *j; int n, cap; } jobs;
+
+static job *add_job(jobs *js) {
+    if (js->n == js->cap) {
+        js->cap = js->cap ? js->cap * 2 : 16;
+        js->j = (job *)realloc(js->j, (size_t)js->cap * sizeof(job));
+        if (!js->j) die("out of memory for the list of images");
+    }
+    memset(&js->j[js->n], 0, sizeof(job));
+    return &js->j[js->n++];
+}
+
+/* One CSV field (double quotes allowed); advances *p past the comma. */
+static void csv_field(const char **p, char *dst, size_t n) {
+    const char *s = *p;
+    size_t len = 0;
+    int quoted = *s == '"';
+    if (quoted) s++;
+    while (*s && (quoted ? !(*s == '"' && s[1] != '"') : *s != ',')) {
+        if (quoted && *s == '"') s++;
+        if (len + 1 < n) dst[len++] = *s;
+        s++;
+    }
+    if (quoted && *s == '"') s++;
+    while (*s && *s != ',') s++;
+    if (*s == ',') s++;
+    dst[len] = 0;
+    *p = s;
+}
+
+static int safe_id(const char *id) {
+    return id[0] && strcmp(id, ".") && strcmp(id, "..") && !strchr(id, '/') && id[0] != '.';
+}
+
+static void join_path(char *dst, size_t n, const char *dir, const char *name) {
+    if (!name[0] || name[0] == '/' || !dir[0]) sfmt(dst, n, "%s", name);
+    else sfmt(dst, n, "%s/%s", dir, name);
+}
+
+/* The manifest: a header naming the columns (id, nucleus, cell, reporter; others are ignored with
+   a warning), then one image per row. Relative paths are relative to the manifest's folder. */
+static void read_manifest(const char *path, jobs *js) {
+    FILE *f = fopen(path, "r");
+    char line[4 * PATH_LEN], dir[PATH_LEN], field[PATH_LEN];
+    int col[16], ncol = 0, row = 1, i, have_id = 0, have_img = 0;
+    const char *slash = strrchr(path, '/');
+    if (!f) die("%s: cannot open the manifest (%s)", path, strerror(errno));
+    sfmt(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 0, path);
+    if (!fgets(line, sizeof line, f)) die("%s: empty manifest; the first line must name the columns, e.g. id,nucleus,cell", path);
+    {
+        const char *p = line;
+        line[strcspn(line, "\r\n")] = 0;
+        while (*p && ncol < 16) {
+            csv_field(&p, field, sizeof field);
+            col[ncol] = !strcmp(field, "id") ? 0 : !strcmp(field, "nucleus") ? 1 : !strcmp(field, "cell") ? 2
+                      : !strcmp(field, "reporter") ? 3 : -1;
+            if (col[ncol] < 0) warn("%s: column '%s' is not used (known: id, nucleus, cell, reporter)", path, field);
+            if (col[ncol] == 3) warn("%s: the reporter column is read but this version makes no reporter outputs", path);
+            have_id |= col[ncol] == 0; have_img |= col[ncol] == 1 || col[ncol] == 2;
+            ncol++;
+        }
+    }
+    if (!have_id || !have_img) die("%s: the header must name an id column and a nucleus and/or cell column (got '%s')", path, line);
+    while (fgets(line, sizeof line, f)) {
+        const char *p = line;
+        job *j;
+        row++;
+        line[strcspn(line, "\r\n")] = 0;
+        if (!line[0]) continue;
+        j = add_job(js);
+        for (i = 0; i < ncol; i++) {
+            csv_field(&p, field, sizeof field);
+            if (col[i] == 0) sfmt(j->id, sizeof j->id, "%s", field);
+            else if (col[i] == 1 && field[0]) join_path(j->nucleus, sizeof j->nucleus, dir, field);
+            else if (col[i] == 2 && field[0]) join_path(j->cell, sizeof j->cell, dir, field);
+            else if (col[i] == 3 && field[0]) join_path(j->reporter, sizeof j->reporter, dir, field);
+        }
+        if (!safe_id(j->id)) {
+            sfmt(j->error, sizeof j->error, "row %d: id '%s' cannot name a folder (empty, starts with '.', or has '/')", row, j->id);
+            if (!j->id[0]) sfmt(j->id, sizeof j->id, "row%d", row);
+        }
+        for (i = 0; i < js->n - 1 && !j->error[0]; i++)
+            if (!strcmp(js->j[i].id, j->id)) sfmt(j->error, sizeof j->error, "row %d: id '%s' appears twice", row, j->id);
+    }
+    fclose(f);
+    if (!js->n) die("%s: no images listed under the header", path);
+}
+
+/* The part of path that the single '*' of pattern matched ("" if it does not fit). */
+static int pattern_stem(const char *pattern, const char *path, char *stem, size_t n) {
+    const char *star = strchr(pattern, '*');
+    size_t pre, suf, len = strlen(path);
+    if (!star) return 0;
+    pre = (size_t)(star - pattern); suf = strlen(star + 1);
+    if (len < pre + suf || strncmp(path, pattern, pre) || strcmp(path + len - suf, star + 1)) return 0;
+    sfmt(stem, n, "%.*s", (int)(len - pre - suf), path + pre);
+    return 1;
+}
+
+static void glob_jobs(const char *nuc_pattern, const char *cell_pattern, jobs *js) {
+    const char *pats[2] = {nuc_pattern, cell_pattern};
+    glob_t g[2];
+    int k;
+    size_t i, j;
+    memset(g, 0, sizeof g);
+    for (k = 0; k < 2; k++) {
+        if (!pats[k]) continue;
+        if (strchr(pats[k], '*') != strrchr(pats[k], '*') || !strchr(pats[k], '*') || strpbrk(pats[k], "?["))
+            die("%s: a pattern needs exactly one '*' (the shared part of the paired file names) and no ? or [", pats[k]);
+        if (glob(pats[k], 0, NULL, &g[k]) != 0 || !g[k].gl_pathc) die("%s: no file matches this pattern", pats[k]);
+    }
+    k = pats[0] ? 0 : 1;
+    for (i = 0; i < g[k].gl_pathc; i++) {
+        job *jb = add_job(js);
+        char stem[PATH_LEN];
+        pattern_stem(pats[k], g[k].gl_pathv[i], stem, sizeof stem);
+        sfmt(jb->id, sizeof jb->id, "%s", stem);
+        sfmt(k ? jb->cell : jb->nucleus, PATH_LEN, "%s", g[k].gl_pathv[i]);
+        if (!safe_id(jb->id)) sfmt(jb->error, sizeof jb->error, "'%s' cannot name an output folder", jb->id);
+        if (k == 0 && pats[1]) {
+            for (j = 0; j < g[1].gl_pathc; j++) {
+                char s2[PATH_LEN];
+                if (pattern_stem(pats[1], g[1].gl_pathv[j], s2, sizeof s2) && !strcmp(s2, stem)) {
+                    sfmt(jb->cell, PATH_LEN, "%s", g[1].gl_pathv[j]);
+                    break;
+                }
+            }
+            if (!jb->cell[0]) sfmt(jb->error, sizeof jb->error, "no cell image matches %s for '%s'", pats[1], stem);
+        }
+    }
+    if (pats[0] && pats[1])                              /* cell images without a nucleus image */
+        for (j = 0; j < g[1].gl_pathc; j++) {
+            char s2[PATH_LEN];
+            int found = 0;
+            pattern_stem(pats[1], g[1].gl_pathv[j], s2, sizeof s2);
+            for (i = 0; i < (size_t)js->n && !found; i++) found = !strcmp(js->j[i].id, s2);
+            if (!found) {
+                job *jb = add_job(js);
+                sfmt(jb->id, sizeof jb->id, "%s", s2);
+                sfmt(jb->cell, PATH_LEN, "%s", g[1].gl_pathv[j]);
+                sfmt(jb->error, sizeof jb->error, "no nucleus image matches %s for '%s'", pats[0], s2);
+            }
+        }
+    globfree(&g[0]); if (pats[1]) globfree(&g[1]);
+}
+
+/* ------------------------------------------------------------------ folders and the all-or-nothing commit */
+
+/* mkdir -p; the folders it made are remembered (most 32) so that a failed run can take them away. */
+typedef struct made_dirs { char path[32][PATH_LEN]; int n; } made_dirs;
+
+static int mkdir_p(const char *dir, made_dirs *made, char *err, size_t n) {
+    char p[PATH_LEN];
+    size_t i, len;
+    struct stat st;
+    sfmt(p, sizeof p, "%s", dir);
+    len = strlen(p);
+    for (i = 1; i <= len; i++) {
+        if (p[i] != '/' && p[i] != 0) continue;
+        p[i] = 0;
+        if (stat(p, &st) != 0) {
+            if (mkdir(p, 0777) != 0) { sfmt(err, n, "%s: cannot create folder (%s)", p, strerror(errno)); return -1; }
+            if (made && made->n < 32) sfmt(made->path[made->n++], PATH_LEN, "%s", p);
+        } else if (!S_ISDIR(st.st_mode)) {
+            sfmt(err, n, "%s exists and is not a folder", p);
+            return -1;
+        }
+        if (i < len) p[i] = '/';
+    }
+    return 0;
+}
+
+static void unmake_dirs(made_dirs *made) {
+    while (made->n > 0) rmdir(made->path[--made->n]); /* only if empty */
+}
+
+/* The names fpf_segment may write into an image folder (stale ones are removed on success). */
+static const char *known_outputs[] = {"cells.tif", "cells.csv", "nuclei.tif", "nuclei.csv", "overlay.png", MARKER};
+#define N_KNOWN (int)(sizeof known_outputs / sizeof known_outputs[0])
+
+typedef struct outset { char dir[PATH_LEN], tmp[PATH_LEN]; char name[16][64]; int n; } outset;
+
+/* Removes the temporary folders a killed run left in dir. */
+static void sweep_tmp(const char *dir) {
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    if (!d) return;
+    while ((e = readdir(d)))
+        if (!strncmp(e->d_name, ".fpf_tmp.", 9)) {
+            char p[PATH_LEN], q[PATH_LEN];
+            DIR *d2;
+            struct dirent *e2;
+            sfmt(p, sizeof p, "%s/%s", dir, e->d_name);
+            if ((d2 = opendir(p))) {
+                while ((e2 = readdir(d2)))
+                    if (e2->d_name[0] != '.') { sfmt(q, sizeof q, "%s/%s", p, e2->d_name); remove(q); }
+                closedir(d2);
+            }
+            rmdir(p);
+        }
+    closedir(d);
+}
+
+static int outset_begin(outset *o, const char *dir, char *err, size_t n) {
+    memset(o, 0, sizeof *o);
+    sfmt(o->dir, sizeof o->dir, "%s", dir);
+    sweep_tmp(dir);
+    sfmt(o->tmp, sizeof o->tmp, "%s/.fpf_tmp.XXXXXX", dir);
+    if (!mkdtemp(o->tmp)) { sfmt(err, n, "%s: cannot write here (%s)", dir, strerror(errno)); return -1; }
+    return 0;
+}
+
+static int write_all(const char *path, const void *data, size_t size) {
+    FILE *f = fopen(path, "wb");
+    int ok = f && fwrite(data, 1, size, f) == size;
+    if (f && fclose(f) != 0) ok = 0;
+    return ok ? 0 : -1;
+}
+
+/* Writes one output into the temporary folder; the data is not kept. */
+static int outset_add(outset *o, const char *name, const void *data, size_t size, char *err, size_t n) {
+    char p[PATH_LEN];
+    sfmt(p, sizeof p, "%s/%s", o->tmp, name);
+    if (write_all(p, data, size) != 0) { sfmt(err, n, "%s/%s: cannot write (%s)", o->dir, name, strerror(errno)); return -1; }
+    sfmt(o->name[o->n++], 64, "%s", name);
+    return 0;
+}
+
+static void outset_abort(outset *o) {
+    int i;
+    char p[PATH_LEN];
+    for (i = 0; i < o->n; i++) { sfmt(p, sizeof p, "%s/%s", o->tmp, o->name[i]); remove(p); }
+    if (o->tmp[0]) rmdir(o->tmp);
+    o->tmp[0] = 0;
+}
+
+static int in_set(const outset *o, const char *name) {
+    int i;
+    for (i = 0; i < o->n; i++) if (!strcmp(o->name[i], name)) return 1;
+    return 0;
+}
+
+/* All or nothing. 1: every target must be absent or a plain file. 2: the earlier files (this
+   set's names and stale outputs) move into the temporary folder. 3: the new files move into
+   place, the marker last. Any failure undoes 2 and 3, so the folder holds the earlier run again. */
+static int outset_commit(outset *o, int quiet, char *err, size_t n) {
+    char from[PATH_LEN], to[PATH_LEN], stale[256] = "";
+    int moved_old[N_KNOWN], placed = 0, i, k;
+    struct stat st;
+    for (k = 0; k < N_KNOWN; k++) {
+        sfmt(to, sizeof to, "%s/%s", o->dir, known_outputs[k]);
+        moved_old[k] = 0;
+        if (lstat(to, &st) == 0 && !S_ISREG(st.st_mode)) {
+            sfmt(err, n, "%s exists and is not a plain file; move it away and run again", to);
+            outset_abort(o);
+            return -1;
+        }
+    }
+    for (k = 0; k < N_KNOWN; k++) {                         /* 2: earlier files aside */
+        sfmt(to, sizeof to, "%s/%s", o->dir, known_outputs[k]);
+        sfmt(from, sizeof from, "%s/old.%s", o->tmp, known_outputs[k]);
+        if (lstat(to, &st) != 0) continue;
+        if (rename(to, from) != 0) { sfmt(err, n, "%s: cannot replace (%s)", to, strerror(errno)); goto undo; }
+        moved_old[k] = 1;
+        if (!in_set(o, known_outputs[k]) && strlen(stale) + strlen(known_outputs[k]) + 3 < sizeof stale)
+            sfmt(stale + strlen(stale), sizeof stale - strlen(stale), "%s%s", stale[0] ? ", " : "", known_outputs[k]);
+    }
+    for (placed = 0; placed < o->n; placed++) {             /* 3: the new set in (the marker is last) */
+        sfmt(from, sizeof from, "%s/%s", o->tmp, o->name[placed]);
+        sfmt(to, sizeof to, "%s/%s", o->dir, o->name[placed]);
+        if (rename(from, to) != 0) { sfmt(err, n, "%s: cannot write (%s)", to, strerror(errno)); goto undo; }
+    }
+    for (k = 0; k < N_KNOWN; k++)
+        if (moved_old[k]) { sfmt(from, sizeof from, "%s/old.%s", o->tmp, known_outputs[k]); remove(from); }
+    rmdir(o->tmp);
+    o->tmp[0] = 0;
+    if (stale[0] && !quiet) fprintf(stderr, "fpf_segment: note: removed %s in %s, left by an earlier run and not written by this one\n", stale, o->dir);
+    return 0;
+undo:
+    for (i = 0; i < placed; i++) { sfmt(to, sizeof to, "%s/%s", o->dir, o->name[i]); remove(to); }
+    for (k = 0; k < N_KNOWN; k++)
+        if (moved_old[k]) {
+            sfmt(from, sizeof from, "%s/old.%s", o->tmp, known_outputs[k]);
+            sfmt(to, sizeof to, "%s/%s", o->dir, known_outputs[k]);
+            rename(from, to);
+        }
+    outset_abort(o);
+    return -1;
+}
+
+/* ------------------------------------------------------------------ progress of one image's stages */
 
 typedef struct progress { double t0; int quiet; } progress;
 
@@ -118,56 +563,67 @@ static void on_stage(void *user, const char *name, const float *d, int nd, const
 static fpf_model *load_model(const char *path) {
     fpf_model *m = NULL;
     char msg[256];
-    fpf_result r = fpf_model_load_file(path, NULL, &m, msg, sizeof msg);
+    struct stat st;
+    fpf_result r;
+    if (stat(path, &st) != 0) die("%s: cannot open the model (%s)", path, strerror(errno));
+    if (S_ISDIR(st.st_mode)) die("%s: is a folder, not a .fpf model file", path);
+    r = fpf_model_load_file(path, NULL, &m, msg, sizeof msg);
     if (r != FPF_OK) die("%s: %s (%s)", path, msg[0] ? msg : fpf_result_string(r), fpf_result_string(r));
     return m;
 }
 
-static fpf_image load_image(const char *path, int page, int sample, fpfi_image *keep) {
-    char err[256];
-    if (fpfi_read(path, page, sample, keep, err, sizeof err) != 0) die("%s: %s", path, err);
-    if (keep->type == FPFI_U8) return fpf_image_u8((const uint8_t *)keep->pixels, keep->w, keep->h, (size_t)keep->w);
-    if (keep->type == FPFI_U16) return fpf_image_u16((const uint16_t *)keep->pixels, keep->w, keep->h, (size_t)keep->w * 2);
-    die("%s: %s samples are not supported; convert to 8 or 16-bit unsigned", path, fpfi_type_name(keep->type));
-    return fpf_image_u8(NULL, 0, 0, 0);
+/* Reads page/sample of path as an 8- or 16-bit image; an RGB file needs its sample named. */
+static int load_image(const char *path, const char *which, int page, int sample, int sample_set, fpfi_image *keep,
+                      fpf_image *out, char *err, size_t n) {
+    char e[256];
+    fpfi_info info;
+    struct stat st;
+    memset(keep, 0, sizeof *keep);
+    if (stat(path, &st) != 0) { sfmt(err, n, "%s: cannot open the %s image (%s)", path, which, strerror(errno)); return -1; }
+    if (S_ISDIR(st.st_mode)) { sfmt(err, n, "%s: is a folder, not a %s image", path, which); return -1; }
+    if (fpfi_info_read(path, &info, e, sizeof e) != 0) { sfmt(err, n, "%s: %s", path, e); return -1; }
+    if (page >= info.npages) {
+        sfmt(err, n, "%s: has %d page(s); --%s-page %d does not exist", path, info.npages, which, page);
+        fpfi_info_free(&info); return -1;
+    }
+    if (info.pages[page].samples > 1 && !sample_set) {
+        sfmt(err, n, "%s: has %d samples per pixel (RGB or multichannel); choose one with --%s-sample 0..%d",
+                 path, info.pages[page].samples, which, info.pages[page].samples - 1);
+        fpfi_info_free(&info); return -1;
+    }
+    if (sample >= info.pages[page].samples) {
+        sfmt(err, n, "%s: has %d sample(s) per pixel; --%s-sample %d does not exist", path, info.pages[page].samples, which, sample);
+        fpfi_info_free(&info); return -1;
+    }
+    fpfi_info_free(&info);
+    if (fpfi_read(path, page, sample, keep, e, sizeof e) != 0) { sfmt(err, n, "%s: %s", path, e); return -1; }
+    if (keep->type == FPFI_U8) *out = fpf_image_u8((const uint8_t *)keep->pixels, keep->w, keep->h, (size_t)keep->w);
+    else if (keep->type == FPFI_U16) *out = fpf_image_u16((const uint16_t *)keep->pixels, keep->w, keep->h, (size_t)keep->w * 2);
+    else {
+        sfmt(err, n, "%s: %s samples are not supported; convert to 8 or 16-bit unsigned", path, fpfi_type_name(keep->type));
+        fpfi_free(keep); return -1;
+    }
+    return 0;
 }
 
-/* ------------------------------------------------------------------ outputs, staged in memory */
+/* ------------------------------------------------------------------ outputs */
 
-typedef struct staged { char path[1024]; unsigned char *data; size_t size; } staged;
-typedef struct outputs { staged f[8]; int n; } outputs;
-
-static staged *stage_file(outputs *o, const char *dir, const char *name) {
-    staged *s = &o->f[o->n++];
-    snprintf(s->path, sizeof s->path, "%s/%s", dir, name);
-    s->data = NULL; s->size = 0;
-    return s;
-}
-
-static void stage_labels(outputs *o, const char *dir, const char *name, uint16_t *labels, int h, int w) {
-    fpfi_image im;
-    char err[256];
-    staged *s = stage_file(o, dir, name);
-    im.w = w; im.h = h; im.type = FPFI_U16; im.pixels = labels;
-    if (fpfi_encode(FPFI_FORMAT_TIFF, &im, &s->data, &s->size, err, sizeof err) != 0) die("%s: %s", s->path, err);
-}
-
-static void stage_csv(outputs *o, const char *dir, const char *name, const fpf_instance *inst,
-                      const fpf_measurement *m, int n, const int *parent) {
-    staged *s = stage_file(o, dir, name);
+static char *csv_text(const fpf_instance *inst, const fpf_measurement *m, int n, const int *parent, size_t *size) {
     size_t cap = 256 + (size_t)n * 200, len = 0;
+    char *s = (char *)malloc(cap);
     int i;
-    s->data = (unsigned char *)malloc(cap);
-    len += (size_t)snprintf((char *)s->data + len, cap - len, "id,score,y1,x1,y2,x2,area,centroid_y,centroid_x,mean_intensity,padding%s\n",
+    if (!s) return NULL;
+    len = sapp(s, cap, len, "id,score,y1,x1,y2,x2,area,centroid_y,centroid_x,mean_intensity,padding%s\n",
                             parent ? ",parent_cell" : "");
     for (i = 0; i < n; i++) {
-        len += (size_t)snprintf((char *)s->data + len, cap - len, "%d,%.6f,%d,%d,%d,%d,%ld,%.2f,%.2f,%.3f,%d", i + 1,
+        len = sapp(s, cap, len, "%d,%.6f,%d,%d,%d,%d,%ld,%.2f,%.2f,%.3f,%d", i + 1,
                                 inst[i].score, inst[i].y1, inst[i].x1, inst[i].y2, inst[i].x2, m[i].area, m[i].cy,
                                 m[i].cx, m[i].mean_intensity, inst[i].from_padding);
-        if (parent) len += (size_t)snprintf((char *)s->data + len, cap - len, ",%d", parent[i]);
-        len += (size_t)snprintf((char *)s->data + len, cap - len, "\n");
+        if (parent) len = sapp(s, cap, len, ",%d", parent[i]);
+        len = sapp(s, cap, len, "\n");
     }
-    s->size = len;
+    *size = len;
+    return s;
 }
 
 static double raw(const fpf_image *im, int y, int x) {
@@ -180,7 +636,6 @@ static unsigned char to8(const fpf_image *im, int y, int x, double lo, double k)
     return (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-/* display range: min..max of the image */
 static void range(const fpf_image *im, double *lo, double *k) {
     double mn = 1e30, mx = -1e30;
     int y, x;
@@ -199,116 +654,399 @@ static int edge(const uint16_t *l, int h, int w, int y, int x) {
            (x == 0 || l[(size_t)y * w + x - 1] != v) || (x == w - 1 || l[(size_t)y * w + x + 1] != v);
 }
 
-static void stage_overlay(outputs *o, const char *dir, const fpf_image *cell, const fpf_image *nuc,
-                          const uint16_t *cl, const uint16_t *nl, int h, int w) {
-    staged *s = stage_file(o, dir, "overlay.png");
-    unsigned char *rgb = (unsigned char *)calloc((size_t)h * w * 3, 1);
+static int add_overlay(outset *o, const fpf_image *cell, const fpf_image *nuc, const uint16_t *cl, const uint16_t *nl,
+                       int h, int w, char *err, size_t n) {
+    unsigned char *rgb = (unsigned char *)calloc((size_t)h * w * 3, 1), *png = NULL;
     double clo = 0, ck = 1, nlo = 0, nk = 1;
-    char err[256];
-    int y, x;
-    if (cell && cell->pixels) range(cell, &clo, &ck);
-    if (nuc && nuc->pixels) range(nuc, &nlo, &nk);
+    size_t size = 0;
+    char e[256];
+    int y, x, rc;
+    if (!rgb) { sfmt(err, n, "out of memory for overlay.png"); return -1; }
+    if (cell) range(cell, &clo, &ck);
+    if (nuc) range(nuc, &nlo, &nk);
     for (y = 0; y < h; y++)
         for (x = 0; x < w; x++) {
             unsigned char *p = rgb + ((size_t)y * w + x) * 3;
-            if (cell && cell->pixels) p[0] = to8(cell, y, x, clo, ck);
-            if (nuc && nuc->pixels) p[2] = to8(nuc, y, x, nlo, nk);
+            if (cell) p[0] = to8(cell, y, x, clo, ck);
+            if (nuc) p[2] = to8(nuc, y, x, nlo, nk);
             if (cl && edge(cl, h, w, y, x)) { p[0] = 255; p[1] = 255; p[2] = 0; }
             if (nl && edge(nl, h, w, y, x)) { p[0] = 0; p[1] = 255; p[2] = 255; }
         }
-    if (fpfi_encode_png_rgb(w, h, rgb, &s->data, &s->size, err, sizeof err) != 0) die("%s: %s", s->path, err);
+    rc = fpfi_encode_png_rgb(w, h, rgb, &png, &size, e, sizeof e);
     free(rgb);
+    if (rc != 0) { sfmt(err, n, "overlay.png: %s", e); return -1; }
+    rc = outset_add(o, "overlay.png", png, size, err, n);
+    free(png);
+    return rc;
 }
 
-/* All or nothing: write each staged file atomically; on failure remove the ones already written. */
-static void commit(outputs *o) {
-    char err[256];
-    int i, j;
-    for (i = 0; i < o->n; i++)
-        if (fpfi_write_file_atomic(o->f[i].path, o->f[i].data, o->f[i].size, err, sizeof err) != 0) {
-            for (j = 0; j < i; j++) remove(o->f[j].path);
-            die("%s: %s", o->f[i].path, err);
-        }
-    for (i = 0; i < o->n; i++) free(o->f[i].data);
-}
-
-static void results(outputs *o, const char *dir, const char *name, const fpf_instance *inst, int n, int h,
-                    int w, const fpf_image *intensity, uint16_t *labels, const uint16_t *cells, int n_cells) {
+/* name.tif and name.csv of one instance list; labels[h][w] is filled for the overlay and parents. */
+static int add_results(outset *o, const char *name, const fpf_instance *inst, int n, int h, int w,
+                       const fpf_image *intensity, uint16_t *labels, const uint16_t *cells, int n_cells,
+                       char *err, size_t errn) {
     fpf_measurement *m = (fpf_measurement *)calloc((size_t)n + 1, sizeof *m);
-    int *parent = NULL;
-    char file[64];
-    if (fpf_label_image(inst, n, h, w, labels, (size_t)w) != FPF_OK) die("cannot build the %s label image", name);
+    int *parent = NULL, rc = -1;
+    char file[64], e[256];
+    unsigned char *data = NULL;
+    size_t size = 0;
+    fpfi_image im;
+    if (!m) { sfmt(err, errn, "out of memory"); return -1; }
+    if (n > 65535) { sfmt(err, errn, "%d %s do not fit a 16-bit label image (most 65535)", n, name); goto done; }
+    fpf_label_image(inst, n, h, w, labels, (size_t)w);
     fpf_measure(labels, (size_t)w, h, w, n, intensity, m);
     if (cells) {
         long *ov = (long *)malloc(((size_t)n + 1) * ((size_t)n_cells + 1) * sizeof(long));
         parent = (int *)calloc((size_t)n + 1, sizeof(int));
+        if (!ov || !parent) { free(ov); sfmt(err, errn, "out of memory"); goto done; }
         fpf_assign_nuclei(labels, cells, (size_t)w, h, w, n, n_cells, parent, ov);
         free(ov);
     }
-    snprintf(file, sizeof file, "%s.tif", name);
-    stage_labels(o, dir, file, labels, h, w);
-    snprintf(file, sizeof file, "%s.csv", name);
-    stage_csv(o, dir, file, inst, m, n, parent);
-    free(m); free(parent);
+    im.w = w; im.h = h; im.type = FPFI_U16; im.pixels = labels;
+    sfmt(file, sizeof file, "%s.tif", name);
+    if (fpfi_encode(FPFI_FORMAT_TIFF, &im, &data, &size, e, sizeof e) != 0) { sfmt(err, errn, "%s: %s", file, e); goto done; }
+    if (outset_add(o, file, data, size, err, errn) != 0) goto done;
+    free(data);
+    sfmt(file, sizeof file, "%s.csv", name);
+    if (!(data = (unsigned char *)csv_text(inst, m, n, parent, &size))) { sfmt(err, errn, "out of memory"); goto done; }
+    if (outset_add(o, file, data, size, err, errn) != 0) goto done;
+    rc = 0;
+done:
+    free(data); free(m); free(parent);
+    return rc;
 }
+
+/* ------------------------------------------------------------------ one image */
+
+typedef struct engine {
+    const args *a;
+    fpf_model *m, *nm;
+    fpf_session *s;
+    fpf_tiler *t;
+    int sh, sw;          /* the session's size */
+    float scale;
+    int main_is_nuclei;
+    double load_s;       /* seconds the models took to load */
+    progress pr;
+} engine;
+
+/* How many layers of m are int8 (0 for an fp32 model). */
+static int int8_layers(const fpf_model *m) {
+    fpf_layer_info info[FPF_MAX_LAYERS];
+    int i, n = m ? fpf_model_layers(m, info, FPF_MAX_LAYERS) : 0, n8 = 0;
+    for (i = 0; i < n && i < FPF_MAX_LAYERS; i++) n8 += info[i].bits == 8;
+    return n8;
+}
+
+typedef struct result { int n_main, n_nuclei, over_main, over_nuclei, tiles; double seconds; } result;
+
+/* A session of min(tile, image) on each side; kept while the images keep that size. */
+static int engine_ready(engine *e, int H, int W, char *err, size_t n) {
+    const args *a = e->a;
+    int Hs = (int)floor(H * (double)e->scale + 0.5), Ws = (int)floor(W * (double)e->scale + 0.5);
+    int sh = a->tile && Hs > a->tile ? a->tile : Hs, sw = a->tile && Ws > a->tile ? a->tile : Ws;
+    fpf_options opt;
+    fpf_tile_options to;
+    fpf_result r;
+    if (Hs > FPF_MAX_IMAGE_DIM || Ws > FPF_MAX_IMAGE_DIM) {
+        sfmt(err, n, "%dx%d at scale %g is %dx%d, over the most this build takes (%d per side)", W, H, e->scale, Ws, Hs, FPF_MAX_IMAGE_DIM);
+        return -1;
+    }
+    if (!a->tile && (Hs > 8192 || Ws > 8192))
+        warn("%dx%d in one piece (--tile 0) needs a very large workspace; tiles bound the memory", Ws, Hs);
+    if (e->s && e->sh == sh && e->sw == sw) return 0;
+    fpf_tiler_free(e->t); fpf_session_free(e->s); e->t = NULL; e->s = NULL;
+    memset(&opt, 0, sizeof opt);
+    opt.n_threads = a->threads;
+    opt.isa = a->isa; opt.int8_isa = a->int8_isa;
+    opt.norm16 = a->norm16; opt.norm16_lo = a->lo; opt.norm16_hi = a->hi;
+    opt.det_min_confidence = a->min_score; opt.drop_padding_detections = a->drop_padding;
+    opt.det_max_instances = a->max_det; opt.max_proposals = a->max_props;
+    e->pr.quiet = a->quiet || a->batch || (a->nucleus && strchr(a->nucleus, '*')) || (a->cell && strchr(a->cell, '*'));
+    opt.stage = on_stage; opt.stage_user = &e->pr;
+    if ((r = fpf_session_init(e->m, e->nm, sh, sw, &opt, &e->s)) != FPF_OK) {
+        sfmt(err, n, "cannot set up the network for %dx%d pixels: %s", sw, sh,
+                 r == FPF_ERR_OUT_OF_MEMORY ? "not enough memory (try a smaller --tile)" : fpf_result_string(r));
+        return -1;
+    }
+    memset(&to, 0, sizeof to);
+    to.overlap = a->overlap;
+    to.scale = e->scale;
+    if ((r = fpf_tiler_init(e->s, &to, &e->t)) != FPF_OK) {
+        sfmt(err, n, "cannot set up tiling: %s", fpf_session_message(e->s)[0] ? fpf_session_message(e->s) : fpf_result_string(r));
+        return -1;
+    }
+    e->sh = sh; e->sw = sw;
+    return 0;
+}
+
+static void warn_cap(const char *id, const char *what, int over, int max, int tiles) {
+    warn("%s%s%d %s over the maximum of %d detections per %s were dropped; raise --max-detections "
+         "(and --max-proposals) or use a smaller --tile", id ? id : "", id ? ": " : "", over, what, max,
+         tiles > 1 ? "tile" : "image");
+}
+
+static int write_outputs(engine *e, const job *j, const fpf_input *in, const fpf_output *out, const char *dir,
+                         const result *res, char *err, size_t n);
+
+static int run_image(engine *e, const job *j, const char *dir, result *res, char *err, size_t n) {
+    const args *a = e->a;
+    fpfi_image ci, ni;
+    fpf_input in;
+    const fpf_output *out;
+    int rc = -1, H, W, need_cell, need_nuc;
+    double t0 = now_s();
+    memset(&in, 0, sizeof in); memset(&ci, 0, sizeof ci); memset(&ni, 0, sizeof ni);
+    memset(res, 0, sizeof *res);
+    need_nuc = e->main_is_nuclei || e->nm || fpf_model_config(e->m)->variant >= FPF_VARIANT_WITH_NUCLEUS;
+    need_cell = !e->main_is_nuclei;
+    if (need_nuc && !j->nucleus[0]) { sfmt(err, n, "this model needs a nucleus image (--nucleus)"); return -1; }
+    if (need_cell && !j->cell[0]) { sfmt(err, n, "this model needs a cell image (--cell)"); return -1; }
+    if (j->cell[0] && need_cell && load_image(j->cell, "cell", a->cell_page, a->cell_sample, a->cell_sample_set, &ci, &in.cell, err, n)) goto done;
+    if (j->nucleus[0] && need_nuc && load_image(j->nucleus, "nucleus", a->nuc_page, a->nuc_sample, a->nuc_sample_set, &ni, &in.nucleus, err, n)) goto done;
+    if (in.cell.pixels && in.nucleus.pixels && (in.cell.width != in.nucleus.width || in.cell.height != in.nucleus.height)) {
+        sfmt(err, n, "the nucleus image is %dx%d but the cell image is %dx%d; they must be the same size",
+                 in.nucleus.width, in.nucleus.height, in.cell.width, in.cell.height);
+        goto done;
+    }
+    H = in.cell.pixels ? in.cell.height : in.nucleus.height;
+    W = in.cell.pixels ? in.cell.width : in.nucleus.width;
+    if (engine_ready(e, H, W, err, n)) goto done;
+    if (!e->pr.quiet) {
+        char sc[48] = "", q8[48] = "";
+        if (e->scale != 1.0f) sfmt(sc, sizeof sc, ", resampled by %g", e->scale);
+        if (int8_layers(e->m) + int8_layers(e->nm))
+            sfmt(q8, sizeof q8, " (int8 layers: %s)", fpf_qisa_name(fpf_session_qisa(e->s)));
+        fprintf(stderr, "fpf_segment: %dx%d%s, %d thread(s), %s kernels%s, models loaded in %.2f s\n", W, H, sc,
+                a->threads, fpf_isa_name(fpf_session_isa(e->s)), q8, e->load_s);
+    }
+    e->pr.t0 = now_s();
+    if (fpf_tiler_run(e->t, &in, &out) != FPF_OK) {
+        sfmt(err, n, "%s", fpf_session_message(e->s)[0] ? fpf_session_message(e->s) : "the network failed");
+        goto done;
+    }
+    res->n_main = out->n_cells; res->n_nuclei = out->n_nuclei;
+    res->over_main = out->cells_over_max; res->over_nuclei = out->nuclei_over_max;
+    res->tiles = fpf_tiler_tiles(e->t);
+    if (res->over_main) warn_cap(a->batch ? j->id : NULL, e->main_is_nuclei ? "nuclei" : "cells", res->over_main, out->max_detections, res->tiles);
+    if (res->over_nuclei) warn_cap(a->batch ? j->id : NULL, "nuclei", res->over_nuclei, out->max_detections, res->tiles);
+    res->seconds = now_s() - t0;
+    if (!a->batch) { fpf_session_free(e->s); e->s = NULL; } /* one image: its workspace is not needed for the
+                                                                outputs (they live in the tiler) */
+    rc = write_outputs(e, j, &in, out, dir, res, err, n);
+done:
+    fpfi_free(&ci); fpfi_free(&ni);
+    return rc;
+}
+
+/* Every output of one image, into dir, all or nothing (the marker names them and goes last). */
+static int write_outputs(engine *e, const job *j, const fpf_input *in, const fpf_output *out, const char *dir,
+                         const result *res, char *err, size_t n) {
+    const args *a = e->a;
+    int h = out->height, w = out->width, rc = -1, i;
+    uint16_t *cl = (uint16_t *)malloc((size_t)h * w * sizeof(uint16_t)), *nl = NULL;
+    char marker[4096];
+    size_t len = 0;
+    outset o;
+    made_dirs made;
+    made.n = 0;
+    if (!cl) { sfmt(err, n, "out of memory for the label image"); return -1; }
+    if (mkdir_p(dir, &made, err, n)) { free(cl); return -1; }
+    if (outset_begin(&o, dir, err, n)) { free(cl); unmake_dirs(&made); return -1; }
+    if (add_results(&o, e->main_is_nuclei ? "nuclei" : "cells", out->cells, out->n_cells, h, w,
+                    e->main_is_nuclei ? &in->nucleus : (in->cell.pixels ? &in->cell : NULL), cl, NULL, 0, err, n)) goto fail;
+    if (e->nm) {
+        if (!(nl = (uint16_t *)malloc((size_t)h * w * sizeof(uint16_t)))) { sfmt(err, n, "out of memory"); goto fail; }
+        if (add_results(&o, "nuclei", out->nuclei, out->n_nuclei, h, w, &in->nucleus, nl,
+                        e->main_is_nuclei ? NULL : cl, e->main_is_nuclei ? 0 : out->n_cells, err, n)) goto fail;
+    }
+    if (a->overlay && add_overlay(&o, in->cell.pixels ? &in->cell : NULL, in->nucleus.pixels ? &in->nucleus : NULL,
+                                  e->main_is_nuclei ? NULL : cl, e->main_is_nuclei ? cl : nl, h, w, err, n)) goto fail;
+    len = sapp(marker, sizeof marker, len, "fpf_segment %s\nmodel=%s\nnucleus_model=%s\nnucleus=%s\ncell=%s\n"
+                            "scale=%g\ntiles=%d\n%s=%d\nnuclei_found=%d\nover_max=%d\nfiles=", fpf_version(), a->model,
+                            a->nucleus_model ? a->nucleus_model : "", j->nucleus, j->cell, e->scale, res->tiles,
+                            e->main_is_nuclei ? "nuclei" : "cells", res->n_main, res->n_nuclei, res->over_main + res->over_nuclei);
+    for (i = 0; i < o.n; i++) len = sapp(marker, sizeof marker, len, "%s%s", i ? "," : "", o.name[i]);
+    len = sapp(marker, sizeof marker, len, "\n");
+    if (outset_add(&o, MARKER, marker, len, err, n)) goto fail;
+    if (outset_commit(&o, a->quiet, err, n)) { unmake_dirs(&made); goto done; }
+    rc = 0;
+    goto done;
+fail:
+    outset_abort(&o);
+    unmake_dirs(&made);
+done:
+    free(cl); free(nl);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ a batch */
+
+/* Complete: the marker exists and every file it names exists; res gets its counts. */
+static int complete(const char *dir, char *summary, size_t n, result *res) {
+    char p[PATH_LEN], line[2048];
+    FILE *f;
+    int ok = 0;
+    sfmt(p, sizeof p, "%s/%s", dir, MARKER);
+    if (!(f = fopen(p, "r"))) return 0;
+    summary[0] = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        sscanf(line, "cells=%d", &res->n_main); sscanf(line, "nuclei=%d", &res->n_main);
+        sscanf(line, "nuclei_found=%d", &res->n_nuclei); sscanf(line, "over_max=%d", &res->over_main);
+        sscanf(line, "tiles=%d", &res->tiles);
+        if (!strncmp(line, "cells=", 6) || !strncmp(line, "nuclei=", 7) || !strncmp(line, "nuclei_found=", 13) ||
+            !strncmp(line, "over_max=", 9) || !strncmp(line, "tiles=", 6))
+            sfmt(summary + strlen(summary), n - strlen(summary), "%s%s", summary[0] ? " " : "", line);
+        if (!strncmp(line, "files=", 6)) {
+            char *tok = line + 6, *next;
+            ok = 1;
+            for (; tok && *tok; tok = next) {
+                struct stat st;
+                next = strchr(tok, ',');
+                if (next) *next++ = 0;
+                sfmt(p, sizeof p, "%s/%s", dir, tok);
+                if (stat(p, &st) != 0) ok = 0;
+            }
+        }
+    }
+    fclose(f);
+    return ok;
+}
+
+static void csv_cell(char *dst, size_t n, const char *s) {
+    size_t len = 0;
+    if (len + 1 < n) dst[len++] = '"';
+    for (; *s && len + 3 < n; s++) { if (*s == '"') dst[len++] = '"'; dst[len++] = *s; }
+    dst[len++] = '"'; dst[len] = 0;
+}
+
+static void hms(double s, char *dst, size_t n) {
+    long t = (long)(s + 0.5);
+    if (t >= 3600) sfmt(dst, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else sfmt(dst, n, "%ld:%02ld", t / 60, t % 60);
+}
+
+static int run_batch(engine *e, jobs *js) {
+    const args *a = e->a;
+    size_t cap = 256 + (size_t)js->n * (3 * PATH_LEN + 640), slen = 0, flen = 0;
+    char *summary = (char *)malloc(cap), *failed = (char *)malloc(cap), err[512], dir[PATH_LEN], q[3][PATH_LEN + 16];
+    int i, n_failed = 0, n_done = 0, n_skipped = 0;
+    double t0 = now_s();
+    made_dirs made;
+    made.n = 0;
+    if (!summary || !failed) die("out of memory");
+    if (mkdir_p(a->out, &made, err, sizeof err)) die("%s", err);
+    slen = sapp(summary, cap, slen, "id,status,%s,nuclei,over_max,tiles,seconds,error\n", e->main_is_nuclei ? "nuclei_main" : "cells");
+    flen = sapp(failed, cap, flen, "id,nucleus,cell,error\n");
+    for (i = 0; i < js->n; i++) {
+        job *j = &js->j[i];
+        result res;
+        char prev[512], eta[32] = "", status[16];
+        int rc;
+        sfmt(dir, sizeof dir, "%s/%s", a->out, j->id);
+        err[0] = 0;
+        memset(&res, 0, sizeof res);
+        if (j->error[0]) { sfmt(err, sizeof err, "%s", j->error); rc = -1; }
+        else if (a->resume && complete(dir, prev, sizeof prev, &res)) {
+            n_skipped++;
+            if (!a->quiet) fprintf(stderr, "[%d/%d] %s: complete, skipped (%s)\n", i + 1, js->n, j->id, prev);
+            csv_cell(q[0], sizeof q[0], j->id);
+            slen = sapp(summary, cap, slen, "%s,skipped,%d,%d,%d,%d,,\n", q[0], res.n_main, res.n_nuclei, res.over_main, res.tiles);
+            continue;
+        } else rc = run_image(e, j, dir, &res, err, sizeof err);
+        sfmt(status, sizeof status, "%s", rc ? "failed" : "ok");
+        csv_cell(q[0], sizeof q[0], j->id);
+        if (rc) {
+            n_failed++;
+            fprintf(stderr, "fpf_segment: error: %s: %s (skipped; the batch goes on)\n", j->id, err);
+            csv_cell(q[1], sizeof q[1], j->nucleus); csv_cell(q[2], sizeof q[2], j->cell);
+            flen = sapp(failed, cap, flen, "%s,%s,%s,", q[0], q[1], q[2]);
+            csv_cell(q[1], sizeof q[1], err);
+            flen = sapp(failed, cap, flen, "%s\n", q[1]);
+            slen = sapp(summary, cap, slen, "%s,failed,,,,,,%s\n", q[0], q[1]);
+        } else {
+            n_done++;
+            slen = sapp(summary, cap, slen, "%s,ok,%d,%d,%d,%d,%.2f,\n", q[0], res.n_main, res.n_nuclei,
+                                     res.over_main + res.over_nuclei, res.tiles, res.seconds);
+        }
+        if (!a->quiet) {
+            double el = now_s() - t0, rate = (n_done + n_failed) / (el > 0 ? el : 1e-9);
+            int left = js->n - i - 1;
+            hms(left / (rate > 0 ? rate : 1e-9), eta, sizeof eta);
+            if (rc) fprintf(stderr, "[%d/%d] %s: failed; %.2f images/s, ETA %s\n", i + 1, js->n, j->id, rate, eta);
+            else {
+                char nuc[32] = "";
+                if (e->nm && !e->main_is_nuclei) sfmt(nuc, sizeof nuc, ", %d nuclei", res.n_nuclei);
+                fprintf(stderr, "[%d/%d] %s: %d %s%s in %.2f s; %.2f images/s, ETA %s\n", i + 1, js->n, j->id, res.n_main,
+                        e->main_is_nuclei ? "nuclei" : "cells", nuc, res.seconds, rate, eta);
+            }
+        }
+    }
+    sfmt(dir, sizeof dir, "%s/summary.csv", a->out);
+    if (fpfi_write_file_atomic(dir, summary, slen, err, sizeof err)) die("%s: %s", dir, err);
+    sfmt(dir, sizeof dir, "%s/failed.csv", a->out);
+    if (fpfi_write_file_atomic(dir, failed, flen, err, sizeof err)) die("%s: %s", dir, err);
+    if (!a->quiet || n_failed)
+        fprintf(stderr, "fpf_segment: %d image(s) done, %d skipped as complete, %d failed%s; %s/summary.csv\n", n_done,
+                n_skipped, n_failed, n_failed ? " (listed in failed.csv)" : "", a->out);
+    free(summary); free(failed);
+    return n_failed ? 1 : 0;
+}
+
+/* ------------------------------------------------------------------ main */
 
 int main(int argc, char **argv) {
     args a;
-    fpf_model *m, *nm = NULL;
-    fpfi_image ci, ni;
-    fpf_input in;
-    fpf_options opt;
-    fpf_session *s = NULL;
-    const fpf_output *out;
-    progress pr;
-    outputs o;
-    uint16_t *cl = NULL, *nl = NULL;
-    fpf_result r;
-    int h, w, main_is_nuclei;
-    struct stat st;
-    double t0 = now_s();
+    engine e;
+    jobs js;
+    int rc;
+    double t0;
     parse(argc, argv, &a);
-    memset(&in, 0, sizeof in); memset(&ci, 0, sizeof ci); memset(&ni, 0, sizeof ni);
-    m = load_model(a.model);
-    if (a.nucleus_model) nm = load_model(a.nucleus_model);
-    main_is_nuclei = fpf_model_config(m)->variant == FPF_VARIANT_CORES;
-    if (a.cell) in.cell = load_image(a.cell, a.cell_page, a.cell_sample, &ci);
-    if (a.nucleus) in.nucleus = load_image(a.nucleus, a.nuc_page, a.nuc_sample, &ni);
-    if (stat(a.out, &st) != 0 && mkdir(a.out, 0777) != 0) die("%s: cannot create directory (%s)", a.out, strerror(errno));
-    h = in.cell.pixels ? in.cell.height : in.nucleus.height;
-    w = in.cell.pixels ? in.cell.width : in.nucleus.width;
-    if (!h || !w) die("no input image: give --cell and/or --nucleus as the model needs");
-    memset(&opt, 0, sizeof opt);
-    opt.n_threads = a.threads; /* the library's own pool */
-    opt.isa = a.isa;
-    opt.norm16 = a.norm16; opt.norm16_lo = a.lo; opt.norm16_hi = a.hi;
-    opt.det_min_confidence = a.min_score; opt.drop_padding_detections = a.drop_padding;
-    pr.quiet = a.quiet; opt.stage = on_stage; opt.stage_user = &pr;
-    if ((r = fpf_session_init(m, nm, h, w, &opt, &s)) != FPF_OK)
-        die("cannot set up a session for %dx%d: %s", w, h, fpf_result_string(r));
-    if (!a.quiet) fprintf(stderr, "fpf_segment: %dx%d, %d thread(s), %s kernels, models loaded in %.2f s\n", w, h, a.threads,
-                          fpf_isa_name(fpf_session_isa(s)), now_s() - t0);
-    pr.t0 = now_s();
-    if ((r = fpf_session_run(s, &in, &out)) != FPF_OK) die("%s", fpf_session_message(s)[0] ? fpf_session_message(s) : fpf_result_string(r));
-    if (!a.quiet) fprintf(stderr, "fpf_segment: %d %s, %d nuclei in %.2f s%s\n", out->n_cells, main_is_nuclei ? "nuclei" : "cells",
-                          out->n_nuclei, now_s() - pr.t0, out->shared_nucleus_pyramid ? " (nucleus pyramid shared)" : "");
-    o.n = 0;
-    cl = (uint16_t *)malloc((size_t)h * w * sizeof(uint16_t));
-    results(&o, a.out, main_is_nuclei ? "nuclei" : "cells", out->cells, out->n_cells, h, w,
-            main_is_nuclei ? &in.nucleus : (in.cell.pixels ? &in.cell : NULL), cl, NULL, 0);
-    if (nm) {
-        nl = (uint16_t *)malloc((size_t)h * w * sizeof(uint16_t));
-        results(&o, a.out, "nuclei", out->nuclei, out->n_nuclei, h, w, &in.nucleus, nl,
-                main_is_nuclei ? NULL : cl, main_is_nuclei ? 0 : out->n_cells);
+    t0 = now_s();
+    memset(&e, 0, sizeof e); memset(&js, 0, sizeof js);
+    e.a = &a;
+    e.m = load_model(a.model);
+    if (a.nucleus_model) e.nm = load_model(a.nucleus_model);
+    if (e.nm && fpf_model_config(e.nm)->variant != FPF_VARIANT_CORES)
+        die("%s: --nucleus-model must be a nucleus (\"cores\") model; this one is a cell model", a.nucleus_model);
+    e.main_is_nuclei = fpf_model_config(e.m)->variant == FPF_VARIANT_CORES;
+    if (e.main_is_nuclei && e.nm) die("%s is already a nucleus model; drop --nucleus-model", a.model);
+    if (a.overlap < 0) a.overlap = e.main_is_nuclei ? 128 : 256;
+    if (a.tile && 2 * a.overlap >= a.tile)
+        usage_error("--overlap %d must be less than half of --tile %d (raise --tile or lower --overlap)", a.overlap, a.tile);
+    e.scale = a.scale ? a.scale : 1.0f;
+    if (a.diameter) {
+        float md = a.model_diameter ? a.model_diameter : e.main_is_nuclei ? 30.0f : 100.0f;
+        e.scale = md / a.diameter;
+        if (!(e.scale >= 0.05f && e.scale <= 20.0f)) die("--object-diameter %g: gives scale %g, outside 0.05..20", a.diameter, e.scale);
     }
-    if (a.overlay)
-        stage_overlay(&o, a.out, in.cell.pixels ? &in.cell : NULL, in.nucleus.pixels ? &in.nucleus : NULL,
-                      main_is_nuclei ? NULL : cl, main_is_nuclei ? cl : nl, h, w);
-    commit(&o);
-    if (!a.quiet) fprintf(stderr, "fpf_segment: wrote %d file(s) to %s\n", o.n, a.out);
-    free(cl); free(nl);
-    fpf_session_free(s);
-    fpf_model_free(m); fpf_model_free(nm);
-    fpfi_free(&ci); fpfi_free(&ni);
-    return 0;
+    e.load_s = now_s() - t0;
+    if (a.batch || (a.nucleus && strchr(a.nucleus, '*')) || (a.cell && strchr(a.cell, '*'))) {
+        if (a.batch) read_manifest(a.batch, &js);
+        else {
+            if (a.nucleus && a.cell && !strchr(a.nucleus, '*') != !strchr(a.cell, '*'))
+                usage_error("give both --nucleus and --cell as patterns, or neither");
+            glob_jobs(a.nucleus, a.cell, &js);
+            a.batch = "patterns";
+        }
+        rc = run_batch(&e, &js);
+    } else {
+        job j;
+        result res;
+        char err[1024];
+        memset(&j, 0, sizeof j);
+        if (a.nucleus) sfmt(j.nucleus, sizeof j.nucleus, "%s", a.nucleus);
+        if (a.cell) sfmt(j.cell, sizeof j.cell, "%s", a.cell);
+        if (run_image(&e, &j, a.out, &res, err, sizeof err)) die("%s", err);
+        if (!a.quiet) {
+            if (e.nm && !e.main_is_nuclei) fprintf(stderr, "fpf_segment: %d cells, %d nuclei in %.2f s (%d tile%s)\n", res.n_main, res.n_nuclei, res.seconds, res.tiles, res.tiles > 1 ? "s" : "");
+            else fprintf(stderr, "fpf_segment: %d %s in %.2f s (%d tile%s)\n", res.n_main, e.main_is_nuclei ? "nuclei" : "cells", res.seconds, res.tiles, res.tiles > 1 ? "s" : "");
+            fprintf(stderr, "fpf_segment: wrote %s\n", a.out);
+        }
+        rc = 0;
+    }
+    free(js.j);
+    fpf_tiler_free(e.t); fpf_session_free(e.s);
+    fpf_model_free(e.m); fpf_model_free(e.nm);
+    return rc;
 }

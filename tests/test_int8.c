@@ -314,6 +314,78 @@ TEST(segment_runs_an_int8_model) {
     snprintf(p, sizeof p, "%s/seg/nuclei.csv", g_dir); CHECK(file_exists(p));
 }
 
+/* The CLI's tiling and batches take an int8 model as they take fp32: three scenes side by side
+   (384 × 128) in 2 tiles of 256, the same labels from every int8 kernel row, and a manifest of
+   two images of different sizes. */
+static int same_bytes(const char *a, const char *b) {
+    size_t na, nb;
+    unsigned char *da = slurp(a, &na), *db = slurp(b, &nb);
+    int same = da && db && na == nb && memcmp(da, db, na) == 0;
+    free(da); free(db);
+    return same;
+}
+
+TEST(segment_tiles_and_batches_an_int8_model) {
+    char cmd[1024], p[300], q[300], err[64], marker[512];
+    int lines, i, y;
+    size_t n;
+    unsigned char *d;
+    fpfi_image im;
+    FILE *f;
+    fpfi_alloc(&im, 3 * W, H, FPFI_U16);
+    for (i = 0; i < 2; i++) {
+        for (y = 0; y < 3 * H * W; y++) /* row y / (3W), third (y % (3W)) / W */
+            ((uint16_t *)im.pixels)[y] = (i ? g_scene[(y % (3 * W)) / W].nucleus : g_scene[(y % (3 * W)) / W].cell)
+                                         [(y / (3 * W)) * W + y % W];
+        snprintf(p, sizeof p, "%s/wide_%s.tif", g_dir, i ? "n" : "c");
+        CHECK(fpfi_write_tiff(p, &im, err, sizeof err) == 0);
+    }
+    fpfi_free(&im);
+    for (i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof cmd, "build/fpf_segment --model %s/add8.fpf --nucleus-model %s/cores8.fpf --nucleus %s/wide_n.tif "
+                 "--cell %s/wide_c.tif --out %s/tiled%d --tile 256 --overlap 64 --threads 2 --int8-isa %s --quiet",
+                 g_dir, g_dir, g_dir, g_dir, g_dir, i, i ? "scalar" : "auto");
+        CHECK(run(cmd, &lines, NULL, 0) == 0);
+    }
+    snprintf(p, sizeof p, "%s/tiled0/fpf_segment.txt", g_dir);
+    if ((d = slurp(p, &n))) { memcpy(marker, d, n < sizeof marker - 1 ? n : sizeof marker - 1); marker[n < sizeof marker - 1 ? n : sizeof marker - 1] = 0; free(d); }
+    else marker[0] = 0;
+    CHECK_MSG(strstr(marker, "tiles=2\n") != NULL, "%s", marker);
+    snprintf(p, sizeof p, "%s/tiled0/cells.tif", g_dir); snprintf(q, sizeof q, "%s/tiled1/cells.tif", g_dir);
+    CHECK(same_bytes(p, q));
+    CHECK(fpfi_read(p, 0, 0, &im, err, sizeof err) == 0 && im.w == 3 * W && im.h == H);
+    fpfi_free(&im);
+    snprintf(p, sizeof p, "%s/m.csv", g_dir);
+    if ((f = fopen(p, "w"))) { fputs("id,nucleus,cell\nsmall,n2.tif,c2.tif\nwide,wide_n.tif,wide_c.tif\n", f); fclose(f); }
+    snprintf(cmd, sizeof cmd, "build/fpf_segment --model %s/add8.fpf --nucleus-model %s/cores8.fpf --batch %s/m.csv "
+             "--out %s/batch --tile 256 --overlap 64 --threads 2 --quiet", g_dir, g_dir, g_dir, g_dir);
+    CHECK(run(cmd, &lines, NULL, 0) == 0);
+    snprintf(p, sizeof p, "%s/batch/wide/cells.tif", g_dir); snprintf(q, sizeof q, "%s/tiled0/cells.tif", g_dir);
+    CHECK(same_bytes(p, q)); /* a batch image is the single run's */
+    snprintf(p, sizeof p, "%s/batch/small/cells.csv", g_dir); CHECK(file_exists(p));
+}
+
+/* An int8 row this CPU or build cannot run: FPF_ERR_UNSUPPORTED_ISA with a message, no session. */
+TEST(unsupported_int8_row_is_refused_with_message) {
+    char p[160], msg[256], init_msg[200] = "";
+    fpf_model *m = NULL;
+    fpf_session *s = NULL;
+    fpf_options o;
+    int q = FPF_QISA_SCALAR;
+    while (q <= FPF_QISA_NEONDOT && fpf_qisa_supported((fpf_qisa)q)) q++;
+    if (q > FPF_QISA_NEONDOT) SKIP("every int8 row runs here");
+    snprintf(p, sizeof p, "%s/add8.fpf", g_dir);
+    if (fpf_model_load_file(p, NULL, &m, msg, sizeof msg) != FPF_OK) { CHECK(0); return; }
+    memset(&o, 0, sizeof o);
+    o.int8_isa = q; o.init_msg = init_msg; o.init_msg_size = sizeof init_msg;
+    CHECK_EQ_INT(fpf_session_init(m, NULL, H, W, &o, &s), FPF_ERR_UNSUPPORTED_ISA);
+    CHECK(s == NULL);
+    CHECK_MSG(strstr(init_msg, fpf_qisa_name((fpf_qisa)q)) != NULL && strstr(init_msg, "int8") != NULL, "%s", init_msg);
+    o.int8_isa = 99;
+    CHECK_EQ_INT(fpf_session_init(m, NULL, H, W, &o, &s), FPF_ERR_INVALID_ARG);
+    fpf_model_free(m);
+}
+
 TEST(info_prints_precision_and_checksum) {
     char cmd[512], p[160], line[256];
     FILE *f;
@@ -358,6 +430,8 @@ int main(void) {
     RUN(int8_forward_same_bits_on_every_path_and_thread_count);
     RUN(int8_forward_close_to_fp32);
     RUN(segment_runs_an_int8_model);
+    RUN(segment_tiles_and_batches_an_int8_model);
+    RUN(unsupported_int8_row_is_refused_with_message);
     RUN(info_prints_precision_and_checksum);
     for (i = 0; i < 3; i++) fpfs_free(&g_scene[i]);
     return harness_summary("int8");

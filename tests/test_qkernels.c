@@ -62,14 +62,16 @@ static int qconv_matches(const struct fpf__qkernels *K, int h, int w, int cin, i
     qlayer L;
     fpf__conv_args a;
     fpf__runner r;
-    fpf__map rm = fpf__mk(res, oh, ow, cout);
+    fpf__map rm = with_res == 2 ? fpf__mk(res, (oh + 1) / 2, (ow + 1) / 2, cout) : fpf__mk(res, oh, ow, cout);
     qlayer_make(&L, k, cin, cout, s, zero, 0, &seed);
     for (j = 0; j < ni; j++) in[j] = qinput(&seed, s, zero);
     if (ni > 3) { in[0] = 0.0f / 0.0f; in[1] = -1e30f; in[2] = 1e30f; } /* NaN and far outside */
     for (j = 0; j < no; j++) { res[j] = frand(&seed); o1[j] = o2[j] = frand(&seed); }
     memset(&a, 0, sizeof a);
     a.k = &L.k; a.in = fpf__mk(in, h, w, cin); a.out = fpf__mk(o1, ohb, ow, cout);
-    a.stride = stride; a.pad = pad; a.relu = relu; a.accumulate = accumulate;
+    a.stride = stride; a.pad = pad;
+    a.flags = (relu ? FPF__RELU : 0) | (accumulate ? FPF__ACCUMULATE : 0) |
+              (with_res == 2 ? FPF__RESIDUAL_UP2 : with_res ? FPF__RESIDUAL : 0); /* 2: half-size residual */
     a.res = with_res ? &rm : NULL; a.y0 = y0; a.iy0 = iy0;
     if (batch > 1) { a.batch = batch; a.in_bs = (size_t)h * w * cin; a.out_bs = (size_t)oh * ow * cout; }
     memset(&r, 0, sizeof r);
@@ -158,6 +160,8 @@ TEST(int8_conv_paths_equal_twin_on_odd_shapes) {
     CHECK(all_paths(9, 11, 8, 33, 3, 2, 1, 0, 131, 0, 0));   /* stride 2, zero point 131 */
     CHECK(all_paths(1, 70, 20, 6, 1, 1, 0, 0, 77, 0, 0));    /* one row past a 64 tile, 6 outputs (RPN) */
     CHECK(all_paths(5, 6, 16, 16, 1, 2, 0, 1, 0, 0, 0));     /* 1×1 stride 2 + residual */
+    CHECK(all_paths(6, 9, 16, 24, 1, 1, 0, 2, 70, 0, 0));    /* FPN lateral: + the coarser level ×2 */
+    CHECK(all_paths(9, 8, 16, 24, 1, 1, 0, 2, 60, 0, 1));    /* the same on a band of rows */
     CHECK(all_paths(3, 7, 36, 48, 3, 1, 1, 1, 5, 0, 0));     /* 48 = 32 + 16 */
     CHECK(all_paths(2, 13, 40, 64, 1, 1, 1, 0, 255, 0, 0));  /* 13 = 8 + 5 = 6 + 6 + 1, z = 255 */
     CHECK(all_paths(14, 14, 24, 40, 3, 1, 1, 0, 9, 3, 0));   /* the mask head: a batch of 14×14 maps */
@@ -181,7 +185,7 @@ TEST(int8_deconv_equals_twin) { /* the 2×2 transposed conv: four 1×1 taps with
         tap.kh = tap.kw = 1;
         tap.q = fpf__qtap(&L.q, ab, cin, cout, &qt);
         memset(&a, 0, sizeof a);
-        a.k = &tap; a.in = fpf__mk(in, h, w, cin); a.out = fpf__mk(tmp, h, w, cout); a.stride = 1; a.relu = 1;
+        a.k = &tap; a.in = fpf__mk(in, h, w, cin); a.out = fpf__mk(tmp, h, w, cout); a.stride = 1; a.flags = FPF__RELU;
         fpf__qu8s8_conv__ref(&a);
         for (y = 0; y < h; y++)
             for (x = 0; x < w; x++)

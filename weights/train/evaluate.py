@@ -70,7 +70,8 @@ def run(model, set_dir, gt_suffix, work, threads=1, nucleus_model=None, min_scor
         out = os.path.join(seg_dir, n)
         cmd = [os.path.join(BUILD, 'fpf_segment'), '--model', model, '--nucleus',
                os.path.join(set_dir, n + '_nucleus.tif'), '--cell', os.path.join(set_dir, n + '_cell.tif'),
-               '--out', out, '--threads', str(threads), '--quiet']
+               '--out', out, '--threads', str(threads), '--quiet',
+               '--tile', '0']  # untiled: the setup behind the committed tables
         if nucleus_model:
             cmd += ['--nucleus-model', nucleus_model]
         if min_score is not None:

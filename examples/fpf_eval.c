@@ -29,6 +29,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <float.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,6 +175,7 @@ static int j_number(jparser *p, double *out) {
     if (n >= sizeof buf) return j_err(p, "number too long");
     memcpy(buf, p->s, n); buf[n] = 0;
     *out = strtod(buf, NULL); /* correctly rounded, like Python's float() */
+    if (!(*out <= DBL_MAX && *out >= -DBL_MAX)) return j_err(p, "number out of range (beyond +-1.8e308)");
     p->s = s;
     return 0;
 }
@@ -249,11 +251,17 @@ static int j_value(jparser *p, jval *v) {
     }
 }
 
+#define CLI_MAX_FILE (1L << 30) /* largest JSON or CSV input (read whole) */
 static int read_file(const char *path, char **data, size_t *size) {
     FILE *f = fopen(path, "rb");
     char *b = NULL;
     size_t n = 0, cap = 0, r;
     if (!f) return cli_fail("%s: cannot open: %s", path, strerror(errno));
+    if (fseek(f, 0, SEEK_END) == 0) { /* refuse a huge (or sparse) file before reading it */
+        long len = ftell(f);
+        if (len > CLI_MAX_FILE) { fclose(f); return cli_fail("%s: file too large (%ld bytes, limit %ld)", path, len, (long)CLI_MAX_FILE); }
+        rewind(f);
+    }
     for (;;) {
         if (n + 65536 > cap) {
             char *nb = (char *)realloc(b, cap = cap ? cap * 2 : 1 << 20);
@@ -264,7 +272,7 @@ static int read_file(const char *path, char **data, size_t *size) {
         n += r;
         if (r == 0) break;
     }
-    if (ferror(f)) { free(b); fclose(f); return cli_fail("%s: read error", path); }
+    if (ferror(f)) { free(b); fclose(f); return cli_fail("%s: read error (a directory?)", path); }
     fclose(f);
     b[n] = 0;
     *data = b; *size = n;
@@ -576,7 +584,7 @@ static int load_scores(const char *path, cli_scores *sc) {
         lab = strtoul(c1 + 1, &endp, 10);
         if (endp == c1 + 1 || *endp || errno || lab > 0xFFFFFFFFul) { free(data); return cli_fail("%s: line %zu: bad label", path, lineno); }
         s = strtod(c2 + 1, &endp);
-        if (endp == c2 + 1 || *endp || s != s) { free(data); return cli_fail("%s: line %zu: bad score", path, lineno); }
+        if (endp == c2 + 1 || *endp || !(s <= DBL_MAX && s >= -DBL_MAX)) { free(data); return cli_fail("%s: line %zu: bad score (not a finite number)", path, lineno); }
         if (sc->n == cap) {
             cli_score *nv = (cli_score *)realloc(sc->v, (cap = cap ? cap * 2 : 64) * sizeof *nv);
             if (!nv) { free(data); return cli_fail("out of memory"); }

@@ -1629,7 +1629,7 @@ static void fpf__deconv2x2(const fpf__runner *r, const fpf__conv *k, fpf__map in
         fpf__conv tap = *k; /* the (a, b) tap as a 1×1 conv */
         fpf__map t = fpf__mk(tmp, in.h, in.w, k->cout);
         tap.kh = tap.kw = 1;
-        tap.w = k->w + (size_t)ab * k->cin * k->cout;
+        tap.w = k->w ? k->w + (size_t)ab * k->cin * k->cout : NULL; /* NULL once packed in place */
         tap.wp = k->wp ? k->wp + (size_t)ab * k->cin * 16 : NULL; /* rows ab·cin .. of each panel */
         fpf__conv_run(r, &tap, in, t, 1, 1, NULL, 0, 0);
         for (i = 0; i < in.h; i++)

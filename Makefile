@@ -161,6 +161,16 @@ build/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(HEADERS) examples/f
 	@mkdir -p build/fuzz
 	$(CC) $(CFLAGS) -DFUZZ_REPLAY -I. -Iexamples -Itests -Itests/fuzz $< -o $@ $(LDLIBS)
 
+# Soak (a benchmark): 1000 images through one session in one process, RSS every 100 runs, then
+# a batch of mixed sizes. SOAK_ARGS adds options (bench/soak.c: --runs --height --width --threads).
+SOAK_ARGS ?=
+build/soak: bench/soak.c $(HEADERS) examples/fpf_synth.h
+	@mkdir -p build
+	$(CC) $(CFLAGS) -I. -Iexamples $< -o $@ $(LDLIBS)
+soak: build/soak
+	build/soak $(SOAK_ARGS)
+	build/soak --mixed $(SOAK_ARGS)
+
 clean:
 	rm -rf build
 
@@ -168,4 +178,4 @@ clean:
 -include weights/weights.mk
 -include bench/bench.mk
 
-.PHONY: all test fixtures clean bench bench-eval headers demo compare-synth sanitize install uninstall static fuzz fuzz-build
+.PHONY: all test fixtures clean bench bench-eval headers demo compare-synth sanitize install uninstall static fuzz fuzz-build soak

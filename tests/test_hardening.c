@@ -567,6 +567,23 @@ TEST(eval_cli_rejects_huge_scores) {
     }
 }
 
+/* #10 for the CLIs: a 2 GiB sparse file as --gt, --model or an image is refused at once. */
+TEST(cli_refuses_huge_files_at_once) {
+    char cmd[768], first[512], big[160];
+    snprintf(big, sizeof big, "%s/big.bin", g_dir);
+    CHECK(sparse_file(big, "{", 1, (off_t)2 << 30));
+    write_text("dt.json", "[]");
+    snprintf(cmd, sizeof cmd, "build/fpf_eval --gt %s --dt %s/dt.json", big, g_dir);
+    CHECK_MSG(run(cmd, first, sizeof first) == 1, "%s", first);
+    CHECK_MSG(strstr(first, "too large") != NULL, "%s", first);
+    snprintf(cmd, sizeof cmd, "build/fpf_imageinfo %s", big);
+    CHECK_MSG(run(cmd, first, sizeof first) == 1, "%s", first);
+    CHECK_MSG(strstr(first, "too large") != NULL, "%s", first);
+    snprintf(cmd, sizeof cmd, "build/fpf_segment --model %s --nucleus %s --out %s/seg", big, big, g_dir);
+    CHECK_MSG(run(cmd, first, sizeof first) == 1, "%s", first);
+    unlink(big);
+}
+
 /* #11: fpf_imageinfo frees everything on its error exits (LeakSanitizer sees it in make sanitize). */
 TEST(imageinfo_error_exits) {
     char cmd[512], first[512], p[160];
@@ -603,6 +620,7 @@ int main(void) {
     RUN(repro_post_nms_model);
     RUN(eval_rejects_infinite_scores);
     RUN(eval_cli_rejects_huge_scores);
+    RUN(cli_refuses_huge_files_at_once);
     RUN(imageinfo_error_exits);
     {
         char cmd[128];

@@ -19,22 +19,29 @@
 
    The same code runs the five published variants: "cores" (nucleus model), "without_nucleus",
    "with_nucleus" (one 2-channel input: channel 0 cell, channel 1 nucleus), FPF-add and
-   FPF-concat. Section numbers (§) refer to the inference spec, ../shared/design/fpf_architecture.md.
+   FPF-concat. Section numbers (§) refer to docs/ARCHITECTURE.md.
 
    DOCUMENTATION
 
-   Quick start
+   Quick start (make test compiles and runs this block on the shipped example)
+       char msg[256];
        fpf_model *cells = NULL, *nuclei = NULL;
-       fpf_model_load_file("fpf_add.fpf", NULL, &cells);      // any variant
-       fpf_model_load_file("cores.fpf",   NULL, &nuclei);     // optional nucleus model
+       if (fpf_model_load_file("fpf_add.fpf", NULL, &cells, msg, sizeof msg) != FPF_OK ||  // any variant
+           fpf_model_load_file("cores.fpf", NULL, &nuclei, msg, sizeof msg) != FPF_OK) {   // nucleus model
+           puts(msg);
+           return 1;
+       }
        fpf_session *s = NULL;
-       fpf_session_init(cells, nuclei, 1024, 1280, NULL, &s); // max image size, default options
+       if (fpf_session_init(cells, nuclei, height, width, NULL, &s) != FPF_OK) return 1; // max size
        fpf_input in = {0};
-       in.cell    = fpf_image_u16(cell_pixels, 1280, 1024, 1280 * 2);   // width, height, stride
-       in.nucleus = fpf_image_u16(nuc_pixels,  1280, 1024, 1280 * 2);
+       in.cell    = fpf_image_u16(cell_pixels, width, height, width * 2);  // width, height, stride
+       in.nucleus = fpf_image_u16(nuc_pixels,  width, height, width * 2);
        const fpf_output *out = NULL;
        if (fpf_session_run(s, &in, &out) != FPF_OK) puts(fpf_session_message(s));
-       for (int i = 0; i < out->n_cells; i++) { const fpf_instance *c = &out->cells[i]; ... }
+       else for (int i = 0; i < out->n_cells; i++) {
+           const fpf_instance *c = &out->cells[i];  // box y1 x1 y2 x2, score, 28×28 mask
+           printf("cell %d: box %d %d %d %d, score %.3f\n", i + 1, c->y1, c->x1, c->y2, c->x2, c->score);
+       }
        fpf_session_free(s); fpf_model_free(cells); fpf_model_free(nuclei);
 
    Models and sessions
@@ -62,9 +69,11 @@
        any thread count and any pool.
 
    Errors
-       Every fallible function returns fpf_result (FPF_OK = 0, errors < 0). Sessions and loaders
-       also keep a one-line message (fpf_session_message, fpf_load_message). The library never
-       aborts, exits, prints, or touches memory outside the buffers it was given.
+       Every fallible function returns fpf_result (FPF_OK = 0, errors < 0; fpf_result_string names
+       it). Each also says why in one line: the loaders into their msg buffer, a session run in
+       fpf_session_message(s), a failed session init (no session exists yet) into
+       fpf_options.init_msg when set. The library never aborts, exits, prints, or touches memory
+       outside the buffers it was given.
 
    Images and normalization
        Input images are single-channel 8-bit or 16-bit, with a row stride in bytes. 8-bit pixels are
@@ -102,6 +111,8 @@
        FPF_NO_SIMD            only the portable scalar kernels (no intrinsics, no cpuid)
        FPF_NO_THREADS         no built-in pool (no <pthread.h>); parallel_for still works
        FPF_MAX_IMAGE_DIM      largest accepted image side (default 32768)
+       FPF_ASSERT(cond)       checks of kernel preconditions; off by default (define it as
+                              assert(cond), with <assert.h>, to turn them on)
 
    Model file format (.fpf, version 1; all integers little-endian)
        offset  size  field
@@ -159,7 +170,9 @@
 #define FPF_FORMAT_VERSION 1
 
 #ifndef FPF_DEF
-#ifdef FPF_STATIC
+#if defined(FPF_STATIC) && (defined(__GNUC__) || defined(__clang__))
+#define FPF_DEF static __attribute__((unused)) /* a program need not call every function */
+#elif defined(FPF_STATIC)
 #define FPF_DEF static
 #else
 #define FPF_DEF extern
@@ -183,7 +196,8 @@ typedef enum fpf_result {
     FPF_ERR_IMAGE_SIZE = -7,    /* zero, too large, or larger than the session was made for */
     FPF_ERR_IO = -8,            /* could not read a file */
     FPF_ERR_ABORTED = -9,       /* the abort callback asked to stop */
-    FPF_ERR_MODEL_PAIR = -10    /* the nucleus model does not fit the main model */
+    FPF_ERR_MODEL_PAIR = -10,   /* the nucleus model does not fit the main model */
+    FPF_ERR_UNSUPPORTED_ISA = -11 /* fpf_options.isa names kernels this build or CPU cannot run */
 } fpf_result;
 FPF_DEF const char *fpf_result_string(fpf_result r);
 FPF_DEF const char *fpf_version(void);
@@ -375,6 +389,9 @@ typedef struct fpf_options {
     void *stage_user;
     int (*abort_check)(void *user); /* optional: return non-zero to stop between layers */
     void *abort_user;
+    char *init_msg;            /* optional: where a failed fpf_session_init (or _preallocated, or
+                                  _workspace_size) writes its one-line message, NUL-terminated */
+    size_t init_msg_size;      /* bytes at init_msg */
 } fpf_options;
 
 /* ---------------------------------------------------------------------------------------------
@@ -432,6 +449,40 @@ FPF_DEF int fpf_instance_mask_pixel(const fpf_instance *inst, int r, int c);
 
 /* =============================================================================================
    IMPLEMENTATION
+
+   Contents, in file order (search for the heading):
+       Small helpers           results, messages, checked arithmetic, allocation
+       Configuration           the paper's config, config words, range checks
+       Layer list              every conv/dense/deconv a config implies (§12.2), in file order
+       Model file              loader: table checks, finiteness, weight packing into panels
+       Kernels                 fpf__map, the conv epilogue flags, block kernels per ISA and their
+                               __ref twins, the kernel table, task tiling, max-pool, deconv
+       The built-in thread pool
+       Session state           the arena, pyramids, stage dumps
+       1. Input molding        §1.4, §4.3
+       2. Backbone             stem, bottleneck stages (§2), FPN (§3)
+       3. Anchors              §5
+       4. Box arithmetic       §6.2, §6.4, §7
+       5. Ordering             top-k, NMS (§6.4)
+       6. RoIAlign             §7
+       7. Heads                RPN (§6), proposals, box head (§8), detection (§9), mask head (§10)
+       8. The forward pass     towers, fusion, heads: fpf__model_pass
+       9. Sessions             workspace layout, init, run
+
+   Dimension letters:
+       H, W     height and width of the image (Hp, Wp: padded to multiples of 64; in fpf__rpn, of
+                the pyramid level at hand); h, w of any map
+       C        channels of a map; cin, cout of a conv; ld the floats between two pixels
+       Fw       one tower's pyramid depth (fpn_width, 256)
+       D        the pyramid depth the heads see: Fw, or 2·Fw for FPF-concat (fpf__depth)
+       F        the fused pyramid F2..F6 (an fpf__pyr); P2..P6 one tower's; Pn the nucleus model's
+       C1..C5   backbone stage outputs; L2..L5 the FPN's top-down maps before the 3×3 smoothing
+       A        anchors of the whole image (Σ over levels of h·w·FPF__A; FPF__A = 3 per location)
+       R        RoIs per image (post_nms_rois, 500); n real ones, the rest zero-padded
+       K        classes (num_classes, 2: background + cell)
+       P, MP    RoIAlign sizes of the box head (pool_size 7) and mask head (mask_pool_size 14)
+       Mw       mask head width (mask_width, 256); masks are 2·MP = 28 square
+       px, cb   a block kernel's tile: output pixels × output channels
    ============================================================================================= */
 #if defined(FPF_IMPLEMENTATION) || defined(FPF_ALL_IMPLEMENTATION)
 #ifndef FPF_IMPLEMENTATION_INCLUDED
@@ -454,6 +505,9 @@ FPF_DEF int fpf_instance_mask_pixel(const fpf_instance *inst, int r, int c);
 #endif
 #ifndef FPF_MAX_IMAGE_DIM
 #define FPF_MAX_IMAGE_DIM 32768
+#endif
+#ifndef FPF_ASSERT
+#define FPF_ASSERT(cond) ((void)0)
 #endif
 #if !defined(FPF_NO_SIMD) && (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #define FPF__X86 1
@@ -503,6 +557,7 @@ FPF_DEF const char *fpf_result_string(fpf_result r) {
     case FPF_ERR_IO: return "i/o error";
     case FPF_ERR_ABORTED: return "aborted";
     case FPF_ERR_MODEL_PAIR: return "nucleus model does not fit the main model";
+    case FPF_ERR_UNSUPPORTED_ISA: return "instruction set not supported by this build or CPU";
     }
     return "unknown error";
 }
@@ -517,6 +572,15 @@ static void fpf__msg3(char *dst, size_t n, const char *a, const char *b, const c
     for (i = 0; i < 3; i++)
         for (const char *p = parts[i]; p && *p && k + 1 < n; p++) dst[k++] = *p;
     dst[k] = 0;
+}
+/* Decimal digits of v into buf (at least 24 bytes); returns buf. */
+static const char *fpf__num(char *buf, size_t v) {
+    char t[24];
+    int n = 0, i = 0;
+    do { t[n++] = (char)('0' + v % 10); v /= 10; } while (v);
+    while (n) buf[i++] = t[--n];
+    buf[i] = 0;
+    return buf;
 }
 /* size_t arithmetic that reports overflow instead of wrapping. */
 static int fpf__mul(size_t a, size_t b, size_t *r) {
@@ -740,7 +804,7 @@ static void fpf__emit_tower(fpf__layer_list *L, const fpf_config *c, fpf__tower 
 static void fpf__emit_heads(fpf__layer_list *L, const fpf_config *c, fpf__heads *h) {
     static const char *mc[4] = {"mrcnn_mask_conv1", "mrcnn_mask_conv2", "mrcnn_mask_conv3", "mrcnn_mask_conv4"};
     static const char *mb[4] = {"mrcnn_mask_bn1", "mrcnn_mask_bn2", "mrcnn_mask_bn3", "mrcnn_mask_bn4"};
-    int D = fpf__depth(c), P = c->pool_size, K = c->num_classes, m = c->mask_width, i;
+    int D = fpf__depth(c), P = c->pool_size, K = c->num_classes, Mw = c->mask_width, i;
 #define FPF__H(field) (h ? &h->field : NULL)
     fpf__emit(L, FPF__H(rpn_conv), 0, 3, 3, D, c->rpn_width, "rpn_conv_shared", "", NULL);
     fpf__emit(L, FPF__H(rpn_class), 0, 1, 1, c->rpn_width, 2 * FPF__A, "rpn_class_raw", "", NULL);
@@ -750,9 +814,9 @@ static void fpf__emit_heads(fpf__layer_list *L, const fpf_config *c, fpf__heads 
     fpf__emit(L, FPF__H(cls_logits), 1, 1, 1, c->fc_width, K, "mrcnn_class_logits", "", NULL);
     fpf__emit(L, FPF__H(bbox_fc), 1, 1, 1, c->fc_width, 4 * K, "mrcnn_bbox_fc", "", NULL);
     for (i = 0; i < 4; i++)
-        fpf__emit(L, FPF__H(mask_conv[i]), 0, 3, 3, i ? m : D, m, mc[i], "", mb[i]);
-    fpf__emit(L, FPF__H(mask_deconv), 2, 2, 2, m, m, "mrcnn_mask_deconv", "", NULL);
-    fpf__emit(L, FPF__H(mask_out), 0, 1, 1, m, K, "mrcnn_mask", "", NULL);
+        fpf__emit(L, FPF__H(mask_conv[i]), 0, 3, 3, i ? Mw : D, Mw, mc[i], "", mb[i]);
+    fpf__emit(L, FPF__H(mask_deconv), 2, 2, 2, Mw, Mw, "mrcnn_mask_deconv", "", NULL);
+    fpf__emit(L, FPF__H(mask_out), 0, 1, 1, Mw, K, "mrcnn_mask", "", NULL);
 #undef FPF__H
 }
 
@@ -1150,19 +1214,27 @@ static fpf__map fpf__mk(float *d, int h, int w, int c) {
 }
 
 /* Convolution: out = epilogue(bias + Σ_{ky,kx,ci} in[y·s−pad+ky][x·s−pad+kx][ci] · w[ky][kx][ci][co]).
-   Outside the input counts as zero. The epilogue, in Keras order: v = conv + bias;
-   v += res (residual add, optionally from a map at half resolution: nearest upsampling ×2);
-   v = max(v, 0) if relu; out = v, or out += v when accumulate (FPF-add fusion). So BN (folded),
-   ReLU, the residual add, the FPN's upsample-and-add and the fusion add never make a pass of
-   their own over memory. */
+   Outside the input counts as zero. The epilogue is one flags word, applied in Keras order:
+       v = conv + bias                              FPF__LINEAR: nothing more
+       v += res[y][x]            FPF__RESIDUAL      (the bottleneck's shortcut add)
+       v += res[y/2][x/2]        FPF__RESIDUAL_UP2  (the FPN's upsample-×2-nearest-and-add)
+       v = max(v, 0)             FPF__RELU
+       out += v, else out = v    FPF__ACCUMULATE    (the FPF-add fusion)
+   So BN (folded), ReLU, the residual add, the FPN's upsample-and-add and the fusion add never
+   make a pass of their own over memory. */
+#define FPF__LINEAR 0        /* conv + bias only */
+#define FPF__RELU 1
+#define FPF__RESIDUAL 2
+#define FPF__RESIDUAL_UP2 4
+#define FPF__ACCUMULATE 8
+
 typedef struct fpf__kernels fpf__kernels;
 typedef struct fpf__conv_args {
     const fpf__conv *k;
     fpf__map in, out;
     int stride, pad;
-    int relu, accumulate;
-    const fpf__map *res;        /* NULL or a residual map */
-    int res_shift;              /* 0: same size; 1: res is half size (upsample ×2 nearest) */
+    int flags;                  /* FPF__RELU | FPF__RESIDUAL(_UP2) | FPF__ACCUMULATE */
+    const fpf__map *res;        /* the residual map of FPF__RESIDUAL(_UP2), else NULL */
     int y0, iy0;                /* row bands: output row y is row y + y0 of the whole output, and
                                    in (and res) start at row iy0 (0) of the whole input */
     int batch;                  /* 0/1, or that many images, in.d + i·in_bs -> out.d + i·out_bs */
@@ -1172,33 +1244,56 @@ typedef struct fpf__conv_args {
     int rpt;                    /* output rows per task (set by fpf__conv2d) */
 } fpf__conv_args;
 
-/* A block kernel computes px output pixels (x0 .. x0+np−1 of row y) × cb output channels from c0. */
-typedef void (*fpf__conv_block_fn)(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb);
+/* Kernel names say data type, operation, tile and instruction set, as XNNPACK's do:
+       fpf__<types>_<op>_<px>x<cb>[c<k>]__<isa>
+   types  f32 (float in, float weights, float out); the int8 rows will be qu8s8 (u8 activations,
+          s8 weights with per-channel scales, requantized)
+   op     conv (every conv, dense layer and deconv tap runs through it)
+   tile   px output pixels × cb output channels held in registers; c<k>: input channels per
+          dot-product step (VNNI/dot: c4)
+   isa    scalar, avx2, avx512, neon; later avx512vnni, avxvnni, neondot
+   e.g. fpf__f32_conv_8x32__avx512 today, fpf__qu8s8_conv_8x32c4__avx512vnni for int8. Helpers of
+   a kernel carry its prefix (fpf__f32_conv_store__avx2); each kernel's plain-loop twin ends in
+   __ref (fpf__f32_conv__ref, and __ref_fused for the fused-multiply-add rows).
+
+   A block kernel computes np <= px output pixels (x0 .. x0+np−1 of row y) × cb <= CB output
+   channels from c0 (a multiple of 16), reading the packed panels k->wp. */
+typedef void (*fpf__f32_conv_fn)(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb);
 
 /* The kernel table: one row per instruction set, chosen once at session set-up (cpuid on x86).
-   An int8 row (u8×s8 dot products: VNNI, AVX2) will add its own block functions beside these. */
+   The int8 rows will add their own entries beside f32_conv. */
 struct fpf__kernels {
     fpf_isa isa;
-    fpf__conv_block_fn conv_block; /* px × cb */
-    fpf__conv_block_fn conv_tail;  /* tail_px × 16, for the last 16 channels when cb > 16 (or NULL) */
+    fpf__f32_conv_fn f32_conv;      /* px × cb */
+    fpf__f32_conv_fn f32_conv_tail; /* tail_px × 16, for the last 16 channels when cb > 16 (or NULL) */
     int px, cb, tail_px;
-    int fused;                     /* multiply-adds fused (fmaf) or a separate multiply and add */
+    int fused;                      /* multiply-adds fused (fmaf) or a separate multiply and add */
 };
+
+/* Kernel preconditions, checked by FPF_ASSERT (off by default: define FPF_ASSERT(c) as assert(c)
+   to turn the checks on). */
+#define FPF__CONV_PRECONDITIONS(a, np, px, c0, cb, CB)                                            \
+    FPF_ASSERT((a)->k->wp && (np) >= 1 && (np) <= (px) && (c0) % 16 == 0 && (cb) >= 1 &&           \
+               (cb) <= (CB) && (c0) + (cb) <= (a)->k->cout && (a)->out.ld >= (a)->out.c)
+
+/* The residual's channel co..: pixel (y, x) of the output, or (y/2, x/2) for FPF__RESIDUAL_UP2. */
+static const float *fpf__res_at(const fpf__conv_args *a, int y, int x, int co) {
+    const fpf__map *r = a->res;
+    int sh = (a->flags & FPF__RESIDUAL_UP2) ? 1 : 0;
+    return r->d + ((size_t)((y + a->y0) >> sh) * r->w + (x >> sh)) * r->ld + co;
+}
 
 static float fpf__epilogue(const fpf__conv_args *a, float acc, int y, int x, int co, float *dst) {
     float v = acc + a->k->b[co];
-    if (a->res) {
-        const fpf__map *r = a->res;
-        v = v + r->d[((size_t)((y + a->y0) >> a->res_shift) * r->w + (x >> a->res_shift)) * r->ld + co];
-    }
-    if (a->relu && v < 0.0f) v = 0.0f;
-    return a->accumulate ? *dst + v : v;
+    if (a->res) v = v + *fpf__res_at(a, y, x, co);
+    if ((a->flags & FPF__RELU) && v < 0.0f) v = 0.0f;
+    return (a->flags & FPF__ACCUMULATE) ? *dst + v : v;
 }
 
 /* The reference twin of every convolution kernel: one output value at a time, in the order
    (ky, kx, ci). fused = 1 rounds each multiply-add once (fmaf), as the FMA kernels do; fused = 0
    rounds the product and the sum separately, as the portable kernel does. */
-static void fpf__conv2d__ref_impl(const fpf__conv_args *a, int fused) {
+static void fpf__f32_conv__ref_impl(const fpf__conv_args *a, int fused) {
     const fpf__conv *k = a->k;
     int y, x, co, ky, kx, ci;
     for (y = 0; y < a->out.h; y++)
@@ -1218,8 +1313,8 @@ static void fpf__conv2d__ref_impl(const fpf__conv_args *a, int fused) {
                 *dst = fpf__epilogue(a, acc, y, x, co, dst);
             }
 }
-FPF__REF_TWIN void fpf__conv2d__ref(const fpf__conv_args *a) { fpf__conv2d__ref_impl(a, 0); }
-FPF__REF_TWIN void fpf__conv2d__ref_fused(const fpf__conv_args *a) { fpf__conv2d__ref_impl(a, 1); }
+FPF__REF_TWIN void fpf__f32_conv__ref(const fpf__conv_args *a) { fpf__f32_conv__ref_impl(a, 0); }
+FPF__REF_TWIN void fpf__f32_conv__ref_fused(const fpf__conv_args *a) { fpf__f32_conv__ref_impl(a, 1); }
 
 /* Input rows of the np pixels of a block for tap (ky, kx). A tap outside the input reads a row
    of zeros (only padded convs have such taps, and their cin <= 4096 by fpf_config_check); a
@@ -1255,13 +1350,14 @@ static const float *fpf__panel(const fpf__conv *k, int c0, int ky, int kx) {
 }
 
 /* Portable kernel: 4 output pixels × 16 output channels, separate multiply and add, plain loops
-   that compilers vectorize; bit-identical to fpf__conv2d__ref. */
+   that compilers vectorize; bit-identical to fpf__f32_conv__ref. */
 #define FPF__PX 4
 #define FPF__CB 16
-static void fpf__conv_block_scalar(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb) {
+static void fpf__f32_conv_4x16__scalar(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb) {
     const fpf__conv *k = a->k;
     float acc[FPF__PX][FPF__CB];
     int j, ky, kx, ci;
+    FPF__CONV_PRECONDITIONS(a, np, FPF__PX, c0, cb, FPF__CB);
     memset(acc, 0, sizeof acc);
     for (ky = 0; ky < k->kh; ky++)
         for (kx = 0; kx < k->kw; kx++) {
@@ -1290,7 +1386,7 @@ static void fpf__conv_block_scalar(const fpf__conv_args *a, int y, int x0, int n
 /* SIMD kernels: 6 (AVX-512: 8) output pixels × NV vectors of output channels held in registers; for each tap
    and input channel, NV weight vectors are loaded once and each pixel's input value is
    broadcast and fused-multiply-added into its accumulators. Every lane sums in the order of
-   fpf__conv2d__ref_fused, so the result is bit-identical to it whatever the blocking. They read
+   fpf__f32_conv__ref_fused, so the result is bit-identical to it whatever the blocking. They read
    the packed panels (zero-padded past cout, so a vector never reads outside them); only the cb
    valid channels are stored. */
 #define FPF__SIMD_PX 6
@@ -1302,23 +1398,21 @@ static void fpf__conv_block_scalar(const fpf__conv_args *a, int y, int x0, int n
 #define FPF__AVX512 __attribute__((target("avx512f,avx2,fma")))
 
 /* relu as max(0, v) with 0 first: -0.0 and NaN pass through unchanged, as in the scalar v < 0 test */
-FPF__AVX2 static void fpf__store_avx2(const fpf__conv_args *a, __m256 v, int y, int x, int co) {
+FPF__AVX2 static void fpf__f32_conv_store__avx2(const fpf__conv_args *a, __m256 v, int y, int x, int co) {
     float *dst = a->out.d + ((size_t)y * a->out.w + x) * a->out.ld + co;
     v = _mm256_add_ps(v, _mm256_loadu_ps(a->k->b + co));
-    if (a->res) {
-        const fpf__map *r = a->res;
-        v = _mm256_add_ps(v, _mm256_loadu_ps(r->d + ((size_t)((y + a->y0) >> a->res_shift) * r->w + (x >> a->res_shift)) * r->ld + co));
-    }
-    if (a->relu) v = _mm256_max_ps(_mm256_setzero_ps(), v);
-    if (a->accumulate) v = _mm256_add_ps(_mm256_loadu_ps(dst), v);
+    if (a->res) v = _mm256_add_ps(v, _mm256_loadu_ps(fpf__res_at(a, y, x, co)));
+    if (a->flags & FPF__RELU) v = _mm256_max_ps(_mm256_setzero_ps(), v);
+    if (a->flags & FPF__ACCUMULATE) v = _mm256_add_ps(_mm256_loadu_ps(dst), v);
     _mm256_storeu_ps(dst, v);
 }
 
-FPF__AVX2 static void fpf__conv_block_avx2(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb) {
+FPF__AVX2 static void fpf__f32_conv_6x16__avx2(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb) {
     const fpf__conv *k = a->k;
     __m256 acc[FPF__SIMD_PX][2];
     float t[FPF__SIMD_PX][16];
     int p, ky, kx, ci;
+    FPF__CONV_PRECONDITIONS(a, np, FPF__SIMD_PX, c0, cb, 16);
     FPF__UNROLL for (p = 0; p < FPF__SIMD_PX; p++) acc[p][0] = acc[p][1] = _mm256_setzero_ps();
     for (ky = 0; ky < k->kh; ky++)
         for (kx = 0; kx < k->kw; kx++) {
@@ -1340,28 +1434,26 @@ FPF__AVX2 static void fpf__conv_block_avx2(const fpf__conv_args *a, int y, int x
     }
     if (cb < 16) { fpf__block_store(a, &t[0][0], 16, y, x0, np, c0, cb); return; }
     for (p = 0; p < np; p++) {
-        fpf__store_avx2(a, _mm256_loadu_ps(t[p]), y, x0 + p, c0);
-        fpf__store_avx2(a, _mm256_loadu_ps(t[p] + 8), y, x0 + p, c0 + 8);
+        fpf__f32_conv_store__avx2(a, _mm256_loadu_ps(t[p]), y, x0 + p, c0);
+        fpf__f32_conv_store__avx2(a, _mm256_loadu_ps(t[p] + 8), y, x0 + p, c0 + 8);
     }
 }
 
-FPF__AVX512 static void fpf__store_avx512(const fpf__conv_args *a, __m512 v, int y, int x, int co) {
+FPF__AVX512 static void fpf__f32_conv_store__avx512(const fpf__conv_args *a, __m512 v, int y, int x, int co) {
     float *dst = a->out.d + ((size_t)y * a->out.w + x) * a->out.ld + co;
     v = _mm512_add_ps(v, _mm512_loadu_ps(a->k->b + co));
-    if (a->res) {
-        const fpf__map *r = a->res;
-        v = _mm512_add_ps(v, _mm512_loadu_ps(r->d + ((size_t)((y + a->y0) >> a->res_shift) * r->w + (x >> a->res_shift)) * r->ld + co));
-    }
-    if (a->relu) v = _mm512_max_ps(_mm512_setzero_ps(), v);
-    if (a->accumulate) v = _mm512_add_ps(_mm512_loadu_ps(dst), v);
+    if (a->res) v = _mm512_add_ps(v, _mm512_loadu_ps(fpf__res_at(a, y, x, co)));
+    if (a->flags & FPF__RELU) v = _mm512_max_ps(_mm512_setzero_ps(), v);
+    if (a->flags & FPF__ACCUMULATE) v = _mm512_add_ps(_mm512_loadu_ps(dst), v);
     _mm512_storeu_ps(dst, v);
 }
 
-FPF__AVX512 static void fpf__conv_block_avx512(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb) {
+FPF__AVX512 static void fpf__f32_conv_8x32__avx512(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb) {
     const fpf__conv *k = a->k;
     __m512 acc[FPF__SIMD_PX512][2];
     float t[FPF__SIMD_PX512][32];
     int p, ky, kx, ci;
+    FPF__CONV_PRECONDITIONS(a, np, FPF__SIMD_PX512, c0, cb, 32);
     FPF__UNROLL for (p = 0; p < FPF__SIMD_PX512; p++) acc[p][0] = acc[p][1] = _mm512_setzero_ps();
     for (ky = 0; ky < k->kh; ky++)
         for (kx = 0; kx < k->kw; kx++) {
@@ -1384,30 +1476,28 @@ FPF__AVX512 static void fpf__conv_block_avx512(const fpf__conv_args *a, int y, i
     }
     if (cb < 32) { fpf__block_store(a, &t[0][0], 32, y, x0, np, c0, cb); return; }
     for (p = 0; p < np; p++) {
-        fpf__store_avx512(a, _mm512_loadu_ps(t[p]), y, x0 + p, c0);
-        fpf__store_avx512(a, _mm512_loadu_ps(t[p] + 16), y, x0 + p, c0 + 16);
+        fpf__f32_conv_store__avx512(a, _mm512_loadu_ps(t[p]), y, x0 + p, c0);
+        fpf__f32_conv_store__avx512(a, _mm512_loadu_ps(t[p] + 16), y, x0 + p, c0 + 16);
     }
 }
 #endif /* FPF__X86 */
 
 #if defined(FPF__NEON)
-static void fpf__store_neon(const fpf__conv_args *a, float32x4_t v, int y, int x, int co) {
+static void fpf__f32_conv_store__neon(const fpf__conv_args *a, float32x4_t v, int y, int x, int co) {
     float *dst = a->out.d + ((size_t)y * a->out.w + x) * a->out.ld + co;
     v = vaddq_f32(v, vld1q_f32(a->k->b + co));
-    if (a->res) {
-        const fpf__map *r = a->res;
-        v = vaddq_f32(v, vld1q_f32(r->d + ((size_t)((y + a->y0) >> a->res_shift) * r->w + (x >> a->res_shift)) * r->ld + co));
-    }
-    if (a->relu) v = vbslq_f32(vcltq_f32(v, vdupq_n_f32(0.0f)), vdupq_n_f32(0.0f), v); /* v < 0 ? 0 : v */
-    if (a->accumulate) v = vaddq_f32(vld1q_f32(dst), v);
+    if (a->res) v = vaddq_f32(v, vld1q_f32(fpf__res_at(a, y, x, co)));
+    if (a->flags & FPF__RELU) v = vbslq_f32(vcltq_f32(v, vdupq_n_f32(0.0f)), vdupq_n_f32(0.0f), v); /* v < 0 ? 0 : v */
+    if (a->flags & FPF__ACCUMULATE) v = vaddq_f32(vld1q_f32(dst), v);
     vst1q_f32(dst, v);
 }
 
-static void fpf__conv_block_neon(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb) {
+static void fpf__f32_conv_6x16__neon(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb) {
     const fpf__conv *k = a->k;
     float32x4_t acc[FPF__SIMD_PX][4];
     float t[FPF__SIMD_PX][16];
     int p, j, ky, kx, ci;
+    FPF__CONV_PRECONDITIONS(a, np, FPF__SIMD_PX, c0, cb, 16);
     FPF__UNROLL for (p = 0; p < FPF__SIMD_PX; p++)
         FPF__UNROLL for (j = 0; j < 4; j++) acc[p][j] = vdupq_n_f32(0.0f);
     for (ky = 0; ky < k->kh; ky++)
@@ -1430,17 +1520,36 @@ static void fpf__conv_block_neon(const fpf__conv_args *a, int y, int x0, int np,
         FPF__UNROLL for (j = 0; j < 4; j++) vst1q_f32(t[p] + 4 * j, acc[p][j]);
     if (cb < 16) { fpf__block_store(a, &t[0][0], 16, y, x0, np, c0, cb); return; }
     for (p = 0; p < np; p++)
-        for (j = 0; j < 4; j++) fpf__store_neon(a, vld1q_f32(t[p] + 4 * j), y, x0 + p, c0 + 4 * j);
+        for (j = 0; j < 4; j++) fpf__f32_conv_store__neon(a, vld1q_f32(t[p] + 4 * j), y, x0 + p, c0 + 4 * j);
 }
 #endif /* FPF__NEON */
 
-static const fpf__kernels fpf__kernels_scalar = {FPF_ISA_SCALAR, fpf__conv_block_scalar, NULL, FPF__PX, FPF__CB, 0, 0};
+/* The kernel rows. Designated initializers in C; C++ before C++20 has none, so FPF__F() drops the
+   names there and the fields must stay in the struct's order. */
+#ifdef __cplusplus
+#define FPF__F(field)
+#else
+#define FPF__F(field) .field =
+#endif
+static const fpf__kernels fpf__kernels__scalar = {
+    FPF__F(isa) FPF_ISA_SCALAR,
+    FPF__F(f32_conv) fpf__f32_conv_4x16__scalar, FPF__F(f32_conv_tail) NULL,
+    FPF__F(px) FPF__PX, FPF__F(cb) FPF__CB, FPF__F(tail_px) 0, FPF__F(fused) 0};
 #if defined(FPF__X86)
-static const fpf__kernels fpf__kernels_avx2 = {FPF_ISA_AVX2, fpf__conv_block_avx2, NULL, FPF__SIMD_PX, 16, 0, 1};
-static const fpf__kernels fpf__kernels_avx512 = {FPF_ISA_AVX512, fpf__conv_block_avx512, fpf__conv_block_avx2, FPF__SIMD_PX512, 32, FPF__SIMD_PX, 1};
+static const fpf__kernels fpf__kernels__avx2 = {
+    FPF__F(isa) FPF_ISA_AVX2,
+    FPF__F(f32_conv) fpf__f32_conv_6x16__avx2, FPF__F(f32_conv_tail) NULL,
+    FPF__F(px) FPF__SIMD_PX, FPF__F(cb) 16, FPF__F(tail_px) 0, FPF__F(fused) 1};
+static const fpf__kernels fpf__kernels__avx512 = {
+    FPF__F(isa) FPF_ISA_AVX512,
+    FPF__F(f32_conv) fpf__f32_conv_8x32__avx512, FPF__F(f32_conv_tail) fpf__f32_conv_6x16__avx2,
+    FPF__F(px) FPF__SIMD_PX512, FPF__F(cb) 32, FPF__F(tail_px) FPF__SIMD_PX, FPF__F(fused) 1};
 #endif
 #if defined(FPF__NEON)
-static const fpf__kernels fpf__kernels_neon = {FPF_ISA_NEON, fpf__conv_block_neon, NULL, FPF__SIMD_PX, 16, 0, 1};
+static const fpf__kernels fpf__kernels__neon = {
+    FPF__F(isa) FPF_ISA_NEON,
+    FPF__F(f32_conv) fpf__f32_conv_6x16__neon, FPF__F(f32_conv_tail) NULL,
+    FPF__F(px) FPF__SIMD_PX, FPF__F(cb) 16, FPF__F(tail_px) 0, FPF__F(fused) 1};
 #endif
 
 FPF_DEF int fpf_isa_supported(fpf_isa isa) {
@@ -1474,13 +1583,13 @@ static const fpf__kernels *fpf__kernels_for(fpf_isa isa) {
     if (!fpf_isa_supported(isa)) return NULL;
     switch (isa) {
 #if defined(FPF__X86)
-    case FPF_ISA_AVX2: return &fpf__kernels_avx2;
-    case FPF_ISA_AVX512: return &fpf__kernels_avx512;
+    case FPF_ISA_AVX2: return &fpf__kernels__avx2;
+    case FPF_ISA_AVX512: return &fpf__kernels__avx512;
 #endif
 #if defined(FPF__NEON)
-    case FPF_ISA_NEON: return &fpf__kernels_neon;
+    case FPF_ISA_NEON: return &fpf__kernels__neon;
 #endif
-    default: return &fpf__kernels_scalar;
+    default: return &fpf__kernels__scalar;
     }
 }
 
@@ -1522,12 +1631,12 @@ static void fpf__conv_task(void *ctx, int task) {
     xs = (rest % tiles) * FPF__TILE_W; xe = xs + FPF__TILE_W < a->out.w ? xs + FPF__TILE_W : a->out.w;
     for (blk = g * nblk / a->groups; blk < (g + 1) * nblk / a->groups; blk++) {
         int c0 = blk * K->cb, cb = a->k->cout - c0 < K->cb ? a->k->cout - c0 : K->cb;
-        int tail = K->conv_tail && a->k->cout - c0 <= 16; /* only one panel remains */
+        int tail = K->f32_conv_tail && a->k->cout - c0 <= 16; /* only one panel remains */
         int px = tail ? K->tail_px : K->px;
         for (y = y0; y < y1; y++)
             for (x = xs; x < xe; x += px) {
                 int np = xe - x < px ? xe - x : px;
-                (tail ? K->conv_tail : K->conv_block)(a, y, x, np, c0, cb);
+                (tail ? K->f32_conv_tail : K->f32_conv)(a, y, x, np, c0, cb);
             }
     }
 }
@@ -1535,13 +1644,13 @@ static void fpf__conv_task(void *ctx, int task) {
 static void fpf__conv2d(const fpf__runner *r, const fpf__conv_args *a0) {
     fpf__conv_args a = *a0;
     int tiles = (a.out.w + FPF__TILE_W - 1) / FPF__TILE_W, units, nblk, chunks;
-    a.kern = r && r->kern ? r->kern : &fpf__kernels_scalar;
+    a.kern = r && r->kern ? r->kern : &fpf__kernels__scalar;
     if (!a.k->wp) { /* a layer not packed by the loader (tests) */
         int i;
         for (i = 0; i < (a.batch > 1 ? a.batch : 1); i++) {
             fpf__conv_args one = a;
             one.in.d += (size_t)i * a.in_bs; one.out.d += (size_t)i * a.out_bs;
-            fpf__conv2d__ref(&one);
+            fpf__f32_conv__ref(&one);
         }
         return;
     }
@@ -1554,13 +1663,14 @@ static void fpf__conv2d(const fpf__runner *r, const fpf__conv_args *a0) {
     fpf__parallel(r, fpf__conv_task, &a, units * a.groups);
 }
 
-/* Convenience: conv with "same"-style symmetric padding (k−1)/2 and output size from stride. */
+/* Convenience: conv with "same"-style symmetric padding (k−1)/2 and output size from stride;
+   flags is the epilogue (FPF__RELU | ...), res its residual map or NULL. */
 static void fpf__conv_run(const fpf__runner *r, const fpf__conv *k, fpf__map in, fpf__map out,
-                      int stride, int relu, const fpf__map *res, int res_shift, int accumulate) {
+                          int stride, int flags, const fpf__map *res) {
     fpf__conv_args a;
     memset(&a, 0, sizeof a);
     a.k = k; a.in = in; a.out = out; a.stride = stride; a.pad = (k->kh - 1) / 2;
-    a.relu = relu; a.accumulate = accumulate; a.res = res; a.res_shift = res_shift;
+    a.flags = flags; a.res = res;
     fpf__conv2d(r, &a);
 }
 
@@ -1568,11 +1678,11 @@ static void fpf__conv_run(const fpf__runner *r, const fpf__conv *k, fpf__map in,
    iy0 .. of the whole input (it must cover every row those outputs read, except the zero
    padding outside the whole input), res is whole. Bands keep big maps from being stored whole. */
 static void fpf__conv_band(const fpf__runner *r, const fpf__conv *k, fpf__map in, int iy0, fpf__map out,
-                           int y0, int stride, int relu, const fpf__map *res, int res_shift, int accumulate) {
+                           int y0, int stride, int flags, const fpf__map *res) {
     fpf__conv_args a;
     memset(&a, 0, sizeof a);
     a.k = k; a.in = in; a.out = out; a.stride = stride; a.pad = (k->kh - 1) / 2;
-    a.relu = relu; a.accumulate = accumulate; a.res = res; a.res_shift = res_shift;
+    a.flags = flags; a.res = res;
     a.y0 = y0; a.iy0 = iy0;
     fpf__conv2d(r, &a);
 }
@@ -1631,7 +1741,7 @@ static void fpf__deconv2x2(const fpf__runner *r, const fpf__conv *k, fpf__map in
         tap.kh = tap.kw = 1;
         tap.w = k->w ? k->w + (size_t)ab * k->cin * k->cout : NULL; /* NULL once packed in place */
         tap.wp = k->wp ? k->wp + (size_t)ab * k->cin * 16 : NULL; /* rows ab·cin .. of each panel */
-        fpf__conv_run(r, &tap, in, t, 1, 1, NULL, 0, 0);
+        fpf__conv_run(r, &tap, in, t, 1, FPF__RELU, NULL);
         for (i = 0; i < in.h; i++)
             for (j = 0; j < in.w; j++) {
                 const float *s = tmp + ((size_t)i * in.w + j) * k->cout;
@@ -1864,10 +1974,11 @@ static void fpf__stage(fpf_session *s, const fpf__tower *t, const fpf_config *c,
         fpf__map x = b == 0 ? in : out;
         fpf__map m1 = fpf__mk(t1, out.h, out.w, c->bottleneck[st]);
         fpf__map m2 = fpf__mk(t2, out.h, out.w, c->bottleneck[st]);
-        fpf__conv_run(&s->run, &k[0], x, m1, stride, 1, NULL, 0, 0);        /* 2a: 1×1 (/2), BN, ReLU */
-        fpf__conv_run(&s->run, &k[1], m1, m2, 1, 1, NULL, 0, 0);            /* 2b: 3×3, BN, ReLU */
-        if (b == 0) fpf__conv_run(&s->run, &k[3], in, out, stride, 0, NULL, 0, 0); /* shortcut: 1×1 (/2), BN */
-        fpf__conv_run(&s->run, &k[2], m2, out, 1, 1, &out, 0, 0);           /* 2c: 1×1, BN, + shortcut, ReLU */
+        fpf__conv_run(&s->run, &k[0], x, m1, stride, FPF__RELU, NULL);        /* 2a: 1×1 (/2), BN, ReLU */
+        fpf__conv_run(&s->run, &k[1], m1, m2, 1, FPF__RELU, NULL);            /* 2b: 3×3, BN, ReLU */
+        if (b == 0)                                                           /* shortcut: 1×1 (/2), BN */
+            fpf__conv_run(&s->run, &k[3], in, out, stride, FPF__LINEAR, NULL);
+        fpf__conv_run(&s->run, &k[2], m2, out, 1, FPF__RESIDUAL | FPF__RELU, &out); /* 2c: 1×1, BN, + shortcut, ReLU */
     }
 }
 
@@ -1939,7 +2050,7 @@ static void fpf__stem(fpf_session *s, const fpf__tower *t, const fpf_config *c, 
         fpf__map out = fpf__mk(C1.d + (size_t)y0 * C1.w * C1.ld, y1 - y0, C1.w, C1.c);
         ia.x = x; ia.cols = o->cols; ia.r0 = 2 * y0; ia.W2 = W2;
         fpf__parallel(&s->run, fpf__im2col_task, &ia, c1.h);
-        fpf__conv_run(&s->run, &k1, fpf__mk(o->cols, c1.h, W2, k1.cin), c1, 1, 1, NULL, 0, 0);
+        fpf__conv_run(&s->run, &k1, fpf__mk(o->cols, c1.h, W2, k1.cin), c1, 1, FPF__RELU, NULL);
         fpf__maxpool3s2(&s->run, c1, out);
     }
 }
@@ -1947,7 +2058,7 @@ static void fpf__stem(fpf_session *s, const fpf__tower *t, const fpf_config *c, 
 /* P2 = 3×3(L2), L2 = c2p2(C2) + upsample2(L3), per band of P2 rows [y0, y1): L2 rows
    [y0 − 1, y1 + 1) (the 3×3's halo, clipped to the map) are made into band, then smoothed. */
 static void fpf__p2_bands(fpf_session *s, const fpf__tower *t, fpf__map C2, const fpf__map *L3, float *band,
-                          fpf__map P, int accumulate) {
+                          fpf__map P, int fuse) {
     int y0;
     for (y0 = 0; y0 < P.h; y0 += FPF__BAND) {
         int y1 = P.h - y0 < FPF__BAND ? P.h : y0 + FPF__BAND;
@@ -1955,8 +2066,8 @@ static void fpf__p2_bands(fpf_session *s, const fpf__tower *t, fpf__map C2, cons
         fpf__map L2 = fpf__mk(band, r1 - r0, P.w, t->lateral[0].cout);                 /* L2 rows [r0, r1) */
         fpf__map Pb = P;
         Pb.d = P.d + (size_t)y0 * P.w * P.ld; Pb.h = y1 - y0;
-        fpf__conv_band(&s->run, &t->lateral[0], C2, 0, L2, r0, 1, 0, L3, 1, 0);
-        fpf__conv_band(&s->run, &t->smooth[0], L2, r0, Pb, y0, 1, 0, NULL, 0, accumulate);
+        fpf__conv_band(&s->run, &t->lateral[0], C2, 0, L2, r0, 1, FPF__RESIDUAL_UP2, L3); /* c2p2(C2) + up2(L3) */
+        fpf__conv_band(&s->run, &t->smooth[0], L2, r0, Pb, y0, 1, fuse, NULL);          /* P2 = 3×3(L2) */
     }
 }
 
@@ -1967,7 +2078,7 @@ static void fpf__tower_run(fpf_session *s, const fpf__tower *t, const fpf_config
     fpf__bump b;
     fpf__tbuf o;
     fpf__map x, C1, C[4], L[4], P[4];
-    int i, F = c->fpn_width;
+    int i, Fw = c->fpn_width, fuse = accumulate ? FPF__ACCUMULATE : 0; /* FPF-add: P += the tower's */
     char name[32];
     b.base = s->arena; b.used = 0;
     fpf__tower_layout(&b, c, s->Hp, s->Wp, &o);
@@ -1982,21 +2093,22 @@ static void fpf__tower_run(fpf_session *s, const fpf__tower *t, const fpf_config
         fpf__dump(s, name, C[i].d, 3, h, w, C[i].c, 0, 0);
     }
     /* FPN top-down: L5 = c5p5(C5); Lk = ckpk(Ck) + upsample2(L(k+1)); Pk = 3×3(Lk) */
-    L[3] = fpf__mk(o.L5, C[3].h, C[3].w, F);
-    L[2] = fpf__mk(o.L4, C[2].h, C[2].w, F);
-    L[1] = fpf__mk(o.pool, C[1].h, C[1].w, F);                          /* C1 is dead by now */
+    L[3] = fpf__mk(o.L5, C[3].h, C[3].w, Fw);
+    L[2] = fpf__mk(o.L4, C[2].h, C[2].w, Fw);
+    L[1] = fpf__mk(o.pool, C[1].h, C[1].w, Fw);                          /* C1 is dead by now */
     for (i = 0; i < 4; i++) {
-        P[i] = fpf__mk(dst->d[i] + c_off, dst->h[i], dst->w[i], F);     /* [H/4·2^-i, W/4·2^-i, F] */
+        P[i] = fpf__mk(dst->d[i] + c_off, dst->h[i], dst->w[i], Fw);     /* [H/4·2^-i, W/4·2^-i, Fw] */
         P[i].ld = dst->ld;
     }
-    for (i = 3; i >= 1; i--)
-        fpf__conv_run(&s->run, &t->lateral[i], C[i], L[i], 1, 0, i < 3 ? &L[i + 1] : NULL, 1, 0);
-    for (i = 3; i >= 1; i--)
-        fpf__conv_run(&s->run, &t->smooth[i], L[i], P[i], 1, 0, NULL, 0, accumulate);
-    fpf__p2_bands(s, t, C[0], &L[1], o.band, P[0], accumulate);
+    fpf__conv_run(&s->run, &t->lateral[3], C[3], L[3], 1, FPF__LINEAR, NULL);            /* L5 = c5p5(C5) */
+    for (i = 2; i >= 1; i--)                                         /* L4, L3 = ckpk(Ck) + up2(L(k+1)) */
+        fpf__conv_run(&s->run, &t->lateral[i], C[i], L[i], 1, FPF__RESIDUAL_UP2, &L[i + 1]);
+    for (i = 3; i >= 1; i--)                                         /* P5..P3 = 3×3(Lk) (+= for FPF-add) */
+        fpf__conv_run(&s->run, &t->smooth[i], L[i], P[i], 1, fuse, NULL);
+    fpf__p2_bands(s, t, C[0], &L[1], o.band, P[0], fuse);
     for (i = 0; i < 4 && !accumulate; i++) {
         fpf__msg3(name, sizeof name, who, ".", fpf__pname[i]);
-        fpf__dump(s, name, P[i].d, 3, P[i].h, P[i].w, F, 0, P[i].ld);
+        fpf__dump(s, name, P[i].d, 3, P[i].h, P[i].w, Fw, 0, P[i].ld);
     }
 }
 
@@ -2263,17 +2375,17 @@ static void fpf__roi_align(fpf_session *s, const fpf__pyr *F, const fpf_config *
    e / Σe; TF's kernel behind the 2-D head softmax multiplies by the reciprocal, e · (1 / Σe).
    They differ in the last bit for some inputs. in and out may be the same array. */
 static void fpf__softmax_div(const float *in, float *out, int n) {
-    float m = in[0], sum = 0.0f;
+    float mx = in[0], sum = 0.0f;
     int j;
-    for (j = 1; j < n; j++) m = in[j] > m ? in[j] : m;
-    for (j = 0; j < n; j++) { out[j] = fpf__expf(in[j] - m); sum += out[j]; }
+    for (j = 1; j < n; j++) mx = in[j] > mx ? in[j] : mx;
+    for (j = 0; j < n; j++) { out[j] = fpf__expf(in[j] - mx); sum += out[j]; }
     for (j = 0; j < n; j++) out[j] = out[j] / sum;
 }
 static void fpf__softmax_recip(const float *in, float *out, int n) {
-    float m = in[0], sum = 0.0f, inv;
+    float mx = in[0], sum = 0.0f, inv;
     int j;
-    for (j = 1; j < n; j++) m = in[j] > m ? in[j] : m;
-    for (j = 0; j < n; j++) { out[j] = fpf__expf(in[j] - m); sum += out[j]; }
+    for (j = 1; j < n; j++) mx = in[j] > mx ? in[j] : mx;
+    for (j = 0; j < n; j++) { out[j] = fpf__expf(in[j] - mx); sum += out[j]; }
     inv = 1.0f / sum;
     for (j = 0; j < n; j++) out[j] = out[j] * inv;
 }
@@ -2305,7 +2417,7 @@ static void fpf__heads_layout(fpf__bump *b, const fpf_config *c, int Hp, int Wp,
     size_t k = A < (size_t)c->pre_nms_limit ? A : (size_t)c->pre_nms_limit;
     size_t P2 = (size_t)c->pool_size * c->pool_size, M2 = (size_t)c->mask_pool_size * c->mask_pool_size;
     size_t nfeat = post * P2 > (size_t)max_det * M2 ? post * P2 : (size_t)max_det * M2;
-    size_t K = (size_t)c->num_classes, m = (size_t)c->mask_width, nsel = post > (size_t)max_det ? post : (size_t)max_det;
+    size_t K = (size_t)c->num_classes, Mw = (size_t)c->mask_width, nsel = post > (size_t)max_det ? post : (size_t)max_det;
     o->rpn = FPF__TAKEF(b, (size_t)FPF__BAND * (Wp / 4) * c->rpn_width);
     o->logits = FPF__TAKEF(b, A * 2); o->probs = FPF__TAKEF(b, A * 2); o->deltas = FPF__TAKEF(b, A * 4);
     o->cand = (fpf__cand *)fpf__take(b, (A > post ? A : post) * sizeof(fpf__cand));
@@ -2319,9 +2431,9 @@ static void fpf__heads_layout(fpf__bump *b, const fpf_config *c, int Hp, int Wp,
     o->cid = FPF__TAKEI(b, post); o->rows = FPF__TAKEI(b, post); o->dsel = FPF__TAKEI(b, post);
     o->cbox = FPF__TAKEF(b, post * 4); o->cscore = FPF__TAKEF(b, post);
     o->det = FPF__TAKEF(b, (size_t)max_det * 6);
-    o->m1 = FPF__TAKEF(b, FPF__MASK_BATCH * M2 * m); o->m2 = FPF__TAKEF(b, FPF__MASK_BATCH * M2 * m);
-    o->mtmp = FPF__TAKEF(b, FPF__MASK_BATCH * M2 * m);
-    o->mup = FPF__TAKEF(b, FPF__MASK_BATCH * 4 * M2 * m);
+    o->m1 = FPF__TAKEF(b, FPF__MASK_BATCH * M2 * Mw); o->m2 = FPF__TAKEF(b, FPF__MASK_BATCH * M2 * Mw);
+    o->mtmp = FPF__TAKEF(b, FPF__MASK_BATCH * M2 * Mw);
+    o->mup = FPF__TAKEF(b, FPF__MASK_BATCH * 4 * M2 * Mw);
     o->mmask = FPF__TAKEF(b, (size_t)max_det * 4 * M2 * K);
 }
 
@@ -2338,9 +2450,11 @@ static void fpf__rpn(fpf_session *s, const fpf__heads *h, const fpf_config *c, c
             int bh = H - y0 < FPF__BAND ? H - y0 : FPF__BAND;
             size_t row = off + (size_t)y0 * W * FPF__A;
             fpf__map mid = fpf__mk(o->rpn, bh, W, c->rpn_width);                     /* [bh, W, 512] */
-            fpf__conv_band(&s->run, &h->rpn_conv, in, 0, mid, y0, 1, 1, NULL, 0, 0);
-            fpf__conv_run(&s->run, &h->rpn_class, mid, fpf__mk(o->logits + row * 2, bh, W, 2 * FPF__A), 1, 0, NULL, 0, 0);
-            fpf__conv_run(&s->run, &h->rpn_bbox, mid, fpf__mk(o->deltas + row * 4, bh, W, 4 * FPF__A), 1, 0, NULL, 0, 0);
+            fpf__map logits = fpf__mk(o->logits + row * 2, bh, W, 2 * FPF__A);       /* [bh, W, 2·3] */
+            fpf__map deltas = fpf__mk(o->deltas + row * 4, bh, W, 4 * FPF__A);       /* [bh, W, 4·3] */
+            fpf__conv_band(&s->run, &h->rpn_conv, in, 0, mid, y0, 1, FPF__RELU, NULL); /* 3×3, ReLU */
+            fpf__conv_run(&s->run, &h->rpn_class, mid, logits, 1, FPF__LINEAR, NULL);  /* 1×1 */
+            fpf__conv_run(&s->run, &h->rpn_bbox, mid, deltas, 1, FPF__LINEAR, NULL);   /* 1×1 */
         }
         off += (size_t)H * W * FPF__A;
     }
@@ -2379,11 +2493,13 @@ static void fpf__box_head(fpf_session *s, const fpf__heads *h, const fpf_config 
     int R = c->post_nms_rois, n = n_real < R ? n_real + 1 : R, i, K = c->num_classes;
     fpf__conv fc1 = h->cls_conv1;
     size_t flat = (size_t)c->pool_size * c->pool_size * fpf__depth(c);
+    fpf__map feat = fpf__mk(o->feat, 1, n, (int)flat);                 /* [n, 7·7·D] */
+    fpf__map fc1x = fpf__mk(o->fc1, 1, n, c->fc_width), fc2x = fpf__mk(o->fc2, 1, n, c->fc_width); /* [n, 1024] */
     fc1.kh = fc1.kw = 1; fc1.cin = (int)flat;
-    fpf__conv_run(&s->run, &fc1, fpf__mk(o->feat, 1, n, (int)flat), fpf__mk(o->fc1, 1, n, c->fc_width), 1, 1, NULL, 0, 0);
-    fpf__conv_run(&s->run, &h->cls_conv2, fpf__mk(o->fc1, 1, n, c->fc_width), fpf__mk(o->fc2, 1, n, c->fc_width), 1, 1, NULL, 0, 0);
-    fpf__conv_run(&s->run, &h->cls_logits, fpf__mk(o->fc2, 1, n, c->fc_width), fpf__mk(o->cls, 1, n, K), 1, 0, NULL, 0, 0);
-    fpf__conv_run(&s->run, &h->bbox_fc, fpf__mk(o->fc2, 1, n, c->fc_width), fpf__mk(o->bbox, 1, n, 4 * K), 1, 0, NULL, 0, 0);
+    fpf__conv_run(&s->run, &fc1, feat, fc1x, 1, FPF__RELU, NULL);                      /* FC 1024, BN, ReLU */
+    fpf__conv_run(&s->run, &h->cls_conv2, fc1x, fc2x, 1, FPF__RELU, NULL);             /* FC 1024, BN, ReLU */
+    fpf__conv_run(&s->run, &h->cls_logits, fc2x, fpf__mk(o->cls, 1, n, K), 1, FPF__LINEAR, NULL);   /* [n, K] */
+    fpf__conv_run(&s->run, &h->bbox_fc, fc2x, fpf__mk(o->bbox, 1, n, 4 * K), 1, FPF__LINEAR, NULL); /* [n, 4K] */
     for (i = n; i < R; i++) {
         memcpy(o->cls + (size_t)i * K, o->cls + (size_t)(n - 1) * K, (size_t)K * sizeof(float));
         memcpy(o->bbox + (size_t)i * 4 * K, o->bbox + (size_t)(n - 1) * 4 * K, (size_t)4 * K * sizeof(float));
@@ -2418,16 +2534,16 @@ static int fpf__refine(fpf_session *s, const fpf_config *c, fpf__hbuf *o, const 
 static int fpf__detect(fpf_session *s, const fpf_config *c, fpf__hbuf *o, const float *window, int *src_roi) {
     int K = c->num_classes, n_keep = fpf__refine(s, c, o, window), i, j, n_nms = 0, n_final;
     for (i = 0; i < n_keep; i++) {
-        int ci = o->cid[o->keep[i]], seen = 0, m = 0, n_sel;
+        int ci = o->cid[o->keep[i]], seen = 0, n_cls = 0, n_sel;
         for (j = 0; j < i; j++) seen |= o->cid[o->keep[j]] == ci;
         if (seen) continue;
         for (j = 0; j < n_keep; j++)
             if (o->cid[o->keep[j]] == ci) {
-                memcpy(o->cbox + 4 * (size_t)m, o->refined + 4 * (size_t)o->keep[j], 4 * sizeof(float));
-                o->cscore[m] = o->cls[(size_t)o->keep[j] * K + ci];
-                o->rows[m++] = o->keep[j];
+                memcpy(o->cbox + 4 * (size_t)n_cls, o->refined + 4 * (size_t)o->keep[j], 4 * sizeof(float));
+                o->cscore[n_cls] = o->cls[(size_t)o->keep[j] * K + ci];
+                o->rows[n_cls++] = o->keep[j];
             }
-        n_sel = fpf__nms(o->cbox, o->cscore, m, s->max_det, c->det_nms_threshold, s->opt.stable_nms_ties, o->cand, o->dsel);
+        n_sel = fpf__nms(o->cbox, o->cscore, n_cls, s->max_det, c->det_nms_threshold, s->opt.stable_nms_ties, o->cand, o->dsel);
         for (j = 0; j < n_sel; j++) o->sel[n_nms++] = o->rows[o->dsel[j]];
     }
     for (i = 0; i < n_nms; i++) {
@@ -2454,7 +2570,7 @@ static int fpf__detect(fpf_session *s, const fpf_config *c, fpf__hbuf *o, const 
    final 1×1 conv see the batch as one tall map, which is the same thing for them. */
 static void fpf__mask_head(fpf_session *s, const fpf__heads *h, const fpf_config *c, const fpf__pyr *F,
                            fpf__hbuf *o, int n0) {
-    int MP = c->mask_pool_size, D = fpf__depth(c), m = c->mask_width, K = c->num_classes, i, l;
+    int MP = c->mask_pool_size, D = fpf__depth(c), Mw = c->mask_width, K = c->num_classes, i, l;
     size_t M2 = (size_t)MP * MP, j;
     for (i = 0; i < n0; i++) memcpy(o->rois + 4 * (size_t)i, o->det + 6 * (size_t)i, 4 * sizeof(float));
     fpf__roi_align(s, F, c, o->rois, n0, MP, o->feat);
@@ -2462,20 +2578,20 @@ static void fpf__mask_head(fpf_session *s, const fpf__heads *h, const fpf_config
     for (i = 0; i < n0; i += FPF__MASK_BATCH) {
         int nb = n0 - i < FPF__MASK_BATCH ? n0 - i : FPF__MASK_BATCH;
         fpf__map x = fpf__mk(o->feat + (size_t)i * M2 * D, MP, MP, D);           /* nb × [14, 14, D] */
-        fpf__map up = fpf__mk(o->mup, 2 * MP * nb, 2 * MP, m);                   /* [nb·28, 28, m] */
+        fpf__map up = fpf__mk(o->mup, 2 * MP * nb, 2 * MP, Mw);                   /* [nb·28, 28, Mw] */
         float *out = o->mmask + (size_t)i * 4 * M2 * K;                          /* [nb·28, 28, K] */
         for (l = 0; l < 4; l++) {                                                /* 4 × (3×3 conv, BN, ReLU) */
             fpf__conv_args a;
-            fpf__map y = fpf__mk(l % 2 ? o->m2 : o->m1, MP, MP, m);
+            fpf__map y = fpf__mk(l % 2 ? o->m2 : o->m1, MP, MP, Mw);
             memset(&a, 0, sizeof a);
-            a.k = &h->mask_conv[l]; a.in = x; a.out = y; a.stride = 1; a.pad = 1; a.relu = 1;
-            a.batch = nb; a.in_bs = M2 * x.c; a.out_bs = M2 * m;
+            a.k = &h->mask_conv[l]; a.in = x; a.out = y; a.stride = 1; a.pad = 1; a.flags = FPF__RELU;
+            a.batch = nb; a.in_bs = M2 * x.c; a.out_bs = M2 * Mw;
             fpf__conv2d(&s->run, &a);
             x = y;
         }
         x.h = MP * nb;
         fpf__deconv2x2(&s->run, &h->mask_deconv, x, up, o->mtmp);              /* 2×2/2 transposed conv, ReLU */
-        fpf__conv_run(&s->run, &h->mask_out, up, fpf__mk(out, 2 * MP * nb, 2 * MP, K), 1, 0, NULL, 0, 0);
+        fpf__conv_run(&s->run, &h->mask_out, up, fpf__mk(out, 2 * MP * nb, 2 * MP, K), 1, FPF__LINEAR, NULL);
         for (j = 0; j < (size_t)nb * 4 * M2 * K; j++) out[j] = fpf__sigmoidf(out[j]);
     }
     fpf__dump(s, "mrcnn_mask", o->mmask, 4, n0, 2 * MP, 2 * MP, K, 0);
@@ -2538,8 +2654,8 @@ FPF_DEF int fpf_instance_mask_pixel(const fpf_instance *in, int r, int c) {
     double bot = (1 - dc) * fpf__mask_at(in->mask28, n, r1, c0) + dc * fpf__mask_at(in->mask28, n, r1, c1);
     v = (1 - dr) * top + dr * bot;
     /* resize(clip=True): clip to [min, max] of the mask, but when 0 (cval) lies outside that
-       range, pixels that are exactly 0 stay 0 (skimage 0.14 _clip_warp_output). The spec's
-       "clip has no effect" is wrong: with min > 0 the zero-attenuated edges are lifted to min. */
+       range, pixels that are exactly 0 stay 0 (skimage 0.14 _clip_warp_output). So the clip does
+       matter: with min > 0 the zero-attenuated edges are lifted to min (weights/reference/NOTES.md 1). */
     if (!(in->mask_min <= 0.0f && 0.0f <= in->mask_max) && v == 0.0) return 0.0 >= (double)in->threshold;
     v = v < (double)in->mask_min ? (double)in->mask_min : v > (double)in->mask_max ? (double)in->mask_max : v;
     return v >= (double)in->threshold;
@@ -2719,38 +2835,61 @@ static int fpf__same_tower(const fpf_config *ca, const fpf__tower *a, const fpf_
     return same;
 }
 
-/* Options in range: finite values, a FIXED range with lo < hi, percentiles in [0, 100]. */
-static int fpf__options_ok(const fpf_options *o) {
-    int ok = fpf__in(o->det_max_instances, 0, FPF_MAX_DETECTIONS) && fpf__in(o->isa, 0, 4);
-    ok &= fpf__in(o->norm16, 0, 2) && fpf__fin(o->det_min_confidence, 0.0f, 1.0f) && o->n_threads >= 0;
-    if (o->norm16 == FPF_NORM16_FIXED)
-        ok &= fpf__fin(o->norm16_lo, -FLT_MAX, FLT_MAX) && fpf__fin(o->norm16_hi, -FLT_MAX, FLT_MAX) &&
-              o->norm16_lo < o->norm16_hi;
-    if (o->norm16 == FPF_NORM16_PERCENTILE && (o->norm16_lo != 0.0f || o->norm16_hi != 0.0f))
-        ok &= fpf__fin(o->norm16_lo, 0.0f, 100.0f) && fpf__fin(o->norm16_hi, 0.0f, 100.0f) &&
-              o->norm16_lo < o->norm16_hi;
-    return ok;
+/* A failed session init: the message goes to fpf_options.init_msg, when the caller gave one. */
+static fpf_result fpf__init_fail(const fpf_options *opt, fpf_result r, const char *a, const char *b, const char *c) {
+    if (opt && opt->init_msg) fpf__msg3(opt->init_msg, opt->init_msg_size, a, b, c);
+    return r;
 }
 
-static fpf_result fpf__check_pair(const fpf_model *m, const fpf_model *nuc, int max_h, int max_w) {
-    if (!m) return FPF_ERR_INVALID_ARG;
-    if (nuc && nuc->cfg.variant != FPF_VARIANT_CORES) return FPF_ERR_MODEL_PAIR;
-    if (max_h < 1 || max_w < 1 || max_h > FPF_MAX_IMAGE_DIM || max_w > FPF_MAX_IMAGE_DIM) return FPF_ERR_IMAGE_SIZE;
+/* Options in range: finite values, a FIXED range with lo < hi, percentiles in [0, 100]. */
+static const char *fpf__options_bad(const fpf_options *o) {
+    if (!fpf__in(o->norm16, 0, 2)) return "unknown fpf_options.norm16";
+    if (o->norm16 == FPF_NORM16_FIXED &&
+        !(fpf__fin(o->norm16_lo, -FLT_MAX, FLT_MAX) && fpf__fin(o->norm16_hi, -FLT_MAX, FLT_MAX) && o->norm16_lo < o->norm16_hi))
+        return "norm16 FIXED needs finite lo < hi";
+    if (o->norm16 == FPF_NORM16_PERCENTILE && (o->norm16_lo != 0.0f || o->norm16_hi != 0.0f) &&
+        !(fpf__fin(o->norm16_lo, 0.0f, 100.0f) && fpf__fin(o->norm16_hi, 0.0f, 100.0f) && o->norm16_lo < o->norm16_hi))
+        return "norm16 PERCENTILE needs 0 <= lo < hi <= 100";
+    if (!fpf__fin(o->det_min_confidence, 0.0f, 1.0f)) return "det_min_confidence must be in [0, 1]";
+    if (o->n_threads < 0) return "n_threads must be >= 0";
+    return NULL;
+}
+
+static fpf_result fpf__check_pair(const fpf_model *m, const fpf_model *nuc, int max_h, int max_w,
+                                  const fpf_options *opt) {
+    char n[24];
+    const char *bad;
+    if (!m) return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, "no model", "", "");
+    if (nuc && nuc->cfg.variant != FPF_VARIANT_CORES)
+        return fpf__init_fail(opt, FPF_ERR_MODEL_PAIR, "the nucleus model must be a cores model (variant 0), not variant ",
+                              fpf__num(n, (size_t)(nuc->cfg.variant < 0 ? 0 : nuc->cfg.variant)), "");
+    if (max_h < 1 || max_w < 1 || max_h > FPF_MAX_IMAGE_DIM || max_w > FPF_MAX_IMAGE_DIM)
+        return fpf__init_fail(opt, FPF_ERR_IMAGE_SIZE, "maximum image size must be 1 .. ",
+                              fpf__num(n, FPF_MAX_IMAGE_DIM), " pixels a side (FPF_MAX_IMAGE_DIM)");
+    if (opt && (opt->det_max_instances < 0 || opt->det_max_instances > FPF_MAX_DETECTIONS))
+        return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, "det_max_instances must be 0 .. ", fpf__num(n, FPF_MAX_DETECTIONS),
+                              " (FPF_MAX_DETECTIONS)");
+    if (opt && (bad = fpf__options_bad(opt)) != NULL) return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, bad, "", "");
+    if (opt && ((int)opt->isa < FPF_ISA_AUTO || (int)opt->isa > FPF_ISA_NEON))
+        return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, "unknown fpf_options.isa ", fpf__num(n, (size_t)(opt->isa < 0 ? 0 : opt->isa)), "");
+    if (opt && !fpf__kernels_for((fpf_isa)opt->isa))
+        return fpf__init_fail(opt, FPF_ERR_UNSUPPORTED_ISA, "fpf_options.isa = ", fpf_isa_name((fpf_isa)opt->isa),
+                              ": this build or CPU cannot run these kernels (fpf_isa_supported)");
     return FPF_OK;
 }
 
 FPF_DEF fpf_result fpf_session_workspace_size(const fpf_model *m, const fpf_model *nuc, int max_h,
                                               int max_w, const fpf_options *opt, size_t *bytes) {
     fpf__bump b;
-    fpf_result r = fpf__check_pair(m, nuc, max_h, max_w);
-    if (!bytes) return FPF_ERR_INVALID_ARG;
+    fpf_result r;
+    if (!bytes) return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, "bytes is NULL", "", "");
     *bytes = 0;
-    if (r != FPF_OK) return r;
-    if (opt && !fpf__options_ok(opt)) return FPF_ERR_INVALID_ARG;
+    if ((r = fpf__check_pair(m, nuc, max_h, max_w, opt)) != FPF_OK) return r;
     {   /* the largest buffer, in float64, must fit size_t with room to spare */
         double hw = (double)fpf__ceil64(max_h) * (double)fpf__ceil64(max_w);
         double widest = (double)(fpf__depth(&m->cfg) > m->cfg.rpn_width ? fpf__depth(&m->cfg) : m->cfg.rpn_width);
-        if (hw * (widest + 64.0) * 16.0 > (double)((size_t)-1) / 4.0) return FPF_ERR_IMAGE_SIZE;
+        if (hw * (widest + 64.0) * 16.0 > (double)((size_t)-1) / 4.0)
+            return fpf__init_fail(opt, FPF_ERR_IMAGE_SIZE, "the workspace for this image size overflows size_t", "", "");
     }
     b.base = NULL; b.used = 0;
     fpf__session_layout(&b, NULL, m, nuc, fpf__ceil64(max_h), fpf__ceil64(max_w), fpf__max_det(m, nuc, opt));
@@ -2765,17 +2904,20 @@ FPF_DEF fpf_result fpf_session_init_preallocated(const fpf_model *m, const fpf_m
     fpf__bump b;
     fpf_session *s;
     fpf_result r;
-    if (!out || !buf) return FPF_ERR_INVALID_ARG;
+    char n1[24], n2[24];
+    if (!out || !buf) return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, !out ? "out is NULL" : "buf is NULL", "", "");
     *out = NULL;
     if ((r = fpf_session_workspace_size(m, nuc, max_h, max_w, opt, &need)) != FPF_OK) return r;
-    if (bytes < need) return FPF_ERR_OUT_OF_MEMORY;
+    if (bytes < need)
+        return fpf__init_fail(opt, FPF_ERR_OUT_OF_MEMORY, fpf__num(n1, bytes), "-byte buffer; the session needs ",
+                              fpf__num(n2, need));
     b.base = (char *)buf + ((FPF__ALIGN - ((uintptr_t)buf & (FPF__ALIGN - 1))) & (FPF__ALIGN - 1));
     b.used = 0;
     s = (fpf_session *)(void *)b.base;
     memset(s, 0, sizeof *s);
     if (opt) s->opt = *opt;
     s->model = m; s->nucleus = nuc;
-    if (!(s->run.kern = fpf__kernels_for((fpf_isa)s->opt.isa))) return FPF_ERR_INVALID_ARG;
+    s->run.kern = fpf__kernels_for((fpf_isa)s->opt.isa); /* checked by fpf__check_pair */
     s->run.parallel_for = s->opt.parallel_for; s->run.pool = s->opt.pool;
     s->max_h = max_h; s->max_w = max_w;
     s->max_det = fpf__max_det(m, nuc, opt);
@@ -2796,10 +2938,12 @@ FPF_DEF fpf_result fpf_session_init(const fpf_model *m, const fpf_model *nuc, in
     size_t need;
     void *buf;
     fpf_result r;
-    if (!out) return FPF_ERR_INVALID_ARG;
+    char n[24];
+    if (!out) return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, "out is NULL", "", "");
     *out = NULL;
     if ((r = fpf_session_workspace_size(m, nuc, max_h, max_w, opt, &need)) != FPF_OK) return r;
-    if (!(buf = fpf__alloc(opt ? &opt->allocator : NULL, need))) return FPF_ERR_OUT_OF_MEMORY;
+    if (!(buf = fpf__alloc(opt ? &opt->allocator : NULL, need)))
+        return fpf__init_fail(opt, FPF_ERR_OUT_OF_MEMORY, "cannot allocate the ", fpf__num(n, need), "-byte workspace");
     if ((r = fpf_session_init_preallocated(m, nuc, max_h, max_w, opt, buf, need, out)) != FPF_OK) {
         fpf__free(opt ? &opt->allocator : NULL, buf);
         return r;

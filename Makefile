@@ -26,10 +26,6 @@ build/tests/%: tests/%.c $(HEADERS)
 	@mkdir -p build/tests
 	$(CC) $(CFLAGS) -I. -Iexamples -Itests $< -o $@ $(LDLIBS)
 
-# Every test program prints "<area>: N passed, N failed[, N skipped]"; tests/run.sh adds them up.
-test: headers $(EXAMPLES) $(TESTS) build/tests/neon_kernels build/tests/neon_qkernels $(SAN_TESTS) build/tests/doc_snippets
-	@sh tests/run.sh $(TESTS) build/tests/neon_kernels build/tests/neon_qkernels $(SAN_TESTS) build/tests/doc_snippets
-
 # The quick start in fpf.h's header comment and README.md's C blocks, compiled and run at test
 # time by tests/doc_snippets.sh (this is its launcher, with the compiler and flags of the build).
 build/tests/doc_snippets: tests/doc_snippets.sh Makefile
@@ -54,6 +50,11 @@ build/tests/sanitized_%: tests/test_%.c $(HEADERS)
 	  printf '#!/bin/sh\necho "%s asan-ubsan: 0 passed, 0 failed, 1 skipped (no sanitizer runtime)"\n' '$*' > $@; \
 	fi
 	@chmod +x $@
+
+# Every test program prints "<area>: N passed, N failed[, N skipped]"; tests/run.sh adds them up.
+# (After SAN_TESTS: a rule's prerequisites are expanded where the rule is read.)
+test: headers $(EXAMPLES) $(TESTS) build/tests/neon_kernels build/tests/neon_qkernels $(SAN_TESTS) build/tests/doc_snippets
+	@sh tests/run.sh $(TESTS) build/tests/neon_kernels build/tests/neon_qkernels $(SAN_TESTS) build/tests/doc_snippets tests/install.sh
 
 # The NEON kernels: tests/test_kernels.c cross-compiled for aarch64 and run under qemu-user
 # (Debian: gcc-aarch64-linux-gnu qemu-user; .ci/run installs them). Without them it is skipped.
@@ -147,6 +148,91 @@ walkthrough: build/fpf_walkthrough
 compare-synth: build/fpf_synth
 	build/fpf_synth --compare build/compare_synth.png
 
+# The whole test suite (examples included: the CLI tests run them) under ASan + UBSan, every
+# finding fatal. It builds in build/san/, a shadow root whose sources are links to this tree,
+# so the tests' relative paths (build/fpf_segment, ../shared) work unchanged there.
+SANITIZE_CC    ?= clang
+SANITIZE_FLAGS ?= -std=c99 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+                  -fno-sanitize-recover=all -ffp-contract=off
+SAN_ROOT  := build/san
+sanitize:
+	@mkdir -p $(SAN_ROOT)/build
+	@for f in fpf.h fpf_post.h fpf_eval.h examples tests weights Makefile; do ln -sfn ../../$$f $(SAN_ROOT)/$$f; done
+	@if [ -d ../shared ]; then ln -sfn "$$(cd ../shared && pwd)" build/shared; fi
+	$(MAKE) -C $(SAN_ROOT) --no-print-directory CC="$(SANITIZE_CC)" CFLAGS="$(SANITIZE_FLAGS)" \
+	    $(EXAMPLES) $(TESTS)
+	cd $(SAN_ROOT) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=23 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 sh tests/run.sh $(TESTS)
+
+# Installs as a C library: the three headers, the CLIs, the shipped models (share/fpf/models),
+# a pkg-config file (fpf.pc) and a CMake package (find_package(fpf) -> fpf::fpf, header-only).
+PREFIX  ?= /usr/local
+DESTDIR ?=
+VERSION := $(shell sed -n 's/^\#define FPF_VERSION_STRING "\(.*\)"/\1/p' fpf.h)
+INSTALL_DIR = $(DESTDIR)$(PREFIX)
+install: $(EXAMPLES)
+	install -d $(INSTALL_DIR)/include $(INSTALL_DIR)/bin $(INSTALL_DIR)/share/fpf/models/example \
+	    $(INSTALL_DIR)/lib/pkgconfig $(INSTALL_DIR)/lib/cmake/fpf
+	install -m 644 fpf.h fpf_post.h fpf_eval.h $(INSTALL_DIR)/include/
+	install -m 755 $(EXAMPLES) $(INSTALL_DIR)/bin/
+	install -m 644 weights/models/*.fpf $(INSTALL_DIR)/share/fpf/models/
+	install -m 644 weights/models/example/* $(INSTALL_DIR)/share/fpf/models/example/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' packaging/fpf.pc.in > $(INSTALL_DIR)/lib/pkgconfig/fpf.pc
+	install -m 644 packaging/fpfConfig.cmake $(INSTALL_DIR)/lib/cmake/fpf/
+	sed -e 's|@VERSION@|$(VERSION)|' -e 's|@MAJOR@|$(firstword $(subst ., ,$(VERSION)))|' \
+	    packaging/fpfConfigVersion.cmake.in > $(INSTALL_DIR)/lib/cmake/fpf/fpfConfigVersion.cmake
+
+uninstall:
+	rm -f $(addprefix $(INSTALL_DIR)/include/,fpf.h fpf_post.h fpf_eval.h) \
+	    $(patsubst build/%,$(INSTALL_DIR)/bin/%,$(EXAMPLES)) $(INSTALL_DIR)/lib/pkgconfig/fpf.pc
+	rm -rf $(INSTALL_DIR)/share/fpf $(INSTALL_DIR)/lib/cmake/fpf
+
+# Fully static CLIs in build/static/: musl (Debian musl-tools) when present, else glibc -static.
+STATIC_CC ?= $(shell command -v musl-gcc >/dev/null 2>&1 && echo musl-gcc || echo $(CC))
+static: $(patsubst build/%,build/static/%,$(EXAMPLES))
+	@ls -l $^ | awk '{printf "%-28s %6.2f MB\n", $$NF, $$5 / 1048576}'
+build/static/%: examples/%.c $(HEADERS)
+	@mkdir -p build/static
+	$(STATIC_CC) $(CFLAGS) -static -I. -Iexamples -Itests $< -o $@ $(LDLIBS)
+	strip $@
+
+# libFuzzer harnesses (tests/fuzz/), one per parser; seed corpora are generated into
+# build/fuzz/corpus/ (never committed). make fuzz FUZZ_SECONDS=N runs each for N seconds, one
+# after the other on one core; crash files go to build/fuzz/artifacts/<target>/.
+FUZZ_CC      ?= clang
+FUZZ_FLAGS   ?= -std=c99 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=all -ffp-contract=off
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := model tiff png inflate lzw packbits coco rle labels
+FUZZ_ZLIB    := $(shell [ -f /usr/include/zlib.h ] && echo yes)
+build/fuzz/fuzz_inflate: FUZZ_EXTRA = $(if $(FUZZ_ZLIB),-DFUZZ_ZLIB -lz)
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/fuzz/fuzz_image_common.h $(HEADERS) examples/fpf_eval.c
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -I. -Iexamples -Itests -Itests/fuzz $< -o $@ $(FUZZ_EXTRA) $(LDLIBS)
+build/fuzz/make_corpus: tests/fuzz/make_corpus.c $(HEADERS)
+	@mkdir -p build/fuzz
+	$(CC) $(CFLAGS) -I. -Iexamples -Itests $< -o $@ $(LDLIBS)
+build/fuzz/corpus/.made: build/fuzz/make_corpus tests/fuzz/make_corpus.sh build/fpf_synth
+	sh tests/fuzz/make_corpus.sh build/fuzz/corpus build/fuzz/make_corpus
+	@touch $@
+fuzz-build: $(addprefix build/fuzz/fuzz_,$(FUZZ_TARGETS))
+fuzz: fuzz-build build/fuzz/corpus/.made
+	sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+# The harnesses as plain programs (any compiler): replay files, e.g. a crash found elsewhere.
+build/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(HEADERS) examples/fpf_eval.c
+	@mkdir -p build/fuzz
+	$(CC) $(CFLAGS) -DFUZZ_REPLAY -I. -Iexamples -Itests -Itests/fuzz $< -o $@ $(LDLIBS)
+
+# Soak (a benchmark): 1000 images through one session in one process, RSS every 100 runs, then
+# a batch of mixed sizes. SOAK_ARGS adds options (bench/soak.c: --runs --height --width --threads).
+SOAK_ARGS ?=
+build/soak: bench/soak.c $(HEADERS) examples/fpf_synth.h
+	@mkdir -p build
+	$(CC) $(CFLAGS) -I. -Iexamples $< -o $@ $(LDLIBS)
+soak: build/soak
+	build/soak $(SOAK_ARGS)
+	build/soak --mixed $(SOAK_ARGS)
+
 clean:
 	rm -rf build
 
@@ -154,4 +240,5 @@ clean:
 -include weights/weights.mk
 -include bench/bench.mk
 
-.PHONY: all test fixtures clean bench bench-eval headers demo compare-synth walkthrough
+.PHONY: all test fixtures clean bench bench-eval headers demo compare-synth walkthrough sanitize install \
+        uninstall static fuzz fuzz-build soak

@@ -174,8 +174,16 @@
 
    Limits and security
        The loader checks every offset, size and shape with overflow-safe arithmetic, the checksum,
-       that the tensor set is exactly the one the config implies, and that no weight is NaN or Inf.
-       Image sizes are checked against FPF_MAX_IMAGE_DIM and the workspace size for overflow.
+       that the tensor set is exactly the one the config implies, that no tensor overlaps the
+       header, the table or another tensor, and that no weight is NaN or Inf. Every config field
+       has a bound (listed at fpf_config_check), and the file size must be within the largest the
+       config implies, so fpf_model_load_file reads the 320-byte head first and refuses a
+       directory, a foreign or oversized file before allocating anything. Options are checked
+       (fpf_session_init: FPF_ERR_INVALID_ARG for a non-finite or empty FIXED range, percentiles
+       outside [0, 100], det_max_instances above FPF_MAX_DETECTIONS). Image sizes are checked
+       against FPF_MAX_IMAGE_DIM and the workspace size for overflow. Time: every loop a file
+       controls runs over tensors (≤ 640), weights (≤ file size), anchors of the image, the
+       pre_nms_limit best of them, post_nms_rois proposals or det_max_instances detections.
 */
 #ifndef FPF_H_INCLUDED
 #define FPF_H_INCLUDED
@@ -267,6 +275,31 @@ typedef struct fpf_config {
     float mask_threshold;       /* 0.5 */
     float bn_epsilon;           /* 1e-3 (already folded; recorded for provenance) */
 } fpf_config;
+
+/* Limits of a config (fpf_config_check) and of options (fpf_session_init). The per-RoI work
+   and workspace grow with post_nms_rois × pool sizes × widths, so these bounds bound the time
+   and memory a checksummed file can ask for. Paper value -> largest accepted (why):
+     stem_width 64 -> 256, bottleneck 32..256 -> 1024, stage_out 128..1024 -> 4096,
+     fpn_width 256 -> 512, rpn_width 512 -> 1024, fc_width 1024 -> 2048, mask_width 256 -> 512
+                                 (2× ResNet-101/FPN widths, the widest published Mask R-CNN);
+     blocks 2,2,4,2 -> 1..8 per stage;  pool_size 7 -> 2..14, mask_pool_size 14 -> 2..28 (2×);
+     pre_nms_limit 6000 -> FPF_MAX_PRE_NMS (Detectron's training value);
+     post_nms_rois 500 -> min(pre_nms_limit, FPF_MAX_PROPOSALS) (proposals come from the top
+                                 pre_nms_limit anchors; 2000 = Mask R-CNN's training value);
+     det_max_instances 200 -> min(post_nms_rois, FPF_MAX_DETECTIONS) (a detection refines a
+                                 proposal; also the bound of fpf_options.det_max_instances);
+     image_multiple 64, anchor_stride 1, backbone_strides 4..64, num_classes 2: fixed;
+     anchor_scales 32..512 -> [1, 65536] px; anchor_ratios 0.5,1,2 -> [1e-3, 1e3];
+     thresholds, det_min_confidence and mask_threshold in [0, 1]; bbox std devs in [0, 100];
+     mean_pixel in [-65536, 65536], pixel_scale in [1e-6, 1e9]; roi_canonical_size in [1, 1e5],
+     roi_canonical_level 2..5; bn_epsilon in [0, 1].  Images: 1..FPF_MAX_IMAGE_DIM per side.
+   A file's size is at most what its config implies (fpf__max_size: header, table, tensors 64-byte aligned). */
+#define FPF_MAX_PRE_NMS 12000
+#define FPF_MAX_PROPOSALS 2000
+#define FPF_MAX_DETECTIONS 2000
+#ifndef FPF_MAX_MODEL_BYTES
+#define FPF_MAX_MODEL_BYTES ((uint64_t)1 << 32) /* largest .fpf file (4 GiB) */
+#endif
 
 /* The paper's configuration for a variant (spec §1.4). */
 FPF_DEF void fpf_config_paper(fpf_config *cfg, fpf_variant variant);
@@ -403,7 +436,8 @@ typedef struct fpf_options {
                                   (compiled out by FPF_NO_THREADS: then always 1) */
     int isa;                   /* fpf_isa; 0 = AUTO */
     int norm16;                /* fpf_norm16_mode */
-    float norm16_lo, norm16_hi; /* FIXED: intensities; PERCENTILE: percents (0 and 0 = 0.1, 99.9) */
+    float norm16_lo, norm16_hi; /* FIXED: intensities, finite, lo < hi; PERCENTILE: percents in
+                                   [0, 100], lo < hi (0 and 0 = 0.1, 99.9) */
     float det_min_confidence;  /* 0 = the model's (0.7) */
     int det_max_instances;     /* 0 = the model's (200); at most 65536. Per image (per tile when tiled) */
     int max_proposals;         /* 0 = the model's post_nms_rois (500); at most 65536. More proposals
@@ -783,24 +817,24 @@ FPF_DEF fpf_result fpf_config_check(const fpf_config *c) {
     ok &= fpf__in(c->variant, 0, 4) && fpf__in(c->merge, 0, 2);
     ok &= c->merge == (c->variant == FPF_VARIANT_FPF_ADD ? 1 : c->variant == FPF_VARIANT_FPF_CONCAT ? 2 : 0);
     ok &= c->input_channels == (c->variant == FPF_VARIANT_WITH_NUCLEUS ? 2 : 1);
-    ok &= c->num_classes == 2 && fpf__in(c->stem_width, 1, 4096);
+    ok &= c->num_classes == 2 && fpf__in(c->stem_width, 1, 256);
     for (i = 0; i < 4; i++)
-        ok &= fpf__in(c->blocks[i], 1, FPF__MAXB) && fpf__in(c->bottleneck[i], 1, 4096) &&
-              fpf__in(c->stage_out[i], 1, 8192);
-    ok &= fpf__in(c->fpn_width, 1, 1024) && fpf__in(c->rpn_width, 1, 4096);
-    ok &= fpf__in(c->fc_width, 1, 8192) && fpf__in(c->mask_width, 1, 1024);
-    ok &= fpf__in(c->pool_size, 2, 32) && fpf__in(c->mask_pool_size, 2, 64);
+        ok &= fpf__in(c->blocks[i], 1, FPF__MAXB) && fpf__in(c->bottleneck[i], 1, 1024) &&
+              fpf__in(c->stage_out[i], 1, 4096);
+    ok &= fpf__in(c->fpn_width, 1, 512) && fpf__in(c->rpn_width, 1, 1024);
+    ok &= fpf__in(c->fc_width, 1, 2048) && fpf__in(c->mask_width, 1, 512);
+    ok &= fpf__in(c->pool_size, 2, 14) && fpf__in(c->mask_pool_size, 2, 28);
     ok &= c->image_multiple == 64 && c->anchor_stride == 1;
     for (i = 0; i < 5; i++)
-        ok &= fpf__fin(c->anchor_scales[i], 1.0f, 1e5f) && c->backbone_strides[i] == (4 << i);
+        ok &= fpf__fin(c->anchor_scales[i], 1.0f, 65536.0f) && c->backbone_strides[i] == (4 << i);
     for (i = 0; i < 3; i++) ok &= fpf__fin(c->anchor_ratios[i], 1e-3f, 1e3f);
-    ok &= fpf__fin(c->mean_pixel, -1e6f, 1e6f) && fpf__fin(c->pixel_scale, 1e-6f, 1e9f);
-    ok &= fpf__fin(c->rpn_nms_threshold, 0.0f, 1.0f) && fpf__in(c->pre_nms_limit, 1, 1 << 20);
-    ok &= fpf__in(c->post_nms_rois, 1, 1 << 16);
+    ok &= fpf__fin(c->mean_pixel, -65536.0f, 65536.0f) && fpf__fin(c->pixel_scale, 1e-6f, 1e9f);
+    ok &= fpf__fin(c->rpn_nms_threshold, 0.0f, 1.0f) && fpf__in(c->pre_nms_limit, 1, FPF_MAX_PRE_NMS);
+    ok &= fpf__in(c->post_nms_rois, 1, FPF_MAX_PROPOSALS) && c->post_nms_rois <= c->pre_nms_limit;
     for (i = 0; i < 4; i++)
         ok &= fpf__fin(c->rpn_bbox_std[i], 0.0f, 100.0f) && fpf__fin(c->bbox_std[i], 0.0f, 100.0f);
     ok &= fpf__fin(c->det_min_confidence, 0.0f, 1.0f) && fpf__fin(c->det_nms_threshold, 0.0f, 1.0f);
-    ok &= fpf__in(c->det_max_instances, 1, 1 << 16);
+    ok &= fpf__in(c->det_max_instances, 1, FPF_MAX_DETECTIONS) && c->det_max_instances <= c->post_nms_rois;
     ok &= fpf__fin(c->roi_canonical_size, 1.0f, 1e5f) && fpf__in(c->roi_canonical_level, 2, 5);
     ok &= fpf__fin(c->mask_threshold, 0.0f, 1.0f) && fpf__fin(c->bn_epsilon, 0.0f, 1.0f);
     return ok ? FPF_OK : FPF_ERR_BAD_MODEL;
@@ -996,8 +1030,11 @@ static fpf_result fpf__bind(fpf__loader *ld, int n_tensors, const char *name, in
     return fpf__fail(ld, FPF_ERR_BAD_MODEL, "missing tensor ", name, "");
 }
 
-/* Table sanity: names terminated, dtypes known, data inside the file, 64-aligned, sizes exact. */
+/* Table sanity: names terminated, dtypes known, data inside the file, 64-aligned, sizes exact,
+   after the tensor table and overlapping no other tensor (in-place packing rewrites the data). */
 static fpf_result fpf__check_table(fpf__loader *ld, int n_tensors, size_t *weight_bytes) {
+    uint64_t lo[4 * FPF_MAX_LAYERS], hi[4 * FPF_MAX_LAYERS];
+    size_t table_end = FPF__HDR + FPF__CFG_BYTES + (size_t)n_tensors * FPF__ENTRY;
     int t, i;
     *weight_bytes = 0;
     for (t = 0; t < n_tensors; t++) {
@@ -1014,8 +1051,58 @@ static fpf_result fpf__check_table(fpf__loader *ld, int n_tensors, size_t *weigh
             return fpf__fail(ld, FPF_ERR_BAD_MODEL, "tensor ", (const char *)e, " has a size that disagrees with its shape");
         if (off % FPF__ALIGN || off > ld->size || !fpf__add((size_t)off, (size_t)nbytes, &end) || end > ld->size)
             return fpf__fail(ld, FPF_ERR_BAD_MODEL, "tensor ", (const char *)e, " lies outside the file");
+        if (off < table_end)
+            return fpf__fail(ld, FPF_ERR_BAD_MODEL, "tensor ", (const char *)e, " overlaps the header or tensor table");
+        for (i = 0; i < t; i++) /* at most 640 tensors: 200k comparisons */
+            if (off < hi[i] && lo[i] < end) {
+                char both[2 * FPF__NAME + 8];
+                fpf__msg3(both, sizeof both, (const char *)(e - (size_t)(t - i) * FPF__ENTRY), " and ", (const char *)e);
+                return fpf__fail(ld, FPF_ERR_BAD_MODEL, "tensors ", both, " overlap");
+            }
+        lo[t] = off; hi[t] = end;
         *weight_bytes += (size_t)nbytes;
     }
+    return FPF_OK;
+}
+
+/* The largest file this (checked) config allows: header, config, a table of up to 3 tensors per
+   layer, then per layer the f32 kernel (an s8 kernel is smaller), its bias, and for an int8 layer
+   its per-channel scales and its "input_q" tensor, all 64-byte aligned. An all-f32 file is exactly
+   the size without the int8 terms. Bounds what a loader reads (≤ 4 GiB). */
+static uint64_t fpf__max_size(const fpf_config *c) {
+    fpf_layer_desc d[FPF_MAX_LAYERS];
+    int n = fpf__layers(c, NULL, NULL, NULL, d, NULL, FPF_MAX_LAYERS), l;
+    uint64_t total;
+    if (n > FPF_MAX_LAYERS) return 0;
+    total = (FPF__HDR + FPF__CFG_BYTES + (uint64_t)FPF__ENTRY * 3 * (uint64_t)n + 63) / 64 * 64;
+    for (l = 0; l < n; l++) { /* each factor ≤ 4096 by fpf_config_check: no overflow */
+        uint64_t nk = (uint64_t)d[l].kh * (uint64_t)d[l].kw * (uint64_t)d[l].cin * (uint64_t)d[l].cout * 4;
+        uint64_t nb = ((uint64_t)d[l].cout * 4 + 63) / 64 * 64;
+        total += (nk + 63) / 64 * 64 + nb + nb + 64;   /* kernel, bias, int8 scales, input_q */
+    }
+    return total;
+}
+
+/* What the first FPF__HDR + FPF__CFG_BYTES bytes say, for a file of `size` bytes: magic, version,
+   size field, config, and that the size is within the largest the config implies. Checked before the rest
+   of a file is read, so a huge or sparse file costs nothing. Checksum and table come later. */
+static fpf_result fpf__check_head(fpf__loader *ld, const uint8_t *f, uint64_t size, fpf_config *cfg) {
+    uint32_t words[64];
+    int i;
+    if (size < FPF__HDR + FPF__CFG_BYTES || memcmp(f, "FPFMODEL", 8) != 0)
+        return fpf__fail(ld, FPF_ERR_MODEL_VERSION, "not an .fpf model (bad magic or too short)", "", "");
+    if (fpf__rd32(f + 8) != FPF_FORMAT_VERSION)
+        return fpf__fail(ld, FPF_ERR_MODEL_VERSION, "unsupported .fpf format version (this build reads version 1)", "", "");
+    if (fpf__rd64(f + 16) != size)
+        return fpf__fail(ld, FPF_ERR_BAD_MODEL, "file size disagrees with the header (truncated?)", "", "");
+    if (size > FPF_MAX_MODEL_BYTES)
+        return fpf__fail(ld, FPF_ERR_BAD_MODEL, "model file larger than FPF_MAX_MODEL_BYTES", "", "");
+    for (i = 0; i < 64; i++) words[i] = fpf__rd32(f + FPF__HDR + 4 * i);
+    fpf_config_from_words(cfg, words);
+    if (fpf_config_check(cfg) != FPF_OK)
+        return fpf__fail(ld, FPF_ERR_BAD_MODEL, "config block out of range or inconsistent (or the file is corrupt)", "", "");
+    if (size > fpf__max_size(cfg))
+        return fpf__fail(ld, FPF_ERR_BAD_MODEL, "file larger than the largest its config implies", "", "");
     return FPF_OK;
 }
 
@@ -1144,7 +1231,8 @@ static fpf_result fpf__qbind(fpf__loader *ld, fpf_model *m, const fpf_layer_desc
             if ((int)fpf__rd32(e + 88 + 4 * i) != kd[i])
                 return fpf__fail(ld, FPF_ERR_BAD_MODEL, "tensor ", name, " has a shape that disagrees with the config");
         so = fpf__rd64(e + 120);
-        if (so == 0 || so % 4 || so > ld->size || (ld->size - so) / 4 < (uint64_t)d->cout)
+        if (so % 4 || so < FPF__HDR + FPF__CFG_BYTES + (uint64_t)m->n_tensors * FPF__ENTRY /* not in the head or table */
+            || so > ld->size || (ld->size - so) / 4 < (uint64_t)d->cout)
             return fpf__fail(ld, FPF_ERR_BAD_MODEL, "int8 tensor ", name, " has no valid scales");
         used[t] = 1;
         q->w = (const int8_t *)(const void *)(ld->file + fpf__rd64(e + 104));
@@ -1268,27 +1356,18 @@ static fpf_result fpf__bind_all(fpf__loader *ld, fpf_model *m, unsigned char *us
 
 static fpf_result fpf__parse(fpf__loader *ld, fpf_model *m) {
     const uint8_t *f = ld->file;
-    uint32_t words[64];
-    size_t table_end;
     unsigned char used[4 * FPF_MAX_LAYERS];
-    int i;
     fpf_result r;
     if (ld->size < FPF__HDR + FPF__CFG_BYTES || memcmp(f, "FPFMODEL", 8) != 0)
         return fpf__fail(ld, FPF_ERR_MODEL_VERSION, "not an .fpf model (bad magic or too short)", "", "");
-    if (fpf__rd32(f + 8) != FPF_FORMAT_VERSION)
-        return fpf__fail(ld, FPF_ERR_MODEL_VERSION, "unsupported .fpf format version (this build reads version 1)", "", "");
-    if (fpf__rd64(f + 16) != ld->size)
-        return fpf__fail(ld, FPF_ERR_BAD_MODEL, "file size disagrees with the header (truncated?)", "", "");
-    if (fpf_checksum(f, ld->size) != fpf__rd64(f + 24))
+    if (fpf__rd64(f + 16) == ld->size && fpf__rd32(f + 8) == FPF_FORMAT_VERSION &&
+        fpf_checksum(f, ld->size) != fpf__rd64(f + 24)) /* corruption reads as such, not as a bad config */
         return fpf__fail(ld, FPF_ERR_CHECKSUM, "checksum mismatch (corrupt file)", "", "");
+    if ((r = fpf__check_head(ld, f, ld->size, &m->cfg)) != FPF_OK) return r;
     m->n_tensors = (int)fpf__rd32(f + 12);
     if (fpf__rd32(f + 12) > 4 * FPF_MAX_LAYERS ||
-        (table_end = FPF__HDR + FPF__CFG_BYTES + (size_t)m->n_tensors * FPF__ENTRY) > ld->size)
+        FPF__HDR + FPF__CFG_BYTES + (size_t)m->n_tensors * FPF__ENTRY > ld->size)
         return fpf__fail(ld, FPF_ERR_BAD_MODEL, "tensor table lies outside the file", "", "");
-    for (i = 0; i < 64; i++) words[i] = fpf__rd32(f + FPF__HDR + 4 * i);
-    fpf_config_from_words(&m->cfg, words);
-    if (fpf_config_check(&m->cfg) != FPF_OK)
-        return fpf__fail(ld, FPF_ERR_BAD_MODEL, "config block out of range or inconsistent", "", "");
     if ((r = fpf__check_table(ld, m->n_tensors, &m->weight_bytes)) != FPF_OK) return r;
     memset(used, 0, sizeof used);
     return fpf__bind_all(ld, m, used);
@@ -1341,15 +1420,29 @@ FPF_DEF fpf_result fpf_model_load_file(const char *path, const fpf_allocator *al
     FILE *fp;
     long len;
     void *buf;
+    uint8_t head[FPF__HDR + FPF__CFG_BYTES];
+    size_t got;
+    fpf_config cfg;
+    fpf__loader ld;
+    fpf_result r;
     if (!path || !out) return FPF_ERR_INVALID_ARG;
     *out = NULL;
     fp = fopen(path, "rb");
     if (!fp) { fpf__msg3(msg, msg_size, "cannot open ", path, ""); return FPF_ERR_IO; }
+    /* The head first: a directory, a foreign file or a size the config does not imply is
+       refused before anything big is allocated or read. */
+    got = fread(head, 1, sizeof head, fp);
+    if (ferror(fp)) { fclose(fp); fpf__msg3(msg, msg_size, "cannot read ", path, " (a directory?)"); return FPF_ERR_IO; }
     if (fseek(fp, 0, SEEK_END) != 0 || (len = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) != 0) {
         fclose(fp); fpf__msg3(msg, msg_size, "cannot seek ", path, ""); return FPF_ERR_IO;
     }
+    ld.file = head; ld.size = got; ld.writable = 0; ld.msg = msg; ld.msg_size = msg_size;
+    if ((r = fpf__check_head(&ld, head, (uint64_t)len, &cfg)) != FPF_OK) { fclose(fp); return r; }
+    if ((uint64_t)len > (uint64_t)((size_t)-1) - 64) {
+        fclose(fp); fpf__msg3(msg, msg_size, "model file too large for this machine: ", path, ""); return FPF_ERR_OUT_OF_MEMORY;
+    }
     buf = fpf__alloc(alloc, (size_t)len + 1);
-    if (!buf) { fclose(fp); return FPF_ERR_OUT_OF_MEMORY; }
+    if (!buf) { fclose(fp); fpf__msg3(msg, msg_size, "out of memory reading ", path, ""); return FPF_ERR_OUT_OF_MEMORY; }
     if (fread(buf, 1, (size_t)len, fp) != (size_t)len) {
         fclose(fp); fpf__free(alloc, buf); fpf__msg3(msg, msg_size, "cannot read ", path, ""); return FPF_ERR_IO;
     }
@@ -3628,9 +3721,24 @@ static fpf_result fpf__init_fail(const fpf_options *opt, fpf_result r, const cha
     return r;
 }
 
+/* Options in range: finite values, a FIXED range with lo < hi, percentiles in [0, 100]. */
+static const char *fpf__options_bad(const fpf_options *o) {
+    if (!fpf__in(o->norm16, 0, 2)) return "unknown fpf_options.norm16";
+    if (o->norm16 == FPF_NORM16_FIXED &&
+        !(fpf__fin(o->norm16_lo, -FLT_MAX, FLT_MAX) && fpf__fin(o->norm16_hi, -FLT_MAX, FLT_MAX) && o->norm16_lo < o->norm16_hi))
+        return "norm16 FIXED needs finite lo < hi";
+    if (o->norm16 == FPF_NORM16_PERCENTILE && (o->norm16_lo != 0.0f || o->norm16_hi != 0.0f) &&
+        !(fpf__fin(o->norm16_lo, 0.0f, 100.0f) && fpf__fin(o->norm16_hi, 0.0f, 100.0f) && o->norm16_lo < o->norm16_hi))
+        return "norm16 PERCENTILE needs 0 <= lo < hi <= 100";
+    if (!fpf__fin(o->det_min_confidence, 0.0f, 1.0f)) return "det_min_confidence must be in [0, 1]";
+    if (o->n_threads < 0) return "n_threads must be >= 0";
+    return NULL;
+}
+
 static fpf_result fpf__check_pair(const fpf_model *m, const fpf_model *nuc, int max_h, int max_w,
                                   const fpf_options *opt) {
     char n[24];
+    const char *bad;
     if (!m) return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, "no model", "", "");
     if (nuc && nuc->cfg.variant != FPF_VARIANT_CORES)
         return fpf__init_fail(opt, FPF_ERR_MODEL_PAIR, "the nucleus model must be a cores model (variant 0), not variant ",
@@ -3638,8 +3746,10 @@ static fpf_result fpf__check_pair(const fpf_model *m, const fpf_model *nuc, int 
     if (max_h < 1 || max_w < 1 || max_h > FPF_MAX_IMAGE_DIM || max_w > FPF_MAX_IMAGE_DIM)
         return fpf__init_fail(opt, FPF_ERR_IMAGE_SIZE, "maximum image size must be 1 .. ",
                               fpf__num(n, FPF_MAX_IMAGE_DIM), " pixels a side (FPF_MAX_IMAGE_DIM)");
-    if (opt && (opt->det_max_instances < 0 || opt->det_max_instances > (1 << 16)))
-        return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, "det_max_instances must be 0 .. 65536", "", "");
+    if (opt && (opt->det_max_instances < 0 || opt->det_max_instances > FPF_MAX_DETECTIONS))
+        return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, "det_max_instances must be 0 .. ", fpf__num(n, FPF_MAX_DETECTIONS),
+                              " (FPF_MAX_DETECTIONS)");
+    if (opt && (bad = fpf__options_bad(opt)) != NULL) return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, bad, "", "");
     if (opt && ((int)opt->isa < FPF_ISA_AUTO || (int)opt->isa > FPF_ISA_NEON))
         return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, "unknown fpf_options.isa ", fpf__num(n, (size_t)(opt->isa < 0 ? 0 : opt->isa)), "");
     if (opt && !fpf__kernels_for((fpf_isa)opt->isa))

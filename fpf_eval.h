@@ -121,7 +121,7 @@ typedef enum fpf_eval_result {
     FPF_EVAL_OK = 0,
     FPF_EVAL_ERR_INVALID_ARG = -1,     /* NULL pointer or bad argument */
     FPF_EVAL_ERR_OUT_OF_MEMORY = -2,   /* allocator returned NULL */
-    FPF_EVAL_ERR_INVALID = -3,  /* malformed RLE, box or score (NaN, w<0...) */
+    FPF_EVAL_ERR_INVALID = -3,  /* malformed RLE, box or score (NaN, +-inf, w<0...) */
     FPF_EVAL_ERR_SIZE = -4,     /* masks of one image differ in height/width */
     FPF_EVAL_ERR_BUFFER = -5,   /* output buffer too small */
     FPF_EVAL_ERR_NO_MASK = -6,  /* segm asked but an instance had no mask */
@@ -780,7 +780,7 @@ static fpf_eval_result fpf_eval__check_inst(const fpf_eval_instance *in, int is_
     for (k = 0; k < 4; k++)
         if (!(b[k] == b[k]) || b[k] > DBL_MAX || b[k] < -DBL_MAX) return FPF_EVAL_ERR_INVALID;
     if (b[2] < 0 || b[3] < 0) return FPF_EVAL_ERR_INVALID;
-    if (is_dt && !(in->score == in->score)) return FPF_EVAL_ERR_INVALID;
+    if (is_dt && !(in->score <= DBL_MAX && in->score >= -DBL_MAX)) return FPF_EVAL_ERR_INVALID; /* NaN, +-inf */
     if (!fpf_eval__has_mask(&in->mask)) { hw[2] = 1; return FPF_EVAL_OK; }
     if (fpf_eval_rle_check(&in->mask) != FPF_EVAL_OK) return FPF_EVAL_ERR_INVALID;
     if (hw[0] < 0) { hw[0] = in->mask.h; hw[1] = in->mask.w; }

@@ -97,7 +97,11 @@ FPFC_DEF void fpfc_write_rle(fpfc_buf *b, const fpf_eval_rle *r, int as_string);
 
 #if defined(FPF_COCO_IMPLEMENTATION) && !defined(FPF_COCO_IMPLEMENTATION_DONE)
 #define FPF_COCO_IMPLEMENTATION_DONE
+#ifndef FPFC_MAX_FILE
+#define FPFC_MAX_FILE (1L << 30) /* largest JSON or CSV input, read whole; its size is checked first */
+#endif
 #include <errno.h>
+#include <float.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,6 +245,7 @@ static int fpfc__number(fpfc__parser *p, double *out) {
     if (n >= sizeof buf) return fpfc__err(p, "number too long");
     memcpy(buf, p->s, n); buf[n] = 0;
     *out = strtod(buf, NULL); /* correctly rounded, like Python's float() */
+    if (!(*out <= DBL_MAX && *out >= -DBL_MAX)) return fpfc__err(p, "number out of range (beyond +-1.8e308)");
     p->s = s;
     return 0;
 }
@@ -321,6 +326,14 @@ FPFC_DEF int fpfc_read_text(const char *path, char **data, size_t *size, char *e
     char *b = NULL;
     size_t n = 0, cap = 0, r;
     if (!f) return fpfc__fail(err, err_size, "%s: cannot open: %s", path, strerror(errno));
+    if (fseek(f, 0, SEEK_END) == 0) { /* refuse a huge (or sparse) file before reading it */
+        long len = ftell(f);
+        if (len > FPFC_MAX_FILE) {
+            fclose(f);
+            return fpfc__fail(err, err_size, "%s: file too large (%ld bytes, limit %ld)", path, len, (long)FPFC_MAX_FILE);
+        }
+        rewind(f);
+    }
     for (;;) {
         if (n + 65536 > cap) {
             char *nb = (char *)realloc(b, cap = cap ? cap * 2 : 1 << 20);
@@ -331,7 +344,7 @@ FPFC_DEF int fpfc_read_text(const char *path, char **data, size_t *size, char *e
         n += r;
         if (r == 0) break;
     }
-    if (ferror(f)) { free(b); fclose(f); return fpfc__fail(err, err_size, "%s: read error", path); }
+    if (ferror(f)) { free(b); fclose(f); return fpfc__fail(err, err_size, "%s: read error (a directory?)", path); }
     fclose(f);
     b[n] = 0;
     *data = b; *size = n;

@@ -36,6 +36,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <float.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,7 +284,7 @@ static int load_scores(const char *path, cli_scores *sc) {
         lab = strtoul(c1 + 1, &endp, 10);
         if (endp == c1 + 1 || *endp || errno || lab > 0xFFFFFFFFul) { free(data); return cli_fail("%s: line %zu: bad label", path, lineno); }
         s = strtod(c2 + 1, &endp);
-        if (endp == c2 + 1 || *endp || s != s) { free(data); return cli_fail("%s: line %zu: bad score", path, lineno); }
+        if (endp == c2 + 1 || *endp || !(s <= DBL_MAX && s >= -DBL_MAX)) { free(data); return cli_fail("%s: line %zu: bad score (not a finite number)", path, lineno); }
         if (sc->n == cap) {
             cli_score *nv = (cli_score *)realloc(sc->v, (cap = cap ? cap * 2 : 64) * sizeof *nv);
             if (!nv) { free(data); return cli_fail("out of memory"); }

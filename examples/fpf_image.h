@@ -37,10 +37,12 @@
 #define FPFI_MAX_DIM 65536 /* pixels per side */
 #endif
 #ifndef FPFI_MAX_DECODED
-#define FPFI_MAX_DECODED ((size_t)1 << 30) /* bytes of one decoded page or PNG stream */
+#define FPFI_MAX_DECODED ((size_t)1 << 30) /* bytes one read allocates besides the file: the
+                                              decoded stream or strip plus the image, together */
 #endif
 #ifndef FPFI_MAX_FILE
-#define FPFI_MAX_FILE (((size_t)-1) >> 1) /* bytes of an input file */
+#define FPFI_MAX_FILE ((size_t)1 << 30) /* bytes of an input file (read whole; its size is checked
+                                           before it is read, and its format sniffed first) */
 #endif
 #ifndef FPFI_MAX_PAGES
 #define FPFI_MAX_PAGES 65536 /* TIFF IFDs */
@@ -170,13 +172,13 @@ FPFIDEF int fpfi_alloc(fpfi_image *img, int w, int h, fpfi_type type) {
     if (w <= 0 || h <= 0 || w > FPFI_MAX_DIM || h > FPFI_MAX_DIM) return -1;
     n = (size_t)w * (size_t)h * fpfi_type_size(type);
     if (n / fpfi_type_size(type) / (size_t)w != (size_t)h || n > FPFI_MAX_DECODED) return -1;
-    img->pixels = calloc(n, 1);
+    img->pixels = FPFI_CALLOC(n, 1);
     return img->pixels ? 0 : -1;
 }
 
 FPFIDEF void fpfi_free(fpfi_image *img) {
     if (!img) return;
-    free(img->pixels);
+    FPFI_FREE(img->pixels);
     img->pixels = NULL;
     img->w = img->h = 0;
 }
@@ -227,21 +229,36 @@ FPFIDEF int fpfi_load_file(const char *path, unsigned char **data, size_t *size,
     FILE *f = fopen(path, "rb");
     unsigned char *buf = NULL;
     size_t len = 0, cap = 0;
+    long end;
     *data = NULL;
     *size = 0;
     if (!f) return fpfi__fail(err, errlen, "cannot open %s", path);
+    /* A regular file's size is known before anything is read: refuse it whole when too large,
+     * else read it into one buffer of that size (pipes and the like grow a buffer instead). */
+    if (fseek(f, 0, SEEK_END) == 0 && (end = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+        if ((unsigned long)end > (unsigned long)FPFI_MAX_FILE) {
+            fclose(f);
+            return fpfi__fail(err, errlen, "%s: file too large (%lu bytes, limit %lu)", path, (unsigned long)end,
+                              (unsigned long)FPFI_MAX_FILE);
+        }
+        cap = (size_t)end + 1; /* one more byte sees a file that grew, and a directory's EISDIR */
+        if (!(buf = (unsigned char *)FPFI_MALLOC(cap))) {
+            fclose(f);
+            return fpfi__fail(err, errlen, "out of memory reading %s", path);
+        }
+    }
     for (;;) {
         size_t got;
         if (len == cap) {
             size_t ncap = cap ? cap * 2 : 65536;
             unsigned char *p;
-            if (cap >= FPFI_MAX_FILE / 2 + 1) {
-                free(buf);
+            if (cap > FPFI_MAX_FILE) {
+                FPFI_FREE(buf);
                 fclose(f);
                 return fpfi__fail(err, errlen, "%s: file too large", path);
             }
-            p = (unsigned char *)realloc(buf, ncap);
-            if (!p) { free(buf); fclose(f); return fpfi__fail(err, errlen, "out of memory reading %s", path); }
+            p = (unsigned char *)FPFI_REALLOC(buf, ncap);
+            if (!p) { FPFI_FREE(buf); fclose(f); return fpfi__fail(err, errlen, "out of memory reading %s", path); }
             buf = p;
             cap = ncap;
         }
@@ -249,7 +266,7 @@ FPFIDEF int fpfi_load_file(const char *path, unsigned char **data, size_t *size,
         len += got;
         if (got == 0) break;
     }
-    if (ferror(f)) { free(buf); fclose(f); return fpfi__fail(err, errlen, "read error on %s", path); }
+    if (ferror(f)) { FPFI_FREE(buf); fclose(f); return fpfi__fail(err, errlen, "read error on %s (a directory?)", path); }
     fclose(f);
     *data = buf;
     *size = len;
@@ -358,7 +375,7 @@ static int fpfi__pnm_info(const unsigned char *d, size_t n, fpfi_info *info, cha
     fpfi__pnm pn;
     fpfi_page_info *pg;
     if (fpfi__pnm_header(d, n, &pn, err, errlen)) return -1;
-    pg = (fpfi_page_info *)calloc(1, sizeof *pg);
+    pg = (fpfi_page_info *)FPFI_CALLOC(1, sizeof *pg);
     if (!pg) return fpfi__fail(err, errlen, "out of memory");
     pg->width = pn.w;
     pg->height = pn.h;
@@ -595,7 +612,7 @@ static int fpfi__tiff_walk(const fpfi__tiff *t, uint64_t first, int want, fpfi__
             fpfi_type type = FPFI_U8;
             if (n == cap) {
                 int ncap = cap ? cap * 2 : 8;
-                fpfi_page_info *q = (fpfi_page_info *)realloc(*infos, (size_t)ncap * sizeof *q);
+                fpfi_page_info *q = (fpfi_page_info *)FPFI_REALLOC(*infos, (size_t)ncap * sizeof *q);
                 if (!q) return fpfi__fail(err, errlen, "out of memory");
                 *infos = q;
                 cap = ncap;
@@ -721,7 +738,7 @@ static void fpfi__unpredict2(unsigned char *row, size_t nvals, int stride, int b
  * into planes, most significant byte first, and then byte-differenced with the pixel stride. */
 static int fpfi__unpredict3(unsigned char *row, size_t nvals, int stride, int bytes) {
     size_t nb = nvals * (size_t)bytes, i;
-    unsigned char *tmp = (unsigned char *)malloc(nb);
+    unsigned char *tmp = (unsigned char *)FPFI_MALLOC(nb);
     int b, host_be = fpfi__host_big_endian();
     if (!tmp) return -1;
     for (i = (size_t)stride; i < nb; i++) row[i] = (unsigned char)(row[i] + row[i - stride]);
@@ -729,7 +746,7 @@ static int fpfi__unpredict3(unsigned char *row, size_t nvals, int stride, int by
         for (b = 0; b < bytes; b++)
             tmp[i * bytes + (host_be ? b : bytes - 1 - b)] = row[(size_t)b * nvals + i];
     memcpy(row, tmp, nb);
-    free(tmp);
+    FPFI_FREE(tmp);
     return 0;
 }
 
@@ -737,7 +754,7 @@ static int fpfi__unpredict3(unsigned char *row, size_t nvals, int stride, int by
 static int fpfi__tiff_decode(const fpfi__tiff *t, const fpfi__tpage *p, int sample, fpfi_image *out, char *err,
                              size_t errlen) {
     fpfi_type type;
-    int bytes, cspp, plane, k0;
+    int bytes, cspp, plane, k0, direct;
     uint64_t ck;
     uint64_t cw, ch, across, down, per_plane, nchunks, rowvals;
     size_t rowbytes, chunkcap;
@@ -773,9 +790,15 @@ static int fpfi__tiff_decode(const fpfi__tiff *t, const fpfi__tpage *p, int samp
         return fpfi__fail(err, errlen, "too many %ss (%llu)", what, (unsigned long long)per_plane);
     rowbytes = (size_t)(rowvals * (uint64_t)bytes);
     chunkcap = rowbytes * (size_t)ch;
+    /* Strips of one sample are rows of the image: decode them in place. Otherwise a strip or
+     * tile buffer sits beside the image, and the two together must fit FPFI_MAX_DECODED. */
+    direct = !p->tiled && cspp == 1;
+    if (!direct && (uint64_t)chunkcap + p->width * p->height * (uint64_t)bytes > FPFI_MAX_DECODED)
+        return fpfi__fail(err, errlen, "%s buffer plus image too large (%llu x %llu)", what,
+                          (unsigned long long)p->width, (unsigned long long)p->height);
     if (fpfi_alloc(out, (int)p->width, (int)p->height, type)) return fpfi__fail(err, errlen, "out of memory");
-    tmp = (unsigned char *)malloc(chunkcap ? chunkcap : 1);
-    if (!tmp) { fpfi_free(out); return fpfi__fail(err, errlen, "out of memory"); }
+    tmp = direct ? NULL : (unsigned char *)FPFI_MALLOC(chunkcap ? chunkcap : 1);
+    if (!direct && !tmp) { fpfi_free(out); return fpfi__fail(err, errlen, "out of memory"); }
     for (ck = 0; ck < per_plane; ck++) {
         uint64_t idx = (uint64_t)plane * per_plane + (uint64_t)ck, off, cnt, x0, y0, rows, r;
         size_t need, got = 0;
@@ -785,10 +808,11 @@ static int fpfi__tiff_decode(const fpfi__tiff *t, const fpfi__tpage *p, int samp
         y0 = (ck / across) * ch;
         rows = p->tiled ? ch : (p->height - y0 < ch ? p->height - y0 : ch);
         need = rowbytes * (size_t)rows;
+        if (direct) tmp = (unsigned char *)out->pixels + (size_t)y0 * rowbytes;
         off = fpfi__tval(t, &p->offsets, idx);
         cnt = p->have_counts ? fpfi__tval(t, &p->counts, idx) : need;
         if (off > t->n || cnt > t->n - off) {
-            free(tmp);
+            if (!direct) FPFI_FREE(tmp);
             fpfi_free(out);
             return fpfi__fail(err, errlen, "truncated %s data at offset %llu: %s %llu needs %llu bytes, file has %llu",
                               what, (unsigned long long)off, what, (unsigned long long)idx,
@@ -819,13 +843,15 @@ static int fpfi__tiff_decode(const fpfi__tiff *t, const fpfi__tpage *p, int samp
                        (unsigned long)need);
         }
         if (k0 == -2) fpfi__fail(err, errlen, "truncated PackBits data in %s %llu", what, (unsigned long long)idx);
-        if (k0 < 0) { free(tmp); fpfi_free(out); return -1; }
+        if (k0 < 0) { if (!direct) FPFI_FREE(tmp); fpfi_free(out); return -1; }
         /* Predictor 3 works on file bytes; otherwise bring samples to host order first. */
         for (r = 0; r < rows; r++) {
             unsigned char *row = tmp + (size_t)r * rowbytes;
             if (p->predictor == 3) {
                 if (fpfi__unpredict3(row, (size_t)rowvals, cspp, bytes)) {
-                    free(tmp); fpfi_free(out); return fpfi__fail(err, errlen, "out of memory");
+                    if (!direct) FPFI_FREE(tmp);
+                    fpfi_free(out);
+                    return fpfi__fail(err, errlen, "out of memory");
                 }
                 continue;
             }
@@ -833,13 +859,13 @@ static int fpfi__tiff_decode(const fpfi__tiff *t, const fpfi__tpage *p, int samp
             if (p->predictor == 2) fpfi__unpredict2(row, (size_t)rowvals, cspp, bytes);
         }
         /* Copy our sample of the part of the chunk that lies inside the image. */
-        for (r = 0; r < rows && y0 + r < p->height; r++) {
+        for (r = 0; !direct && r < rows && y0 + r < p->height; r++) {
             uint64_t ncol = p->width - x0 < cw ? p->width - x0 : cw;
             unsigned char *dst = (unsigned char *)out->pixels + ((size_t)(y0 + r) * p->width + x0) * (size_t)bytes;
             fpfi__pick(dst, tmp + (size_t)r * rowbytes, (size_t)ncol, cspp, p->planar == 2 ? 0 : sample, bytes);
         }
     }
-    free(tmp);
+    if (!direct) FPFI_FREE(tmp);
     /* Palette: gray palettes map to their gray level, coloured ones keep the index. */
     if (p->photometric == 3) {
         size_t ncol = (size_t)1 << p->bps, i, npix = (size_t)p->width * p->height;
@@ -891,7 +917,7 @@ static int fpfi__tiff_info(const unsigned char *d, size_t n, fpfi_info *info, ch
     info->bigtiff = t.big;
     info->big_endian = t.be;
     count = fpfi__tiff_walk(&t, first, -1, NULL, &info->pages, err, errlen);
-    if (count < 0) { free(info->pages); info->pages = NULL; return -1; }
+    if (count < 0) { FPFI_FREE(info->pages); info->pages = NULL; return -1; }
     if (count == 0) return fpfi__fail(err, errlen, "TIFF file has no pages");
     info->npages = count;
     return 0;
@@ -1021,22 +1047,25 @@ static int fpfi__png_read(const unsigned char *d, size_t n, int sample, fpfi_ima
         return fpfi__fail(err, errlen, "sample %d out of range (PNG has %d)", sample, g.channels);
     rowbytes = ((size_t)g.w * (size_t)g.channels * (size_t)g.depth + 7) / 8;
     rawlen = (size_t)g.h * (rowbytes + 1);
+    if ((uint64_t)rawlen + (uint64_t)g.w * g.h * (g.depth == 16 ? 2u : 1u) > FPFI_MAX_DECODED)
+        return fpfi__fail(err, errlen, "PNG image data plus image too large (%lu x %lu)", (unsigned long)g.w,
+                          (unsigned long)g.h);
     if ((uint64_t)rawlen > (uint64_t)g.idat_total * FPFI_DEFLATE_MAX_RATIO + 1024)
         return fpfi__fail(err, errlen, "decompression bomb: %lu compressed bytes cannot hold %lu bytes of image data",
                           (unsigned long)g.idat_total, (unsigned long)rawlen);
-    idat = (unsigned char *)malloc(g.idat_total);
-    raw = (unsigned char *)malloc(rawlen);
-    if (!idat || !raw) { free(idat); free(raw); return fpfi__fail(err, errlen, "out of memory"); }
+    idat = (unsigned char *)FPFI_MALLOC(g.idat_total);
+    raw = (unsigned char *)FPFI_MALLOC(rawlen);
+    if (!idat || !raw) { FPFI_FREE(idat); FPFI_FREE(raw); return fpfi__fail(err, errlen, "out of memory"); }
     fpfi__png_scan(d, n, &g, idat, NULL, 0);
     rc = fpfi_inflate(idat, g.idat_total, 1, raw, rawlen, &got, err, errlen);
-    free(idat);
+    FPFI_FREE(idat);
     if (rc == FPFI_INFLATE_FULL) rc = fpfi__fail(err, errlen, "PNG image data is larger than its size (decompression bomb?)");
     else if (rc == 0 && got < rawlen)
         rc = fpfi__fail(err, errlen, "truncated PNG image data: %lu of %lu bytes", (unsigned long)got, (unsigned long)rawlen);
     if (rc == 0) rc = fpfi__png_unfilter(raw, g.h, rowbytes, (g.channels * g.depth + 7) / 8, err, errlen);
     if (rc == 0 && fpfi_alloc(out, (int)g.w, (int)g.h, g.depth == 16 ? FPFI_U16 : FPFI_U8))
         rc = fpfi__fail(err, errlen, "out of memory");
-    if (rc) { free(raw); return -1; }
+    if (rc) { FPFI_FREE(raw); return -1; }
     if (g.ctype == 3) /* gray palette? */
         for (x = 0; x + 2 < g.plte_len; x += 3) gray &= g.plte[x] == g.plte[x + 1] && g.plte[x] == g.plte[x + 2];
     for (y = 0; y < g.h; y++) {
@@ -1049,7 +1078,7 @@ static int fpfi__png_read(const unsigned char *d, size_t n, int sample, fpfi_ima
             } else if (g.depth == 8) {
                 unsigned v = line[x * (size_t)g.channels + (size_t)sample];
                 if (g.ctype == 3 && gray) {
-                    if (v * 3 >= g.plte_len) { free(raw); fpfi_free(out); return fpfi__fail(err, errlen, "PNG palette index %u out of range", v); }
+                    if (v * 3 >= g.plte_len) { FPFI_FREE(raw); fpfi_free(out); return fpfi__fail(err, errlen, "PNG palette index %u out of range", v); }
                     v = g.plte[v * 3];
                 }
                 ((unsigned char *)out->pixels)[i] = (unsigned char)v;
@@ -1061,7 +1090,7 @@ static int fpfi__png_read(const unsigned char *d, size_t n, int sample, fpfi_ima
             }
         }
     }
-    free(raw);
+    FPFI_FREE(raw);
     return 0;
 }
 
@@ -1069,7 +1098,7 @@ static int fpfi__png_info(const unsigned char *d, size_t n, fpfi_info *info, cha
     fpfi__png g;
     fpfi_page_info *pg;
     if (fpfi__png_scan(d, n, &g, NULL, err, errlen)) return -1;
-    pg = (fpfi_page_info *)calloc(1, sizeof *pg);
+    pg = (fpfi_page_info *)FPFI_CALLOC(1, sizeof *pg);
     if (!pg) return fpfi__fail(err, errlen, "out of memory");
     pg->width = (int)g.w;
     pg->height = (int)g.h;
@@ -1108,14 +1137,29 @@ FPFIDEF int fpfi_read_memory(const void *data, size_t size, int page, int sample
     }
 }
 
+/* The first bytes of a file must name a format we read before the whole file is loaded. */
+static int fpfi__sniff_file(const char *path, char *err, size_t errlen) {
+    unsigned char head[8];
+    size_t got;
+    FILE *f = fopen(path, "rb");
+    if (!f) return fpfi__fail(err, errlen, "cannot open %s", path);
+    got = fread(head, 1, sizeof head, f);
+    if (ferror(f)) { fclose(f); return fpfi__fail(err, errlen, "read error on %s (a directory?)", path); }
+    fclose(f);
+    if (fpfi__sniff(head, got) == FPFI_FORMAT_UNKNOWN)
+        return fpfi__fail(err, errlen, "%s: unknown image format (not TIFF, PNG or PGM)", path);
+    return 0;
+}
+
 FPFIDEF int fpfi_read(const char *path, int page, int sample, fpfi_image *out, char *err, size_t errlen) {
     unsigned char *d;
     size_t n;
     int rc;
     out->pixels = NULL;
+    if (fpfi__sniff_file(path, err, errlen)) return -1;
     if (fpfi_load_file(path, &d, &n, err, errlen)) return -1;
     rc = fpfi_read_memory(d, n, page, sample, out, err, errlen);
-    free(d);
+    FPFI_FREE(d);
     if (rc && err && errlen) { /* prefix the file name */
         char msg[512];
         snprintf(msg, sizeof msg, "%s", err);
@@ -1142,13 +1186,13 @@ FPFIDEF int fpfi_info_read(const char *path, fpfi_info *info, char *err, size_t 
     memset(info, 0, sizeof *info);
     if (fpfi_load_file(path, &d, &n, err, errlen)) return -1;
     rc = fpfi_info_memory(d, n, info, err, errlen);
-    free(d);
+    FPFI_FREE(d);
     return rc;
 }
 
 FPFIDEF void fpfi_info_free(fpfi_info *info) {
     if (!info) return;
-    free(info->pages);
+    FPFI_FREE(info->pages);
     info->pages = NULL;
     info->npages = 0;
 }
@@ -1167,7 +1211,7 @@ static void fpfi__bput(fpfi__buf *b, const void *src, size_t n) {
         size_t cap = b->cap ? b->cap : 1024;
         unsigned char *q;
         while (cap - b->len < n) cap *= 2;
-        q = (unsigned char *)realloc(b->p, cap);
+        q = (unsigned char *)FPFI_REALLOC(b->p, cap);
         if (!q) { b->oom = 1; return; }
         b->p = q;
         b->cap = cap;
@@ -1300,7 +1344,7 @@ static int fpfi__encode_png_raw(const unsigned char *px, uint32_t w, uint32_t h,
     size_t rowbytes = (size_t)w * (size_t)channels * (size_t)(depth / 8), zlen = 0, i;
     int bpp = channels * depth / 8, f;
     uint32_t y;
-    filt = (unsigned char *)malloc((size_t)h * (rowbytes + 1));
+    filt = (unsigned char *)FPFI_MALLOC((size_t)h * (rowbytes + 1));
     if (!filt) return fpfi__fail(err, errlen, "out of memory");
     for (y = 0; y < h; y++) {
         const unsigned char *cur = px + (size_t)y * rowbytes, *prev = y ? cur - rowbytes : NULL;
@@ -1329,10 +1373,10 @@ static int fpfi__encode_png_raw(const unsigned char *px, uint32_t w, uint32_t h,
         }
     }
     if (fpfi_zlib_compress(filt, (size_t)h * (rowbytes + 1), &z, &zlen)) {
-        free(filt);
+        FPFI_FREE(filt);
         return fpfi__fail(err, errlen, "out of memory");
     }
-    free(filt);
+    FPFI_FREE(filt);
     fpfi__bput(b, sig, 8);
     ihdr[0] = (unsigned char)(w >> 24); ihdr[1] = (unsigned char)(w >> 16); ihdr[2] = (unsigned char)(w >> 8); ihdr[3] = (unsigned char)w;
     ihdr[4] = (unsigned char)(h >> 24); ihdr[5] = (unsigned char)(h >> 16); ihdr[6] = (unsigned char)(h >> 8); ihdr[7] = (unsigned char)h;
@@ -1343,14 +1387,14 @@ static int fpfi__encode_png_raw(const unsigned char *px, uint32_t w, uint32_t h,
     for (i = 0; i < zlen; i += 1u << 20) /* IDAT chunks of at most 1 MiB */
         fpfi__png_chunk(b, "IDAT", z + i, zlen - i < (1u << 20) ? zlen - i : (1u << 20));
     fpfi__png_chunk(b, "IEND", NULL, 0);
-    free(z);
+    FPFI_FREE(z);
     return 0;
 }
 
 /* Samples in big-endian byte order (PNG and PGM store 16-bit values that way). */
 static unsigned char *fpfi__be_copy(const fpfi_image *img) {
     size_t n = (size_t)img->w * img->h * fpfi_type_size(img->type);
-    unsigned char *p = (unsigned char *)malloc(n ? n : 1);
+    unsigned char *p = (unsigned char *)FPFI_MALLOC(n ? n : 1);
     if (!p) return NULL;
     memcpy(p, img->pixels, n);
     if (fpfi_type_size(img->type) > 1 && !fpfi__host_big_endian())
@@ -1383,12 +1427,12 @@ FPFIDEF int fpfi_encode(fpfi_format format, const fpfi_image *img, unsigned char
             fpfi__bput(&b, hdr, strlen(hdr));
             fpfi__bput(&b, be, (size_t)img->w * img->h * fpfi_type_size(img->type));
         }
-        free(be);
+        FPFI_FREE(be);
     } else {
         return fpfi__fail(err, errlen, "unknown output format");
     }
     if (rc == 0 && b.oom) rc = fpfi__fail(err, errlen, "out of memory");
-    if (rc) { free(b.p); return -1; }
+    if (rc) { FPFI_FREE(b.p); return -1; }
     *out = b.p;
     *outlen = b.len;
     return 0;
@@ -1400,7 +1444,7 @@ static int fpfi__write(fpfi_format format, const char *path, const fpfi_image *i
     int rc;
     if (fpfi_encode(format, img, &p, &n, err, errlen)) return -1;
     rc = fpfi_write_file_atomic(path, p, n, err, errlen);
-    free(p);
+    FPFI_FREE(p);
     return rc;
 }
 
@@ -1423,7 +1467,7 @@ FPFIDEF int fpfi_encode_png_rgb(int w, int h, const unsigned char *rgb, unsigned
     if (!rgb || w <= 0 || h <= 0 || w > FPFI_MAX_DIM || h > FPFI_MAX_DIM) return fpfi__fail(err, errlen, "invalid image");
     rc = fpfi__encode_png_raw(rgb, (uint32_t)w, (uint32_t)h, 3, 8, &b, err, errlen);
     if (rc == 0 && b.oom) rc = fpfi__fail(err, errlen, "out of memory");
-    if (rc != 0) { free(b.p); return rc; }
+    if (rc != 0) { FPFI_FREE(b.p); return rc; }
     *out = b.p; *outlen = b.len;
     return 0;
 }
@@ -1433,7 +1477,7 @@ FPFIDEF int fpfi_write_png_rgb(const char *path, int w, int h, const unsigned ch
     size_t len;
     int rc = fpfi_encode_png_rgb(w, h, rgb, &data, &len, err, errlen);
     if (rc == 0) rc = fpfi_write_file_atomic(path, data, len, err, errlen);
-    free(data);
+    FPFI_FREE(data);
     return rc;
 }
 

@@ -115,7 +115,7 @@ static const char *compression_name(int c) {
 
 int main(int argc, char **argv) {
     const char *path = NULL;
-    int json = 0, i, p;
+    int json = 0, i, p, rc = 0;
     unsigned char *data;
     size_t size;
     fpfi_info info;
@@ -132,9 +132,13 @@ int main(int argc, char **argv) {
                         "  lists every page and sample of a TIFF, PNG or PGM file\n");
         return 2;
     }
-    if (fpfi_load_file(path, &data, &size, err, sizeof err) ||
-        fpfi_info_memory(data, size, &info, err, sizeof err)) {
+    if (fpfi_load_file(path, &data, &size, err, sizeof err)) {
         fprintf(stderr, "fpf_imageinfo: %s: %s\n", path, err);
+        return 1;
+    }
+    if (fpfi_info_memory(data, size, &info, err, sizeof err)) {
+        fprintf(stderr, "fpf_imageinfo: %s: %s\n", path, err);
+        free(data);
         return 1;
     }
     if (json) printf("{\"pages\": [");
@@ -146,21 +150,23 @@ int main(int argc, char **argv) {
         const fpfi_page_info *pg = &info.pages[p];
         stats all;
         int s;
-        per = (stats *)realloc(per, (size_t)pg->samples * sizeof *per);
-        if (!per) { fprintf(stderr, "fpf_imageinfo: out of memory\n"); return 1; }
+        stats *grown = (stats *)realloc(per, (size_t)pg->samples * sizeof *per);
+        if (!grown) { fprintf(stderr, "fpf_imageinfo: out of memory\n"); rc = 1; break; }
+        per = grown;
         stats_init(&all, pg->type);
         for (s = 0; s < pg->samples; s++) {
             fpfi_image img;
             if (fpfi_read_memory(data, size, p, s, &img, err, sizeof err)) {
-                if (json) printf("]}\n");
                 fprintf(stderr, "fpf_imageinfo: %s: page %d sample %d: %s\n", path, p, s, err);
-                return 1;
+                rc = 1;
+                break;
             }
             stats_init(&per[s], pg->type);
             stats_add_image(&per[s], &img);
             stats_merge(&all, &per[s]);
             fpfi_free(&img);
         }
+        if (rc) break;
         if (json) {
             printf("%s{\"width\": %d, \"height\": %d, \"samples\": %d, \"bits\": %d, \"format\": \"%s\", ",
                    p ? ", " : "", pg->width, pg->height, pg->samples, pg->bits, fpfi_type_format(pg->type));
@@ -189,5 +195,5 @@ int main(int argc, char **argv) {
     free(per);
     free(data);
     fpfi_info_free(&info);
-    return 0;
+    return rc;
 }

@@ -48,6 +48,14 @@ FPFIDEF unsigned long fpfi_adler32(unsigned long adler, const unsigned char *p, 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+/* Every allocation of fpf_inflate.h and fpf_image.h goes through these (define all four or none;
+ * buffers these headers hand out are then released with FPFI_FREE). */
+#ifndef FPFI_MALLOC
+#define FPFI_MALLOC(n) malloc(n)
+#define FPFI_REALLOC(p, n) realloc(p, n)
+#define FPFI_CALLOC(n, k) calloc(n, k)
+#define FPFI_FREE(p) free(p)
+#endif
 
 /* ---- checksums -------------------------------------------------------------------- */
 
@@ -296,11 +304,13 @@ static int fpfi__dynamic(fpfi__inflate *s) {
         }
     }
     if (lengths[256] == 0) return fpfi__inf_fail(s, "deflate block has no end-of-block code");
+    /* An incomplete code is only allowed as a single code of one bit (RFC 1951 3.2.7, as zlib
+     * and puff read it): anything else leaves bit patterns that decode to nothing. */
     err = fpfi__build(&lencode, lengths, (int)nlen);
-    if (err < 0 || (err > 0 && nlen - lencode.count[0] != 1))
+    if (err < 0 || (err > 0 && nlen - lencode.count[0] != lencode.count[1]) || (err > 0 && lencode.count[1] != 1))
         return fpfi__inf_fail(s, "bad deflate literal/length code lengths");
     err = fpfi__build(&distcode, lengths + nlen, (int)ndist);
-    if (err < 0 || (err > 0 && ndist - distcode.count[0] != 1))
+    if (err < 0 || (err > 0 && ndist - distcode.count[0] != distcode.count[1]) || (err > 0 && distcode.count[1] != 1))
         return fpfi__inf_fail(s, "bad deflate distance code lengths");
     return fpfi__codes(s, &lencode, &distcode);
 }
@@ -366,7 +376,7 @@ typedef struct fpfi__bitw {
 static void fpfi__wbyte(fpfi__bitw *w, unsigned char b) {
     if (w->len == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 4096;
-        unsigned char *p = (unsigned char *)realloc(w->buf, cap);
+        unsigned char *p = (unsigned char *)FPFI_REALLOC(w->buf, cap);
         if (!p) { w->oom = 1; return; }
         w->buf = p;
         w->cap = cap;
@@ -428,14 +438,14 @@ static void fpfi__wmatch(fpfi__bitw *w, int len, int dist) {
 FPFIDEF int fpfi_zlib_compress(const unsigned char *src, size_t n, unsigned char **out,
                               size_t *outlen) {
     fpfi__bitw w;
-    long *head = (long *)malloc(sizeof(long) << FPFI__HBITS);
-    long *prev = (long *)malloc(sizeof(long) * FPFI__WIN);
+    long *head = (long *)FPFI_MALLOC(sizeof(long) << FPFI__HBITS);
+    long *prev = (long *)FPFI_MALLOC(sizeof(long) * FPFI__WIN);
     size_t i = 0;
     unsigned long adler = fpfi_adler32(1, src, n);
     memset(&w, 0, sizeof w);
     *out = NULL;
     *outlen = 0;
-    if (!head || !prev) { free(head); free(prev); return -1; }
+    if (!head || !prev) { FPFI_FREE(head); FPFI_FREE(prev); return -1; }
     for (i = 0; i < ((size_t)1 << FPFI__HBITS); i++) head[i] = -1;
     fpfi__wbyte(&w, 0x78); /* CMF: deflate, 32K window */
     fpfi__wbyte(&w, 0x01); /* FLG: fastest, check bits make 0x7801 % 31 == 0 */
@@ -486,9 +496,9 @@ FPFIDEF int fpfi_zlib_compress(const unsigned char *src, size_t n, unsigned char
     fpfi__wbyte(&w, (unsigned char)(adler >> 16));
     fpfi__wbyte(&w, (unsigned char)(adler >> 8));
     fpfi__wbyte(&w, (unsigned char)adler);
-    free(head);
-    free(prev);
-    if (w.oom) { free(w.buf); return -1; }
+    FPFI_FREE(head);
+    FPFI_FREE(prev);
+    if (w.oom) { FPFI_FREE(w.buf); return -1; }
     *out = w.buf;
     *outlen = w.len;
     return 0;

@@ -5,20 +5,33 @@
  *                     [--norm16 percentile|none|fixed:LO:HI] [--min-score S]
  *                     [--cell-page P] [--cell-sample S] [--nucleus-page P] [--nucleus-sample S]
  *                     [--overlay] [--drop-padding] [--quiet]
+ *                     [--post on|off|STEPS] [--reporter R.tif] [--reporter-threshold robust:K|otsu|fixed:T]
+ *                     [--infected-min-area N] [--pixel-size UM] [--coco] [--post-set NAME=VALUE]
  *
  * Writes DIR/cells.tif (16-bit labels, ImageJ-readable), DIR/cells.csv, and with a nucleus model
  * DIR/nuclei.tif and DIR/nuclei.csv (with each nucleus's parent cell); --overlay adds
  * DIR/overlay.png (cytoplasm red, nuclei blue, cell outlines yellow, nucleus outlines cyan).
  * A "cores" model given as --model writes nuclei.* instead. Progress goes to stderr.
+ * --post on runs the paper's three post-processing steps on the cell labels (fpf_post.h;
+ * --post 13 runs steps 1 and 3 only);
+ * --reporter adds a reporter channel: per-cell intensity, positive area and an infected call
+ * (fpf_reporter_readout); image.csv is the per-image summary; --coco adds cells_coco.json
+ * (and nuclei_coco.json), COCO results with RLE masks. The pixel size (--pixel-size, or the
+ * cell TIFF's resolution tags) adds calibrated columns and goes into the label TIFFs.
+ * File formats: examples/fpf_results.h.
  * Every output is encoded in memory first and renamed into place at the end, so a failure
  * leaves no partial file behind. */
 #define _POSIX_C_SOURCE 200809L
 #define FPF_IMPLEMENTATION
 #define FPF_POST_IMPLEMENTATION
 #define FPF_IMAGE_IMPLEMENTATION
+#define FPF_EVAL_IMPLEMENTATION
+#define FPF_RESULTS_IMPLEMENTATION
 #include "fpf.h"
 #include "fpf_post.h"
 #include "fpf_image.h"
+#include "fpf_eval.h"
+#include "fpf_results.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,12 +39,22 @@
 #include <time.h>
 #include <unistd.h>
 
+/* --post on|off when not given: see weights/RESULTS.md, "Post-processing". */
+#ifndef FPF_SEGMENT_POST_DEFAULT
+#define FPF_SEGMENT_POST_DEFAULT 0 /* off; 7 = all three steps */
+#endif
+
 typedef struct args {
     const char *model, *nucleus_model, *nucleus, *cell, *out;
     int threads, isa, cell_page, cell_sample, nuc_page, nuc_sample, overlay, drop_padding, quiet;
     float min_score;
     int norm16;
     float lo, hi;
+    const char *reporter;                  /* issue #14: post-processing, reporter, outputs */
+    int post, coco, rep_method;
+    long infected_min_area;
+    double pixel_size, rep_param;
+    fpf_post_options post_opt;
 } args;
 
 static void die(const char *fmt, ...) {
@@ -52,17 +75,73 @@ static void usage(void) {
     fprintf(stderr, "usage: fpf_segment --model CELLS.fpf [--nucleus-model NUC.fpf] --nucleus N.tif --cell C.tif --out DIR\n"
                     "       [--threads N] [--isa auto|scalar|avx2|avx512|neon]\n"
                     "       [--norm16 percentile|none|fixed:LO:HI] [--min-score S] [--overlay]\n"
-                    "       [--cell-page P] [--cell-sample S] [--nucleus-page P] [--nucleus-sample S] [--drop-padding] [--quiet]\n");
+                    "       [--cell-page P] [--cell-sample S] [--nucleus-page P] [--nucleus-sample S] [--drop-padding] [--quiet]\n"
+                    "       [--post on|off|STEPS] [--reporter R.tif] [--reporter-threshold robust:K|otsu|fixed:T]\n"
+                    "       [--infected-min-area N] [--pixel-size UM] [--coco] [--post-set NAME=VALUE]\n");
     exit(2);
+}
+
+/* ------------------------------------------------------------------ issue #14 options */
+
+static void results_defaults(args *a) {
+    fpf_reporter_options r;
+    fpf_reporter_defaults(&r);
+    a->post = FPF_SEGMENT_POST_DEFAULT;
+    fpf_post_defaults(&a->post_opt);
+    a->rep_method = (int)r.method; a->rep_param = r.param; a->infected_min_area = r.min_positive_area;
+}
+
+/* 1 when k (with value v) is one of the post-processing / reporter / output options. */
+static int parse_results_arg(args *a, const char *k, const char *v) {
+    char *end;
+    if (!strcmp(k, "--reporter")) a->reporter = v;
+    else if (!strcmp(k, "--post-set")) { /* NAME=VALUE of fpf_post_options */
+        fpf_post_options *p = &a->post_opt;
+        double x = 0;
+        const char *eq = strchr(v, '=');
+        if (!eq || (sscanf(eq + 1, "%lf", &x) != 1 && strncmp(v, "missed_threshold=", 17)))
+            die("--post-set wants NAME=VALUE, for example min_region_area=60");
+        if (!strncmp(v, "shared_min_fraction=", 20) && x >= 0 && x <= 1) p->shared_min_fraction = x;
+        else if (!strncmp(v, "open_radius=", 12) && x >= 0 && x <= 64) p->open_radius = (int)x;
+        else if (!strncmp(v, "connectivity=", 13) && (x == 4 || x == 8)) p->connectivity = (int)x;
+        else if (!strncmp(v, "min_region_area=", 16) && x >= 0) p->min_region_area = (long)x;
+        else if (!strncmp(v, "new_cell_score=", 15) && x >= 0 && x <= 1) p->new_cell_score = (float)x;
+        else if (!strcmp(v, "missed_threshold=otsu")) p->missed_threshold = FPF_THRESHOLD_OTSU;
+        else if (sscanf(v, "missed_threshold=robust:%lf", &p->missed_threshold_param) == 1) p->missed_threshold = FPF_THRESHOLD_ROBUST;
+        else if (sscanf(v, "missed_threshold=fixed:%lf", &p->missed_threshold_param) == 1) p->missed_threshold = FPF_THRESHOLD_FIXED;
+        else die("--post-set %s: unknown name or value out of range", v);
+    }
+    else if (!strcmp(k, "--post")) { /* on = all three steps; or the steps to run, e.g. 13 */
+        const char *q;
+        a->post = !strcmp(v, "on") ? 7 : 0;
+        if (strcmp(v, "on") && strcmp(v, "off"))
+            for (q = v; *q; q++) {
+                if (*q < '1' || *q > '3') die("--post must be on, off, or the steps to run (for example 13)");
+                a->post |= 1 << (*q - '1');
+            }
+    } else if (!strcmp(k, "--pixel-size")) {
+        a->pixel_size = strtod(v, &end);
+        if (end == v || *end || !(a->pixel_size > 0 && a->pixel_size < 1e6)) die("--pixel-size must be a positive number of microns");
+    } else if (!strcmp(k, "--infected-min-area")) {
+        a->infected_min_area = strtol(v, &end, 10);
+        if (end == v || *end || a->infected_min_area < 1) die("--infected-min-area must be a positive pixel count");
+    } else if (!strcmp(k, "--reporter-threshold")) {
+        if (!strcmp(v, "otsu")) a->rep_method = FPF_THRESHOLD_OTSU;
+        else if (sscanf(v, "robust:%lf", &a->rep_param) == 1 && a->rep_param >= 0) a->rep_method = FPF_THRESHOLD_ROBUST;
+        else if (sscanf(v, "fixed:%lf", &a->rep_param) == 1) a->rep_method = FPF_THRESHOLD_FIXED;
+        else die("--reporter-threshold must be otsu, robust:K or fixed:T");
+    } else return 0;
+    return 1;
 }
 
 static void parse(int argc, char **argv, args *a) {
     int i;
     memset(a, 0, sizeof *a);
     a->threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    results_defaults(a);
     for (i = 1; i < argc; i++) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int flag = !strcmp(k, "--overlay") || !strcmp(k, "--drop-padding") || !strcmp(k, "--quiet");
+        int flag = !strcmp(k, "--overlay") || !strcmp(k, "--drop-padding") || !strcmp(k, "--quiet") || !strcmp(k, "--coco");
         if (!flag && !v) usage();
         if (!strcmp(k, "--model")) a->model = v;
         else if (!strcmp(k, "--nucleus-model")) a->nucleus_model = v;
@@ -88,7 +167,8 @@ static void parse(int argc, char **argv, args *a) {
         } else if (!strcmp(k, "--overlay")) { a->overlay = 1; continue; }
         else if (!strcmp(k, "--drop-padding")) { a->drop_padding = 1; continue; }
         else if (!strcmp(k, "--quiet")) { a->quiet = 1; continue; }
-        else usage();
+        else if (!strcmp(k, "--coco")) { a->coco = 1; continue; }
+        else if (!parse_results_arg(a, k, v)) usage();
         i++;
     }
     if (!a->model || !a->out) usage();
@@ -135,39 +215,13 @@ static fpf_image load_image(const char *path, int page, int sample, fpfi_image *
 /* ------------------------------------------------------------------ outputs, staged in memory */
 
 typedef struct staged { char path[1024]; unsigned char *data; size_t size; } staged;
-typedef struct outputs { staged f[8]; int n; } outputs;
+typedef struct outputs { staged f[12]; int n; } outputs;
 
 static staged *stage_file(outputs *o, const char *dir, const char *name) {
     staged *s = &o->f[o->n++];
     snprintf(s->path, sizeof s->path, "%s/%s", dir, name);
     s->data = NULL; s->size = 0;
     return s;
-}
-
-static void stage_labels(outputs *o, const char *dir, const char *name, uint16_t *labels, int h, int w) {
-    fpfi_image im;
-    char err[256];
-    staged *s = stage_file(o, dir, name);
-    im.w = w; im.h = h; im.type = FPFI_U16; im.pixels = labels;
-    if (fpfi_encode(FPFI_FORMAT_TIFF, &im, &s->data, &s->size, err, sizeof err) != 0) die("%s: %s", s->path, err);
-}
-
-static void stage_csv(outputs *o, const char *dir, const char *name, const fpf_instance *inst,
-                      const fpf_measurement *m, int n, const int *parent) {
-    staged *s = stage_file(o, dir, name);
-    size_t cap = 256 + (size_t)n * 200, len = 0;
-    int i;
-    s->data = (unsigned char *)malloc(cap);
-    len += (size_t)snprintf((char *)s->data + len, cap - len, "id,score,y1,x1,y2,x2,area,centroid_y,centroid_x,mean_intensity,padding%s\n",
-                            parent ? ",parent_cell" : "");
-    for (i = 0; i < n; i++) {
-        len += (size_t)snprintf((char *)s->data + len, cap - len, "%d,%.6f,%d,%d,%d,%d,%ld,%.2f,%.2f,%.3f,%d", i + 1,
-                                inst[i].score, inst[i].y1, inst[i].x1, inst[i].y2, inst[i].x2, m[i].area, m[i].cy,
-                                m[i].cx, m[i].mean_intensity, inst[i].from_padding);
-        if (parent) len += (size_t)snprintf((char *)s->data + len, cap - len, ",%d", parent[i]);
-        len += (size_t)snprintf((char *)s->data + len, cap - len, "\n");
-    }
-    s->size = len;
 }
 
 static double raw(const fpf_image *im, int y, int x) {
@@ -200,7 +254,8 @@ static int edge(const uint16_t *l, int h, int w, int y, int x) {
 }
 
 static void stage_overlay(outputs *o, const char *dir, const fpf_image *cell, const fpf_image *nuc,
-                          const uint16_t *cl, const uint16_t *nl, int h, int w) {
+                          const uint16_t *cl, const uint16_t *nl, int h, int w,
+                          const fpf_object *cobj, const int *infected, int n_cells) {
     staged *s = stage_file(o, dir, "overlay.png");
     unsigned char *rgb = (unsigned char *)calloc((size_t)h * w * 3, 1);
     double clo = 0, ck = 1, nlo = 0, nk = 1;
@@ -216,6 +271,7 @@ static void stage_overlay(outputs *o, const char *dir, const fpf_image *cell, co
             if (cl && edge(cl, h, w, y, x)) { p[0] = 255; p[1] = 255; p[2] = 0; }
             if (nl && edge(nl, h, w, y, x)) { p[0] = 0; p[1] = 255; p[2] = 255; }
         }
+    if (cl && infected) fpfr_mark_infected(rgb, cl, w, h, cobj, infected, n_cells);
     if (fpfi_encode_png_rgb(w, h, rgb, &s->data, &s->size, err, sizeof err) != 0) die("%s: %s", s->path, err);
     free(rgb);
 }
@@ -232,24 +288,159 @@ static void commit(outputs *o) {
     for (i = 0; i < o->n; i++) free(o->f[i].data);
 }
 
-static void results(outputs *o, const char *dir, const char *name, const fpf_instance *inst, int n, int h,
-                    int w, const fpf_image *intensity, uint16_t *labels, const uint16_t *cells, int n_cells) {
-    fpf_measurement *m = (fpf_measurement *)calloc((size_t)n + 1, sizeof *m);
-    int *parent = NULL;
+/* ------------------------------------------------------------------ labels, post-processing, measurements */
+
+typedef struct objects {
+    const char *name;       /* "cells" or "nuclei" */
+    uint16_t *labels;
+    int n;
+    float *score;
+    fpf_object *obj;
+    int *parent, *children, *infected;
+    long *positive;
+} objects;
+
+static void *xcalloc(size_t n, size_t size) {
+    void *p = calloc(n ? n : 1, size);
+    if (!p) die("out of memory");
+    return p;
+}
+
+static void make_labels(objects *ob, const char *name, const fpf_instance *inst, int n, int h, int w, int capacity) {
+    int i;
+    ob->name = name;
+    ob->labels = (uint16_t *)xcalloc((size_t)h * w, sizeof(uint16_t));
+    if (fpf_label_image(inst, n, h, w, ob->labels, (size_t)w) != FPF_OK) die("cannot build the %s label image", name);
+    ob->n = n;
+    ob->score = (float *)xcalloc((size_t)capacity + 1, sizeof(float));
+    for (i = 0; i < n; i++) ob->score[i] = inst[i].score;
+}
+
+static void measure(objects *ob, int h, int w, const fpf_image *const *ch, int n_ch) {
+    size_t ss = fpf_post_scratch_size(h, w, ob->n, 0);
+    void *scratch = xcalloc(ss, 1);
+    ob->obj = (fpf_object *)xcalloc((size_t)ob->n + 1, sizeof(fpf_object));
+    if (fpf_measure_objects(ob->labels, (size_t)w, h, w, ob->n, ch, n_ch, ob->obj, scratch, ss) != FPF_OK)
+        die("cannot measure the %s", ob->name);
+    free(scratch);
+}
+
+static void stage_buf(outputs *o, const char *dir, const char *name, fpfr_buf *b) {
+    staged *s = stage_file(o, dir, name);
+    if (b->oom) die("out of memory");
+    s->data = (unsigned char *)b->p; s->size = b->len;
+}
+
+static void stage_objects(outputs *o, const args *a, const objects *ob, int h, int w, int n_ch, double ps) {
+    fpfr_buf b;
+    fpfr_table t;
     char file[64];
-    if (fpf_label_image(inst, n, h, w, labels, (size_t)w) != FPF_OK) die("cannot build the %s label image", name);
-    fpf_measure(labels, (size_t)w, h, w, n, intensity, m);
-    if (cells) {
-        long *ov = (long *)malloc(((size_t)n + 1) * ((size_t)n_cells + 1) * sizeof(long));
-        parent = (int *)calloc((size_t)n + 1, sizeof(int));
-        fpf_assign_nuclei(labels, cells, (size_t)w, h, w, n, n_cells, parent, ov);
+    uint32_t *l32 = (uint32_t *)xcalloc((size_t)h * w, sizeof(uint32_t));
+    size_t i;
+    for (i = 0; i < (size_t)h * w; i++) l32[i] = ob->labels[i];
+    memset(&b, 0, sizeof b);
+    if (fpfr_label_tiff(l32, w, h, ps, &b) != 0) die("out of memory");
+    snprintf(file, sizeof file, "%s.tif", ob->name);
+    stage_buf(o, a->out, file, &b);
+    free(l32);
+    memset(&b, 0, sizeof b);
+    memset(&t, 0, sizeof t);
+    t.obj = ob->obj; t.n = ob->n; t.score = ob->score; t.n_channels = n_ch; t.pixel_size = ps;
+    t.children = ob->children; t.parent = ob->parent; t.positive = ob->positive; t.infected = ob->infected;
+    fpfr_objects_csv(&b, &t);
+    snprintf(file, sizeof file, "%s.csv", ob->name);
+    stage_buf(o, a->out, file, &b);
+    if (a->coco) {
+        memset(&b, 0, sizeof b);
+        if (fpfr_coco(&b, ob->labels, w, h, ob->score, ob->n, 1) != 0) die("cannot encode the %s as COCO JSON", ob->name);
+        snprintf(file, sizeof file, "%s_coco.json", ob->name);
+        stage_buf(o, a->out, file, &b);
+    }
+}
+
+/* The pixel size in µm: --pixel-size, else the cell (or nucleus) TIFF's tags, else 0. */
+static double pixel_size(const args *a) {
+    const char *path = a->cell ? a->cell : a->nucleus;
+    unsigned char *d = NULL;
+    size_t n = 0;
+    char err[256];
+    double ps = 0;
+    if (a->pixel_size > 0) return a->pixel_size;
+    if (path && fpfi_load_file(path, &d, &n, err, sizeof err) == 0) ps = fpfr_tiff_pixel_size(d, n);
+    free(d);
+    return ps;
+}
+
+/* Every output of one image: labels (post-processed with --post on), measurements, parent links,
+   the reporter readout, then label TIFFs, CSVs, image.csv, COCO JSON and the overlay, staged. */
+static void stage_results(outputs *o, const args *a, const fpf_output *out, const fpf_input *in,
+                          const fpf_image *rep, int h, int w, int main_is_nuclei) {
+    objects c, nu;
+    fpf_post_stats st;
+    const fpf_image *ch[3];
+    double ps = pixel_size(a), rep_t = 0;
+    int n_ch = rep ? 3 : 2, have_nuc = !main_is_nuclei && out->n_nuclei >= 0 && a->nucleus_model, i, n_inf = 0;
+    int capacity = out->n_cells + out->n_nuclei + 4096;
+    fpfr_buf b;
+    memset(&c, 0, sizeof c); memset(&nu, 0, sizeof nu); memset(&st, 0, sizeof st);
+    if (capacity > 65535) capacity = 65535;
+    ch[0] = in->nucleus.pixels ? &in->nucleus : NULL; ch[1] = in->cell.pixels ? &in->cell : NULL; ch[2] = rep;
+    make_labels(&c, main_is_nuclei ? "nuclei" : "cells", out->cells, out->n_cells, h, w, capacity);
+    if (have_nuc) make_labels(&nu, "nuclei", out->nuclei, out->n_nuclei, h, w, out->n_nuclei);
+    if (a->post && !main_is_nuclei) {
+        fpf_post_options po = a->post_opt;
+        size_t ss = fpf_post_scratch_size(h, w, capacity, nu.n);
+        void *scratch = xcalloc(ss, 1);
+        double t0 = now_s();
+        fpf_result r;
+        po.merge_shared_nuclei = a->post & 1; po.missed_regions = (a->post >> 1) & 1; po.uncovered_nuclei = (a->post >> 2) & 1;
+        r = fpf_postprocess(c.labels, (size_t)w, h, w, &c.n, capacity, c.score, have_nuc ? nu.labels : NULL, nu.n,
+                            ch[1], &po, scratch, ss, &st);
+        if (r != FPF_OK) die("post-processing failed: %s", fpf_result_string(r));
+        free(scratch);
+        if (!a->quiet)
+            fprintf(stderr, "fpf_segment: post-processing in %.3f s: %d merged, %d regions added, %d discarded, %d new; "
+                            "%d nuclei enlarged a cell, %d became cells -> %d cells\n", now_s() - t0, st.merged,
+                    st.attached, st.discarded, st.new_regions, st.enlarged, st.new_nuclei, c.n);
+    }
+    measure(&c, h, w, ch, n_ch);
+    if (have_nuc) {
+        long *ov = (long *)xcalloc(((size_t)nu.n + 1) * ((size_t)c.n + 1), sizeof(long));
+        measure(&nu, h, w, ch, n_ch);
+        nu.parent = (int *)xcalloc((size_t)nu.n + 1, sizeof(int));
+        c.children = (int *)xcalloc((size_t)c.n + 1, sizeof(int));
+        fpf_assign_nuclei(nu.labels, c.labels, (size_t)w, h, w, nu.n, c.n, nu.parent, ov);
+        fpf_count_children(nu.parent, nu.n, c.n, c.children);
         free(ov);
     }
-    snprintf(file, sizeof file, "%s.tif", name);
-    stage_labels(o, dir, file, labels, h, w);
-    snprintf(file, sizeof file, "%s.csv", name);
-    stage_csv(o, dir, file, inst, m, n, parent);
-    free(m); free(parent);
+    if (rep && !main_is_nuclei) {
+        fpf_reporter_options ro;
+        uint32_t *hist = (uint32_t *)xcalloc(65536, sizeof(uint32_t));
+        ro.method = (fpf_threshold_method)a->rep_method; ro.param = a->rep_param; ro.min_positive_area = a->infected_min_area;
+        c.positive = (long *)xcalloc((size_t)c.n + 1, sizeof(long));
+        c.infected = (int *)xcalloc((size_t)c.n + 1, sizeof(int));
+        if (fpf_reporter_readout(c.labels, (size_t)w, h, w, c.n, rep, &ro, hist, 65536 * 4, &rep_t, c.positive, c.infected) != FPF_OK)
+            die("reporter readout failed");
+        free(hist);
+        for (i = 0; i < c.n; i++) n_inf += c.infected[i];
+    }
+    stage_objects(o, a, &c, h, w, n_ch, ps);
+    if (have_nuc) stage_objects(o, a, &nu, h, w, n_ch, ps);
+    memset(&b, 0, sizeof b);
+    fpfr_printf(&b, "Image,Count_Cells,Count_Nuclei,Count_InfectedCells,InfectionRate,Threshold_Reporter,PixelSize_um,"
+                    "Post,Post_MergedCells,Post_AttachedRegions,Post_DiscardedRegions,Post_NewCellsFromRegions,"
+                    "Post_EnlargedByNuclei,Post_NewCellsFromNuclei,Threshold_Cell\n");
+    fpfr_printf(&b, "%s,%d,%d,", a->cell ? a->cell : a->nucleus, main_is_nuclei ? 0 : c.n, main_is_nuclei ? c.n : nu.n);
+    if (rep && !main_is_nuclei) fpfr_printf(&b, "%d,%.6f,%.6g,", n_inf, c.n ? (double)n_inf / c.n : 0.0, rep_t);
+    else fpfr_printf(&b, ",,,");
+    fpfr_printf(&b, "%.6g,%d,%d,%d,%d,%d,%d,%d,%.6g\n", ps, main_is_nuclei ? 0 : a->post, st.merged, st.attached,
+                st.discarded, st.new_regions, st.enlarged, st.new_nuclei, st.threshold);
+    stage_buf(o, a->out, "image.csv", &b);
+    if (a->overlay)
+        stage_overlay(o, a->out, ch[1], ch[0], main_is_nuclei ? NULL : c.labels, main_is_nuclei ? c.labels : nu.labels,
+                      h, w, c.obj, c.infected, c.n);
+    free(c.labels); free(c.score); free(c.obj); free(c.children); free(c.positive); free(c.infected);
+    free(nu.labels); free(nu.score); free(nu.obj); free(nu.parent);
 }
 
 int main(int argc, char **argv) {
@@ -262,7 +453,8 @@ int main(int argc, char **argv) {
     const fpf_output *out;
     progress pr;
     outputs o;
-    uint16_t *cl = NULL, *nl = NULL;
+    fpfi_image ri;
+    fpf_image rep;
     fpf_result r;
     int h, w, main_is_nuclei;
     struct stat st;
@@ -274,10 +466,14 @@ int main(int argc, char **argv) {
     main_is_nuclei = fpf_model_config(m)->variant == FPF_VARIANT_CORES;
     if (a.cell) in.cell = load_image(a.cell, a.cell_page, a.cell_sample, &ci);
     if (a.nucleus) in.nucleus = load_image(a.nucleus, a.nuc_page, a.nuc_sample, &ni);
+    memset(&ri, 0, sizeof ri); memset(&rep, 0, sizeof rep);
+    if (a.reporter) rep = load_image(a.reporter, 0, 0, &ri);
     if (stat(a.out, &st) != 0 && mkdir(a.out, 0777) != 0) die("%s: cannot create directory (%s)", a.out, strerror(errno));
     h = in.cell.pixels ? in.cell.height : in.nucleus.height;
     w = in.cell.pixels ? in.cell.width : in.nucleus.width;
     if (!h || !w) die("no input image: give --cell and/or --nucleus as the model needs");
+    if (a.reporter && (rep.width != w || rep.height != h))
+        die("%s: the reporter is %dx%d, the other channels %dx%d", a.reporter, rep.width, rep.height, w, h);
     memset(&opt, 0, sizeof opt);
     opt.n_threads = a.threads; /* the library's own pool */
     opt.isa = a.isa;
@@ -293,22 +489,11 @@ int main(int argc, char **argv) {
     if (!a.quiet) fprintf(stderr, "fpf_segment: %d %s, %d nuclei in %.2f s%s\n", out->n_cells, main_is_nuclei ? "nuclei" : "cells",
                           out->n_nuclei, now_s() - pr.t0, out->shared_nucleus_pyramid ? " (nucleus pyramid shared)" : "");
     o.n = 0;
-    cl = (uint16_t *)malloc((size_t)h * w * sizeof(uint16_t));
-    results(&o, a.out, main_is_nuclei ? "nuclei" : "cells", out->cells, out->n_cells, h, w,
-            main_is_nuclei ? &in.nucleus : (in.cell.pixels ? &in.cell : NULL), cl, NULL, 0);
-    if (nm) {
-        nl = (uint16_t *)malloc((size_t)h * w * sizeof(uint16_t));
-        results(&o, a.out, "nuclei", out->nuclei, out->n_nuclei, h, w, &in.nucleus, nl,
-                main_is_nuclei ? NULL : cl, main_is_nuclei ? 0 : out->n_cells);
-    }
-    if (a.overlay)
-        stage_overlay(&o, a.out, in.cell.pixels ? &in.cell : NULL, in.nucleus.pixels ? &in.nucleus : NULL,
-                      main_is_nuclei ? NULL : cl, main_is_nuclei ? cl : nl, h, w);
+    stage_results(&o, &a, out, &in, a.reporter ? &rep : NULL, h, w, main_is_nuclei);
     commit(&o);
     if (!a.quiet) fprintf(stderr, "fpf_segment: wrote %d file(s) to %s\n", o.n, a.out);
-    free(cl); free(nl);
     fpf_session_free(s);
     fpf_model_free(m); fpf_model_free(nm);
-    fpfi_free(&ci); fpfi_free(&ni);
+    fpfi_free(&ci); fpfi_free(&ni); fpfi_free(&ri);
     return 0;
 }

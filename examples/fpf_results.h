@@ -127,7 +127,7 @@ static void fpfr__tag(fpfr_buf *b, int tag, int type, uint32_t count, uint32_t v
 
 int fpfr_label_tiff(const uint32_t *labels, int w, int h, double ps, fpfr_buf *b) {
     size_t npix = (size_t)w * h, i, desc_off, res_off, data_off, bytes;
-    uint32_t mx = 0, den = 1000000, num;
+    uint32_t mx = 0, den, num;
     int ntags, calibrated = ps > 0;
     char desc[200];
     if (!labels || w < 1 || h < 1) return -1;
@@ -140,10 +140,9 @@ int fpfr_label_tiff(const uint32_t *labels, int w, int h, double ps, fpfr_buf *b
     desc_off = 8 + 2 + (size_t)ntags * 12 + 4;
     res_off = desc_off + strlen(desc) + 1;
     data_off = (res_off + 16 + 15) & ~(size_t)15;
-    num = calibrated ? (uint32_t)floor(den / ps + 0.5) : 1;
-    if (calibrated && (1 / ps > 4000 || num == 0)) { /* keep num in range: fewer decimals for tiny pixels */
-        den = 1000; num = (uint32_t)floor(den / ps + 0.5);
-    }
+    /* 1/p pixels per micron as num/den = 1000000 / round(p · 1000000): p itself reads back exactly */
+    num = 1000000;
+    den = calibrated ? (uint32_t)(ps * 1e6 + 0.5 > 1 ? (ps * 1e6 + 0.5 < 4e9 ? ps * 1e6 + 0.5 : 4e9) : 1) : 1;
     fpfr__put(b, "II", 2); fpfr__le(b, 42, 2); fpfr__le(b, 8, 4);
     fpfr__le(b, (uint32_t)ntags, 2);
     fpfr__tag(b, 256, 4, 1, (uint32_t)w);                    /* ImageWidth */
@@ -164,7 +163,7 @@ int fpfr_label_tiff(const uint32_t *labels, int w, int h, double ps, fpfr_buf *b
     if (calibrated) fpfr__tag(b, 296, 3, 1, 1);              /* ResolutionUnit: none (ImageJ) */
     fpfr__le(b, 0, 4);                                       /* no next IFD */
     fpfr__put(b, desc, strlen(desc) + 1);
-    fpfr__le(b, num, 4); fpfr__le(b, den, 4); fpfr__le(b, num, 4); fpfr__le(b, den, 4);
+    fpfr__le(b, num, 4); fpfr__le(b, den, 4); fpfr__le(b, num, 4); fpfr__le(b, den, 4); /* X and Y */
     while (!b->oom && b->len < data_off) fpfr__put(b, "", 1);
     for (i = 0; i < npix; i++) fpfr__le(b, labels[i], (int)bytes);
     return b->oom ? -1 : 0;

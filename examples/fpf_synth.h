@@ -69,7 +69,8 @@ long fpfs_rle_parse(const char *s, uint32_t **counts);
 void fpfs_overlay(const fpfs_scene *s, unsigned char *rgb, int outlines);
 /* A third, reporter channel for a generated scene (issue #14): each cell is infected with
  * probability `fraction`; an infected cell holds 1-4 bright rod-shaped bacteria (half-length
- * 2.5-5 px, half-width 1.3 px, clipped to the cell, outside its nuclei where possible).
+ * 2.5-5 px, half-width 1.3 px), each with its reach (half-length + 3 px, a square) inside the
+ * cell, outside its nuclei where possible (a rod with no such place in 200 tries is left out).
  * Cells glow faintly (+6 ADU over a 20 ADU background); blur sigma 1; the camera model of
  * the other channels. *image (w*h, 12-bit values) and *infected (ncells: 1 when at least one
  * bacterium of >= 3 px lies in the cell) are malloc'ed. Deterministic in seed. 0 or -1. */
@@ -827,6 +828,16 @@ static int fpfs__rod(const fpfs_scene *s, float *sig, int c, double cx, double c
     return painted;
 }
 
+/* Is every pixel within r (a square) of (x, y) in the image and in cell c? */
+static int fpfs__inside(const fpfs_scene *s, int c, int x, int y, int r) {
+    int yy, xx;
+    if (x - r < 0 || y - r < 0 || x + r >= s->w || y + r >= s->h) return 0;
+    for (yy = y - r; yy <= y + r; yy++)
+        for (xx = x - r; xx <= x + r; xx++)
+            if (s->cell_labels[(size_t)yy * s->w + xx] != c) return 0;
+    return 1;
+}
+
 int fpfs_reporter(const fpfs_scene *s, uint64_t seed, double fraction, uint16_t **image, int **infected) {
     size_t n = (size_t)s->w * s->h;
     float *sig = (float *)calloc(n, sizeof *sig);
@@ -855,12 +866,13 @@ int fpfs_reporter(const fpfs_scene *s, uint64_t seed, double fraction, uint16_t 
         for (b = 0; b < nb; b++) {
             double cx = 0, cy = 0, th = fpfs__range(&g, 0, M_PI), len = fpfs__range(&g, 2.5, 5.0);
             double amp = fpfs__range(&g, 500, 1100);
-            for (tries = 0; tries < 200; tries++) { /* a random cytoplasm pixel of cell c */
+            for (tries = 0; tries < 200; tries++) { /* a cytoplasm pixel of cell c, the rod's reach inside c */
                 size_t q;
                 cx = fpfs__range(&g, box[4 * c], box[4 * c + 2] + 1);
                 cy = fpfs__range(&g, box[4 * c + 1], box[4 * c + 3] + 1);
                 q = (size_t)(int)cy * s->w + (size_t)(int)cx;
-                if (s->cell_labels[q] == c && (!s->nuc_labels[q] || tries > 150)) break;
+                if (s->cell_labels[q] == c && (!s->nuc_labels[q] || tries > 150) && fpfs__inside(s, c, (int)cx, (int)cy, (int)len + 3))
+                    break;
             }
             if (tries == 200) continue;
             if (fpfs__rod(s, sig, c, cx, cy, th, len, 1.3, amp) >= 3) inf[c - 1] = 1;

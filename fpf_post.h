@@ -75,11 +75,11 @@ FPF_DEF fpf_result fpf_assign_nuclei(const uint16_t *nuclei, const uint16_t *cel
    order, each switchable in fpf_post_options (fpf_post_defaults() gives the values below):
 
      1. Shared nuclei (merge_shared_nuclei = 1). For each nucleus label k = 1, 2, ...: the
-        cells that cover at least shared_min_fraction (0.1) of nucleus k's pixels are merged
+        cells that cover at least shared_min_fraction (0.5) of nucleus k's pixels are merged
         into one cell. Merges chain (union-find); a merged cell keeps the lowest label of
         its group and the highest score.
      2. Missed cell regions (missed_regions = 1). Foreground = cell image > threshold
-        (missed_threshold, default Otsu), minus every pixel already in a cell; opened
+        (missed_threshold, default ROBUST with k = 3), minus every pixel already in a cell; opened
         (erosion then dilation) with radius open_radius (1); split into connectivity (8)
         components; components with fewer than min_region_area (40) pixels are dropped.
         The cells a region "connects to" are the labels found within distance
@@ -142,9 +142,9 @@ typedef struct fpf_post_options {
     int merge_shared_nuclei;            /* step 1 on (1) / off (0); default 1 */
     int missed_regions;                 /* step 2; default 1 */
     int uncovered_nuclei;               /* step 3; default 1 */
-    double shared_min_fraction;         /* step 1: a cell shares nucleus k when it covers >= this of it; 0.1 */
-    fpf_threshold_method missed_threshold; /* step 2: cell-channel threshold; OTSU */
-    double missed_threshold_param;      /* FIXED: the threshold; ROBUST: k; unused for OTSU */
+    double shared_min_fraction;         /* step 1: a cell shares nucleus k when it covers >= this of it; 0.5 */
+    fpf_threshold_method missed_threshold; /* step 2: cell-channel threshold; ROBUST */
+    double missed_threshold_param;      /* FIXED: the threshold; ROBUST: k (3); unused for OTSU */
     int open_radius;                    /* step 2: opening radius (square 2r+1); 1 */
     int connectivity;                   /* step 2: 4 or 8; 8 */
     long min_region_area;               /* step 2: smallest region kept, pixels; 40 */
@@ -313,8 +313,9 @@ FPF_DEF fpf_result fpf_assign_nuclei(const uint16_t *nuclei, const uint16_t *cel
 FPF_DEF void fpf_post_defaults(fpf_post_options *o) {
     memset(o, 0, sizeof *o);
     o->merge_shared_nuclei = o->missed_regions = o->uncovered_nuclei = 1;
-    o->shared_min_fraction = 0.1;
-    o->missed_threshold = FPF_THRESHOLD_OTSU;
+    o->shared_min_fraction = 0.5;
+    o->missed_threshold = FPF_THRESHOLD_ROBUST;
+    o->missed_threshold_param = 3;
     o->open_radius = 1;
     o->connectivity = 8;
     o->min_region_area = 40;

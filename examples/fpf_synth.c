@@ -129,9 +129,12 @@ static void coco_add(sbuf *b, int *nann, int image_id, const uint16_t *lab, int 
             if (parent) sb_printf(b, "\"cell_label\": %d, ", parent[k - 1]);
             sb_printf(b, "\"segmentation\": {\"size\": [%d, %d], \"counts\": ", h, w);
             if (string_rle) {
-                char *s = fpfs_rle_string(counts[k - 1], nrun[k - 1]);
+                char *s = fpfs_rle_string(counts[k - 1], nrun[k - 1]), *q;
                 if (!s) die("out of memory", NULL);
-                sb_printf(b, "\"%s\"", s);
+                sb_printf(b, "\"");
+                for (q = s; *q; q++) /* '\\' is in COCO's alphabet and must be escaped in JSON */
+                    if (*q == '\\') sb_printf(b, "\\\\"); else sb_printf(b, "%c", *q);
+                sb_printf(b, "\"");
                 free(s);
             } else {
                 sb_printf(b, "[");

@@ -50,7 +50,8 @@ TEST(defaults_are_documented_values) {
     fpf_reporter_options r;
     fpf_post_defaults(&o); fpf_reporter_defaults(&r);
     CHECK(o.merge_shared_nuclei && o.missed_regions && o.uncovered_nuclei);
-    CHECK_NEAR(o.shared_min_fraction, 0.1, 0); CHECK(o.missed_threshold == FPF_THRESHOLD_OTSU);
+    CHECK_NEAR(o.shared_min_fraction, 0.5, 0); CHECK(o.missed_threshold == FPF_THRESHOLD_ROBUST);
+    CHECK_NEAR(o.missed_threshold_param, 3, 0);
     CHECK_EQ_INT(o.open_radius, 1); CHECK_EQ_INT(o.connectivity, 8); CHECK_EQ_INT(o.min_region_area, 40);
     CHECK_NEAR(o.new_cell_score, 0.5, 0);
     CHECK(r.method == FPF_THRESHOLD_ROBUST); CHECK_NEAR(r.param, 5, 0); CHECK_EQ_INT(r.min_positive_area, 4);
@@ -110,7 +111,7 @@ TEST(components_4_and_8) {
 /* Opening with r = 1 (3x3 square): the 1-pixel line goes, the 3x3 block stays. Pixels outside
    the image are ignored, so the 2x2 block in the corner survives too. */
 TEST(erode_dilate_opening) {
-    uint16_t s[MAXPX], got[MAXPX];
+    uint16_t s[MAXPX], got[MAXPX] = {0};
     uint8_t m[MAXPX] = {0}, tmp[MAXPX] = {0};
     int w, h = parse("........\n"
                      ".111....\n"
@@ -148,7 +149,7 @@ static fpf_image bright(const char *s, uint8_t *px, int *h, int *w) {
     return fpf_image_u8(px, *w, *h, (size_t)*w);
 }
 
-/* Step 1. Nucleus 1 (4 px) lies half in cell 1, half in cell 2 -> merged. Nucleus 2 (13 px):
+/* Step 1 with shared_min_fraction 0.1. Nucleus 1 (4 px) lies half in cell 1, half in cell 2 -> merged. Nucleus 2 (13 px):
    9 px in cell 3, 3 px (23 %) in cell 5 -> merged; 1 px (7.7 % < 10 %) in cell 4 -> not.
    Nucleus 3 lies in cell 5 only. Roots are the lowest labels (1 and 3); then 1,3,4 -> 1,2,3.
    Scores: max of each group: {0.95, 0.85, 0.7}. */
@@ -163,6 +164,7 @@ TEST(step1_shared_nuclei_merge) {
                      "22225555\n"
                      "....5555\n"
                      "....5555\n", c, &w), n = 5;
+    o.shared_min_fraction = 0.1;
     parse(".....222\n"
           ".11..222\n"
           ".11.2222\n"
@@ -284,7 +286,7 @@ TEST(step3_uncovered_nuclei) {
           FPF_ERR_OUT_OF_MEMORY);
 }
 
-/* The order 1 -> 2 -> 3. Nucleus 1 spans cells 1 and 2 (1/3 each): step 1 merges them, so the
+/* The order 1 -> 2 -> 3. Nucleus 1 spans cells 1 and 2 (1/3 each >= 0.3): step 1 merges them, so the
    bright region in column 2 touches one cell and joins it. With step 1 off, the region touches
    two cells and is discarded, and step 3 gives the nucleus's uncovered pixel to cell 1 (tie). */
 TEST(steps_in_order) {
@@ -297,6 +299,7 @@ TEST(steps_in_order) {
                           "..#..\n"
                           ".....\n", px, &h, &w);
     fpf_post_defaults(&o);
+    o.shared_min_fraction = 0.3;
     o.missed_threshold = FPF_THRESHOLD_FIXED; o.missed_threshold_param = 100; o.open_radius = 0; o.min_region_area = 2;
     parse("11.22\n11.22\n.....\n", c, &w);
     parse(".111.\n.....\n.....\n", nu, &w);

@@ -197,6 +197,11 @@ static const char *next_ann(const char *p, ann *a) {
             char *s = (char *)malloc((size_t)(e - seg));
             memcpy(s, seg + 1, (size_t)(e - seg - 1));
             s[e - seg - 1] = 0;
+            { /* JSON unescape: '\\' (92) is in COCO's alphabet */
+                char *r = s, *o = s;
+                while (*r) { if (*r == '\\' && r[1]) r++; *o++ = *r++; }
+                *o = 0;
+            }
             a->ncounts = fpfs_rle_parse(s, &a->counts);
             free(s);
             q = e;

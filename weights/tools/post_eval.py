@@ -4,6 +4,7 @@
     nice /usr/bin/python3 weights/tools/post_eval.py --out build/eval/post.json            # every cell model
     /usr/bin/python3 weights/tools/post_eval.py --models fpf_add --sets clustered --post off 1 2 3 on
     /usr/bin/python3 weights/tools/post_eval.py --set-dir DIR --models fpf_add --post off on   # any folder
+    /usr/bin/python3 weights/tools/post_eval.py --table build/eval/post_on.json    # RESULTS.md table
 
 Every image goes through build/fpf_segment with the shipped nucleus model (cores.fpf) beside the cell
 model, with `--post P` for each P given, and is scored by build/fpf_eval (weights/train/evaluate.py).
@@ -23,8 +24,34 @@ import evaluate as E  # noqa: E402
 CELL_MODELS = ['without_nucleus', 'with_nucleus', 'fpf_concat', 'fpf_add', 'fpf_concat_weighted', 'fpf_add_weighted']
 
 
+LABEL = {'without_nucleus': 'without nucleus', 'with_nucleus': '2-channel input', 'fpf_concat': 'FPF concat',
+         'fpf_add': 'FPF add', 'fpf_concat_weighted': 'FPF concat + weighted loss',
+         'fpf_add_weighted': 'FPF add + weighted loss'}
+
+
+def table(path):
+    """Markdown: mean AP without post-processing (weights/train/results.json, the same runs) and with it."""
+    on = json.load(open(path))
+    off = json.load(open(os.path.join(ROOT, 'weights', 'train', 'results.json')))
+    print('| model | set | det off | det on | change | segm off | segm on | change |')
+    print('|---|---|---:|---:|---:|---:|---:|---:|')
+    for s in ('test', 'clustered'):
+        for m in CELL_MODELS:
+            if m not in on or s not in on[m]:
+                continue
+            r = on[m][s]
+            p = 'on' if 'on' in r else sorted(r)[0]
+            row = ['%s' % LABEL[m], s]
+            for k in ('bbox', 'segm'):
+                a = r['off'][k]['mean'] if 'off' in r else off[m][s][k]['mean']
+                b = r[p][k]['mean']
+                row += ['%.3f' % a, '**%.3f**' % b, '%+.1f %%' % (100 * (b - a) / a)]
+            print('| ' + ' | '.join(row) + ' |')
+
+
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument('--table', help='print the markdown table of a --out JSON and exit')
     ap.add_argument('--models', nargs='+', default=CELL_MODELS)
     ap.add_argument('--sets', nargs='+', default=['test', 'clustered'])
     ap.add_argument('--set-dir', help='a folder of <name>_cell.tif, <name>_nucleus.tif, <name>_cell_labels.tif')
@@ -33,6 +60,8 @@ def main():
     ap.add_argument('--tag', default='', help='suffix of the work folders')
     ap.add_argument('--out')
     a = ap.parse_args()
+    if a.table:
+        return table(a.table)
     cores = os.path.join(ROOT, 'weights', 'models', 'cores.fpf')
     res = {}
     sets = [('custom', os.path.abspath(a.set_dir))] if a.set_dir else [(s, None) for s in a.sets]

@@ -75,7 +75,7 @@ def run(model, set_dir, gt_suffix, work, threads=1, nucleus_model=None, min_scor
             cmd += ['--nucleus-model', nucleus_model]
         if min_score is not None:
             cmd += ['--min-score', str(min_score)]
-        cmd += list(extra)
+        cmd += ['--post', 'off'] + list(extra)  # the model itself; post_eval.py passes --post on (issue #14)
         subprocess.check_call(cmd)
         os.symlink(os.path.join(out, kind + '.tif'), os.path.join(dt_dir, n + '.tif'))
         os.symlink(os.path.join(set_dir, '%s_%s.tif' % (n, gt_suffix)), os.path.join(gt_dir, n + '.tif'))

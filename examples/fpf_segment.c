@@ -381,21 +381,21 @@ static void stage_results(outputs *o, const args *a, const fpf_output *out, cons
     const fpf_image *ch[3];
     double ps = pixel_size(a), rep_t = 0;
     int n_ch = rep ? 3 : 2, have_nuc = !main_is_nuclei && out->n_nuclei >= 0 && a->nucleus_model, i, n_inf = 0;
-    int capacity = out->n_cells + out->n_nuclei + 4096;
+    long capacity = (long)out->n_cells + out->n_nuclei + (long)h * w / (a->post_opt.min_region_area > 1 ? a->post_opt.min_region_area : 1);
     fpfr_buf b;
     memset(&c, 0, sizeof c); memset(&nu, 0, sizeof nu); memset(&st, 0, sizeof st);
-    if (capacity > 65535) capacity = 65535;
+    if (capacity > 65535) capacity = 65535; /* room for every cell post-processing can make */
     ch[0] = in->nucleus.pixels ? &in->nucleus : NULL; ch[1] = in->cell.pixels ? &in->cell : NULL; ch[2] = rep;
-    make_labels(&c, main_is_nuclei ? "nuclei" : "cells", out->cells, out->n_cells, h, w, capacity);
+    make_labels(&c, main_is_nuclei ? "nuclei" : "cells", out->cells, out->n_cells, h, w, (int)capacity);
     if (have_nuc) make_labels(&nu, "nuclei", out->nuclei, out->n_nuclei, h, w, out->n_nuclei);
     if (a->post && !main_is_nuclei) {
         fpf_post_options po = a->post_opt;
-        size_t ss = fpf_post_scratch_size(h, w, capacity, nu.n);
+        size_t ss = fpf_post_scratch_size(h, w, (int)capacity, nu.n);
         void *scratch = xcalloc(ss, 1);
         double t0 = now_s();
         fpf_result r;
         po.merge_shared_nuclei = a->post & 1; po.missed_regions = (a->post >> 1) & 1; po.uncovered_nuclei = (a->post >> 2) & 1;
-        r = fpf_postprocess(c.labels, (size_t)w, h, w, &c.n, capacity, c.score, have_nuc ? nu.labels : NULL, nu.n,
+        r = fpf_postprocess(c.labels, (size_t)w, h, w, &c.n, (int)capacity, c.score, have_nuc ? nu.labels : NULL, nu.n,
                             ch[1], &po, scratch, ss, &st);
         if (r != FPF_OK) die("post-processing failed: %s", fpf_result_string(r));
         free(scratch);

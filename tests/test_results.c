@@ -147,6 +147,53 @@ TEST(reporter_calls_match_synth_truth) {
     CHECK((double)tp / (tp + fn) >= 0.9);
 }
 
+/* The CSV writer: CellProfiler names, and calibrated columns = pixel values · p (lengths) or · p²
+   (areas). Object: area 10, perimeter 12, centroid (2.5, 4), axes 6 and 2; p = 0.5 µm. */
+TEST(csv_columns_and_calibration) {
+    fpf_object o;
+    fpfr_table t;
+    fpfr_buf b;
+    float sc = 0.75f;
+    int kids = 2;
+    long pos = 7;
+    int inf = 1;
+    memset(&o, 0, sizeof o);
+    o.label = 1; o.area = 10; o.perimeter = 12; o.cx = 2.5; o.cy = 4; o.major = 6; o.minor = 2;
+    o.x1 = 1; o.y1 = 2; o.x2 = 5; o.y2 = 6; o.edge = 1; o.mean[2] = 3; o.integrated[2] = 30;
+    memset(&t, 0, sizeof t);
+    t.obj = &o; t.n = 1; t.score = &sc; t.n_channels = 3; t.pixel_size = 0.5;
+    t.children = &kids; t.positive = &pos; t.infected = &inf;
+    memset(&b, 0, sizeof b);
+    fpfr_objects_csv(&b, &t);
+    fpfr_printf(&b, "%c", 0);
+    CHECK(!strncmp(b.p, "ObjectNumber,Score,AreaShape_Area,AreaShape_Perimeter,AreaShape_Center_X,AreaShape_Center_Y,", 92));
+    CHECK(strstr(b.p, ",Intensity_MeanIntensity_Reporter,Intensity_IntegratedIntensity_Reporter,") != NULL);
+    CHECK(strstr(b.p, ",Children_Nuclei_Count,Reporter_PositiveArea,Reporter_Infected,AreaShape_Area_um2,") != NULL);
+    /* row: ..., children 2, positive 7, infected 1, then 10·0.25, 12·0.5, 2.5·0.5, 4·0.5, 6·0.5, 2·0.5, 7·0.25 */
+    CHECK(strstr(b.p, "\n1,0.750000,10,12.0000,2.5000,4.0000,1,2,5,6,6.0000,2.0000,") != NULL);
+    CHECK(strstr(b.p, ",3.0000,30,0,0,2,7,1,2.5,6,1.25,2,3,1,1.75\n") != NULL);
+    free(b.p);
+}
+
+/* Infected cells: magenta outline, a white + at the centroid; other cells untouched. */
+TEST(overlay_marks_infected) {
+    uint16_t cl[7 * 7] = {0};
+    unsigned char rgb[7 * 7 * 3];
+    fpf_object o[2];
+    int inf[2] = {1, 0}, y, x;
+    for (y = 1; y < 6; y++) for (x = 1; x < 6; x++) cl[y * 7 + x] = 1; /* a 5x5 cell, centroid (3, 3) */
+    cl[0] = 2;
+    memset(rgb, 10, sizeof rgb);
+    memset(o, 0, sizeof o);
+    o[0].area = 25; o[0].cx = 3; o[0].cy = 3; o[1].area = 1;
+    fpfr_mark_infected(rgb, cl, 7, 7, o, inf, 2);
+    CHECK(rgb[(1 * 7 + 2) * 3] == 255 && rgb[(1 * 7 + 2) * 3 + 1] == 0 && rgb[(1 * 7 + 2) * 3 + 2] == 255); /* edge */
+    CHECK(rgb[(1 * 7 + 3) * 3 + 1] == 255); /* the + (rows 1-5, columns 1-5 through (3, 3)) is drawn over it */
+    CHECK(rgb[(3 * 7 + 3) * 3 + 1] == 255 && rgb[(3 * 7 + 5) * 3 + 1] == 255); /* + arms reach 2 px */
+    CHECK(rgb[(2 * 7 + 2) * 3] == 10);  /* inside, off the + */
+    CHECK(rgb[0] == 10);                /* cell 2 is not infected */
+}
+
 static int sh(const char *cmd) { int rc = system(cmd); return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1; }
 
 static long file_lines(const char *path) {
@@ -264,6 +311,29 @@ TEST(segment_outputs_read_back) {
     CHECK(s1 > 0.3);
     CHECK_NEAR(b1, b2, 1e-12); CHECK_NEAR(s1, s2, 1e-12);
     CHECK_NEAR(b1, b3, 1e-12); CHECK_NEAR(s1, s3, 1e-12);
+    /* the pixel size of an input TIFF (ImageJ calibration, 0.4 µm) reaches the label TIFF */
+    {
+        fpfi_image ci;
+        fpfr_buf tb;
+        uint32_t *px;
+        int i;
+        snprintf(path, sizeof path, "%s/syn/synth_1003_cell.tif", g_dir);
+        CHECK(fpfi_read(path, 0, 0, &ci, err, sizeof err) == 0);
+        px = (uint32_t *)calloc((size_t)ci.w * ci.h, sizeof *px);
+        for (i = 0; px && i < ci.w * ci.h; i++) px[i] = ((uint16_t *)ci.pixels)[i];
+        memset(&tb, 0, sizeof tb);
+        CHECK(px && fpfr_label_tiff(px, ci.w, ci.h, 0.4, &tb) == 0);
+        snprintf(path, sizeof path, "%s/calibrated.tif", g_dir);
+        CHECK(fpfi_write_file_atomic(path, tb.p, tb.len, err, sizeof err) == 0);
+        free(tb.p); free(px); fpfi_free(&ci);
+        snprintf(cmd, sizeof cmd, "build/fpf_segment --model weights/models/without_nucleus.fpf --cell %s --post off "
+                 "--threads 1 --quiet --out %s/cal", path, g_dir);
+        CHECK(sh(cmd) == 0);
+        snprintf(path, sizeof path, "%s/cal/cells.tif", g_dir);
+        CHECK(fpfi_load_file(path, &d, &n, err, sizeof err) == 0);
+        CHECK_NEAR(fpfr_tiff_pixel_size(d, n), 0.4, 1e-12);
+        free(d);
+    }
     /* fpf_synth's own COCO file (its RLE strings hold escaped '\\') as the GT, by file_name */
     snprintf(cmd, sizeof cmd, "build/fpf_eval --gt %s/syn/cells_coco.json --dt-segment %s/seg", g_dir, g_dir);
     CHECK(mean_ap(cmd, &b2, &s2) == 0);
@@ -295,6 +365,8 @@ int main(void) {
     RUN(pixel_size_from_centimetre_tags);
     RUN(coco_results_decode_back);
     RUN(reporter_calls_match_synth_truth);
+    RUN(csv_columns_and_calibration);
+    RUN(overlay_marks_infected);
     RUN(segment_outputs_read_back);
     RUN(segment_rejects_bad_options);
     snprintf(rm, sizeof rm, "rm -rf %s", g_dir);

@@ -12,8 +12,10 @@
  * DIR/nuclei.tif and DIR/nuclei.csv (with each nucleus's parent cell); --overlay adds
  * DIR/overlay.png (cytoplasm red, nuclei blue, cell outlines yellow, nucleus outlines cyan).
  * A "cores" model given as --model writes nuclei.* instead. Progress goes to stderr.
- * --post on runs the paper's three post-processing steps on the cell labels (fpf_post.h;
- * --post 13 runs steps 1 and 3 only);
+ * The paper's three post-processing steps (fpf_post.h) run on the cell labels by default;
+ * --post off turns them off, --post 13 runs steps 1 and 3 only, --post-set NAME=VALUE sets
+ * a field of fpf_post_options (shared_min_fraction, missed_threshold=otsu|robust:K|fixed:T,
+ * open_radius, connectivity, min_region_area, new_cell_score).
  * --reporter adds a reporter channel: per-cell intensity, positive area and an infected call
  * (fpf_reporter_readout); image.csv is the per-image summary; --coco adds cells_coco.json
  * (and nuclei_coco.json), COCO results with RLE masks. The pixel size (--pixel-size, or the

@@ -338,6 +338,11 @@ TEST(segment_outputs_read_back) {
     snprintf(cmd, sizeof cmd, "build/fpf_eval --gt %s/syn/cells_coco.json --dt-segment %s/seg", g_dir, g_dir);
     CHECK(mean_ap(cmd, &b2, &s2) == 0);
     CHECK_NEAR(b1, b2, 1e-12); CHECK_NEAR(s1, s2, 1e-12);
+    /* a folder without the image's output: one error line, exit 1 */
+    snprintf(cmd, sizeof cmd, "build/fpf_eval --gt-labels %s/gtl --dt-segment %s/syn >/dev/null 2>%s/e.txt", g_dir, g_dir, g_dir);
+    CHECK(sh(cmd) == 1);
+    snprintf(path, sizeof path, "%s/e.txt", g_dir);
+    CHECK_EQ_INT(file_lines(path), 1);
     /* a single output folder works when the GT holds one image */
     snprintf(cmd, sizeof cmd, "build/fpf_eval --gt-labels %s/gtl --dt-segment %s", g_dir, out);
     CHECK(mean_ap(cmd, &b2, &s2) == 0);

@@ -196,8 +196,8 @@ FPF_DEF fpf_result fpf_erode(uint8_t *mask, int h, int w, int r, uint8_t *tmp);
 FPF_DEF fpf_result fpf_dilate(uint8_t *mask, int h, int w, int r, uint8_t *tmp);
 
 /* cells: label image with *n_cells labels, rewritten in place; scores[max_cells] (scores[i] of
-   label i+1). nuclei may be NULL (steps 1 and 3 then do nothing); cell_image may be NULL
-   (step 2 then does nothing). stats may be NULL. */
+   label i+1). nuclei (same size and stride as cells) may be NULL: steps 1 and 3 then do nothing;
+   cell_image may be NULL: step 2 then does nothing. stats may be NULL. */
 FPF_DEF fpf_result fpf_postprocess(uint16_t *cells, size_t stride, int h, int w, int *n_cells, int max_cells,
                                    float *scores, const uint16_t *nuclei, int n_nuclei,
                                    const fpf_image *cell_image, const fpf_post_options *opt,

@@ -69,6 +69,14 @@ build/bench_eval: tests/bench_eval.c fpf_eval.h
 bench-eval: build/bench_eval
 	./build/bench_eval
 
+# fpf_post.h on a 1280x1024 synthetic field: post-processing, measurements, reporter readout (issue #14).
+build/bench_post: tests/bench_post.c fpf.h fpf_post.h examples/fpf_synth.h
+	@mkdir -p build
+	$(CC) $(CFLAGS) -I. -Iexamples $< -o $@ $(LDLIBS)
+
+bench-post: build/bench_post
+	./build/bench_post
+
 fixtures:
 	$(PY) weights/reference/make_fixtures.py
 
@@ -93,4 +101,4 @@ clean:
 -include weights/weights.mk
 -include bench/bench.mk
 
-.PHONY: all test fixtures clean bench bench-eval headers demo compare-synth
+.PHONY: all test fixtures clean bench bench-eval bench-post headers demo compare-synth

@@ -87,7 +87,10 @@ FPF_DEF fpf_result fpf_assign_nuclei(const uint16_t *nuclei, const uint16_t *cel
         strip the opening removed. Then, in component order:
           exactly one cell   -> the region's pixels join that cell;
           several cells      -> the region is discarded;
-          none               -> the region becomes a new cell with score new_cell_score.
+          none               -> the region becomes a new cell with score new_cell_score,
+                                unless it is larger than new_region_max_ratio (1.0) times the
+                                largest cell before step 2 (then it is most likely several
+                                cells and is discarded; 0 = no limit, the paper's rule).
         Neighbours are looked up in the label image as it was before step 2, so the
         outcome does not depend on the order of the regions.
      3. Uncovered nuclei (uncovered_nuclei = 1). For each nucleus k = 1, 2, ... with pixels
@@ -149,12 +152,13 @@ typedef struct fpf_post_options {
     int connectivity;                   /* step 2: 4 or 8; 8 */
     long min_region_area;               /* step 2: smallest region kept, pixels; 40 */
     float new_cell_score;               /* score of cells made by steps 2 and 3; 0.5 */
+    double new_region_max_ratio;        /* step 2: a new cell may be at most this x the largest cell; 1; 0 = any */
 } fpf_post_options;
 
 typedef struct fpf_post_stats {
     int merged;        /* step 1: cells merged away */
     int attached;      /* step 2: regions added to a cell */
-    int discarded;     /* step 2: regions touching several cells */
+    int discarded;     /* step 2: regions touching several cells, or new ones too large */
     int new_regions;   /* step 2: regions made new cells */
     int enlarged;      /* step 3: nuclei whose uncovered pixels enlarged a cell */
     int new_nuclei;    /* step 3: nuclei made new cells */
@@ -320,6 +324,7 @@ FPF_DEF void fpf_post_defaults(fpf_post_options *o) {
     o->connectivity = 8;
     o->min_region_area = 40;
     o->new_cell_score = 0.5f;
+    o->new_region_max_ratio = 1.0;
 }
 
 FPF_DEF void fpf_reporter_defaults(fpf_reporter_options *o) {
@@ -518,6 +523,7 @@ FPF_DEF fpf_result fpf_postprocess(uint16_t *cells, size_t stride, int h, int w,
     if (!cells || !n_cells || !scores || !opt || h < 1 || w < 1 || stride < (size_t)w || *n_cells < 0 ||
         max_cells < *n_cells || max_cells > 65535 || n_nuclei < 0 || (n_nuclei > 0 && !nuclei) ||
         (opt->connectivity != 4 && opt->connectivity != 8) || opt->open_radius < 0 || opt->open_radius > 64 ||
+        !(opt->new_region_max_ratio >= 0) ||
         !(opt->shared_min_fraction >= 0 && opt->shared_min_fraction <= 1))
         return FPF_ERR_INVALID_ARG;
     if (cell_image && cell_image->pixels && !fpf_post__image_ok(cell_image, h, w)) return FPF_ERR_INVALID_ARG;
@@ -547,7 +553,7 @@ FPF_DEF fpf_result fpf_postprocess(uint16_t *cells, size_t stride, int h, int w,
 
     /* 2. missed cell regions */
     if (opt->missed_regions && cell_image && cell_image->pixels) {
-        long nc, j;
+        long nc, j, largest = 0;
         int r = opt->open_radius, reach = opt->open_radius + 1, added = 0;
         fpf_result e = fpf_threshold(cell_image, opt->missed_threshold, opt->missed_threshold_param, hist, &st.threshold);
         if (e != FPF_OK) return e;
@@ -576,11 +582,17 @@ FPF_DEF fpf_result fpf_postprocess(uint16_t *cells, size_t stride, int h, int w,
                         ctouch[q] = ctouch[q] ? 0xFFFFFFFFu : l;
                     }
             }
+        memset(newlab, 0, ((size_t)n + 1) * 4); /* cell areas, for the largest cell */
+        for (y = 0; y < h; y++)
+            for (x = 0; x < w; x++) newlab[cells[(size_t)y * stride + x]]++;
+        for (c = 1; c <= n; c++) if ((long)newlab[c] > largest) largest = (long)newlab[c];
         for (j = 1; j <= nc; j++) { /* decide in component order; ctouch becomes the new label (0: drop) */
             if ((long)carea[j] < opt->min_region_area) ctouch[j] = 0;
             else if (ctouch[j] == 0xFFFFFFFFu) { ctouch[j] = 0; st.discarded++; }
             else if (ctouch[j]) st.attached++;
-            else {
+            else if (opt->new_region_max_ratio > 0 && (double)carea[j] > opt->new_region_max_ratio * (double)largest) {
+                ctouch[j] = 0; st.discarded++;
+            } else {
                 if (n + added + 1 > max_cells) return FPF_ERR_OUT_OF_MEMORY;
                 ctouch[j] = (uint32_t)(n + ++added);
                 scores[n + added - 1] = opt->new_cell_score;
@@ -624,6 +636,7 @@ FPF_DEF fpf_result fpf_postprocess(uint16_t *cells, size_t stride, int h, int w,
     memset(root, 0, ((size_t)n + 1) * 4);
     for (y = 0; y < h; y++)
         for (x = 0; x < w; x++) root[cells[(size_t)y * stride + x]] = 1;
+    newlab[0] = 0; /* background stays background, whatever the scratch held */
     for (c = 1, k = 0; c <= n; c++) {
         newlab[c] = root[c] ? (uint32_t)++k : 0;
         if (root[c]) scores[k - 1] = scores[c - 1];

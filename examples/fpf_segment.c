@@ -15,7 +15,7 @@
  * The paper's three post-processing steps (fpf_post.h) run on the cell labels by default;
  * --post off turns them off, --post 13 runs steps 1 and 3 only, --post-set NAME=VALUE sets
  * a field of fpf_post_options (shared_min_fraction, missed_threshold=otsu|robust:K|fixed:T,
- * open_radius, connectivity, min_region_area, new_cell_score).
+ * open_radius, connectivity, min_region_area, new_cell_score, new_region_max_ratio).
  * --reporter adds a reporter channel: per-cell intensity, positive area and an infected call
  * (fpf_reporter_readout); image.csv is the per-image summary; --coco adds cells_coco.json
  * (and nuclei_coco.json), COCO results with RLE masks. The pixel size (--pixel-size, or the
@@ -109,6 +109,7 @@ static int parse_results_arg(args *a, const char *k, const char *v) {
         else if (!strncmp(v, "connectivity=", 13) && (x == 4 || x == 8)) p->connectivity = (int)x;
         else if (!strncmp(v, "min_region_area=", 16) && x >= 0) p->min_region_area = (long)x;
         else if (!strncmp(v, "new_cell_score=", 15) && x >= 0 && x <= 1) p->new_cell_score = (float)x;
+        else if (!strncmp(v, "new_region_max_ratio=", 21) && x >= 0) p->new_region_max_ratio = x;
         else if (!strcmp(v, "missed_threshold=otsu")) p->missed_threshold = FPF_THRESHOLD_OTSU;
         else if (sscanf(v, "missed_threshold=robust:%lf", &p->missed_threshold_param) == 1) p->missed_threshold = FPF_THRESHOLD_ROBUST;
         else if (sscanf(v, "missed_threshold=fixed:%lf", &p->missed_threshold_param) == 1) p->missed_threshold = FPF_THRESHOLD_FIXED;

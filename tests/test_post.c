@@ -53,6 +53,7 @@ TEST(defaults_are_documented_values) {
     CHECK_NEAR(o.shared_min_fraction, 0.5, 0); CHECK(o.missed_threshold == FPF_THRESHOLD_ROBUST);
     CHECK_NEAR(o.missed_threshold_param, 3, 0);
     CHECK_EQ_INT(o.open_radius, 1); CHECK_EQ_INT(o.connectivity, 8); CHECK_EQ_INT(o.min_region_area, 40);
+    CHECK_NEAR(o.new_region_max_ratio, 1, 0);
     CHECK_NEAR(o.new_cell_score, 0.5, 0);
     CHECK(r.method == FPF_THRESHOLD_ROBUST); CHECK_NEAR(r.param, 5, 0); CHECK_EQ_INT(r.min_positive_area, 4);
 }
@@ -218,6 +219,17 @@ TEST(step2_missed_regions_rules) {
                   "33......\n"
                   ".....444\n", h, w));
     CHECK_NEAR(sc[3], 0.5f, 0);
+    /* new regions larger than 0.4 x the largest cell (6 px) are discarded: D (3 px > 2.4) goes */
+    parse("11....22\n11....22\n11....22\n........\n33......\n........\n", c, &w);
+    n = 3; o.new_region_max_ratio = 0.4;
+    CHECK(fpf_postprocess(c, (size_t)w, h, w, &n, 8, sc, NULL, 0, &im, &o, g_scratch, sizeof g_scratch, &st) == FPF_OK);
+    CHECK_EQ_INT(n, 3); CHECK_EQ_INT(st.new_regions, 0); CHECK_EQ_INT(st.discarded, 2);
+    CHECK(same(c, "1111..22\n"
+                  "111...22\n"
+                  "11....22\n"
+                  "........\n"
+                  "33......\n"
+                  "........\n", h, w));
 }
 
 /* Step 2, opening radius 1 (defaults otherwise, min area 3). Erosion keeps (0,4), (1,4), (2,4)
@@ -311,8 +323,10 @@ TEST(steps_in_order) {
     CHECK(fpf_postprocess(c, (size_t)w, h, w, &n, 4, sc, nu, 1, &im, &o, g_scratch, sizeof g_scratch, NULL) == FPF_OK);
     CHECK_EQ_INT(n, 2);
     CHECK(same(c, "11122\n11.22\n.....\n", h, w));
-    /* everything off: unchanged, except that empty labels are dropped (label 2 of 3 is empty) */
+    /* everything off: unchanged, except that empty labels are dropped (label 2 of 3 is empty);
+       the scratch is filled with garbage first: nothing may depend on its contents */
     o.merge_shared_nuclei = o.missed_regions = o.uncovered_nuclei = 0; n = 3;
+    memset(g_scratch, 0xA5, sizeof g_scratch);
     parse("11.33\n11.33\n.....\n", c, &w);
     sc[2] = 0.7f;
     CHECK(fpf_postprocess(c, (size_t)w, h, w, &n, 4, sc, nu, 1, &im, &o, g_scratch, sizeof g_scratch, NULL) == FPF_OK);

@@ -509,145 +509,182 @@ static int fpf_post__merge(uint16_t *cells, size_t stride, int h, int w, int n, 
     return merged;
 }
 
-FPF_DEF fpf_result fpf_postprocess(uint16_t *cells, size_t stride, int h, int w, int *n_cells, int max_cells,
-                                   float *scores, const uint16_t *nuclei, int n_nuclei,
-                                   const fpf_image *cell_image, const fpf_post_options *opt,
-                                   void *scratch, size_t scratch_size, fpf_post_stats *stats) {
+/* The working buffers of fpf_postprocess, carved from the caller's scratch. */
+typedef struct fpf_post__ws {
+    uint32_t *hist;           /* 65536: threshold histogram */
+    uint8_t *mask, *tmp;      /* h*w: step 2 foreground, morphology */
+    uint32_t *comp;           /* h*w: step 2 components */
+    uint32_t *carea, *ctouch; /* per component: area; the touched cell (0 none, ~0 several), then its new label */
+    uint32_t *root, *newlab;  /* per cell label: step 1 union-find / the final numbering; cell areas */
+    uint32_t *ov, *narea;     /* nucleus x cell overlaps; per nucleus: area, then step 3's target cell */
+} fpf_post__ws;
+
+static int fpf_post__carve(fpf_post__ws *ws, void *scratch, size_t size, int h, int w, int max_cells, int n_nuclei) {
     fpf_post__arena a;
-    fpf_post_stats st;
-    uint32_t *hist, *comp, *carea, *ctouch, *root, *newlab, *ov, *narea;
-    uint8_t *mask, *tmp;
-    int n, y, x, k, c;
     size_t hw = (size_t)h * w;
-    memset(&st, 0, sizeof st);
-    if (!cells || !n_cells || !scores || !opt || h < 1 || w < 1 || stride < (size_t)w || *n_cells < 0 ||
-        max_cells < *n_cells || max_cells > 65535 || n_nuclei < 0 || (n_nuclei > 0 && !nuclei) ||
-        (opt->connectivity != 4 && opt->connectivity != 8) || opt->open_radius < 0 || opt->open_radius > 64 ||
-        !(opt->new_region_max_ratio >= 0) ||
-        !(opt->shared_min_fraction >= 0 && opt->shared_min_fraction <= 1))
-        return FPF_ERR_INVALID_ARG;
-    if (cell_image && cell_image->pixels && !fpf_post__image_ok(cell_image, h, w)) return FPF_ERR_INVALID_ARG;
-    if (!scratch || scratch_size < fpf_post_scratch_size(h, w, max_cells, n_nuclei)) return FPF_ERR_OUT_OF_MEMORY;
-    a.p = (unsigned char *)scratch; a.left = scratch_size;
-    hist = (uint32_t *)fpf_post__take(&a, 65536 * 4);
-    mask = (uint8_t *)fpf_post__take(&a, hw);
-    tmp = (uint8_t *)fpf_post__take(&a, hw);
-    comp = (uint32_t *)fpf_post__take(&a, (hw + 1) * 4);
-    carea = (uint32_t *)fpf_post__take(&a, (hw + 1) * 4);
-    ctouch = (uint32_t *)fpf_post__take(&a, (hw + 1) * 4);
-    root = (uint32_t *)fpf_post__take(&a, ((size_t)max_cells + 1) * 8);
-    newlab = (uint32_t *)fpf_post__take(&a, ((size_t)max_cells + 1) * 8);
-    ov = (uint32_t *)fpf_post__take(&a, ((size_t)n_nuclei + 1) * ((size_t)max_cells + 1) * 4);
-    narea = (uint32_t *)fpf_post__take(&a, ((size_t)n_nuclei + 1) * 4);
-    if (!narea) return FPF_ERR_OUT_OF_MEMORY;
-    n = *n_cells;
-    for (y = 0; y < h; y++) /* labels above n do not exist: refuse them */
-        for (x = 0; x < w; x++)
-            if (cells[(size_t)y * stride + x] > n || (nuclei && nuclei[(size_t)y * stride + x] > n_nuclei))
-                return FPF_ERR_INVALID_ARG;
+    a.p = (unsigned char *)scratch; a.left = size;
+    ws->hist = (uint32_t *)fpf_post__take(&a, 65536 * 4);
+    ws->mask = (uint8_t *)fpf_post__take(&a, hw);
+    ws->tmp = (uint8_t *)fpf_post__take(&a, hw);
+    ws->comp = (uint32_t *)fpf_post__take(&a, (hw + 1) * 4);
+    ws->carea = (uint32_t *)fpf_post__take(&a, (hw + 1) * 4);
+    ws->ctouch = (uint32_t *)fpf_post__take(&a, (hw + 1) * 4);
+    ws->root = (uint32_t *)fpf_post__take(&a, ((size_t)max_cells + 1) * 8);
+    ws->newlab = (uint32_t *)fpf_post__take(&a, ((size_t)max_cells + 1) * 8);
+    ws->ov = (uint32_t *)fpf_post__take(&a, ((size_t)n_nuclei + 1) * ((size_t)max_cells + 1) * 4);
+    ws->narea = (uint32_t *)fpf_post__take(&a, ((size_t)n_nuclei + 1) * 4);
+    return ws->narea != NULL;
+}
 
-    /* 1. shared nuclei */
-    if (opt->merge_shared_nuclei && n_nuclei > 0)
-        st.merged = fpf_post__merge(cells, stride, h, w, n, scores, nuclei, n_nuclei, opt->shared_min_fraction, ov,
-                                    narea, root);
-
-    /* 2. missed cell regions */
-    if (opt->missed_regions && cell_image && cell_image->pixels) {
-        long nc, j, largest = 0;
-        int r = opt->open_radius, reach = opt->open_radius + 1, added = 0;
-        fpf_result e = fpf_threshold(cell_image, opt->missed_threshold, opt->missed_threshold_param, hist, &st.threshold);
-        if (e != FPF_OK) return e;
-        for (y = 0; y < h; y++)
-            for (x = 0; x < w; x++)
-                mask[(size_t)y * w + x] = (uint8_t)(!cells[(size_t)y * stride + x] && fpf_post__pixel(cell_image, y, x) > st.threshold);
-        fpf_erode(mask, h, w, r, tmp);
-        fpf_dilate(mask, h, w, r, tmp);
-        nc = fpf_components(mask, h, w, opt->connectivity, comp);
-        if (nc < 0) return (fpf_result)nc;
-        memset(carea, 0, ((size_t)nc + 1) * 4);
-        memset(ctouch, 0, ((size_t)nc + 1) * 4); /* 0 none, a label, or 0xFFFFFFFF several */
-        for (y = 0; y < h; y++)
-            for (x = 0; x < w; x++) {
-                uint32_t q = comp[(size_t)y * w + x];
-                int yy, xx;
-                if (!q) continue;
-                carea[q]++;
-                if (ctouch[q] == 0xFFFFFFFFu) continue;
-                for (yy = y - reach; yy <= y + reach; yy++)
-                    for (xx = x - reach; xx <= x + reach; xx++) {
-                        uint32_t l;
-                        if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
-                        l = cells[(size_t)yy * stride + xx];
-                        if (!l || l == ctouch[q]) continue;
-                        ctouch[q] = ctouch[q] ? 0xFFFFFFFFu : l;
-                    }
-            }
-        memset(newlab, 0, ((size_t)n + 1) * 4); /* cell areas, for the largest cell */
-        for (y = 0; y < h; y++)
-            for (x = 0; x < w; x++) newlab[cells[(size_t)y * stride + x]]++;
-        for (c = 1; c <= n; c++) if ((long)newlab[c] > largest) largest = (long)newlab[c];
-        for (j = 1; j <= nc; j++) { /* decide in component order; ctouch becomes the new label (0: drop) */
-            if ((long)carea[j] < opt->min_region_area) ctouch[j] = 0;
-            else if (ctouch[j] == 0xFFFFFFFFu) { ctouch[j] = 0; st.discarded++; }
-            else if (ctouch[j]) st.attached++;
-            else if (opt->new_region_max_ratio > 0 && (double)carea[j] > opt->new_region_max_ratio * (double)largest) {
-                ctouch[j] = 0; st.discarded++;
-            } else {
-                if (n + added + 1 > max_cells) return FPF_ERR_OUT_OF_MEMORY;
-                ctouch[j] = (uint32_t)(n + ++added);
-                scores[n + added - 1] = opt->new_cell_score;
-                st.new_regions++;
-            }
-        }
-        for (y = 0; y < h; y++)
-            for (x = 0; x < w; x++) {
-                uint32_t q = comp[(size_t)y * w + x];
-                if (q && ctouch[q]) cells[(size_t)y * stride + x] = (uint16_t)ctouch[q];
-            }
-        n += added;
-    }
-
-    /* 3. uncovered nuclei */
-    if (opt->uncovered_nuclei && n_nuclei > 0) {
-        int added = 0;
-        fpf_post__overlap(cells, nuclei, stride, h, w, n_nuclei, n, ov, narea);
-        for (k = 0; k < n_nuclei; k++) { /* narea[k] becomes the cell that takes nucleus k+1's uncovered pixels */
-            const uint32_t *row = ov + (size_t)k * ((size_t)n + 1);
-            int best = 0;
-            uint32_t most = 0;
-            narea[k] = 0;
-            if (!row[0]) continue;
-            for (c = 1; c <= n; c++) if (row[c] > most) { most = row[c]; best = c; }
-            if (best) { narea[k] = (uint32_t)best; st.enlarged++; continue; }
-            if (n + added + 1 > max_cells) return FPF_ERR_OUT_OF_MEMORY;
-            narea[k] = (uint32_t)(n + ++added);
-            scores[n + added - 1] = opt->new_cell_score;
-            st.new_nuclei++;
-        }
-        for (y = 0; y < h; y++)
-            for (x = 0; x < w; x++) {
-                size_t i = (size_t)y * stride + x;
-                if (!cells[i] && nuclei[i]) cells[i] = (uint16_t)narea[nuclei[i] - 1];
-            }
-        n += added;
-    }
-
-    /* consecutive labels again: cells with pixels keep their order */
-    memset(root, 0, ((size_t)n + 1) * 4);
+/* Step 2, after the threshold: foreground outside the cells, opened, in components; for each
+   component its area and the cells within reach (decided against the labels before step 2). */
+static long fpf_post__regions(const uint16_t *cells, size_t stride, int h, int w, const fpf_image *im, double t,
+                              const fpf_post_options *opt, fpf_post__ws *ws) {
+    int y, x, yy, xx, reach = opt->open_radius + 1;
+    long nc;
     for (y = 0; y < h; y++)
-        for (x = 0; x < w; x++) root[cells[(size_t)y * stride + x]] = 1;
-    newlab[0] = 0; /* background stays background, whatever the scratch held */
-    for (c = 1, k = 0; c <= n; c++) {
-        newlab[c] = root[c] ? (uint32_t)++k : 0;
-        if (root[c]) scores[k - 1] = scores[c - 1];
+        for (x = 0; x < w; x++)
+            ws->mask[(size_t)y * w + x] = (uint8_t)(!cells[(size_t)y * stride + x] && fpf_post__pixel(im, y, x) > t);
+    fpf_erode(ws->mask, h, w, opt->open_radius, ws->tmp);
+    fpf_dilate(ws->mask, h, w, opt->open_radius, ws->tmp);
+    nc = fpf_components(ws->mask, h, w, opt->connectivity, ws->comp);
+    if (nc < 0) return nc;
+    memset(ws->carea, 0, ((size_t)nc + 1) * 4);
+    memset(ws->ctouch, 0, ((size_t)nc + 1) * 4);
+    for (y = 0; y < h; y++)
+        for (x = 0; x < w; x++) {
+            uint32_t q = ws->comp[(size_t)y * w + x], *touch = &ws->ctouch[q];
+            if (!q) continue;
+            ws->carea[q]++;
+            for (yy = y - reach; yy <= y + reach && *touch != 0xFFFFFFFFu; yy++)
+                for (xx = x - reach; xx <= x + reach; xx++) {
+                    uint32_t l;
+                    if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
+                    l = cells[(size_t)yy * stride + xx];
+                    if (l && l != *touch) *touch = *touch ? 0xFFFFFFFFu : l;
+                }
+        }
+    return nc;
+}
+
+/* Step 2: the rules of the header comment, in component order. Returns the new cells, or < 0. */
+static long fpf_post__missed(uint16_t *cells, size_t stride, int h, int w, int n, int max_cells, float *scores,
+                             const fpf_image *im, const fpf_post_options *opt, fpf_post__ws *ws, fpf_post_stats *st) {
+    long nc, j, largest = 0, added = 0;
+    int y, x, c;
+    fpf_result e = fpf_threshold(im, opt->missed_threshold, opt->missed_threshold_param, ws->hist, &st->threshold);
+    if (e != FPF_OK) return e;
+    if ((nc = fpf_post__regions(cells, stride, h, w, im, st->threshold, opt, ws)) < 0) return nc;
+    memset(ws->newlab, 0, ((size_t)n + 1) * 4); /* cell areas, for the largest cell */
+    for (y = 0; y < h; y++)
+        for (x = 0; x < w; x++) ws->newlab[cells[(size_t)y * stride + x]]++;
+    for (c = 1; c <= n; c++) if ((long)ws->newlab[c] > largest) largest = (long)ws->newlab[c];
+    for (j = 1; j <= nc; j++) { /* ctouch becomes the region's new label (0: dropped) */
+        uint32_t *t = &ws->ctouch[j];
+        if ((long)ws->carea[j] < opt->min_region_area) *t = 0;
+        else if (*t == 0xFFFFFFFFu) { *t = 0; st->discarded++; }
+        else if (*t) st->attached++;
+        else if (opt->new_region_max_ratio > 0 && (double)ws->carea[j] > opt->new_region_max_ratio * (double)largest) {
+            st->discarded++;
+        } else {
+            if (n + added + 1 > max_cells) return FPF_ERR_OUT_OF_MEMORY;
+            *t = (uint32_t)(n + ++added);
+            scores[*t - 1] = opt->new_cell_score;
+            st->new_regions++;
+        }
+    }
+    for (y = 0; y < h; y++)
+        for (x = 0; x < w; x++) {
+            uint32_t q = ws->comp[(size_t)y * w + x];
+            if (q && ws->ctouch[q]) cells[(size_t)y * stride + x] = (uint16_t)ws->ctouch[q];
+        }
+    return added;
+}
+
+/* Step 3. Returns the new cells, or < 0. */
+static long fpf_post__uncovered(uint16_t *cells, size_t stride, int h, int w, int n, int max_cells, float *scores,
+                                const uint16_t *nuclei, int n_nuclei, const fpf_post_options *opt, fpf_post__ws *ws,
+                                fpf_post_stats *st) {
+    long added = 0;
+    int k, c, y, x;
+    fpf_post__overlap(cells, nuclei, stride, h, w, n_nuclei, n, ws->ov, ws->narea);
+    for (k = 0; k < n_nuclei; k++) { /* narea[k] becomes the cell that takes nucleus k+1's uncovered pixels */
+        const uint32_t *row = ws->ov + (size_t)k * ((size_t)n + 1);
+        uint32_t most = 0, best = 0;
+        ws->narea[k] = 0;
+        if (!row[0]) continue; /* covered completely */
+        for (c = 1; c <= n; c++) if (row[c] > most) { most = row[c]; best = (uint32_t)c; }
+        if (best) { ws->narea[k] = best; st->enlarged++; continue; }
+        if (n + added + 1 > max_cells) return FPF_ERR_OUT_OF_MEMORY;
+        ws->narea[k] = (uint32_t)(n + ++added);
+        scores[ws->narea[k] - 1] = opt->new_cell_score;
+        st->new_nuclei++;
+    }
+    for (y = 0; y < h; y++)
+        for (x = 0; x < w; x++) {
+            size_t i = (size_t)y * stride + x;
+            if (!cells[i] && nuclei[i]) cells[i] = (uint16_t)ws->narea[nuclei[i] - 1];
+        }
+    return added;
+}
+
+/* Consecutive labels again: the labels that still have pixels keep their order. Returns their count. */
+static int fpf_post__compact(uint16_t *cells, size_t stride, int h, int w, int n, float *scores, fpf_post__ws *ws) {
+    int y, x, c, k = 0;
+    memset(ws->root, 0, ((size_t)n + 1) * 4);
+    for (y = 0; y < h; y++)
+        for (x = 0; x < w; x++) ws->root[cells[(size_t)y * stride + x]] = 1;
+    ws->newlab[0] = 0; /* background stays background, whatever the scratch held */
+    for (c = 1; c <= n; c++) {
+        ws->newlab[c] = ws->root[c] ? (uint32_t)++k : 0;
+        if (ws->root[c]) scores[k - 1] = scores[c - 1];
     }
     if (k != n)
         for (y = 0; y < h; y++)
             for (x = 0; x < w; x++) {
                 uint16_t *p = cells + (size_t)y * stride + x;
-                *p = (uint16_t)newlab[*p];
+                *p = (uint16_t)ws->newlab[*p];
             }
-    *n_cells = k;
+    return k;
+}
+
+FPF_DEF fpf_result fpf_postprocess(uint16_t *cells, size_t stride, int h, int w, int *n_cells, int max_cells,
+                                   float *scores, const uint16_t *nuclei, int n_nuclei,
+                                   const fpf_image *cell_image, const fpf_post_options *opt,
+                                   void *scratch, size_t scratch_size, fpf_post_stats *stats) {
+    fpf_post__ws ws;
+    fpf_post_stats st;
+    long added;
+    int n, y, x;
+    memset(&st, 0, sizeof st);
+    if (!cells || !n_cells || !scores || !opt || h < 1 || w < 1 || stride < (size_t)w || *n_cells < 0 ||
+        max_cells < *n_cells || max_cells > 65535 || n_nuclei < 0 || (n_nuclei > 0 && !nuclei) ||
+        (opt->connectivity != 4 && opt->connectivity != 8) || opt->open_radius < 0 || opt->open_radius > 64 ||
+        !(opt->new_region_max_ratio >= 0) || !(opt->shared_min_fraction >= 0 && opt->shared_min_fraction <= 1))
+        return FPF_ERR_INVALID_ARG;
+    if (cell_image && cell_image->pixels && !fpf_post__image_ok(cell_image, h, w)) return FPF_ERR_INVALID_ARG;
+    if (!scratch || scratch_size < fpf_post_scratch_size(h, w, max_cells, n_nuclei) ||
+        !fpf_post__carve(&ws, scratch, scratch_size, h, w, max_cells, n_nuclei))
+        return FPF_ERR_OUT_OF_MEMORY;
+    n = *n_cells;
+    for (y = 0; y < h; y++) /* labels above n do not exist: refuse them */
+        for (x = 0; x < w; x++)
+            if (cells[(size_t)y * stride + x] > n || (nuclei && nuclei[(size_t)y * stride + x] > n_nuclei))
+                return FPF_ERR_INVALID_ARG;
+    if (opt->merge_shared_nuclei && n_nuclei > 0) /* 1. shared nuclei */
+        st.merged = fpf_post__merge(cells, stride, h, w, n, scores, nuclei, n_nuclei, opt->shared_min_fraction, ws.ov,
+                                    ws.narea, ws.root);
+    if (opt->missed_regions && cell_image && cell_image->pixels) { /* 2. missed cell regions */
+        if ((added = fpf_post__missed(cells, stride, h, w, n, max_cells, scores, cell_image, opt, &ws, &st)) < 0)
+            return (fpf_result)added;
+        n += (int)added;
+    }
+    if (opt->uncovered_nuclei && n_nuclei > 0) { /* 3. uncovered nuclei */
+        if ((added = fpf_post__uncovered(cells, stride, h, w, n, max_cells, scores, nuclei, n_nuclei, opt, &ws, &st)) < 0)
+            return (fpf_result)added;
+        n += (int)added;
+    }
+    *n_cells = fpf_post__compact(cells, stride, h, w, n, scores, &ws);
     if (stats) *stats = st;
     return FPF_OK;
 }

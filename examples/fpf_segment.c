@@ -434,7 +434,14 @@ static void stage_results(outputs *o, const args *a, const fpf_output *out, cons
     fpfr_printf(&b, "Image,Count_Cells,Count_Nuclei,Count_InfectedCells,InfectionRate,Threshold_Reporter,PixelSize_um,"
                     "Post,Post_MergedCells,Post_AttachedRegions,Post_DiscardedRegions,Post_NewCellsFromRegions,"
                     "Post_EnlargedByNuclei,Post_NewCellsFromNuclei,Threshold_Cell\n");
-    fpfr_printf(&b, "%s,%d,%d,", a->cell ? a->cell : a->nucleus, main_is_nuclei ? 0 : c.n, main_is_nuclei ? c.n : nu.n);
+    { /* the input file, quoted as CSV wants ("" for a quote) */
+        const char *q;
+        fpfr_printf(&b, "\"");
+        for (q = a->cell ? a->cell : a->nucleus; *q; q++)
+            if (*q == '"') fpfr_printf(&b, "\"\""); else fpfr_printf(&b, "%c", *q);
+        fpfr_printf(&b, "\",");
+    }
+    fpfr_printf(&b, "%d,%d,", main_is_nuclei ? 0 : c.n, main_is_nuclei ? c.n : nu.n);
     if (rep && !main_is_nuclei) fpfr_printf(&b, "%d,%.6f,%.6g,", n_inf, c.n ? (double)n_inf / c.n : 0.0, rep_t);
     else fpfr_printf(&b, ",,,");
     fpfr_printf(&b, "%.6g,%d,%d,%d,%d,%d,%d,%d,%.6g\n", ps, main_is_nuclei ? 0 : a->post, st.merged, st.attached,

@@ -88,7 +88,7 @@ demo: all
 	build/fpf_segment --model weights/models/$(DEMO_MODEL).fpf --nucleus-model weights/models/cores.fpf \
 	    --nucleus weights/models/example/synth_1003_nucleus.tif --cell weights/models/example/synth_1003_cell.tif \
 	    --out $(DEMO) --overlay
-	@echo "demo: wrote $(DEMO)/cells.tif nuclei.tif cells.csv nuclei.csv overlay.png"
+	@echo "demo: wrote $(DEMO)/cells.tif nuclei.tif cells.csv nuclei.csv image.csv overlay.png"
 
 # A synthetic field beside a real one from ../shared/data, to judge realism (written to build/ only).
 compare-synth: build/fpf_synth

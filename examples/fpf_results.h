@@ -28,6 +28,13 @@
  *   AreaShape_Center_Y_um, AreaShape_MajorAxisLength_um, AreaShape_MinorAxisLength_um
  *   [, Reporter_PositiveArea_um2]. Formulas: fpf_post.h, fpf_measure_objects().
  *
+ * image.csv (fpf_segment, one row per image): Image (the input file, quoted), Count_Cells,
+ *   Count_Nuclei, Count_InfectedCells, InfectionRate, Threshold_Reporter (empty without a
+ *   reporter), PixelSize_um (0 = unknown), Post (the steps run: bit 0 step 1, bit 1 step 2,
+ *   bit 2 step 3), Post_MergedCells, Post_AttachedRegions, Post_DiscardedRegions,
+ *   Post_NewCellsFromRegions, Post_EnlargedByNuclei, Post_NewCellsFromNuclei, Threshold_Cell
+ *   (fpf_post_stats).
+ *
  * COCO results (fpfr_coco): a JSON list, one entry per non-empty label, in label order:
  *   {"image_id": I, "category_id": 1, "segmentation": {"size": [h, w], "counts": "<COCO
  *   compressed RLE>"}, "bbox": [x, y, w, h], "score": s}

@@ -3,6 +3,7 @@
 #   make test       build and run every tests/test_*.c (no Python needed); ends with "N passed, N failed"
 #   make fixtures   regenerate tests/fixtures from the Python reference (needs /usr/bin/python3 + torch)
 #   make bench      benchmarks (not tests)
+#   make walkthrough  the shipped FPF model, tensor by tensor, with pictures in build/walkthrough/
 # Flags: -O2, no -march=native (binaries must move between lab PCs), no -ffast-math.
 CC      ?= cc
 CFLAGS  ?= -std=c99 -O2 -g -Wall -Wextra -Wpedantic -ffp-contract=off
@@ -12,6 +13,8 @@ HEADERS := fpf.h fpf_post.h fpf_eval.h $(wildcard examples/*.h) $(wildcard tests
 
 EXAMPLES := $(patsubst examples/%.c,build/%,$(wildcard examples/*.c))
 TESTS    := $(patsubst tests/%.c,build/tests/%,$(wildcard tests/test_*.c))
+# the same tests again under ASan+UBSan (rule below); defined here, before `test:` expands it
+SAN_TESTS := build/tests/sanitized_kernels build/tests/sanitized_coco
 
 all: $(EXAMPLES)
 
@@ -24,8 +27,33 @@ build/tests/%: tests/%.c $(HEADERS)
 	$(CC) $(CFLAGS) -I. -Iexamples -Itests $< -o $@ $(LDLIBS)
 
 # Every test program prints "<area>: N passed, N failed[, N skipped]"; tests/run.sh adds them up.
-test: headers $(EXAMPLES) $(TESTS) build/tests/neon_kernels
-	@sh tests/run.sh $(TESTS) build/tests/neon_kernels
+test: headers $(EXAMPLES) $(TESTS) build/tests/neon_kernels $(SAN_TESTS) build/tests/doc_snippets
+	@sh tests/run.sh $(TESTS) build/tests/neon_kernels $(SAN_TESTS) build/tests/doc_snippets
+
+# The quick start in fpf.h's header comment and README.md's C blocks, compiled and run at test
+# time by tests/doc_snippets.sh (this is its launcher, with the compiler and flags of the build).
+build/tests/doc_snippets: tests/doc_snippets.sh Makefile
+	@mkdir -p build/tests
+	@printf '#!/bin/sh\nCC="%s" CFLAGS="%s" exec sh tests/doc_snippets.sh\n' '$(CC)' '$(CFLAGS)' > $@
+	@chmod +x $@
+
+# Tests again under AddressSanitizer + UBSan, any report fatal: the kernels (pointer arithmetic on
+# weights that in-place packing cleared, reads past a panel; with the kernels' FPF_ASSERT
+# preconditions on) and fpf_coco.h's JSON reader (casts of out-of-range numbers). Skipped where
+# the toolchain has no sanitizer runtime. clang when present: gcc's UBSan does not flag offsets
+# applied to NULL.
+SAN_CC    ?= $(shell command -v clang >/dev/null && echo clang || echo $(CC))
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+build/tests/sanitized_%: tests/test_%.c $(HEADERS)
+	@mkdir -p build/tests
+	@if $(SAN_CC) -std=c99 -O1 -g -ffp-contract=off $(SAN_FLAGS) -DHARNESS_SANITIZED \
+	     -include assert.h '-DFPF_ASSERT(c)=assert(c)' -I. -Iexamples -Itests \
+	     $< -o build/tests/test_$*_san -lm -lpthread 2>/dev/null; then \
+	  printf '#!/bin/sh\nexec build/tests/test_%s_san\n' '$*' > $@; \
+	else \
+	  printf '#!/bin/sh\necho "%s asan-ubsan: 0 passed, 0 failed, 1 skipped (no sanitizer runtime)"\n' '$*' > $@; \
+	fi
+	@chmod +x $@
 
 # The NEON kernels: tests/test_kernels.c cross-compiled for aarch64 and run under qemu-user
 # (Debian: gcc-aarch64-linux-gnu qemu-user; .ci/run installs them). Without them it is skipped.
@@ -34,7 +62,7 @@ QEMU     ?= qemu-aarch64
 build/tests/neon_kernels: tests/test_kernels.c fpf.h tests/harness.h
 	@mkdir -p build/tests
 	@if command -v $(CROSS_CC) >/dev/null && command -v $(QEMU) >/dev/null; then \
-	  $(CROSS_CC) $(CFLAGS) -static -I. -Itests tests/test_kernels.c -o build/tests/test_kernels_aarch64 -lm && \
+	  $(CROSS_CC) $(filter-out -fsanitize=%,$(CFLAGS)) -static -I. -Itests tests/test_kernels.c -o build/tests/test_kernels_aarch64 -lm && \
 	  printf '#!/bin/sh\nexec $(QEMU) build/tests/test_kernels_aarch64\n' > $@; \
 	else \
 	  printf '#!/bin/sh\necho "kernels aarch64-qemu: 0 passed, 0 failed, 1 skipped (no $(CROSS_CC) or $(QEMU))"\n' > $@; \
@@ -44,8 +72,19 @@ build/tests/neon_kernels: tests/test_kernels.c fpf.h tests/harness.h
 # Each header alone, with its implementation, warning-free as C99 (gcc, and clang when present)
 # and as C++; and all three in one translation unit.
 HDR_FLAGS := -Wall -Wextra -Wpedantic -Werror
+# The config macros of the headers' tables, one build each of all three headers in one unit
+# ('~' separates flags): FPF_STATIC and FPF_EVAL_STATIC (no unused-function warnings),
+# FPF_MALLOC/FPF_FREE, FPF_NO_STDIO, FPF_NO_SIMD, FPF_NO_THREADS, FPF_MAX_IMAGE_DIM, FPF_ASSERT,
+# FPF_DEF/FPF_EVAL_DEF, and all the optional ones together.
+HDR_CONFIGS := -DFPF_NONE \
+  -DFPF_STATIC~-DFPF_EVAL_STATIC \
+  -include~stdlib.h~'-DFPF_MALLOC(n)=malloc(n)'~'-DFPF_FREE(p)=free(p)' \
+  -DFPF_NO_STDIO -DFPF_NO_SIMD -DFPF_NO_THREADS -DFPF_MAX_IMAGE_DIM=4096 \
+  -include~assert.h~'-DFPF_ASSERT(c)=assert(c)' \
+  '-DFPF_DEF=extern'~'-DFPF_EVAL_DEF=extern' \
+  -DFPF_STATIC~-DFPF_EVAL_STATIC~-DFPF_NO_STDIO~-DFPF_NO_SIMD~-DFPF_NO_THREADS~-DFPF_MAX_IMAGE_DIM=1024
 headers: build/.headers-ok
-build/.headers-ok: fpf.h fpf_post.h fpf_eval.h
+build/.headers-ok: fpf.h fpf_post.h fpf_eval.h Makefile
 	@mkdir -p build/hdr
 	@for h in fpf fpf_post fpf_eval; do \
 	  M=$$(echo $$h | tr a-z A-Z)_IMPLEMENTATION; \
@@ -56,10 +95,16 @@ build/.headers-ok: fpf.h fpf_post.h fpf_eval.h
 	  if command -v c++ >/dev/null; then c++ $(HDR_FLAGS) -I. -c build/hdr/$$h.cc -o build/hdr/$$h.o || exit 1; fi; \
 	done
 	@printf '#define FPF_ALL_IMPLEMENTATION\n#include "fpf.h"\n#include "fpf_post.h"\n#include "fpf_eval.h"\nint main(void){return 0;}\n' > build/hdr/all.c
-	@$(CC) -std=c99 $(HDR_FLAGS) -DFPF_NO_STDIO -I. -c build/hdr/all.c -o build/hdr/all.o
-	@$(CC) -std=c99 $(HDR_FLAGS) -DFPF_NO_SIMD -DFPF_NO_THREADS -I. -c build/hdr/all.c -o build/hdr/all.o
-	@if command -v clang >/dev/null; then clang -std=c99 $(HDR_FLAGS) -I. -c build/hdr/all.c -o build/hdr/all.o; fi
-	@echo "headers: C99 and C++ compile checks clean"
+	@cp build/hdr/all.c build/hdr/all.cc
+	@for cfg in $(HDR_CONFIGS); do \
+	  set -f; flags=$$(echo "$$cfg" | tr '~' ' '); set +f; \
+	  for cc in $(CC) $$(command -v clang >/dev/null && echo clang); do \
+	    $$cc -std=c99 $(HDR_FLAGS) $$flags -I. -c build/hdr/all.c -o build/hdr/all.o || { echo "headers: $$cc $$flags"; exit 1; }; \
+	  done; \
+	  if command -v c++ >/dev/null; then \
+	    c++ $(HDR_FLAGS) $$flags -I. -c build/hdr/all.cc -o build/hdr/all.o || { echo "headers: c++ $$flags"; exit 1; }; fi; \
+	done
+	@echo "headers: C99 and C++ compile checks clean, every config macro of the header tables"
 	@touch $@
 
 build/bench_eval: tests/bench_eval.c fpf_eval.h
@@ -90,6 +135,11 @@ demo: all
 	    --out $(DEMO) --overlay
 	@echo "demo: wrote $(DEMO)/cells.tif nuclei.tif cells.csv nuclei.csv image.csv overlay.png"
 
+# Teaching: every tensor of one forward pass (name, shape, range, time), drawn into build/walkthrough/
+# (examples/fpf_walkthrough.c; docs/ARCHITECTURE.md explains each stage).
+walkthrough: build/fpf_walkthrough
+	build/fpf_walkthrough --draw build/walkthrough
+
 # A synthetic field beside a real one from ../shared/data, to judge realism (written to build/ only).
 compare-synth: build/fpf_synth
 	build/fpf_synth --compare build/compare_synth.png
@@ -101,4 +151,4 @@ clean:
 -include weights/weights.mk
 -include bench/bench.mk
 
-.PHONY: all test fixtures clean bench bench-eval bench-post headers demo compare-synth
+.PHONY: all test fixtures clean bench bench-eval bench-post headers demo compare-synth walkthrough

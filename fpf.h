@@ -19,22 +19,29 @@
 
    The same code runs the five published variants: "cores" (nucleus model), "without_nucleus",
    "with_nucleus" (one 2-channel input: channel 0 cell, channel 1 nucleus), FPF-add and
-   FPF-concat. Section numbers (§) refer to the inference spec, ../shared/design/fpf_architecture.md.
+   FPF-concat. Section numbers (§) refer to docs/ARCHITECTURE.md.
 
    DOCUMENTATION
 
-   Quick start
+   Quick start (make test compiles and runs this block on the shipped example)
+       char msg[256];
        fpf_model *cells = NULL, *nuclei = NULL;
-       fpf_model_load_file("fpf_add.fpf", NULL, &cells);      // any variant
-       fpf_model_load_file("cores.fpf",   NULL, &nuclei);     // optional nucleus model
+       if (fpf_model_load_file("fpf_add.fpf", NULL, &cells, msg, sizeof msg) != FPF_OK ||  // any variant
+           fpf_model_load_file("cores.fpf", NULL, &nuclei, msg, sizeof msg) != FPF_OK) {   // nucleus model
+           puts(msg);
+           return 1;
+       }
        fpf_session *s = NULL;
-       fpf_session_init(cells, nuclei, 1024, 1280, NULL, &s); // max image size, default options
+       if (fpf_session_init(cells, nuclei, height, width, NULL, &s) != FPF_OK) return 1; // max size
        fpf_input in = {0};
-       in.cell    = fpf_image_u16(cell_pixels, 1280, 1024, 1280 * 2);   // width, height, stride
-       in.nucleus = fpf_image_u16(nuc_pixels,  1280, 1024, 1280 * 2);
+       in.cell    = fpf_image_u16(cell_pixels, width, height, width * 2);  // width, height, stride
+       in.nucleus = fpf_image_u16(nuc_pixels,  width, height, width * 2);
        const fpf_output *out = NULL;
        if (fpf_session_run(s, &in, &out) != FPF_OK) puts(fpf_session_message(s));
-       for (int i = 0; i < out->n_cells; i++) { const fpf_instance *c = &out->cells[i]; ... }
+       else for (int i = 0; i < out->n_cells; i++) {
+           const fpf_instance *c = &out->cells[i];  // box y1 x1 y2 x2, score, 28×28 mask
+           printf("cell %d: box %d %d %d %d, score %.3f\n", i + 1, c->y1, c->x1, c->y2, c->x2, c->score);
+       }
        fpf_session_free(s); fpf_model_free(cells); fpf_model_free(nuclei);
 
    Models and sessions
@@ -62,9 +69,11 @@
        any thread count and any pool.
 
    Errors
-       Every fallible function returns fpf_result (FPF_OK = 0, errors < 0). Sessions and loaders
-       also keep a one-line message (fpf_session_message, fpf_load_message). The library never
-       aborts, exits, prints, or touches memory outside the buffers it was given.
+       Every fallible function returns fpf_result (FPF_OK = 0, errors < 0; fpf_result_string names
+       it). Each also says why in one line: the loaders into their msg buffer, a session run in
+       fpf_session_message(s), a failed session init (no session exists yet) into
+       fpf_options.init_msg when set. The library never aborts, exits, prints, or touches memory
+       outside the buffers it was given.
 
    Images and normalization
        Input images are single-channel 8-bit or 16-bit, with a row stride in bytes. 8-bit pixels are
@@ -82,6 +91,12 @@
        28×28 mask probabilities of its class, and the full-resolution mask on demand:
        fpf_instance_paste() writes the (y2−y1)×(x2−x1) binary mask (skimage-0.14 bilinear resize,
        clipped to the mask's range as resize(clip=True) does, threshold >= 0.5, §10.2). fpf_label_image() in fpf_post.h builds label images.
+       At most det_max_instances (200) detections per run: fpf_output.cells_over_max and
+       nuclei_over_max count those the maximum dropped, so a cut is never silent.
+
+   Tiling
+       fpf_tiler (the last API section) runs images of any size through a session made for one
+       tile, stitches the seams (each object kept once, whole) and can resample by a scale factor.
 
    SIMD and determinism
        The convolutions (every conv, dense layer and the deconv: >99 % of the work) run on one of
@@ -102,6 +117,8 @@
        FPF_NO_SIMD            only the portable scalar kernels (no intrinsics, no cpuid)
        FPF_NO_THREADS         no built-in pool (no <pthread.h>); parallel_for still works
        FPF_MAX_IMAGE_DIM      largest accepted image side (default 32768)
+       FPF_ASSERT(cond)       checks of kernel preconditions; off by default (define it as
+                              assert(cond), with <assert.h>, to turn them on)
 
    Model file format (.fpf, version 1; all integers little-endian)
        offset  size  field
@@ -151,7 +168,9 @@
 #define FPF_FORMAT_VERSION 1
 
 #ifndef FPF_DEF
-#ifdef FPF_STATIC
+#if defined(FPF_STATIC) && (defined(__GNUC__) || defined(__clang__))
+#define FPF_DEF static __attribute__((unused)) /* a program need not call every function */
+#elif defined(FPF_STATIC)
 #define FPF_DEF static
 #else
 #define FPF_DEF extern
@@ -175,7 +194,8 @@ typedef enum fpf_result {
     FPF_ERR_IMAGE_SIZE = -7,    /* zero, too large, or larger than the session was made for */
     FPF_ERR_IO = -8,            /* could not read a file */
     FPF_ERR_ABORTED = -9,       /* the abort callback asked to stop */
-    FPF_ERR_MODEL_PAIR = -10    /* the nucleus model does not fit the main model */
+    FPF_ERR_MODEL_PAIR = -10,   /* the nucleus model does not fit the main model */
+    FPF_ERR_UNSUPPORTED_ISA = -11 /* fpf_options.isa names kernels this build or CPU cannot run */
 } fpf_result;
 FPF_DEF const char *fpf_result_string(fpf_result r);
 FPF_DEF const char *fpf_version(void);
@@ -334,13 +354,18 @@ typedef struct fpf_options {
     int norm16;                /* fpf_norm16_mode */
     float norm16_lo, norm16_hi; /* FIXED: intensities; PERCENTILE: percents (0 and 0 = 0.1, 99.9) */
     float det_min_confidence;  /* 0 = the model's (0.7) */
-    int det_max_instances;     /* 0 = the model's (200) */
+    int det_max_instances;     /* 0 = the model's (200); at most 65536. Per image (per tile when tiled) */
+    int max_proposals;         /* 0 = the model's post_nms_rois (500); at most 65536. More proposals
+                                  find more objects in dense images, at a cost in time and memory */
     int stable_nms_ties;       /* 0 = TF heap tie order (§6.4, default); 1 = lower index first */
     int drop_padding_detections; /* 1 drops detections that come from zero-padded proposals (§6.3) */
     fpf_stage_fn stage;        /* optional tensor dump callback */
     void *stage_user;
     int (*abort_check)(void *user); /* optional: return non-zero to stop between layers */
     void *abort_user;
+    char *init_msg;            /* optional: where a failed fpf_session_init (or _preallocated, or
+                                  _workspace_size) writes its one-line message, NUL-terminated */
+    size_t init_msg_size;      /* bytes at init_msg */
 } fpf_options;
 
 /* ---------------------------------------------------------------------------------------------
@@ -363,6 +388,9 @@ typedef struct fpf_output {
     int n_nuclei;         /* detections of the nucleus model, when one was given */
     const fpf_instance *nuclei;
     int shared_nucleus_pyramid; /* 1 when the FPF nucleus tower was computed once for both */
+    int max_detections;   /* the detection maximum of this run (per tile when tiled) */
+    int cells_over_max;   /* detections that passed the score and NMS but were dropped at that */
+    int nuclei_over_max;  /*   maximum (0 = nothing was truncated); raise det_max_instances or tile */
 } fpf_output;
 
 typedef struct fpf_session fpf_session;
@@ -391,6 +419,43 @@ FPF_DEF long fpf_instance_paste(const fpf_instance *inst, uint8_t *dst, size_t d
 /* One pixel of that mask: 1 if box-relative pixel (r, c) is inside the instance. */
 FPF_DEF int fpf_instance_mask_pixel(const fpf_instance *inst, int r, int c);
 
+/* ---------------------------------------------------------------------------------------------
+   Tiling: images of any size through a tile-sized session, stitched without seams.
+
+   The network sees the image (resampled by `scale` first, when given) tile by tile; tiles are
+   `tile` pixels square and share `overlap` pixels with their neighbours. Every tile has the
+   session's own detection budget, so there is no image-wide cap. A tile's core is the tile less
+   half the overlap on each side it shares with a neighbour; the cores partition the image.
+   Stitching rule, per instance of a tile:
+     - owner: it is kept only if the centre of its box lies in the tile's core. An object no
+       larger than the overlap whose centre lies in a core lies whole inside that tile;
+     - cut: a box that touches a shared tile edge (within 2 px) is a cut half and dropped;
+     - duplicate: an instance whose box overlaps one kept from another tile with IoU > the model's
+       detection NMS threshold (0.3) is the same object, found by two tiles with its centre on
+       either side of a core boundary: it is kept once, from the tile where it lies furthest from
+       the shared edges (ties: the earlier tile);
+   Instances come back in input pixels (boxes divided by `scale`, masks pasted at full
+   resolution), sorted by descending score. 16-bit percentile normalization uses the whole
+   image's percentiles, so every tile sees the same intensity mapping. An image that fits in one
+   tile at scale 1 gives the session's own result, bit for bit. Memory: the session (one tile),
+   two tile buffers when scale != 1, and the stitched instances (~3.2 KB each), grown through the
+   session's allocator between tiles. */
+typedef struct fpf_tile_options {
+    int tile;     /* tile side in network pixels; 0 = the session's maximum height and width */
+    int overlap;  /* pixels shared by neighbouring tiles, < tile / 2; 0 = 128 (objects up to 128 px) */
+    float scale;  /* resample the input by this factor first (0 = 1); 0.05 .. 20 */
+} fpf_tile_options;
+
+typedef struct fpf_tiler fpf_tiler;
+/* The tiler runs on session s (which must take tile × tile images) and lives no longer than it. */
+FPF_DEF fpf_result fpf_tiler_init(fpf_session *s, const fpf_tile_options *opt, fpf_tiler **out);
+FPF_DEF void fpf_tiler_free(fpf_tiler *t);
+/* Like fpf_session_run, for any image size up to FPF_MAX_IMAGE_DIM. *out stays valid until the
+   next run; out->cells_over_max and nuclei_over_max add up the tiles. Errors: the session's
+   message (fpf_session_message). */
+FPF_DEF fpf_result fpf_tiler_run(fpf_tiler *t, const fpf_input *in, const fpf_output **out);
+FPF_DEF int fpf_tiler_tiles(const fpf_tiler *t); /* tiles in the last run */
+
 #ifdef __cplusplus
 }
 #endif
@@ -398,6 +463,40 @@ FPF_DEF int fpf_instance_mask_pixel(const fpf_instance *inst, int r, int c);
 
 /* =============================================================================================
    IMPLEMENTATION
+
+   Contents, in file order (search for the heading):
+       Small helpers           results, messages, checked arithmetic, allocation
+       Configuration           the paper's config, config words, range checks
+       Layer list              every conv/dense/deconv a config implies (§12.2), in file order
+       Model file              loader: table checks, finiteness, weight packing into panels
+       Kernels                 fpf__map, the conv epilogue flags, block kernels per ISA and their
+                               __ref twins, the kernel table, task tiling, max-pool, deconv
+       The built-in thread pool
+       Session state           the arena, pyramids, stage dumps
+       1. Input molding        §1.4, §4.3
+       2. Backbone             stem, bottleneck stages (§2), FPN (§3)
+       3. Anchors              §5
+       4. Box arithmetic       §6.2, §6.4, §7
+       5. Ordering             top-k, NMS (§6.4)
+       6. RoIAlign             §7
+       7. Heads                RPN (§6), proposals, box head (§8), detection (§9), mask head (§10)
+       8. The forward pass     towers, fusion, heads: fpf__model_pass
+       9. Sessions             workspace layout, init, run
+
+   Dimension letters:
+       H, W     height and width of the image (Hp, Wp: padded to multiples of 64; in fpf__rpn, of
+                the pyramid level at hand); h, w of any map
+       C        channels of a map; cin, cout of a conv; ld the floats between two pixels
+       Fw       one tower's pyramid depth (fpn_width, 256)
+       D        the pyramid depth the heads see: Fw, or 2·Fw for FPF-concat (fpf__depth)
+       F        the fused pyramid F2..F6 (an fpf__pyr); P2..P6 one tower's; Pn the nucleus model's
+       C1..C5   backbone stage outputs; L2..L5 the FPN's top-down maps before the 3×3 smoothing
+       A        anchors of the whole image (Σ over levels of h·w·FPF__A; FPF__A = 3 per location)
+       R        RoIs per image (post_nms_rois, 500); n real ones, the rest zero-padded
+       K        classes (num_classes, 2: background + cell)
+       P, MP    RoIAlign sizes of the box head (pool_size 7) and mask head (mask_pool_size 14)
+       Mw       mask head width (mask_width, 256); masks are 2·MP = 28 square
+       px, cb   a block kernel's tile: output pixels × output channels
    ============================================================================================= */
 #if defined(FPF_IMPLEMENTATION) || defined(FPF_ALL_IMPLEMENTATION)
 #ifndef FPF_IMPLEMENTATION_INCLUDED
@@ -420,6 +519,9 @@ FPF_DEF int fpf_instance_mask_pixel(const fpf_instance *inst, int r, int c);
 #endif
 #ifndef FPF_MAX_IMAGE_DIM
 #define FPF_MAX_IMAGE_DIM 32768
+#endif
+#ifndef FPF_ASSERT
+#define FPF_ASSERT(cond) ((void)0)
 #endif
 #if !defined(FPF_NO_SIMD) && (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #define FPF__X86 1
@@ -469,6 +571,7 @@ FPF_DEF const char *fpf_result_string(fpf_result r) {
     case FPF_ERR_IO: return "i/o error";
     case FPF_ERR_ABORTED: return "aborted";
     case FPF_ERR_MODEL_PAIR: return "nucleus model does not fit the main model";
+    case FPF_ERR_UNSUPPORTED_ISA: return "instruction set not supported by this build or CPU";
     }
     return "unknown error";
 }
@@ -483,6 +586,15 @@ static void fpf__msg3(char *dst, size_t n, const char *a, const char *b, const c
     for (i = 0; i < 3; i++)
         for (const char *p = parts[i]; p && *p && k + 1 < n; p++) dst[k++] = *p;
     dst[k] = 0;
+}
+/* Decimal digits of v into buf (at least 24 bytes); returns buf. */
+static const char *fpf__num(char *buf, size_t v) {
+    char t[24];
+    int n = 0, i = 0;
+    do { t[n++] = (char)('0' + v % 10); v /= 10; } while (v);
+    while (n) buf[i++] = t[--n];
+    buf[i] = 0;
+    return buf;
 }
 /* size_t arithmetic that reports overflow instead of wrapping. */
 static int fpf__mul(size_t a, size_t b, size_t *r) {
@@ -706,7 +818,7 @@ static void fpf__emit_tower(fpf__layer_list *L, const fpf_config *c, fpf__tower 
 static void fpf__emit_heads(fpf__layer_list *L, const fpf_config *c, fpf__heads *h) {
     static const char *mc[4] = {"mrcnn_mask_conv1", "mrcnn_mask_conv2", "mrcnn_mask_conv3", "mrcnn_mask_conv4"};
     static const char *mb[4] = {"mrcnn_mask_bn1", "mrcnn_mask_bn2", "mrcnn_mask_bn3", "mrcnn_mask_bn4"};
-    int D = fpf__depth(c), P = c->pool_size, K = c->num_classes, m = c->mask_width, i;
+    int D = fpf__depth(c), P = c->pool_size, K = c->num_classes, Mw = c->mask_width, i;
 #define FPF__H(field) (h ? &h->field : NULL)
     fpf__emit(L, FPF__H(rpn_conv), 0, 3, 3, D, c->rpn_width, "rpn_conv_shared", "", NULL);
     fpf__emit(L, FPF__H(rpn_class), 0, 1, 1, c->rpn_width, 2 * FPF__A, "rpn_class_raw", "", NULL);
@@ -716,9 +828,9 @@ static void fpf__emit_heads(fpf__layer_list *L, const fpf_config *c, fpf__heads 
     fpf__emit(L, FPF__H(cls_logits), 1, 1, 1, c->fc_width, K, "mrcnn_class_logits", "", NULL);
     fpf__emit(L, FPF__H(bbox_fc), 1, 1, 1, c->fc_width, 4 * K, "mrcnn_bbox_fc", "", NULL);
     for (i = 0; i < 4; i++)
-        fpf__emit(L, FPF__H(mask_conv[i]), 0, 3, 3, i ? m : D, m, mc[i], "", mb[i]);
-    fpf__emit(L, FPF__H(mask_deconv), 2, 2, 2, m, m, "mrcnn_mask_deconv", "", NULL);
-    fpf__emit(L, FPF__H(mask_out), 0, 1, 1, m, K, "mrcnn_mask", "", NULL);
+        fpf__emit(L, FPF__H(mask_conv[i]), 0, 3, 3, i ? Mw : D, Mw, mc[i], "", mb[i]);
+    fpf__emit(L, FPF__H(mask_deconv), 2, 2, 2, Mw, Mw, "mrcnn_mask_deconv", "", NULL);
+    fpf__emit(L, FPF__H(mask_out), 0, 1, 1, Mw, K, "mrcnn_mask", "", NULL);
 #undef FPF__H
 }
 
@@ -1061,19 +1173,27 @@ static fpf__map fpf__mk(float *d, int h, int w, int c) {
 }
 
 /* Convolution: out = epilogue(bias + Σ_{ky,kx,ci} in[y·s−pad+ky][x·s−pad+kx][ci] · w[ky][kx][ci][co]).
-   Outside the input counts as zero. The epilogue, in Keras order: v = conv + bias;
-   v += res (residual add, optionally from a map at half resolution: nearest upsampling ×2);
-   v = max(v, 0) if relu; out = v, or out += v when accumulate (FPF-add fusion). So BN (folded),
-   ReLU, the residual add, the FPN's upsample-and-add and the fusion add never make a pass of
-   their own over memory. */
+   Outside the input counts as zero. The epilogue is one flags word, applied in Keras order:
+       v = conv + bias                              FPF__LINEAR: nothing more
+       v += res[y][x]            FPF__RESIDUAL      (the bottleneck's shortcut add)
+       v += res[y/2][x/2]        FPF__RESIDUAL_UP2  (the FPN's upsample-×2-nearest-and-add)
+       v = max(v, 0)             FPF__RELU
+       out += v, else out = v    FPF__ACCUMULATE    (the FPF-add fusion)
+   So BN (folded), ReLU, the residual add, the FPN's upsample-and-add and the fusion add never
+   make a pass of their own over memory. */
+#define FPF__LINEAR 0        /* conv + bias only */
+#define FPF__RELU 1
+#define FPF__RESIDUAL 2
+#define FPF__RESIDUAL_UP2 4
+#define FPF__ACCUMULATE 8
+
 typedef struct fpf__kernels fpf__kernels;
 typedef struct fpf__conv_args {
     const fpf__conv *k;
     fpf__map in, out;
     int stride, pad;
-    int relu, accumulate;
-    const fpf__map *res;        /* NULL or a residual map */
-    int res_shift;              /* 0: same size; 1: res is half size (upsample ×2 nearest) */
+    int flags;                  /* FPF__RELU | FPF__RESIDUAL(_UP2) | FPF__ACCUMULATE */
+    const fpf__map *res;        /* the residual map of FPF__RESIDUAL(_UP2), else NULL */
     int y0, iy0;                /* row bands: output row y is row y + y0 of the whole output, and
                                    in (and res) start at row iy0 (0) of the whole input */
     int batch;                  /* 0/1, or that many images, in.d + i·in_bs -> out.d + i·out_bs */
@@ -1083,33 +1203,56 @@ typedef struct fpf__conv_args {
     int rpt;                    /* output rows per task (set by fpf__conv2d) */
 } fpf__conv_args;
 
-/* A block kernel computes px output pixels (x0 .. x0+np−1 of row y) × cb output channels from c0. */
-typedef void (*fpf__conv_block_fn)(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb);
+/* Kernel names say data type, operation, tile and instruction set, as XNNPACK's do:
+       fpf__<types>_<op>_<px>x<cb>[c<k>]__<isa>
+   types  f32 (float in, float weights, float out); the int8 rows will be qu8s8 (u8 activations,
+          s8 weights with per-channel scales, requantized)
+   op     conv (every conv, dense layer and deconv tap runs through it)
+   tile   px output pixels × cb output channels held in registers; c<k>: input channels per
+          dot-product step (VNNI/dot: c4)
+   isa    scalar, avx2, avx512, neon; later avx512vnni, avxvnni, neondot
+   e.g. fpf__f32_conv_8x32__avx512 today, fpf__qu8s8_conv_8x32c4__avx512vnni for int8. Helpers of
+   a kernel carry its prefix (fpf__f32_conv_store__avx2); each kernel's plain-loop twin ends in
+   __ref (fpf__f32_conv__ref, and __ref_fused for the fused-multiply-add rows).
+
+   A block kernel computes np <= px output pixels (x0 .. x0+np−1 of row y) × cb <= CB output
+   channels from c0 (a multiple of 16), reading the packed panels k->wp. */
+typedef void (*fpf__f32_conv_fn)(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb);
 
 /* The kernel table: one row per instruction set, chosen once at session set-up (cpuid on x86).
-   An int8 row (u8×s8 dot products: VNNI, AVX2) will add its own block functions beside these. */
+   The int8 rows will add their own entries beside f32_conv. */
 struct fpf__kernels {
     fpf_isa isa;
-    fpf__conv_block_fn conv_block; /* px × cb */
-    fpf__conv_block_fn conv_tail;  /* tail_px × 16, for the last 16 channels when cb > 16 (or NULL) */
+    fpf__f32_conv_fn f32_conv;      /* px × cb */
+    fpf__f32_conv_fn f32_conv_tail; /* tail_px × 16, for the last 16 channels when cb > 16 (or NULL) */
     int px, cb, tail_px;
-    int fused;                     /* multiply-adds fused (fmaf) or a separate multiply and add */
+    int fused;                      /* multiply-adds fused (fmaf) or a separate multiply and add */
 };
+
+/* Kernel preconditions, checked by FPF_ASSERT (off by default: define FPF_ASSERT(c) as assert(c)
+   to turn the checks on). */
+#define FPF__CONV_PRECONDITIONS(a, np, px, c0, cb, CB)                                            \
+    FPF_ASSERT((a)->k->wp && (np) >= 1 && (np) <= (px) && (c0) % 16 == 0 && (cb) >= 1 &&           \
+               (cb) <= (CB) && (c0) + (cb) <= (a)->k->cout && (a)->out.ld >= (a)->out.c)
+
+/* The residual's channel co..: pixel (y, x) of the output, or (y/2, x/2) for FPF__RESIDUAL_UP2. */
+static const float *fpf__res_at(const fpf__conv_args *a, int y, int x, int co) {
+    const fpf__map *r = a->res;
+    int sh = (a->flags & FPF__RESIDUAL_UP2) ? 1 : 0;
+    return r->d + ((size_t)((y + a->y0) >> sh) * r->w + (x >> sh)) * r->ld + co;
+}
 
 static float fpf__epilogue(const fpf__conv_args *a, float acc, int y, int x, int co, float *dst) {
     float v = acc + a->k->b[co];
-    if (a->res) {
-        const fpf__map *r = a->res;
-        v = v + r->d[((size_t)((y + a->y0) >> a->res_shift) * r->w + (x >> a->res_shift)) * r->ld + co];
-    }
-    if (a->relu && v < 0.0f) v = 0.0f;
-    return a->accumulate ? *dst + v : v;
+    if (a->res) v = v + *fpf__res_at(a, y, x, co);
+    if ((a->flags & FPF__RELU) && v < 0.0f) v = 0.0f;
+    return (a->flags & FPF__ACCUMULATE) ? *dst + v : v;
 }
 
 /* The reference twin of every convolution kernel: one output value at a time, in the order
    (ky, kx, ci). fused = 1 rounds each multiply-add once (fmaf), as the FMA kernels do; fused = 0
    rounds the product and the sum separately, as the portable kernel does. */
-static void fpf__conv2d__ref_impl(const fpf__conv_args *a, int fused) {
+static void fpf__f32_conv__ref_impl(const fpf__conv_args *a, int fused) {
     const fpf__conv *k = a->k;
     int y, x, co, ky, kx, ci;
     for (y = 0; y < a->out.h; y++)
@@ -1129,8 +1272,8 @@ static void fpf__conv2d__ref_impl(const fpf__conv_args *a, int fused) {
                 *dst = fpf__epilogue(a, acc, y, x, co, dst);
             }
 }
-FPF__REF_TWIN void fpf__conv2d__ref(const fpf__conv_args *a) { fpf__conv2d__ref_impl(a, 0); }
-FPF__REF_TWIN void fpf__conv2d__ref_fused(const fpf__conv_args *a) { fpf__conv2d__ref_impl(a, 1); }
+FPF__REF_TWIN void fpf__f32_conv__ref(const fpf__conv_args *a) { fpf__f32_conv__ref_impl(a, 0); }
+FPF__REF_TWIN void fpf__f32_conv__ref_fused(const fpf__conv_args *a) { fpf__f32_conv__ref_impl(a, 1); }
 
 /* Input rows of the np pixels of a block for tap (ky, kx). A tap outside the input reads a row
    of zeros (only padded convs have such taps, and their cin <= 4096 by fpf_config_check); a
@@ -1166,13 +1309,14 @@ static const float *fpf__panel(const fpf__conv *k, int c0, int ky, int kx) {
 }
 
 /* Portable kernel: 4 output pixels × 16 output channels, separate multiply and add, plain loops
-   that compilers vectorize; bit-identical to fpf__conv2d__ref. */
+   that compilers vectorize; bit-identical to fpf__f32_conv__ref. */
 #define FPF__PX 4
 #define FPF__CB 16
-static void fpf__conv_block_scalar(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb) {
+static void fpf__f32_conv_4x16__scalar(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb) {
     const fpf__conv *k = a->k;
     float acc[FPF__PX][FPF__CB];
     int j, ky, kx, ci;
+    FPF__CONV_PRECONDITIONS(a, np, FPF__PX, c0, cb, FPF__CB);
     memset(acc, 0, sizeof acc);
     for (ky = 0; ky < k->kh; ky++)
         for (kx = 0; kx < k->kw; kx++) {
@@ -1201,7 +1345,7 @@ static void fpf__conv_block_scalar(const fpf__conv_args *a, int y, int x0, int n
 /* SIMD kernels: 6 (AVX-512: 8) output pixels × NV vectors of output channels held in registers; for each tap
    and input channel, NV weight vectors are loaded once and each pixel's input value is
    broadcast and fused-multiply-added into its accumulators. Every lane sums in the order of
-   fpf__conv2d__ref_fused, so the result is bit-identical to it whatever the blocking. They read
+   fpf__f32_conv__ref_fused, so the result is bit-identical to it whatever the blocking. They read
    the packed panels (zero-padded past cout, so a vector never reads outside them); only the cb
    valid channels are stored. */
 #define FPF__SIMD_PX 6
@@ -1213,23 +1357,21 @@ static void fpf__conv_block_scalar(const fpf__conv_args *a, int y, int x0, int n
 #define FPF__AVX512 __attribute__((target("avx512f,avx2,fma")))
 
 /* relu as max(0, v) with 0 first: -0.0 and NaN pass through unchanged, as in the scalar v < 0 test */
-FPF__AVX2 static void fpf__store_avx2(const fpf__conv_args *a, __m256 v, int y, int x, int co) {
+FPF__AVX2 static void fpf__f32_conv_store__avx2(const fpf__conv_args *a, __m256 v, int y, int x, int co) {
     float *dst = a->out.d + ((size_t)y * a->out.w + x) * a->out.ld + co;
     v = _mm256_add_ps(v, _mm256_loadu_ps(a->k->b + co));
-    if (a->res) {
-        const fpf__map *r = a->res;
-        v = _mm256_add_ps(v, _mm256_loadu_ps(r->d + ((size_t)((y + a->y0) >> a->res_shift) * r->w + (x >> a->res_shift)) * r->ld + co));
-    }
-    if (a->relu) v = _mm256_max_ps(_mm256_setzero_ps(), v);
-    if (a->accumulate) v = _mm256_add_ps(_mm256_loadu_ps(dst), v);
+    if (a->res) v = _mm256_add_ps(v, _mm256_loadu_ps(fpf__res_at(a, y, x, co)));
+    if (a->flags & FPF__RELU) v = _mm256_max_ps(_mm256_setzero_ps(), v);
+    if (a->flags & FPF__ACCUMULATE) v = _mm256_add_ps(_mm256_loadu_ps(dst), v);
     _mm256_storeu_ps(dst, v);
 }
 
-FPF__AVX2 static void fpf__conv_block_avx2(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb) {
+FPF__AVX2 static void fpf__f32_conv_6x16__avx2(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb) {
     const fpf__conv *k = a->k;
     __m256 acc[FPF__SIMD_PX][2];
     float t[FPF__SIMD_PX][16];
     int p, ky, kx, ci;
+    FPF__CONV_PRECONDITIONS(a, np, FPF__SIMD_PX, c0, cb, 16);
     FPF__UNROLL for (p = 0; p < FPF__SIMD_PX; p++) acc[p][0] = acc[p][1] = _mm256_setzero_ps();
     for (ky = 0; ky < k->kh; ky++)
         for (kx = 0; kx < k->kw; kx++) {
@@ -1251,28 +1393,26 @@ FPF__AVX2 static void fpf__conv_block_avx2(const fpf__conv_args *a, int y, int x
     }
     if (cb < 16) { fpf__block_store(a, &t[0][0], 16, y, x0, np, c0, cb); return; }
     for (p = 0; p < np; p++) {
-        fpf__store_avx2(a, _mm256_loadu_ps(t[p]), y, x0 + p, c0);
-        fpf__store_avx2(a, _mm256_loadu_ps(t[p] + 8), y, x0 + p, c0 + 8);
+        fpf__f32_conv_store__avx2(a, _mm256_loadu_ps(t[p]), y, x0 + p, c0);
+        fpf__f32_conv_store__avx2(a, _mm256_loadu_ps(t[p] + 8), y, x0 + p, c0 + 8);
     }
 }
 
-FPF__AVX512 static void fpf__store_avx512(const fpf__conv_args *a, __m512 v, int y, int x, int co) {
+FPF__AVX512 static void fpf__f32_conv_store__avx512(const fpf__conv_args *a, __m512 v, int y, int x, int co) {
     float *dst = a->out.d + ((size_t)y * a->out.w + x) * a->out.ld + co;
     v = _mm512_add_ps(v, _mm512_loadu_ps(a->k->b + co));
-    if (a->res) {
-        const fpf__map *r = a->res;
-        v = _mm512_add_ps(v, _mm512_loadu_ps(r->d + ((size_t)((y + a->y0) >> a->res_shift) * r->w + (x >> a->res_shift)) * r->ld + co));
-    }
-    if (a->relu) v = _mm512_max_ps(_mm512_setzero_ps(), v);
-    if (a->accumulate) v = _mm512_add_ps(_mm512_loadu_ps(dst), v);
+    if (a->res) v = _mm512_add_ps(v, _mm512_loadu_ps(fpf__res_at(a, y, x, co)));
+    if (a->flags & FPF__RELU) v = _mm512_max_ps(_mm512_setzero_ps(), v);
+    if (a->flags & FPF__ACCUMULATE) v = _mm512_add_ps(_mm512_loadu_ps(dst), v);
     _mm512_storeu_ps(dst, v);
 }
 
-FPF__AVX512 static void fpf__conv_block_avx512(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb) {
+FPF__AVX512 static void fpf__f32_conv_8x32__avx512(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb) {
     const fpf__conv *k = a->k;
     __m512 acc[FPF__SIMD_PX512][2];
     float t[FPF__SIMD_PX512][32];
     int p, ky, kx, ci;
+    FPF__CONV_PRECONDITIONS(a, np, FPF__SIMD_PX512, c0, cb, 32);
     FPF__UNROLL for (p = 0; p < FPF__SIMD_PX512; p++) acc[p][0] = acc[p][1] = _mm512_setzero_ps();
     for (ky = 0; ky < k->kh; ky++)
         for (kx = 0; kx < k->kw; kx++) {
@@ -1295,30 +1435,28 @@ FPF__AVX512 static void fpf__conv_block_avx512(const fpf__conv_args *a, int y, i
     }
     if (cb < 32) { fpf__block_store(a, &t[0][0], 32, y, x0, np, c0, cb); return; }
     for (p = 0; p < np; p++) {
-        fpf__store_avx512(a, _mm512_loadu_ps(t[p]), y, x0 + p, c0);
-        fpf__store_avx512(a, _mm512_loadu_ps(t[p] + 16), y, x0 + p, c0 + 16);
+        fpf__f32_conv_store__avx512(a, _mm512_loadu_ps(t[p]), y, x0 + p, c0);
+        fpf__f32_conv_store__avx512(a, _mm512_loadu_ps(t[p] + 16), y, x0 + p, c0 + 16);
     }
 }
 #endif /* FPF__X86 */
 
 #if defined(FPF__NEON)
-static void fpf__store_neon(const fpf__conv_args *a, float32x4_t v, int y, int x, int co) {
+static void fpf__f32_conv_store__neon(const fpf__conv_args *a, float32x4_t v, int y, int x, int co) {
     float *dst = a->out.d + ((size_t)y * a->out.w + x) * a->out.ld + co;
     v = vaddq_f32(v, vld1q_f32(a->k->b + co));
-    if (a->res) {
-        const fpf__map *r = a->res;
-        v = vaddq_f32(v, vld1q_f32(r->d + ((size_t)((y + a->y0) >> a->res_shift) * r->w + (x >> a->res_shift)) * r->ld + co));
-    }
-    if (a->relu) v = vbslq_f32(vcltq_f32(v, vdupq_n_f32(0.0f)), vdupq_n_f32(0.0f), v); /* v < 0 ? 0 : v */
-    if (a->accumulate) v = vaddq_f32(vld1q_f32(dst), v);
+    if (a->res) v = vaddq_f32(v, vld1q_f32(fpf__res_at(a, y, x, co)));
+    if (a->flags & FPF__RELU) v = vbslq_f32(vcltq_f32(v, vdupq_n_f32(0.0f)), vdupq_n_f32(0.0f), v); /* v < 0 ? 0 : v */
+    if (a->flags & FPF__ACCUMULATE) v = vaddq_f32(vld1q_f32(dst), v);
     vst1q_f32(dst, v);
 }
 
-static void fpf__conv_block_neon(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb) {
+static void fpf__f32_conv_6x16__neon(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb) {
     const fpf__conv *k = a->k;
     float32x4_t acc[FPF__SIMD_PX][4];
     float t[FPF__SIMD_PX][16];
     int p, j, ky, kx, ci;
+    FPF__CONV_PRECONDITIONS(a, np, FPF__SIMD_PX, c0, cb, 16);
     FPF__UNROLL for (p = 0; p < FPF__SIMD_PX; p++)
         FPF__UNROLL for (j = 0; j < 4; j++) acc[p][j] = vdupq_n_f32(0.0f);
     for (ky = 0; ky < k->kh; ky++)
@@ -1341,17 +1479,36 @@ static void fpf__conv_block_neon(const fpf__conv_args *a, int y, int x0, int np,
         FPF__UNROLL for (j = 0; j < 4; j++) vst1q_f32(t[p] + 4 * j, acc[p][j]);
     if (cb < 16) { fpf__block_store(a, &t[0][0], 16, y, x0, np, c0, cb); return; }
     for (p = 0; p < np; p++)
-        for (j = 0; j < 4; j++) fpf__store_neon(a, vld1q_f32(t[p] + 4 * j), y, x0 + p, c0 + 4 * j);
+        for (j = 0; j < 4; j++) fpf__f32_conv_store__neon(a, vld1q_f32(t[p] + 4 * j), y, x0 + p, c0 + 4 * j);
 }
 #endif /* FPF__NEON */
 
-static const fpf__kernels fpf__kernels_scalar = {FPF_ISA_SCALAR, fpf__conv_block_scalar, NULL, FPF__PX, FPF__CB, 0, 0};
+/* The kernel rows. Designated initializers in C; C++ before C++20 has none, so FPF__F() drops the
+   names there and the fields must stay in the struct's order. */
+#ifdef __cplusplus
+#define FPF__F(field)
+#else
+#define FPF__F(field) .field =
+#endif
+static const fpf__kernels fpf__kernels__scalar = {
+    FPF__F(isa) FPF_ISA_SCALAR,
+    FPF__F(f32_conv) fpf__f32_conv_4x16__scalar, FPF__F(f32_conv_tail) NULL,
+    FPF__F(px) FPF__PX, FPF__F(cb) FPF__CB, FPF__F(tail_px) 0, FPF__F(fused) 0};
 #if defined(FPF__X86)
-static const fpf__kernels fpf__kernels_avx2 = {FPF_ISA_AVX2, fpf__conv_block_avx2, NULL, FPF__SIMD_PX, 16, 0, 1};
-static const fpf__kernels fpf__kernels_avx512 = {FPF_ISA_AVX512, fpf__conv_block_avx512, fpf__conv_block_avx2, FPF__SIMD_PX512, 32, FPF__SIMD_PX, 1};
+static const fpf__kernels fpf__kernels__avx2 = {
+    FPF__F(isa) FPF_ISA_AVX2,
+    FPF__F(f32_conv) fpf__f32_conv_6x16__avx2, FPF__F(f32_conv_tail) NULL,
+    FPF__F(px) FPF__SIMD_PX, FPF__F(cb) 16, FPF__F(tail_px) 0, FPF__F(fused) 1};
+static const fpf__kernels fpf__kernels__avx512 = {
+    FPF__F(isa) FPF_ISA_AVX512,
+    FPF__F(f32_conv) fpf__f32_conv_8x32__avx512, FPF__F(f32_conv_tail) fpf__f32_conv_6x16__avx2,
+    FPF__F(px) FPF__SIMD_PX512, FPF__F(cb) 32, FPF__F(tail_px) FPF__SIMD_PX, FPF__F(fused) 1};
 #endif
 #if defined(FPF__NEON)
-static const fpf__kernels fpf__kernels_neon = {FPF_ISA_NEON, fpf__conv_block_neon, NULL, FPF__SIMD_PX, 16, 0, 1};
+static const fpf__kernels fpf__kernels__neon = {
+    FPF__F(isa) FPF_ISA_NEON,
+    FPF__F(f32_conv) fpf__f32_conv_6x16__neon, FPF__F(f32_conv_tail) NULL,
+    FPF__F(px) FPF__SIMD_PX, FPF__F(cb) 16, FPF__F(tail_px) 0, FPF__F(fused) 1};
 #endif
 
 FPF_DEF int fpf_isa_supported(fpf_isa isa) {
@@ -1385,13 +1542,13 @@ static const fpf__kernels *fpf__kernels_for(fpf_isa isa) {
     if (!fpf_isa_supported(isa)) return NULL;
     switch (isa) {
 #if defined(FPF__X86)
-    case FPF_ISA_AVX2: return &fpf__kernels_avx2;
-    case FPF_ISA_AVX512: return &fpf__kernels_avx512;
+    case FPF_ISA_AVX2: return &fpf__kernels__avx2;
+    case FPF_ISA_AVX512: return &fpf__kernels__avx512;
 #endif
 #if defined(FPF__NEON)
-    case FPF_ISA_NEON: return &fpf__kernels_neon;
+    case FPF_ISA_NEON: return &fpf__kernels__neon;
 #endif
-    default: return &fpf__kernels_scalar;
+    default: return &fpf__kernels__scalar;
     }
 }
 
@@ -1433,12 +1590,12 @@ static void fpf__conv_task(void *ctx, int task) {
     xs = (rest % tiles) * FPF__TILE_W; xe = xs + FPF__TILE_W < a->out.w ? xs + FPF__TILE_W : a->out.w;
     for (blk = g * nblk / a->groups; blk < (g + 1) * nblk / a->groups; blk++) {
         int c0 = blk * K->cb, cb = a->k->cout - c0 < K->cb ? a->k->cout - c0 : K->cb;
-        int tail = K->conv_tail && a->k->cout - c0 <= 16; /* only one panel remains */
+        int tail = K->f32_conv_tail && a->k->cout - c0 <= 16; /* only one panel remains */
         int px = tail ? K->tail_px : K->px;
         for (y = y0; y < y1; y++)
             for (x = xs; x < xe; x += px) {
                 int np = xe - x < px ? xe - x : px;
-                (tail ? K->conv_tail : K->conv_block)(a, y, x, np, c0, cb);
+                (tail ? K->f32_conv_tail : K->f32_conv)(a, y, x, np, c0, cb);
             }
     }
 }
@@ -1446,13 +1603,13 @@ static void fpf__conv_task(void *ctx, int task) {
 static void fpf__conv2d(const fpf__runner *r, const fpf__conv_args *a0) {
     fpf__conv_args a = *a0;
     int tiles = (a.out.w + FPF__TILE_W - 1) / FPF__TILE_W, units, nblk, chunks;
-    a.kern = r && r->kern ? r->kern : &fpf__kernels_scalar;
+    a.kern = r && r->kern ? r->kern : &fpf__kernels__scalar;
     if (!a.k->wp) { /* a layer not packed by the loader (tests) */
         int i;
         for (i = 0; i < (a.batch > 1 ? a.batch : 1); i++) {
             fpf__conv_args one = a;
             one.in.d += (size_t)i * a.in_bs; one.out.d += (size_t)i * a.out_bs;
-            fpf__conv2d__ref(&one);
+            fpf__f32_conv__ref(&one);
         }
         return;
     }
@@ -1465,13 +1622,14 @@ static void fpf__conv2d(const fpf__runner *r, const fpf__conv_args *a0) {
     fpf__parallel(r, fpf__conv_task, &a, units * a.groups);
 }
 
-/* Convenience: conv with "same"-style symmetric padding (k−1)/2 and output size from stride. */
+/* Convenience: conv with "same"-style symmetric padding (k−1)/2 and output size from stride;
+   flags is the epilogue (FPF__RELU | ...), res its residual map or NULL. */
 static void fpf__conv_run(const fpf__runner *r, const fpf__conv *k, fpf__map in, fpf__map out,
-                      int stride, int relu, const fpf__map *res, int res_shift, int accumulate) {
+                          int stride, int flags, const fpf__map *res) {
     fpf__conv_args a;
     memset(&a, 0, sizeof a);
     a.k = k; a.in = in; a.out = out; a.stride = stride; a.pad = (k->kh - 1) / 2;
-    a.relu = relu; a.accumulate = accumulate; a.res = res; a.res_shift = res_shift;
+    a.flags = flags; a.res = res;
     fpf__conv2d(r, &a);
 }
 
@@ -1479,11 +1637,11 @@ static void fpf__conv_run(const fpf__runner *r, const fpf__conv *k, fpf__map in,
    iy0 .. of the whole input (it must cover every row those outputs read, except the zero
    padding outside the whole input), res is whole. Bands keep big maps from being stored whole. */
 static void fpf__conv_band(const fpf__runner *r, const fpf__conv *k, fpf__map in, int iy0, fpf__map out,
-                           int y0, int stride, int relu, const fpf__map *res, int res_shift, int accumulate) {
+                           int y0, int stride, int flags, const fpf__map *res) {
     fpf__conv_args a;
     memset(&a, 0, sizeof a);
     a.k = k; a.in = in; a.out = out; a.stride = stride; a.pad = (k->kh - 1) / 2;
-    a.relu = relu; a.accumulate = accumulate; a.res = res; a.res_shift = res_shift;
+    a.flags = flags; a.res = res;
     a.y0 = y0; a.iy0 = iy0;
     fpf__conv2d(r, &a);
 }
@@ -1540,9 +1698,9 @@ static void fpf__deconv2x2(const fpf__runner *r, const fpf__conv *k, fpf__map in
         fpf__conv tap = *k; /* the (a, b) tap as a 1×1 conv */
         fpf__map t = fpf__mk(tmp, in.h, in.w, k->cout);
         tap.kh = tap.kw = 1;
-        tap.w = k->w + (size_t)ab * k->cin * k->cout;
+        tap.w = k->w ? k->w + (size_t)ab * k->cin * k->cout : NULL; /* NULL once packed in place */
         tap.wp = k->wp ? k->wp + (size_t)ab * k->cin * 16 : NULL; /* rows ab·cin .. of each panel */
-        fpf__conv_run(r, &tap, in, t, 1, 1, NULL, 0, 0);
+        fpf__conv_run(r, &tap, in, t, 1, FPF__RELU, NULL);
         for (i = 0; i < in.h; i++)
             for (j = 0; j < in.w; j++) {
                 const float *s = tmp + ((size_t)i * in.w + j) * k->cout;
@@ -1659,6 +1817,7 @@ typedef struct fpf__results {
     fpf_instance *inst;     /* [max_det] */
     float *masks;           /* [max_det][28·28] */
     int n;
+    int over;               /* detections dropped at max_det */
 } fpf__results;
 
 struct fpf_session {
@@ -1682,6 +1841,8 @@ struct fpf_session {
     fpf__results cells, nuclei;
     fpf_output out;
     const char *prefix;     /* dump-name prefix: "" or "nuclei:" */
+    const fpf_input *pin_in; /* fpf_tiler: these images (tiles) take the whole image's 16-bit range */
+    float pin_lo[2], pin_hi[2]; /* [cell, nucleus] */
 #ifndef FPF_NO_THREADS
     fpf__pool pool;         /* the built-in pool (opt.n_threads > 1, no parallel_for) */
     int pool_on;
@@ -1735,7 +1896,9 @@ static void fpf__norm16(fpf_session *s, const fpf_image *im) {
     float lo = s->opt.norm16_lo, hi = s->opt.norm16_hi;
     s->norm_lo = 0.0f; s->norm_k = 1.0f;
     if (im->bits != 16 || s->opt.norm16 == FPF_NORM16_NONE) return;
-    if (s->opt.norm16 == FPF_NORM16_PERCENTILE) {
+    if (s->pin_in && (im == &s->pin_in->cell || im == &s->pin_in->nucleus)) {
+        lo = s->pin_lo[im == &s->pin_in->nucleus]; hi = s->pin_hi[im == &s->pin_in->nucleus];
+    } else if (s->opt.norm16 == FPF_NORM16_PERCENTILE) {
         int y, x;
         float plo = lo == 0.0f && hi == 0.0f ? 0.1f : lo, phi = lo == 0.0f && hi == 0.0f ? 99.9f : hi;
         memset(s->hist, 0, 65536 * sizeof(uint32_t));
@@ -1775,10 +1938,11 @@ static void fpf__stage(fpf_session *s, const fpf__tower *t, const fpf_config *c,
         fpf__map x = b == 0 ? in : out;
         fpf__map m1 = fpf__mk(t1, out.h, out.w, c->bottleneck[st]);
         fpf__map m2 = fpf__mk(t2, out.h, out.w, c->bottleneck[st]);
-        fpf__conv_run(&s->run, &k[0], x, m1, stride, 1, NULL, 0, 0);        /* 2a: 1×1 (/2), BN, ReLU */
-        fpf__conv_run(&s->run, &k[1], m1, m2, 1, 1, NULL, 0, 0);            /* 2b: 3×3, BN, ReLU */
-        if (b == 0) fpf__conv_run(&s->run, &k[3], in, out, stride, 0, NULL, 0, 0); /* shortcut: 1×1 (/2), BN */
-        fpf__conv_run(&s->run, &k[2], m2, out, 1, 1, &out, 0, 0);           /* 2c: 1×1, BN, + shortcut, ReLU */
+        fpf__conv_run(&s->run, &k[0], x, m1, stride, FPF__RELU, NULL);        /* 2a: 1×1 (/2), BN, ReLU */
+        fpf__conv_run(&s->run, &k[1], m1, m2, 1, FPF__RELU, NULL);            /* 2b: 3×3, BN, ReLU */
+        if (b == 0)                                                           /* shortcut: 1×1 (/2), BN */
+            fpf__conv_run(&s->run, &k[3], in, out, stride, FPF__LINEAR, NULL);
+        fpf__conv_run(&s->run, &k[2], m2, out, 1, FPF__RESIDUAL | FPF__RELU, &out); /* 2c: 1×1, BN, + shortcut, ReLU */
     }
 }
 
@@ -1850,7 +2014,7 @@ static void fpf__stem(fpf_session *s, const fpf__tower *t, const fpf_config *c, 
         fpf__map out = fpf__mk(C1.d + (size_t)y0 * C1.w * C1.ld, y1 - y0, C1.w, C1.c);
         ia.x = x; ia.cols = o->cols; ia.r0 = 2 * y0; ia.W2 = W2;
         fpf__parallel(&s->run, fpf__im2col_task, &ia, c1.h);
-        fpf__conv_run(&s->run, &k1, fpf__mk(o->cols, c1.h, W2, k1.cin), c1, 1, 1, NULL, 0, 0);
+        fpf__conv_run(&s->run, &k1, fpf__mk(o->cols, c1.h, W2, k1.cin), c1, 1, FPF__RELU, NULL);
         fpf__maxpool3s2(&s->run, c1, out);
     }
 }
@@ -1858,7 +2022,7 @@ static void fpf__stem(fpf_session *s, const fpf__tower *t, const fpf_config *c, 
 /* P2 = 3×3(L2), L2 = c2p2(C2) + upsample2(L3), per band of P2 rows [y0, y1): L2 rows
    [y0 − 1, y1 + 1) (the 3×3's halo, clipped to the map) are made into band, then smoothed. */
 static void fpf__p2_bands(fpf_session *s, const fpf__tower *t, fpf__map C2, const fpf__map *L3, float *band,
-                          fpf__map P, int accumulate) {
+                          fpf__map P, int fuse) {
     int y0;
     for (y0 = 0; y0 < P.h; y0 += FPF__BAND) {
         int y1 = P.h - y0 < FPF__BAND ? P.h : y0 + FPF__BAND;
@@ -1866,8 +2030,8 @@ static void fpf__p2_bands(fpf_session *s, const fpf__tower *t, fpf__map C2, cons
         fpf__map L2 = fpf__mk(band, r1 - r0, P.w, t->lateral[0].cout);                 /* L2 rows [r0, r1) */
         fpf__map Pb = P;
         Pb.d = P.d + (size_t)y0 * P.w * P.ld; Pb.h = y1 - y0;
-        fpf__conv_band(&s->run, &t->lateral[0], C2, 0, L2, r0, 1, 0, L3, 1, 0);
-        fpf__conv_band(&s->run, &t->smooth[0], L2, r0, Pb, y0, 1, 0, NULL, 0, accumulate);
+        fpf__conv_band(&s->run, &t->lateral[0], C2, 0, L2, r0, 1, FPF__RESIDUAL_UP2, L3); /* c2p2(C2) + up2(L3) */
+        fpf__conv_band(&s->run, &t->smooth[0], L2, r0, Pb, y0, 1, fuse, NULL);          /* P2 = 3×3(L2) */
     }
 }
 
@@ -1878,7 +2042,7 @@ static void fpf__tower_run(fpf_session *s, const fpf__tower *t, const fpf_config
     fpf__bump b;
     fpf__tbuf o;
     fpf__map x, C1, C[4], L[4], P[4];
-    int i, F = c->fpn_width;
+    int i, Fw = c->fpn_width, fuse = accumulate ? FPF__ACCUMULATE : 0; /* FPF-add: P += the tower's */
     char name[32];
     b.base = s->arena; b.used = 0;
     fpf__tower_layout(&b, c, s->Hp, s->Wp, &o);
@@ -1893,21 +2057,22 @@ static void fpf__tower_run(fpf_session *s, const fpf__tower *t, const fpf_config
         fpf__dump(s, name, C[i].d, 3, h, w, C[i].c, 0, 0);
     }
     /* FPN top-down: L5 = c5p5(C5); Lk = ckpk(Ck) + upsample2(L(k+1)); Pk = 3×3(Lk) */
-    L[3] = fpf__mk(o.L5, C[3].h, C[3].w, F);
-    L[2] = fpf__mk(o.L4, C[2].h, C[2].w, F);
-    L[1] = fpf__mk(o.pool, C[1].h, C[1].w, F);                          /* C1 is dead by now */
+    L[3] = fpf__mk(o.L5, C[3].h, C[3].w, Fw);
+    L[2] = fpf__mk(o.L4, C[2].h, C[2].w, Fw);
+    L[1] = fpf__mk(o.pool, C[1].h, C[1].w, Fw);                          /* C1 is dead by now */
     for (i = 0; i < 4; i++) {
-        P[i] = fpf__mk(dst->d[i] + c_off, dst->h[i], dst->w[i], F);     /* [H/4·2^-i, W/4·2^-i, F] */
+        P[i] = fpf__mk(dst->d[i] + c_off, dst->h[i], dst->w[i], Fw);     /* [H/4·2^-i, W/4·2^-i, Fw] */
         P[i].ld = dst->ld;
     }
-    for (i = 3; i >= 1; i--)
-        fpf__conv_run(&s->run, &t->lateral[i], C[i], L[i], 1, 0, i < 3 ? &L[i + 1] : NULL, 1, 0);
-    for (i = 3; i >= 1; i--)
-        fpf__conv_run(&s->run, &t->smooth[i], L[i], P[i], 1, 0, NULL, 0, accumulate);
-    fpf__p2_bands(s, t, C[0], &L[1], o.band, P[0], accumulate);
+    fpf__conv_run(&s->run, &t->lateral[3], C[3], L[3], 1, FPF__LINEAR, NULL);            /* L5 = c5p5(C5) */
+    for (i = 2; i >= 1; i--)                                         /* L4, L3 = ckpk(Ck) + up2(L(k+1)) */
+        fpf__conv_run(&s->run, &t->lateral[i], C[i], L[i], 1, FPF__RESIDUAL_UP2, &L[i + 1]);
+    for (i = 3; i >= 1; i--)                                         /* P5..P3 = 3×3(Lk) (+= for FPF-add) */
+        fpf__conv_run(&s->run, &t->smooth[i], L[i], P[i], 1, fuse, NULL);
+    fpf__p2_bands(s, t, C[0], &L[1], o.band, P[0], fuse);
     for (i = 0; i < 4 && !accumulate; i++) {
         fpf__msg3(name, sizeof name, who, ".", fpf__pname[i]);
-        fpf__dump(s, name, P[i].d, 3, P[i].h, P[i].w, F, 0, P[i].ld);
+        fpf__dump(s, name, P[i].d, 3, P[i].h, P[i].w, Fw, 0, P[i].ld);
     }
 }
 
@@ -2174,17 +2339,17 @@ static void fpf__roi_align(fpf_session *s, const fpf__pyr *F, const fpf_config *
    e / Σe; TF's kernel behind the 2-D head softmax multiplies by the reciprocal, e · (1 / Σe).
    They differ in the last bit for some inputs. in and out may be the same array. */
 static void fpf__softmax_div(const float *in, float *out, int n) {
-    float m = in[0], sum = 0.0f;
+    float mx = in[0], sum = 0.0f;
     int j;
-    for (j = 1; j < n; j++) m = in[j] > m ? in[j] : m;
-    for (j = 0; j < n; j++) { out[j] = fpf__expf(in[j] - m); sum += out[j]; }
+    for (j = 1; j < n; j++) mx = in[j] > mx ? in[j] : mx;
+    for (j = 0; j < n; j++) { out[j] = fpf__expf(in[j] - mx); sum += out[j]; }
     for (j = 0; j < n; j++) out[j] = out[j] / sum;
 }
 static void fpf__softmax_recip(const float *in, float *out, int n) {
-    float m = in[0], sum = 0.0f, inv;
+    float mx = in[0], sum = 0.0f, inv;
     int j;
-    for (j = 1; j < n; j++) m = in[j] > m ? in[j] : m;
-    for (j = 0; j < n; j++) { out[j] = fpf__expf(in[j] - m); sum += out[j]; }
+    for (j = 1; j < n; j++) mx = in[j] > mx ? in[j] : mx;
+    for (j = 0; j < n; j++) { out[j] = fpf__expf(in[j] - mx); sum += out[j]; }
     inv = 1.0f / sum;
     for (j = 0; j < n; j++) out[j] = out[j] * inv;
 }
@@ -2216,7 +2381,7 @@ static void fpf__heads_layout(fpf__bump *b, const fpf_config *c, int Hp, int Wp,
     size_t k = A < (size_t)c->pre_nms_limit ? A : (size_t)c->pre_nms_limit;
     size_t P2 = (size_t)c->pool_size * c->pool_size, M2 = (size_t)c->mask_pool_size * c->mask_pool_size;
     size_t nfeat = post * P2 > (size_t)max_det * M2 ? post * P2 : (size_t)max_det * M2;
-    size_t K = (size_t)c->num_classes, m = (size_t)c->mask_width, nsel = post > (size_t)max_det ? post : (size_t)max_det;
+    size_t K = (size_t)c->num_classes, Mw = (size_t)c->mask_width, nsel = post > (size_t)max_det ? post : (size_t)max_det;
     o->rpn = FPF__TAKEF(b, (size_t)FPF__BAND * (Wp / 4) * c->rpn_width);
     o->logits = FPF__TAKEF(b, A * 2); o->probs = FPF__TAKEF(b, A * 2); o->deltas = FPF__TAKEF(b, A * 4);
     o->cand = (fpf__cand *)fpf__take(b, (A > post ? A : post) * sizeof(fpf__cand));
@@ -2230,9 +2395,9 @@ static void fpf__heads_layout(fpf__bump *b, const fpf_config *c, int Hp, int Wp,
     o->cid = FPF__TAKEI(b, post); o->rows = FPF__TAKEI(b, post); o->dsel = FPF__TAKEI(b, post);
     o->cbox = FPF__TAKEF(b, post * 4); o->cscore = FPF__TAKEF(b, post);
     o->det = FPF__TAKEF(b, (size_t)max_det * 6);
-    o->m1 = FPF__TAKEF(b, FPF__MASK_BATCH * M2 * m); o->m2 = FPF__TAKEF(b, FPF__MASK_BATCH * M2 * m);
-    o->mtmp = FPF__TAKEF(b, FPF__MASK_BATCH * M2 * m);
-    o->mup = FPF__TAKEF(b, FPF__MASK_BATCH * 4 * M2 * m);
+    o->m1 = FPF__TAKEF(b, FPF__MASK_BATCH * M2 * Mw); o->m2 = FPF__TAKEF(b, FPF__MASK_BATCH * M2 * Mw);
+    o->mtmp = FPF__TAKEF(b, FPF__MASK_BATCH * M2 * Mw);
+    o->mup = FPF__TAKEF(b, FPF__MASK_BATCH * 4 * M2 * Mw);
     o->mmask = FPF__TAKEF(b, (size_t)max_det * 4 * M2 * K);
 }
 
@@ -2249,9 +2414,11 @@ static void fpf__rpn(fpf_session *s, const fpf__heads *h, const fpf_config *c, c
             int bh = H - y0 < FPF__BAND ? H - y0 : FPF__BAND;
             size_t row = off + (size_t)y0 * W * FPF__A;
             fpf__map mid = fpf__mk(o->rpn, bh, W, c->rpn_width);                     /* [bh, W, 512] */
-            fpf__conv_band(&s->run, &h->rpn_conv, in, 0, mid, y0, 1, 1, NULL, 0, 0);
-            fpf__conv_run(&s->run, &h->rpn_class, mid, fpf__mk(o->logits + row * 2, bh, W, 2 * FPF__A), 1, 0, NULL, 0, 0);
-            fpf__conv_run(&s->run, &h->rpn_bbox, mid, fpf__mk(o->deltas + row * 4, bh, W, 4 * FPF__A), 1, 0, NULL, 0, 0);
+            fpf__map logits = fpf__mk(o->logits + row * 2, bh, W, 2 * FPF__A);       /* [bh, W, 2·3] */
+            fpf__map deltas = fpf__mk(o->deltas + row * 4, bh, W, 4 * FPF__A);       /* [bh, W, 4·3] */
+            fpf__conv_band(&s->run, &h->rpn_conv, in, 0, mid, y0, 1, FPF__RELU, NULL); /* 3×3, ReLU */
+            fpf__conv_run(&s->run, &h->rpn_class, mid, logits, 1, FPF__LINEAR, NULL);  /* 1×1 */
+            fpf__conv_run(&s->run, &h->rpn_bbox, mid, deltas, 1, FPF__LINEAR, NULL);   /* 1×1 */
         }
         off += (size_t)H * W * FPF__A;
     }
@@ -2290,11 +2457,13 @@ static void fpf__box_head(fpf_session *s, const fpf__heads *h, const fpf_config 
     int R = c->post_nms_rois, n = n_real < R ? n_real + 1 : R, i, K = c->num_classes;
     fpf__conv fc1 = h->cls_conv1;
     size_t flat = (size_t)c->pool_size * c->pool_size * fpf__depth(c);
+    fpf__map feat = fpf__mk(o->feat, 1, n, (int)flat);                 /* [n, 7·7·D] */
+    fpf__map fc1x = fpf__mk(o->fc1, 1, n, c->fc_width), fc2x = fpf__mk(o->fc2, 1, n, c->fc_width); /* [n, 1024] */
     fc1.kh = fc1.kw = 1; fc1.cin = (int)flat;
-    fpf__conv_run(&s->run, &fc1, fpf__mk(o->feat, 1, n, (int)flat), fpf__mk(o->fc1, 1, n, c->fc_width), 1, 1, NULL, 0, 0);
-    fpf__conv_run(&s->run, &h->cls_conv2, fpf__mk(o->fc1, 1, n, c->fc_width), fpf__mk(o->fc2, 1, n, c->fc_width), 1, 1, NULL, 0, 0);
-    fpf__conv_run(&s->run, &h->cls_logits, fpf__mk(o->fc2, 1, n, c->fc_width), fpf__mk(o->cls, 1, n, K), 1, 0, NULL, 0, 0);
-    fpf__conv_run(&s->run, &h->bbox_fc, fpf__mk(o->fc2, 1, n, c->fc_width), fpf__mk(o->bbox, 1, n, 4 * K), 1, 0, NULL, 0, 0);
+    fpf__conv_run(&s->run, &fc1, feat, fc1x, 1, FPF__RELU, NULL);                      /* FC 1024, BN, ReLU */
+    fpf__conv_run(&s->run, &h->cls_conv2, fc1x, fc2x, 1, FPF__RELU, NULL);             /* FC 1024, BN, ReLU */
+    fpf__conv_run(&s->run, &h->cls_logits, fc2x, fpf__mk(o->cls, 1, n, K), 1, FPF__LINEAR, NULL);   /* [n, K] */
+    fpf__conv_run(&s->run, &h->bbox_fc, fc2x, fpf__mk(o->bbox, 1, n, 4 * K), 1, FPF__LINEAR, NULL); /* [n, 4K] */
     for (i = n; i < R; i++) {
         memcpy(o->cls + (size_t)i * K, o->cls + (size_t)(n - 1) * K, (size_t)K * sizeof(float));
         memcpy(o->bbox + (size_t)i * 4 * K, o->bbox + (size_t)(n - 1) * 4 * K, (size_t)4 * K * sizeof(float));
@@ -2326,19 +2495,22 @@ static int fpf__refine(fpf_session *s, const fpf_config *c, fpf__hbuf *o, const 
 /* Then per class, in order of first appearance, NMS 0.3 over that class's kept rows (taken in
    ascending order); the union is re-sorted ascending and the top max_det by score are kept
    (ties to the lower row). Writes detections [max_det][6], zero-padded; returns N0. */
-static int fpf__detect(fpf_session *s, const fpf_config *c, fpf__hbuf *o, const float *window, int *src_roi) {
+static int fpf__detect(fpf_session *s, const fpf_config *c, fpf__hbuf *o, const float *window, int *src_roi,
+                       int *n_over) {
     int K = c->num_classes, n_keep = fpf__refine(s, c, o, window), i, j, n_nms = 0, n_final;
+    *n_over = 0;
     for (i = 0; i < n_keep; i++) {
-        int ci = o->cid[o->keep[i]], seen = 0, m = 0, n_sel;
+        int ci = o->cid[o->keep[i]], seen = 0, n_cls = 0, n_sel;
         for (j = 0; j < i; j++) seen |= o->cid[o->keep[j]] == ci;
         if (seen) continue;
         for (j = 0; j < n_keep; j++)
             if (o->cid[o->keep[j]] == ci) {
-                memcpy(o->cbox + 4 * (size_t)m, o->refined + 4 * (size_t)o->keep[j], 4 * sizeof(float));
-                o->cscore[m] = o->cls[(size_t)o->keep[j] * K + ci];
-                o->rows[m++] = o->keep[j];
+                memcpy(o->cbox + 4 * (size_t)n_cls, o->refined + 4 * (size_t)o->keep[j], 4 * sizeof(float));
+                o->cscore[n_cls] = o->cls[(size_t)o->keep[j] * K + ci];
+                o->rows[n_cls++] = o->keep[j];
             }
-        n_sel = fpf__nms(o->cbox, o->cscore, m, s->max_det, c->det_nms_threshold, s->opt.stable_nms_ties, o->cand, o->dsel);
+        n_sel = fpf__nms(o->cbox, o->cscore, n_cls, n_cls, c->det_nms_threshold, s->opt.stable_nms_ties, o->cand, o->dsel);
+        if (n_sel > s->max_det) { *n_over += n_sel - s->max_det; n_sel = s->max_det; } /* greedy: same first picks */
         for (j = 0; j < n_sel; j++) o->sel[n_nms++] = o->rows[o->dsel[j]];
     }
     for (i = 0; i < n_nms; i++) {
@@ -2346,6 +2518,7 @@ static int fpf__detect(fpf_session *s, const fpf_config *c, fpf__hbuf *o, const 
         o->cand[i].score = o->cls[(size_t)o->sel[i] * K + o->cid[o->sel[i]]];
     }
     n_final = n_nms < s->max_det ? n_nms : s->max_det;
+    *n_over += n_nms - n_final;
     fpf__topk(o->cand, n_nms, n_final);
     memset(o->det, 0, (size_t)s->max_det * 6 * sizeof(float));
     for (i = 0; i < n_final; i++) {
@@ -2365,7 +2538,7 @@ static int fpf__detect(fpf_session *s, const fpf_config *c, fpf__hbuf *o, const 
    final 1×1 conv see the batch as one tall map, which is the same thing for them. */
 static void fpf__mask_head(fpf_session *s, const fpf__heads *h, const fpf_config *c, const fpf__pyr *F,
                            fpf__hbuf *o, int n0) {
-    int MP = c->mask_pool_size, D = fpf__depth(c), m = c->mask_width, K = c->num_classes, i, l;
+    int MP = c->mask_pool_size, D = fpf__depth(c), Mw = c->mask_width, K = c->num_classes, i, l;
     size_t M2 = (size_t)MP * MP, j;
     for (i = 0; i < n0; i++) memcpy(o->rois + 4 * (size_t)i, o->det + 6 * (size_t)i, 4 * sizeof(float));
     fpf__roi_align(s, F, c, o->rois, n0, MP, o->feat);
@@ -2373,20 +2546,20 @@ static void fpf__mask_head(fpf_session *s, const fpf__heads *h, const fpf_config
     for (i = 0; i < n0; i += FPF__MASK_BATCH) {
         int nb = n0 - i < FPF__MASK_BATCH ? n0 - i : FPF__MASK_BATCH;
         fpf__map x = fpf__mk(o->feat + (size_t)i * M2 * D, MP, MP, D);           /* nb × [14, 14, D] */
-        fpf__map up = fpf__mk(o->mup, 2 * MP * nb, 2 * MP, m);                   /* [nb·28, 28, m] */
+        fpf__map up = fpf__mk(o->mup, 2 * MP * nb, 2 * MP, Mw);                   /* [nb·28, 28, Mw] */
         float *out = o->mmask + (size_t)i * 4 * M2 * K;                          /* [nb·28, 28, K] */
         for (l = 0; l < 4; l++) {                                                /* 4 × (3×3 conv, BN, ReLU) */
             fpf__conv_args a;
-            fpf__map y = fpf__mk(l % 2 ? o->m2 : o->m1, MP, MP, m);
+            fpf__map y = fpf__mk(l % 2 ? o->m2 : o->m1, MP, MP, Mw);
             memset(&a, 0, sizeof a);
-            a.k = &h->mask_conv[l]; a.in = x; a.out = y; a.stride = 1; a.pad = 1; a.relu = 1;
-            a.batch = nb; a.in_bs = M2 * x.c; a.out_bs = M2 * m;
+            a.k = &h->mask_conv[l]; a.in = x; a.out = y; a.stride = 1; a.pad = 1; a.flags = FPF__RELU;
+            a.batch = nb; a.in_bs = M2 * x.c; a.out_bs = M2 * Mw;
             fpf__conv2d(&s->run, &a);
             x = y;
         }
         x.h = MP * nb;
         fpf__deconv2x2(&s->run, &h->mask_deconv, x, up, o->mtmp);              /* 2×2/2 transposed conv, ReLU */
-        fpf__conv_run(&s->run, &h->mask_out, up, fpf__mk(out, 2 * MP * nb, 2 * MP, K), 1, 0, NULL, 0, 0);
+        fpf__conv_run(&s->run, &h->mask_out, up, fpf__mk(out, 2 * MP * nb, 2 * MP, K), 1, FPF__LINEAR, NULL);
         for (j = 0; j < (size_t)nb * 4 * M2 * K; j++) out[j] = fpf__sigmoidf(out[j]);
     }
     fpf__dump(s, "mrcnn_mask", o->mmask, 4, n0, 2 * MP, 2 * MP, K, 0);
@@ -2449,8 +2622,8 @@ FPF_DEF int fpf_instance_mask_pixel(const fpf_instance *in, int r, int c) {
     double bot = (1 - dc) * fpf__mask_at(in->mask28, n, r1, c0) + dc * fpf__mask_at(in->mask28, n, r1, c1);
     v = (1 - dr) * top + dr * bot;
     /* resize(clip=True): clip to [min, max] of the mask, but when 0 (cval) lies outside that
-       range, pixels that are exactly 0 stay 0 (skimage 0.14 _clip_warp_output). The spec's
-       "clip has no effect" is wrong: with min > 0 the zero-attenuated edges are lifted to min. */
+       range, pixels that are exactly 0 stay 0 (skimage 0.14 _clip_warp_output). So the clip does
+       matter: with min > 0 the zero-attenuated edges are lifted to min (weights/reference/NOTES.md 1). */
     if (!(in->mask_min <= 0.0f && 0.0f <= in->mask_max) && v == 0.0) return 0.0 >= (double)in->threshold;
     v = v < (double)in->mask_min ? (double)in->mask_min : v > (double)in->mask_max ? (double)in->mask_max : v;
     return v >= (double)in->threshold;
@@ -2522,10 +2695,18 @@ static void fpf__dump_roi_feat(fpf_session *s, const fpf_config *c, fpf__hbuf *o
     fpf__dump(s, "roi_feat", o->feat, 4, c->post_nms_rois, c->pool_size, c->pool_size, fpf__depth(c), 0);
 }
 
+/* The model's config with this run's options applied (fpf_options.max_proposals). */
+static fpf_config fpf__run_config(const fpf_model *m, const fpf_options *opt) {
+    fpf_config c = m->cfg;
+    if (opt && opt->max_proposals > 0) c.post_nms_rois = opt->max_proposals;
+    return c;
+}
+
 /* The whole network for model m, writing its pyramid into F and its instances into res. */
 static fpf_result fpf__model_pass(fpf_session *s, const fpf_model *m, const fpf_input *in,
                                   fpf__pyr *F, fpf__results *res) {
-    const fpf_config *c = &m->cfg;
+    fpf_config run_cfg = fpf__run_config(m, &s->opt);
+    const fpf_config *c = &run_cfg;
     fpf__bump b;
     fpf__hbuf o;
     float window[4];
@@ -2546,7 +2727,7 @@ static fpf_result fpf__model_pass(fpf_session *s, const fpf_model *m, const fpf_
     fpf__roi_align(s, F, c, o.rois, n_props < c->post_nms_rois ? n_props + 1 : n_props, c->pool_size, o.feat);
     if (s->opt.stage) fpf__dump_roi_feat(s, c, &o, n_props);          /* [500, 7, 7, D] */
     fpf__box_head(s, &m->heads, c, &o, n_props);                       /* [500, 2], [500, 2, 4] */
-    n0 = fpf__detect(s, c, &o, window, o.src);                         /* [200, 6] */
+    n0 = fpf__detect(s, c, &o, window, o.src, &res->over);             /* [200, 6] */
     fpf__mask_head(s, &m->heads, c, F, &o, n0);                        /* [N0, 28, 28, 2] */
     fpf__unmold(s, c, &o, n0, window, o.src, n_props, res);            /* pixel boxes, masks */
     return fpf__aborted(s) ? fpf__err(s, FPF_ERR_ABORTED, "aborted after the heads", "") : FPF_OK;
@@ -2566,14 +2747,16 @@ static void fpf__pyr_layout(fpf__bump *b, int Hp, int Wp, int ch, fpf__pyr *p) {
     }
 }
 
-static size_t fpf__arena_need(const fpf_model *m, int Hp, int Wp, int max_det) {
+static size_t fpf__arena_need(const fpf_model *m, const fpf_options *opt, int Hp, int Wp, int max_det) {
     fpf__bump t, h;
     fpf__tbuf tb;
     fpf__hbuf hb;
+    fpf_config c;
     if (!m) return 0;
+    c = fpf__run_config(m, opt);
     t.base = NULL; t.used = 0; h.base = NULL; h.used = 0;
-    fpf__tower_layout(&t, &m->cfg, Hp, Wp, &tb);
-    fpf__heads_layout(&h, &m->cfg, Hp, Wp, max_det, &hb);
+    fpf__tower_layout(&t, &c, Hp, Wp, &tb);
+    fpf__heads_layout(&h, &c, Hp, Wp, max_det, &hb);
     return t.used > h.used ? t.used : h.used;
 }
 
@@ -2585,7 +2768,7 @@ static int fpf__max_det(const fpf_model *m, const fpf_model *nuc, const fpf_opti
 
 /* Carves everything from b; with s != NULL also fills the session's pointers. */
 static void fpf__session_layout(fpf__bump *b, fpf_session *s, const fpf_model *m, const fpf_model *nuc,
-                                int Hp, int Wp, int max_det) {
+                                const fpf_options *opt, int Hp, int Wp, int max_det) {
     size_t M2 = 4 * (size_t)m->cfg.mask_pool_size * m->cfg.mask_pool_size, a1, a2;
     fpf__pyr F, Pn;
     fpf__results cells, nuclei;
@@ -2606,8 +2789,8 @@ static void fpf__session_layout(fpf__bump *b, fpf_session *s, const fpf_model *m
     anchors = FPF__TAKEF(b, (size_t)fpf__anchor_count(Hp, Wp) * 4);
     fpf__pyr_layout(b, Hp, Wp, fpf__depth(&m->cfg), &F);
     if (nuc) fpf__pyr_layout(b, Hp, Wp, nuc->cfg.fpn_width, &Pn);
-    a1 = fpf__arena_need(m, Hp, Wp, max_det);
-    a2 = fpf__arena_need(nuc, Hp, Wp, max_det);
+    a1 = fpf__arena_need(m, opt, Hp, Wp, max_det);
+    a2 = fpf__arena_need(nuc, opt, Hp, Wp, max_det);
     arena = (char *)fpf__take(b, a1 > a2 ? a1 : a2);
     if (!s) return;
     s->cells = cells; s->nuclei = nuclei; s->mold = mold; s->hist = hist; s->anchors = anchors;
@@ -2630,28 +2813,51 @@ static int fpf__same_tower(const fpf_config *ca, const fpf__tower *a, const fpf_
     return same;
 }
 
-static fpf_result fpf__check_pair(const fpf_model *m, const fpf_model *nuc, int max_h, int max_w) {
-    if (!m) return FPF_ERR_INVALID_ARG;
-    if (nuc && nuc->cfg.variant != FPF_VARIANT_CORES) return FPF_ERR_MODEL_PAIR;
-    if (max_h < 1 || max_w < 1 || max_h > FPF_MAX_IMAGE_DIM || max_w > FPF_MAX_IMAGE_DIM) return FPF_ERR_IMAGE_SIZE;
+/* A failed session init: the message goes to fpf_options.init_msg, when the caller gave one. */
+static fpf_result fpf__init_fail(const fpf_options *opt, fpf_result r, const char *a, const char *b, const char *c) {
+    if (opt && opt->init_msg) fpf__msg3(opt->init_msg, opt->init_msg_size, a, b, c);
+    return r;
+}
+
+static fpf_result fpf__check_pair(const fpf_model *m, const fpf_model *nuc, int max_h, int max_w,
+                                  const fpf_options *opt) {
+    char n[24];
+    if (!m) return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, "no model", "", "");
+    if (nuc && nuc->cfg.variant != FPF_VARIANT_CORES)
+        return fpf__init_fail(opt, FPF_ERR_MODEL_PAIR, "the nucleus model must be a cores model (variant 0), not variant ",
+                              fpf__num(n, (size_t)(nuc->cfg.variant < 0 ? 0 : nuc->cfg.variant)), "");
+    if (max_h < 1 || max_w < 1 || max_h > FPF_MAX_IMAGE_DIM || max_w > FPF_MAX_IMAGE_DIM)
+        return fpf__init_fail(opt, FPF_ERR_IMAGE_SIZE, "maximum image size must be 1 .. ",
+                              fpf__num(n, FPF_MAX_IMAGE_DIM), " pixels a side (FPF_MAX_IMAGE_DIM)");
+    if (opt && (opt->det_max_instances < 0 || opt->det_max_instances > (1 << 16)))
+        return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, "det_max_instances must be 0 .. 65536", "", "");
+    if (opt && ((int)opt->isa < FPF_ISA_AUTO || (int)opt->isa > FPF_ISA_NEON))
+        return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, "unknown fpf_options.isa ", fpf__num(n, (size_t)(opt->isa < 0 ? 0 : opt->isa)), "");
+    if (opt && !fpf__kernels_for((fpf_isa)opt->isa))
+        return fpf__init_fail(opt, FPF_ERR_UNSUPPORTED_ISA, "fpf_options.isa = ", fpf_isa_name((fpf_isa)opt->isa),
+                              ": this build or CPU cannot run these kernels (fpf_isa_supported)");
     return FPF_OK;
 }
 
 FPF_DEF fpf_result fpf_session_workspace_size(const fpf_model *m, const fpf_model *nuc, int max_h,
                                               int max_w, const fpf_options *opt, size_t *bytes) {
     fpf__bump b;
-    fpf_result r = fpf__check_pair(m, nuc, max_h, max_w);
-    if (!bytes) return FPF_ERR_INVALID_ARG;
+    fpf_result r;
+    if (!bytes) return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, "bytes is NULL", "", "");
     *bytes = 0;
-    if (r != FPF_OK) return r;
-    if (opt && (opt->det_max_instances < 0 || opt->det_max_instances > (1 << 16))) return FPF_ERR_INVALID_ARG;
+    if ((r = fpf__check_pair(m, nuc, max_h, max_w, opt)) != FPF_OK) return r;
+    if (opt && (opt->det_max_instances < 0 || opt->det_max_instances > (1 << 16)))
+        return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, "det_max_instances must be 0..65536", "", "");
+    if (opt && (opt->max_proposals < 0 || opt->max_proposals > (1 << 16)))
+        return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, "max_proposals must be 0..65536", "", "");
     {   /* the largest buffer, in float64, must fit size_t with room to spare */
         double hw = (double)fpf__ceil64(max_h) * (double)fpf__ceil64(max_w);
         double widest = (double)(fpf__depth(&m->cfg) > m->cfg.rpn_width ? fpf__depth(&m->cfg) : m->cfg.rpn_width);
-        if (hw * (widest + 64.0) * 16.0 > (double)((size_t)-1) / 4.0) return FPF_ERR_IMAGE_SIZE;
+        if (hw * (widest + 64.0) * 16.0 > (double)((size_t)-1) / 4.0)
+            return fpf__init_fail(opt, FPF_ERR_IMAGE_SIZE, "the workspace for this image size overflows size_t", "", "");
     }
     b.base = NULL; b.used = 0;
-    fpf__session_layout(&b, NULL, m, nuc, fpf__ceil64(max_h), fpf__ceil64(max_w), fpf__max_det(m, nuc, opt));
+    fpf__session_layout(&b, NULL, m, nuc, opt, fpf__ceil64(max_h), fpf__ceil64(max_w), fpf__max_det(m, nuc, opt));
     *bytes = b.used + FPF__ALIGN;
     return FPF_OK;
 }
@@ -2663,22 +2869,25 @@ FPF_DEF fpf_result fpf_session_init_preallocated(const fpf_model *m, const fpf_m
     fpf__bump b;
     fpf_session *s;
     fpf_result r;
-    if (!out || !buf) return FPF_ERR_INVALID_ARG;
+    char n1[24], n2[24];
+    if (!out || !buf) return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, !out ? "out is NULL" : "buf is NULL", "", "");
     *out = NULL;
     if ((r = fpf_session_workspace_size(m, nuc, max_h, max_w, opt, &need)) != FPF_OK) return r;
-    if (bytes < need) return FPF_ERR_OUT_OF_MEMORY;
+    if (bytes < need)
+        return fpf__init_fail(opt, FPF_ERR_OUT_OF_MEMORY, fpf__num(n1, bytes), "-byte buffer; the session needs ",
+                              fpf__num(n2, need));
     b.base = (char *)buf + ((FPF__ALIGN - ((uintptr_t)buf & (FPF__ALIGN - 1))) & (FPF__ALIGN - 1));
     b.used = 0;
     s = (fpf_session *)(void *)b.base;
     memset(s, 0, sizeof *s);
     if (opt) s->opt = *opt;
     s->model = m; s->nucleus = nuc;
-    if (!(s->run.kern = fpf__kernels_for((fpf_isa)s->opt.isa))) return FPF_ERR_INVALID_ARG;
+    s->run.kern = fpf__kernels_for((fpf_isa)s->opt.isa); /* checked by fpf__check_pair */
     s->run.parallel_for = s->opt.parallel_for; s->run.pool = s->opt.pool;
     s->max_h = max_h; s->max_w = max_w;
     s->max_det = fpf__max_det(m, nuc, opt);
     s->prefix = "";
-    fpf__session_layout(&b, s, m, nuc, fpf__ceil64(max_h), fpf__ceil64(max_w), s->max_det);
+    fpf__session_layout(&b, s, m, nuc, &s->opt, fpf__ceil64(max_h), fpf__ceil64(max_w), s->max_det);
     s->share = nuc && fpf__is_fpf(&m->cfg) && fpf__same_tower(&m->cfg, &m->core, &nuc->cfg, &nuc->tower);
 #ifndef FPF_NO_THREADS
     if (!s->opt.parallel_for && s->opt.n_threads > 1 && (s->pool_on = fpf__pool_start(&s->pool, s->opt.n_threads))) {
@@ -2694,10 +2903,12 @@ FPF_DEF fpf_result fpf_session_init(const fpf_model *m, const fpf_model *nuc, in
     size_t need;
     void *buf;
     fpf_result r;
-    if (!out) return FPF_ERR_INVALID_ARG;
+    char n[24];
+    if (!out) return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, "out is NULL", "", "");
     *out = NULL;
     if ((r = fpf_session_workspace_size(m, nuc, max_h, max_w, opt, &need)) != FPF_OK) return r;
-    if (!(buf = fpf__alloc(opt ? &opt->allocator : NULL, need))) return FPF_ERR_OUT_OF_MEMORY;
+    if (!(buf = fpf__alloc(opt ? &opt->allocator : NULL, need)))
+        return fpf__init_fail(opt, FPF_ERR_OUT_OF_MEMORY, "cannot allocate the ", fpf__num(n, need), "-byte workspace");
     if ((r = fpf_session_init_preallocated(m, nuc, max_h, max_w, opt, buf, need, out)) != FPF_OK) {
         fpf__free(opt ? &opt->allocator : NULL, buf);
         return r;
@@ -2776,7 +2987,7 @@ FPF_DEF fpf_result fpf_session_run(fpf_session *s, const fpf_input *in, const fp
         s->F.h[i] = s->Pn.h[i] = s->Hp >> (i + 2);
         s->F.w[i] = s->Pn.w[i] = s->Wp >> (i + 2);
     }
-    s->nuclei.n = 0;
+    s->nuclei.n = 0; s->nuclei.over = 0;
     if (s->nucleus) {                                         /* nuclei first: FPF may reuse them */
         s->prefix = "nuclei:";
         r = fpf__model_pass(s, s->nucleus, in, &s->Pn, &s->nuclei);
@@ -2788,7 +2999,296 @@ FPF_DEF fpf_result fpf_session_run(fpf_session *s, const fpf_input *in, const fp
     s->out.n_cells = s->cells.n; s->out.cells = s->cells.inst;
     s->out.n_nuclei = s->nuclei.n; s->out.nuclei = s->nuclei.inst;
     s->out.shared_nucleus_pyramid = s->share;
+    s->out.max_detections = s->max_det;
+    s->out.cells_over_max = s->cells.over; s->out.nuclei_over_max = s->nuclei.over;
     *out = &s->out;
+    return FPF_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
+   10. Tiling (see the API comment): a tile grid over the (resampled) image, one session run per
+   tile, and the stitch of each tile's instances into one list. */
+
+#define FPF__CUT_PX 2          /* a box this close to a shared tile edge is a cut half */
+#define FPF__DEFAULT_OVERLAP 128
+
+typedef struct fpf__stitch {
+    fpf_instance *inst;   /* [cap] in network pixels of the whole image; mask28 unset until the end */
+    float *masks;         /* [cap][msize²] */
+    int *tile, *edge;     /* [cap] source tile (-1: removed), distance to its tile's shared edges */
+    fpf_instance *sorted; /* [cap] the output, in input pixels, by descending score */
+    int n, cap, msize;
+} fpf__stitch;
+
+struct fpf_tiler {
+    fpf_session *s;
+    fpf_allocator alloc;
+    int tile_h, tile_w, overlap, n_tiles;
+    float scale;
+    uint16_t *buf[2];     /* [tile²] resampled cell / nucleus tile (scale != 1) */
+    fpf__stitch st[2];    /* cells, nuclei */
+    fpf_output out;
+};
+
+static void fpf__stitch_free(const fpf_allocator *a, fpf__stitch *st) {
+    fpf__free(a, st->inst); fpf__free(a, st->masks); fpf__free(a, st->tile);
+    fpf__free(a, st->edge); fpf__free(a, st->sorted);
+    memset(st, 0, sizeof *st);
+}
+
+/* Room for `more` instances with masks of msize²; grown by doubling (between tiles only). */
+static int fpf__stitch_reserve(const fpf_allocator *a, fpf__stitch *st, int more, int msize) {
+    fpf__stitch g;
+    size_t M = (size_t)msize * msize;
+    int cap = st->cap ? st->cap : 256;
+    if (st->n + more <= st->cap && (st->n == 0 || msize == st->msize)) { st->msize = msize; return 1; }
+    if (st->n && msize != st->msize) return 0;
+    while (cap < st->n + more) { if (cap > (1 << 28)) return 0; cap *= 2; }
+    memset(&g, 0, sizeof g);
+    g.inst = (fpf_instance *)fpf__alloc(a, (size_t)cap * sizeof(fpf_instance));
+    g.masks = (float *)fpf__alloc(a, (size_t)cap * M * sizeof(float));
+    g.tile = (int *)fpf__alloc(a, (size_t)cap * sizeof(int));
+    g.edge = (int *)fpf__alloc(a, (size_t)cap * sizeof(int));
+    g.sorted = (fpf_instance *)fpf__alloc(a, (size_t)cap * sizeof(fpf_instance));
+    if (!g.inst || !g.masks || !g.tile || !g.edge || !g.sorted) { fpf__stitch_free(a, &g); return 0; }
+    if (st->n) {
+        memcpy(g.inst, st->inst, (size_t)st->n * sizeof(fpf_instance));
+        memcpy(g.masks, st->masks, (size_t)st->n * M * sizeof(float));
+        memcpy(g.tile, st->tile, (size_t)st->n * sizeof(int));
+        memcpy(g.edge, st->edge, (size_t)st->n * sizeof(int));
+    }
+    g.n = st->n; g.cap = cap; g.msize = msize;
+    fpf__stitch_free(a, st);
+    *st = g;
+    return 1;
+}
+
+static double fpf__box_iou(const fpf_instance *a, const fpf_instance *b) {
+    double ih = (double)(a->y2 < b->y2 ? a->y2 : b->y2) - (a->y1 > b->y1 ? a->y1 : b->y1);
+    double iw = (double)(a->x2 < b->x2 ? a->x2 : b->x2) - (a->x1 > b->x1 ? a->x1 : b->x1);
+    double inter, uni;
+    if (ih <= 0 || iw <= 0) return 0.0;
+    inter = ih * iw;
+    uni = (double)(a->y2 - a->y1) * (a->x2 - a->x1) + (double)(b->y2 - b->y1) * (b->x2 - b->x1) - inter;
+    return uni > 0 ? inter / uni : 0.0;
+}
+
+static int fpf__stitch_same(const fpf__stitch *st, int k, const fpf_instance *d, int tile, float thr) {
+    return st->tile[k] >= 0 && st->tile[k] != tile && fpf__box_iou(d, &st->inst[k]) > thr;
+}
+
+/* One tile of an H × W image: [y0, y0+th) × [x0, x0+tw), and its core [cy0, cy1) × [cx0, cx1):
+   the tile less half the overlap on each side it shares. The cores partition the image. */
+typedef struct fpf__tile { int y0, x0, th, tw, cy0, cy1, cx0, cx1, H, W; } fpf__tile;
+
+/* Adds the n instances of tile number `tile` (boxes relative to the tile) under the stitching
+   rule. Room must have been reserved. */
+static void fpf__stitch_add(fpf__stitch *st, const fpf_instance *inst, int n, int tile, const fpf__tile *g, float thr) {
+    int i, k, M = st->msize * st->msize;
+    for (i = 0; i < n; i++) {
+        fpf_instance d = inst[i];
+        int edge = 1 << 30, best = -1, wins = 1;
+        double cy, cx;
+        d.y1 += g->y0; d.y2 += g->y0; d.x1 += g->x0; d.x2 += g->x0;
+        cy = 0.5 * (d.y1 + d.y2); cx = 0.5 * (d.x1 + d.x2);
+        if (cy < g->cy0 || cy >= g->cy1 || cx < g->cx0 || cx >= g->cx1) continue;   /* another tile's */
+        if (g->y0 > 0) edge = d.y1 - g->y0 < edge ? d.y1 - g->y0 : edge;            /* shared edges only */
+        if (g->y0 + g->th < g->H) edge = g->y0 + g->th - d.y2 < edge ? g->y0 + g->th - d.y2 : edge;
+        if (g->x0 > 0) edge = d.x1 - g->x0 < edge ? d.x1 - g->x0 : edge;
+        if (g->x0 + g->tw < g->W) edge = g->x0 + g->tw - d.x2 < edge ? g->x0 + g->tw - d.x2 : edge;
+        if (edge < FPF__CUT_PX) continue;                                           /* a cut half */
+        for (k = 0; k < st->n && wins; k++)          /* the same object, kept from a tile where it lies deeper? */
+            if (fpf__stitch_same(st, k, &d, tile, thr) && edge <= st->edge[k]) wins = 0;
+        if (!wins) continue;
+        for (k = 0; k < st->n; k++)                  /* it replaces every copy kept so far */
+            if (fpf__stitch_same(st, k, &d, tile, thr)) { if (best < 0) best = k; else st->tile[k] = -1; }
+        if (best < 0) best = st->n++;
+        st->inst[best] = d; st->tile[best] = tile; st->edge[best] = edge;
+        memcpy(st->masks + (size_t)best * M, inst[i].mask28, (size_t)M * sizeof(float));
+    }
+}
+
+static int fpf__by_score(const void *a, const void *b) {
+    const fpf_instance *x = (const fpf_instance *)a, *y = (const fpf_instance *)b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    return x->mask28 < y->mask28 ? -1 : x->mask28 > y->mask28;   /* ties: the order they were kept */
+}
+
+/* The kept instances in input pixels (boxes / scale, rounded), by descending score. */
+static int fpf__stitch_finish(fpf__stitch *st, float scale, int H, int W) {
+    int k, n = 0;
+    for (k = 0; k < st->n; k++) {
+        fpf_instance d = st->inst[k];
+        if (st->tile[k] < 0) continue;
+        if (scale != 1.0f) {
+            d.y1 = (int)floor(d.y1 / (double)scale + 0.5); d.x1 = (int)floor(d.x1 / (double)scale + 0.5);
+            d.y2 = (int)floor(d.y2 / (double)scale + 0.5); d.x2 = (int)floor(d.x2 / (double)scale + 0.5);
+            d.y2 = d.y2 > H ? H : d.y2; d.x2 = d.x2 > W ? W : d.x2;
+            if (d.y2 <= d.y1 || d.x2 <= d.x1) continue;
+        }
+        d.mask28 = st->masks + (size_t)k * st->msize * st->msize;
+        st->sorted[n++] = d;
+    }
+    if (n > 1) qsort(st->sorted, (size_t)n, sizeof *st->sorted, fpf__by_score);
+    return n;
+}
+
+FPF_DEF fpf_result fpf_tiler_init(fpf_session *s, const fpf_tile_options *opt, fpf_tiler **out) {
+    fpf_tiler *t;
+    int th, tw, overlap;
+    float scale;
+    if (!s || !out) return FPF_ERR_INVALID_ARG;
+    *out = NULL;
+    if (opt && (opt->tile < 0 || opt->overlap < 0)) return fpf__err(s, FPF_ERR_INVALID_ARG, "negative tile or overlap", "");
+    th = opt && opt->tile > 0 ? opt->tile : s->max_h;
+    tw = opt && opt->tile > 0 ? opt->tile : s->max_w;
+    overlap = opt && opt->overlap > 0 ? opt->overlap : FPF__DEFAULT_OVERLAP;
+    scale = opt && opt->scale != 0.0f ? opt->scale : 1.0f;
+    if (th > s->max_h || tw > s->max_w) return fpf__err(s, FPF_ERR_INVALID_ARG, "the tile is larger than the session's maximum image", "");
+    if (!(scale >= 0.05f && scale <= 20.0f)) return fpf__err(s, FPF_ERR_INVALID_ARG, "scale must lie in 0.05 .. 20", "");
+    if (!(t = (fpf_tiler *)fpf__alloc(&s->opt.allocator, sizeof *t))) return FPF_ERR_OUT_OF_MEMORY;
+    memset(t, 0, sizeof *t);
+    t->s = s; t->alloc = s->opt.allocator; t->tile_h = th; t->tile_w = tw; t->overlap = overlap; t->scale = scale;
+    if (scale != 1.0f) {
+        t->buf[0] = (uint16_t *)fpf__alloc(&t->alloc, (size_t)th * tw * sizeof(uint16_t));
+        t->buf[1] = (uint16_t *)fpf__alloc(&t->alloc, (size_t)th * tw * sizeof(uint16_t));
+        if (!t->buf[0] || !t->buf[1]) { fpf_tiler_free(t); return FPF_ERR_OUT_OF_MEMORY; }
+    }
+    *out = t;
+    return FPF_OK;
+}
+
+FPF_DEF void fpf_tiler_free(fpf_tiler *t) {
+    fpf_allocator a;
+    if (!t) return;
+    a = t->alloc;
+    fpf__stitch_free(&a, &t->st[0]); fpf__stitch_free(&a, &t->st[1]);
+    fpf__free(&a, t->buf[0]); fpf__free(&a, t->buf[1]);
+    fpf__free(&a, t);
+}
+
+FPF_DEF int fpf_tiler_tiles(const fpf_tiler *t) { return t ? t->n_tiles : 0; }
+
+/* Tile starts along one axis of n pixels: evenly spread, neighbours sharing at least `overlap`. */
+static int fpf__tile_count(int n, int tile, int overlap) {
+    return n <= tile ? 1 : (n - overlap + (tile - overlap) - 1) / (tile - overlap);
+}
+static int fpf__tile_start(int n, int tile, int count, int i) {
+    return count == 1 ? 0 : (int)((long long)i * (n - tile) / (count - 1));
+}
+/* Core bounds along one axis: halfway through the overlap with each neighbour. */
+static void fpf__tile_core(int n, int tile, int count, int i, int *c0, int *c1) {
+    int s = fpf__tile_start(n, tile, count, i);
+    *c0 = i == 0 ? 0 : (fpf__tile_start(n, tile, count, i - 1) + tile + s) / 2;
+    *c1 = i == count - 1 ? n : (s + tile + fpf__tile_start(n, tile, count, i + 1)) / 2;
+}
+
+static double fpf__raw(const fpf_image *im, int y, int x) {
+    const uint8_t *row = (const uint8_t *)im->pixels + (size_t)y * im->stride;
+    return im->bits == 16 ? (double)((const uint16_t *)(const void *)row)[x] : (double)row[x];
+}
+
+/* The tile [y0, y0+th) × [x0, x0+tw) of the image resampled by `scale`: a view at scale 1,
+   else bilinear (half-pixel centres, edge clamped) into buf, rounded to the image's type. */
+static fpf_image fpf__tile_view(const fpf_image *im, float scale, uint16_t *buf, int y0, int x0, int th, int tw) {
+    int bytes = im->bits / 8, y, x;
+    if (!im->pixels) return *im;
+    if (scale == 1.0f)
+        return im->bits == 8 ? fpf_image_u8((const uint8_t *)im->pixels + (size_t)y0 * im->stride + (size_t)x0, tw, th, im->stride)
+                             : fpf_image_u16((const uint16_t *)(const void *)((const uint8_t *)im->pixels + (size_t)y0 * im->stride + (size_t)x0 * bytes),
+                                             tw, th, im->stride);
+    for (y = 0; y < th; y++) {
+        double sy = (y0 + y + 0.5) / scale - 0.5, fy;
+        int ya, yb;
+        sy = sy < 0 ? 0 : sy > im->height - 1 ? im->height - 1 : sy;
+        ya = (int)sy; yb = ya + 1 < im->height ? ya + 1 : ya; fy = sy - ya;
+        for (x = 0; x < tw; x++) {
+            double sx = (x0 + x + 0.5) / scale - 0.5, fx, v;
+            int xa, xb;
+            sx = sx < 0 ? 0 : sx > im->width - 1 ? im->width - 1 : sx;
+            xa = (int)sx; xb = xa + 1 < im->width ? xa + 1 : xa; fx = sx - xa;
+            v = (1 - fy) * ((1 - fx) * fpf__raw(im, ya, xa) + fx * fpf__raw(im, ya, xb)) +
+                fy * ((1 - fx) * fpf__raw(im, yb, xa) + fx * fpf__raw(im, yb, xb));
+            if (im->bits == 8) ((uint8_t *)buf)[(size_t)y * tw + x] = (uint8_t)(v + 0.5);
+            else buf[(size_t)y * tw + x] = (uint16_t)(v + 0.5);
+        }
+    }
+    return im->bits == 8 ? fpf_image_u8((const uint8_t *)buf, tw, th, (size_t)tw) : fpf_image_u16(buf, tw, th, (size_t)tw * 2);
+}
+
+/* The whole image's 16-bit percentile range, as fpf__norm16 computes it for an untiled run. */
+static void fpf__pin_range(fpf_session *s, const fpf_image *im, int k) {
+    float lo = s->opt.norm16_lo, hi = s->opt.norm16_hi;
+    float plo = lo == 0.0f && hi == 0.0f ? 0.1f : lo, phi = lo == 0.0f && hi == 0.0f ? 99.9f : hi;
+    int y, x;
+    s->pin_lo[k] = 0.0f; s->pin_hi[k] = 1.0f;
+    if (!im->pixels || im->bits != 16) return;
+    memset(s->hist, 0, 65536 * sizeof(uint32_t));
+    for (y = 0; y < im->height; y++)
+        for (x = 0; x < im->width; x++)
+            s->hist[((const uint16_t *)(const void *)((const uint8_t *)im->pixels + (size_t)y * im->stride))[x]]++;
+    s->pin_lo[k] = fpf__hist_percentile(s->hist, (size_t)im->width * im->height, plo);
+    s->pin_hi[k] = fpf__hist_percentile(s->hist, (size_t)im->width * im->height, phi);
+}
+
+FPF_DEF fpf_result fpf_tiler_run(fpf_tiler *t, const fpf_input *in, const fpf_output **out) {
+    fpf_session *s;
+    const fpf_image *ref;
+    fpf_input tin;
+    const fpf_output *o = NULL;
+    fpf_result r = FPF_OK;
+    int H, W, Hs, Ws, ny, nx, iy, ix, over[2] = {0, 0};
+    if (!t || !in || !out) return FPF_ERR_INVALID_ARG;
+    s = t->s; *out = NULL; s->msg[0] = 0;
+    ref = in->cell.pixels ? &in->cell : &in->nucleus;
+    if (!ref->pixels) return fpf__err(s, FPF_ERR_INVALID_ARG, "missing image: ", "cell and nucleus");
+    if ((in->cell.pixels && in->nucleus.pixels) &&
+        (in->cell.width != in->nucleus.width || in->cell.height != in->nucleus.height))
+        return fpf__err(s, FPF_ERR_IMAGE_SIZE, "cell and nucleus images differ in size", "");
+    H = ref->height; W = ref->width;
+    if (H < 1 || W < 1 || H > FPF_MAX_IMAGE_DIM || W > FPF_MAX_IMAGE_DIM) return fpf__err(s, FPF_ERR_IMAGE_SIZE, "empty or too large image", "");
+    Hs = (int)floor(H * (double)t->scale + 0.5); Ws = (int)floor(W * (double)t->scale + 0.5);
+    Hs = Hs < 1 ? 1 : Hs; Ws = Ws < 1 ? 1 : Ws;
+    if (Hs > FPF_MAX_IMAGE_DIM || Ws > FPF_MAX_IMAGE_DIM) return fpf__err(s, FPF_ERR_IMAGE_SIZE, "image too large at this scale", "");
+    if ((Hs > t->tile_h && 2 * t->overlap >= t->tile_h) || (Ws > t->tile_w && 2 * t->overlap >= t->tile_w))
+        return fpf__err(s, FPF_ERR_INVALID_ARG, "tile overlap must be less than half the tile", "");
+    ny = fpf__tile_count(Hs, t->tile_h, t->overlap); nx = fpf__tile_count(Ws, t->tile_w, t->overlap);
+    t->st[0].n = t->st[1].n = 0;
+    t->n_tiles = 0;
+    if (s->opt.norm16 == FPF_NORM16_PERCENTILE) { fpf__pin_range(s, &in->cell, 0); fpf__pin_range(s, &in->nucleus, 1); }
+    for (iy = 0; iy < ny && r == FPF_OK; iy++)
+        for (ix = 0; ix < nx && r == FPF_OK; ix++) {
+            fpf__tile g;
+            int k;
+            g.th = Hs < t->tile_h ? Hs : t->tile_h; g.tw = Ws < t->tile_w ? Ws : t->tile_w; g.H = Hs; g.W = Ws;
+            g.y0 = fpf__tile_start(Hs, g.th, ny, iy); g.x0 = fpf__tile_start(Ws, g.tw, nx, ix);
+            fpf__tile_core(Hs, g.th, ny, iy, &g.cy0, &g.cy1); fpf__tile_core(Ws, g.tw, nx, ix, &g.cx0, &g.cx1);
+            tin.cell = fpf__tile_view(&in->cell, t->scale, t->buf[0], g.y0, g.x0, g.th, g.tw);
+            tin.nucleus = fpf__tile_view(&in->nucleus, t->scale, t->buf[1], g.y0, g.x0, g.th, g.tw);
+            s->pin_in = s->opt.norm16 == FPF_NORM16_PERCENTILE ? &tin : NULL;
+            r = fpf_session_run(s, &tin, &o);
+            s->pin_in = NULL;
+            if (r != FPF_OK) break;
+            for (k = 0; k < 2; k++) {
+                int n = k ? o->n_nuclei : o->n_cells;
+                const fpf_instance *inst = k ? o->nuclei : o->cells;
+                const fpf_model *m = k ? s->nucleus : s->model;
+                if (!m) continue;
+                if (n && !fpf__stitch_reserve(&t->alloc, &t->st[k], n, inst[0].mask_size))
+                    return fpf__err(s, FPF_ERR_OUT_OF_MEMORY, "out of memory while stitching tiles", "");
+                fpf__stitch_add(&t->st[k], inst, n, t->n_tiles, &g, m->cfg.det_nms_threshold);
+            }
+            over[0] += o->cells_over_max; over[1] += o->nuclei_over_max;
+            t->n_tiles++;
+        }
+    if (r != FPF_OK) return r;
+    t->out = *o;
+    t->out.height = H; t->out.width = W;
+    t->out.n_cells = fpf__stitch_finish(&t->st[0], t->scale, H, W); t->out.cells = t->st[0].sorted;
+    t->out.n_nuclei = s->nucleus ? fpf__stitch_finish(&t->st[1], t->scale, H, W) : 0;
+    t->out.nuclei = s->nucleus ? t->st[1].sorted : NULL;
+    t->out.cells_over_max = over[0]; t->out.nuclei_over_max = over[1];
+    *out = &t->out;
     return FPF_OK;
 }
 

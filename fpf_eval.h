@@ -1,23 +1,31 @@
 /* fpf_eval.h - v0.1.0 - COCO AP scoring, bit-identical to pycocotools COCOeval
-   SPDX-License-Identifier: MIT
+   SPDX-License-Identifier: MIT            (full text at the end of this file)
+
+   Do this:
+       #define FPF_EVAL_IMPLEMENTATION      (or FPF_ALL_IMPLEMENTATION)
+       #include "fpf_eval.h"
+   in *one* C or C++ file. Other files include fpf_eval.h without the define.
 
    Scores instance masks and boxes from any model against ground truth with the
    numbers pycocotools' COCOeval gives for one category, area range "all" and
-   maxDets 100, for iouType "bbox" and "segm". No dependency on fpf.h.
+   maxDets 100 (or N: fpf_eval_set_max_dets), for iouType "bbox" and "segm",
+   and the DSB/StarDist accuracy and F1 (fpf_eval_matching). No dependency
+   on fpf.h.
 
-   QUICK START
+   QUICK START (make test compiles and runs this block)
        #define FPF_EVAL_IMPLEMENTATION
        #include "fpf_eval.h"
 
-       fpf_eval *ev;
-       fpf_eval_create(&ev, NULL);                    // NULL or zero allocator = malloc/free
-       for each image, in ascending image id:
-           fpf_eval_add_image(ev, gt, n_gt, dt, n_dt); // masks + boxes (+ scores for dt)
+       fpf_eval *ev = NULL;
+       if (fpf_eval_init(NULL, &ev) != FPF_EVAL_OK) return 1; // NULL allocator = malloc/free
+       // once per image, by ascending image id: masks + boxes (+ scores for dt)
+       fpf_eval_add_image(ev, gt, n_gt, dt, n_dt);
        fpf_eval_summary s;
-       fpf_eval_summarize(ev, FPF_EVAL_SEGM, &s);      // s.ap[10], s.map_50_95, s.ap75 ...
+       fpf_eval_summarize(ev, FPF_EVAL_SEGM, &s);       // s.ap[10], s.map_50_95, s.ap75 ...
        fpf_eval_counts c;
        fpf_eval_tpfp(ev, FPF_EVAL_SEGM, 0.75, FPF_EVAL_NO_FLOOR, &c, NULL);
-       fpf_eval_destroy(ev);
+       printf("mAP %.3f, TP %zu FP %zu FN %zu\n", s.map_50_95, c.tp, c.fp, c.fn);
+       fpf_eval_free(ev);
 
    An instance is an fpf_eval_instance: a COCO RLE mask (column-major run
    lengths, first run is background), a box [x, y, w, h] and, for detections, a
@@ -29,13 +37,21 @@
    Every allocation goes through an fpf_eval_allocator {alloc(size, align,
    user), free(ptr, user), user}; a NULL pointer or a zero struct means
    malloc/free. fpf_eval_add_image() copies what it needs (scores and the
-   detection x GT IoU matrices of the top 100 detections), so callers may free
-   their masks right after. Memory held: O(sum over images of 100 x n_gt).
+   detection x GT IoU matrices of the top 100 or max_dets detections), so
+   callers may free their masks right after. Memory held: O(sum over images
+   of max_dets x n_gt).
 
    ERRORS
    Functions return fpf_eval_result: 0 (FPF_EVAL_OK) or a negative code;
    fpf_eval_result_string() names it. The library never prints, aborts or
-   exits, has no mutable globals and uses no stdio.
+   exits, has no mutable globals and uses no stdio. Names follow fpf.h's:
+   _init / _free, FPF_EVAL_ERR_INVALID_ARG, FPF_EVAL_ERR_OUT_OF_MEMORY.
+
+   CONFIG MACROS
+       FPF_EVAL_IMPLEMENTATION   emit the implementation in this translation unit
+       FPF_ALL_IMPLEMENTATION    the same for fpf.h, fpf_post.h and fpf_eval.h at once
+       FPF_EVAL_STATIC           make all functions static
+       FPF_EVAL_DEF              the storage class of the functions (overrides the above)
 
    SEMANTICS (pycocotools/cocoeval.py and common/maskApi.c)
    - Per image (COCOeval.evaluateImg): detections are sorted by descending
@@ -67,8 +83,8 @@
      ap75 = ap[5], as summarize(iouThr=.5/.75) gives them.
    - No GT at all: every AP, recall and mean is -1.
    - Not modelled: iscrowd=1 GT, area ranges other than "all" (areas in
-     [0, 1e10] are all "all"; boxes with negative w/h are rejected), maxDets
-     other than 100, several categories. A GT annotation id of 0, which
+     [0, 1e10] are all "all"; boxes with negative w/h are rejected), several
+     categories. maxDets other than 100: fpf_eval_set_max_dets() (below). A GT annotation id of 0, which
      pycocotools mis-scores, is a CLI concern (the CLI rejects it).
    - tp/fp/fn at any IoU threshold t (not part of pycocotools' summary; it is
      evaluateImg's matching at t): tp = matched kept detections with score >=
@@ -103,8 +119,8 @@ extern "C" {
 
 typedef enum fpf_eval_result {
     FPF_EVAL_OK = 0,
-    FPF_EVAL_ERR_ARG = -1,      /* NULL pointer or bad argument */
-    FPF_EVAL_ERR_NOMEM = -2,    /* allocator returned NULL */
+    FPF_EVAL_ERR_INVALID_ARG = -1,     /* NULL pointer or bad argument */
+    FPF_EVAL_ERR_OUT_OF_MEMORY = -2,   /* allocator returned NULL */
     FPF_EVAL_ERR_INVALID = -3,  /* malformed RLE, box or score (NaN, w<0...) */
     FPF_EVAL_ERR_SIZE = -4,     /* masks of one image differ in height/width */
     FPF_EVAL_ERR_BUFFER = -5,   /* output buffer too small */
@@ -159,8 +175,13 @@ typedef struct fpf_eval fpf_eval;
 FPF_EVAL_DEF const char *fpf_eval_result_string(fpf_eval_result r);
 
 /* accumulator */
-FPF_EVAL_DEF fpf_eval_result fpf_eval_create(fpf_eval **out, const fpf_eval_allocator *a);
-FPF_EVAL_DEF void fpf_eval_destroy(fpf_eval *ev);
+FPF_EVAL_DEF fpf_eval_result fpf_eval_init(const fpf_eval_allocator *a, fpf_eval **out);
+FPF_EVAL_DEF void fpf_eval_free(fpf_eval *ev);
+/* The names before fpf.h's conventions were adopted, for existing callers. */
+#define fpf_eval_create(out, a) fpf_eval_init((a), (out))
+#define fpf_eval_destroy(ev) fpf_eval_free(ev)
+#define FPF_EVAL_ERR_INVALID_ARG FPF_EVAL_ERR_INVALID_ARG
+#define FPF_EVAL_ERR_OUT_OF_MEMORY FPF_EVAL_ERR_OUT_OF_MEMORY
 /* Add one image (images are numbered in call order; add them by ascending
    image id to reproduce pycocotools' tie order). */
 FPF_EVAL_DEF fpf_eval_result fpf_eval_add_image(fpf_eval *ev, const fpf_eval_instance *gt,
@@ -213,6 +234,42 @@ FPF_EVAL_DEF fpf_eval_result fpf_eval_labels_from_image(fpf_eval_labels *out, co
                                                         const fpf_eval_allocator *a);
 FPF_EVAL_DEF void fpf_eval_labels_free(fpf_eval_labels *l, const fpf_eval_allocator *a);
 
+/* ---- dense fields: max detections, StarDist matching (issue #12) -----------
+
+   fpf_eval_set_max_dets(ev, N): keep the top N detections per image instead
+   of pycocotools' 100, as COCOeval with params.maxDets = [.., .., N] (its
+   evaluateImg keeps maxDets[-1]). Call it before the first
+   fpf_eval_add_image(); N >= 1. Memory held grows to O(sum of N x n_gt).
+
+   fpf_eval_matching(): the DSB2018 / StarDist accuracy and F1, as
+   stardist.matching.matching_dataset(by_image=False) computes them. Per
+   image, a GT and a detection may match when IoU >= iou_thr (">=", as
+   StarDist's `scores >= thr`); TP is the size of a MAXIMUM one-to-one
+   matching of those pairs (StarDist solves scipy linear_sum_assignment on
+   costs -(iou >= thr) - iou / (2 min(n_gt, n_dt)); the IoU term sums to less
+   than 1/2, so it only breaks ties between matchings of the same size and
+   the count is the maximum cardinality). This is NOT COCO's greedy
+   score-order matching (fpf_eval_tpfp), which can match fewer where
+   detections overlap. FP = detections - TP, FN = n_gt - TP. Totals are pooled
+   over images; precision = TP/(TP+FP), recall = TP/(TP+FN), accuracy =
+   TP/(TP+FP+FN), f1 = 2TP/(2TP+FP+FN), each 0 when TP == 0 (StarDist).
+   Detections are the kept ones (top max_dets by score, see above) with score
+   >= floor; with label-image detections set max_dets to at least the largest
+   count per image to score every object as StarDist does. */
+typedef struct fpf_eval_match_stats {
+    double iou_thr;
+    size_t tp, fp, fn, n_gt, n_dt;
+    double precision, recall, accuracy, f1;
+} fpf_eval_match_stats;
+
+FPF_EVAL_DEF fpf_eval_result fpf_eval_set_max_dets(fpf_eval *ev, size_t max_dets);
+FPF_EVAL_DEF size_t fpf_eval_max_dets(const fpf_eval *ev);
+/* per_image (optional) receives fpf_eval_image_count() counts */
+FPF_EVAL_DEF fpf_eval_result fpf_eval_matching(const fpf_eval *ev, fpf_eval_iou_type type,
+                                               double iou_thr, double floor,
+                                               fpf_eval_match_stats *total,
+                                               fpf_eval_counts *per_image);
+
 #ifdef __cplusplus
 }
 #endif
@@ -261,8 +318,8 @@ static void fpf_eval__del(const fpf_eval_allocator *a, void *p) { if (p) a->free
 FPF_EVAL_DEF const char *fpf_eval_result_string(fpf_eval_result r) {
     switch (r) {
     case FPF_EVAL_OK: return "ok";
-    case FPF_EVAL_ERR_ARG: return "bad argument";
-    case FPF_EVAL_ERR_NOMEM: return "out of memory";
+    case FPF_EVAL_ERR_INVALID_ARG: return "invalid argument";
+    case FPF_EVAL_ERR_OUT_OF_MEMORY: return "out of memory";
     case FPF_EVAL_ERR_INVALID: return "invalid RLE, box or score";
     case FPF_EVAL_ERR_SIZE: return "mask sizes differ within an image";
     case FPF_EVAL_ERR_BUFFER: return "output buffer too small";
@@ -349,7 +406,7 @@ static int fpf_eval__has_mask(const fpf_eval_rle *r) {
 FPF_EVAL_DEF fpf_eval_result fpf_eval_rle_check(const fpf_eval_rle *r) {
     uint64_t s = 0;
     size_t j;
-    if (!r || r->h < 0 || r->w < 0 || (r->m && !r->counts)) return FPF_EVAL_ERR_ARG;
+    if (!r || r->h < 0 || r->w < 0 || (r->m && !r->counts)) return FPF_EVAL_ERR_INVALID_ARG;
     for (j = 0; j < r->m; j++) s += r->counts[j];
     return s == (uint64_t)r->h * (uint64_t)r->w ? FPF_EVAL_OK : FPF_EVAL_ERR_INVALID;
 }
@@ -406,7 +463,7 @@ static double fpf_eval__rle_iou(const fpf_eval_rle *dt, const fpf_eval_rle *gt) 
 FPF_EVAL_DEF fpf_eval_result fpf_eval_mask_iou(const fpf_eval_rle *dt, const fpf_eval_rle *gt,
                                                double *iou) {
     fpf_eval_result r;
-    if (!dt || !gt || !iou) return FPF_EVAL_ERR_ARG;
+    if (!dt || !gt || !iou) return FPF_EVAL_ERR_INVALID_ARG;
     if ((r = fpf_eval_rle_check(dt)) != FPF_EVAL_OK) return r;
     if ((r = fpf_eval_rle_check(gt)) != FPF_EVAL_OK) return r;
     if (dt->h != gt->h || dt->w != gt->w) return FPF_EVAL_ERR_SIZE;
@@ -422,7 +479,7 @@ FPF_EVAL_DEF void fpf_eval_rle_free(fpf_eval_rle *r, const fpf_eval_allocator *a
 }
 
 static fpf_eval_result fpf_eval__dims(int h, int w) {
-    if (h < 0 || w < 0) return FPF_EVAL_ERR_ARG;
+    if (h < 0 || w < 0) return FPF_EVAL_ERR_INVALID_ARG;
     if ((uint64_t)h * (uint64_t)w > 0xFFFFFFFFu) return FPF_EVAL_ERR_RANGE;
     return FPF_EVAL_OK;
 }
@@ -436,11 +493,11 @@ FPF_EVAL_DEF fpf_eval_result fpf_eval_rle_encode(fpf_eval_rle *out, const unsign
     uint32_t c = 0;
     int p = 0, v;
     fpf_eval_result r;
-    if (!out || (!mask && h && w)) return FPF_EVAL_ERR_ARG;
+    if (!out || (!mask && h && w)) return FPF_EVAL_ERR_INVALID_ARG;
     if ((r = fpf_eval__dims(h, w)) != FPF_EVAL_OK) return r;
     out->h = h; out->w = w; out->m = 0;
     out->counts = (uint32_t *)fpf_eval__new(&a, n + 1, sizeof(uint32_t));
-    if (!out->counts) return FPF_EVAL_ERR_NOMEM;
+    if (!out->counts) return FPF_EVAL_ERR_OUT_OF_MEMORY;
     for (j = 0; j < n; j++) {
         x = j / (size_t)(h ? h : 1); y = j - x * (size_t)h;
         v = (row_major ? mask[y * (size_t)w + x] : mask[j]) != 0;
@@ -457,7 +514,7 @@ FPF_EVAL_DEF fpf_eval_result fpf_eval_rle_decode(const fpf_eval_rle *r, unsigned
     size_t j, k, pos = 0, h;
     unsigned char v = 0;
     fpf_eval_result e;
-    if (!mask) return FPF_EVAL_ERR_ARG;
+    if (!mask) return FPF_EVAL_ERR_INVALID_ARG;
     if ((e = fpf_eval_rle_check(r)) != FPF_EVAL_OK) return e;
     h = (size_t)r->h;
     for (j = 0; j < r->m; j++, v = (unsigned char)!v)
@@ -473,7 +530,7 @@ FPF_EVAL_DEF fpf_eval_result fpf_eval_rle_decode(const fpf_eval_rle *r, unsigned
 FPF_EVAL_DEF fpf_eval_result fpf_eval_rle_to_string(const fpf_eval_rle *r, char *buf, size_t cap,
                                                     size_t *len) {
     size_t i, p = 0;
-    if (!r || (r->m && !r->counts)) return FPF_EVAL_ERR_ARG;
+    if (!r || (r->m && !r->counts)) return FPF_EVAL_ERR_INVALID_ARG;
     for (i = 0; i < r->m; i++) {
         long long x = (long long)r->counts[i];
         int more = 1;
@@ -499,11 +556,11 @@ FPF_EVAL_DEF fpf_eval_result fpf_eval_rle_from_string(fpf_eval_rle *out, const c
     fpf_eval_allocator a = fpf_eval__alloc_of(a0);
     size_t p = 0, m = 0;
     fpf_eval_result r;
-    if (!out || (!s && len)) return FPF_EVAL_ERR_ARG;
+    if (!out || (!s && len)) return FPF_EVAL_ERR_INVALID_ARG;
     if ((r = fpf_eval__dims(h, w)) != FPF_EVAL_OK) return r;
     out->h = h; out->w = w; out->m = 0;
     out->counts = (uint32_t *)fpf_eval__new(&a, len + 1, sizeof(uint32_t));
-    if (!out->counts) return FPF_EVAL_ERR_NOMEM;
+    if (!out->counts) return FPF_EVAL_ERR_OUT_OF_MEMORY;
     while (p < len) {
         long long x = 0;
         int k = 0, more = 1;
@@ -532,11 +589,11 @@ FPF_EVAL_DEF fpf_eval_result fpf_eval_rle_from_counts(fpf_eval_rle *out, const u
                                                       const fpf_eval_allocator *a0) {
     fpf_eval_allocator a = fpf_eval__alloc_of(a0);
     fpf_eval_result r;
-    if (!out || (m && !counts)) return FPF_EVAL_ERR_ARG;
+    if (!out || (m && !counts)) return FPF_EVAL_ERR_INVALID_ARG;
     if ((r = fpf_eval__dims(h, w)) != FPF_EVAL_OK) return r;
     out->h = h; out->w = w; out->m = m;
     out->counts = (uint32_t *)fpf_eval__new(&a, m, sizeof(uint32_t));
-    if (!out->counts) return FPF_EVAL_ERR_NOMEM;
+    if (!out->counts) return FPF_EVAL_ERR_OUT_OF_MEMORY;
     if (m) memcpy(out->counts, counts, m * sizeof(uint32_t));
     if (fpf_eval_rle_check(out) != FPF_EVAL_OK) {
         fpf_eval_rle_free(out, &a);
@@ -627,7 +684,7 @@ FPF_EVAL_DEF fpf_eval_result fpf_eval_labels_from_image(fpf_eval_labels *out, co
     fpf_eval__lab *L;
     char *blk;
     fpf_eval_result r;
-    if (!out || (!px && npx) || (bps != 1 && bps != 2 && bps != 4)) return FPF_EVAL_ERR_ARG;
+    if (!out || (!px && npx) || (bps != 1 && bps != 2 && bps != 4)) return FPF_EVAL_ERR_INVALID_ARG;
     if ((r = fpf_eval__dims(h, w)) != FPF_EVAL_OK) return r;
     memset(out, 0, sizeof *out);
     if (bps == 1) maxv = 255;
@@ -635,7 +692,7 @@ FPF_EVAL_DEF fpf_eval_result fpf_eval_labels_from_image(fpf_eval_labels *out, co
     else for (i = 0; i < npx; i++) { v = fpf_eval__px(px, bps, i); if (v > maxv) maxv = v; }
     if (maxv >= (1u << 24)) return FPF_EVAL_ERR_RANGE;
     L = (fpf_eval__lab *)fpf_eval__new(&a, (size_t)maxv + 1, sizeof(fpf_eval__lab));
-    if (!L) return FPF_EVAL_ERR_NOMEM;
+    if (!L) return FPF_EVAL_ERR_OUT_OF_MEMORY;
     memset(L, 0, ((size_t)maxv + 1) * sizeof *L);
     fpf_eval__label_boxes(px, bps, w, h, L);
     for (v = 1; v <= maxv; v++)
@@ -646,7 +703,7 @@ FPF_EVAL_DEF fpf_eval_result fpf_eval_labels_from_image(fpf_eval_labels *out, co
     off = n * (sizeof(fpf_eval_instance) + sizeof(uint32_t));
     off = (off + 7) & ~(size_t)7;
     blk = (char *)fpf_eval__new(&a, off + total * sizeof(uint32_t), 1);
-    if (!blk) { fpf_eval__del(&a, L); return FPF_EVAL_ERR_NOMEM; }
+    if (!blk) { fpf_eval__del(&a, L); return FPF_EVAL_ERR_OUT_OF_MEMORY; }
     out->block_ = blk; out->n = n;
     out->inst = (fpf_eval_instance *)(void *)blk;
     out->values = (uint32_t *)(void *)(blk + n * sizeof(fpf_eval_instance));
@@ -675,22 +732,23 @@ struct fpf_eval {
     fpf_eval__img *img;
     size_t n, cap;
     int no_mask;      /* some instance came without a mask */
+    size_t max_dets;  /* 0 = FPF_EVAL_MAX_DETS (fpf_eval_set_max_dets) */
 };
 
-FPF_EVAL_DEF fpf_eval_result fpf_eval_create(fpf_eval **out, const fpf_eval_allocator *a0) {
+FPF_EVAL_DEF fpf_eval_result fpf_eval_init(const fpf_eval_allocator *a0, fpf_eval **out) {
     fpf_eval_allocator a = fpf_eval__alloc_of(a0);
     fpf_eval *ev;
-    if (!out) return FPF_EVAL_ERR_ARG;
+    if (!out) return FPF_EVAL_ERR_INVALID_ARG;
     *out = NULL;
     ev = (fpf_eval *)fpf_eval__new(&a, 1, sizeof *ev);
-    if (!ev) return FPF_EVAL_ERR_NOMEM;
+    if (!ev) return FPF_EVAL_ERR_OUT_OF_MEMORY;
     memset(ev, 0, sizeof *ev);
     ev->a = a;
     *out = ev;
     return FPF_EVAL_OK;
 }
 
-FPF_EVAL_DEF void fpf_eval_destroy(fpf_eval *ev) {
+FPF_EVAL_DEF void fpf_eval_free(fpf_eval *ev) {
     size_t i;
     if (!ev) return;
     for (i = 0; i < ev->n; i++) fpf_eval__del(&ev->a, ev->img[i].score);
@@ -758,7 +816,7 @@ static fpf_eval_result fpf_eval__grow(fpf_eval *ev) {
     if (ev->n < ev->cap) return FPF_EVAL_OK;
     cap = ev->cap ? ev->cap * 2 : 16;
     n = (fpf_eval__img *)fpf_eval__new(&ev->a, cap, sizeof *n);
-    if (!n) return FPF_EVAL_ERR_NOMEM;
+    if (!n) return FPF_EVAL_ERR_OUT_OF_MEMORY;
     if (ev->n) memcpy(n, ev->img, ev->n * sizeof *n);
     fpf_eval__del(&ev->a, ev->img);
     ev->img = n; ev->cap = cap;
@@ -773,7 +831,7 @@ FPF_EVAL_DEF fpf_eval_result fpf_eval_add_image(fpf_eval *ev, const fpf_eval_ins
     double *key, *blk, *gbox;
     fpf_eval__img *im;
     fpf_eval_result r;
-    if (!ev || (n_gt && !gt) || (n_dt && !dt)) return FPF_EVAL_ERR_ARG;
+    if (!ev || (n_gt && !gt) || (n_dt && !dt)) return FPF_EVAL_ERR_INVALID_ARG;
     for (i = 0; i < n_gt; i++)
         if ((r = fpf_eval__check_inst(&gt[i], 0, hw)) != FPF_EVAL_OK) return r;
     for (i = 0; i < n_dt; i++)
@@ -782,14 +840,15 @@ FPF_EVAL_DEF fpf_eval_result fpf_eval_add_image(fpf_eval *ev, const fpf_eval_ins
     /* scratch: rank indices, merge buffer, scores, GT mask boxes */
     idx = (size_t *)fpf_eval__new(&ev->a, 2 * n_dt + 1, sizeof(size_t));
     key = (double *)fpf_eval__new(&ev->a, n_dt + 4 * ng + 1, sizeof(double));
-    if (!idx || !key) { fpf_eval__del(&ev->a, idx); fpf_eval__del(&ev->a, key); return FPF_EVAL_ERR_NOMEM; }
+    if (!idx || !key) { fpf_eval__del(&ev->a, idx); fpf_eval__del(&ev->a, key); return FPF_EVAL_ERR_OUT_OF_MEMORY; }
     tmp = idx + n_dt; gbox = key + n_dt;
     for (i = 0; i < n_dt; i++) { idx[i] = i; key[i] = dt[i].score; }
     fpf_eval__sort(idx, tmp, n_dt, key);                 /* evaluateImg: dtind */
-    nd = n_dt < FPF_EVAL_MAX_DETS ? n_dt : FPF_EVAL_MAX_DETS; /* dt[0:maxDet] */
+    nd = ev->max_dets ? ev->max_dets : FPF_EVAL_MAX_DETS;
+    nd = n_dt < nd ? n_dt : nd;                           /* dt[0:maxDet] */
     cells = nd * ng;
     blk = (double *)fpf_eval__new(&ev->a, nd + 2 * cells + 1, sizeof(double));
-    if (!blk) { fpf_eval__del(&ev->a, idx); fpf_eval__del(&ev->a, key); return FPF_EVAL_ERR_NOMEM; }
+    if (!blk) { fpf_eval__del(&ev->a, idx); fpf_eval__del(&ev->a, key); return FPF_EVAL_ERR_OUT_OF_MEMORY; }
     im = &ev->img[ev->n];
     im->ng = ng; im->nd = nd; im->score = blk;
     im->iou[0] = blk + nd; im->iou[1] = blk + nd + cells;
@@ -861,7 +920,7 @@ FPF_EVAL_DEF fpf_eval_result fpf_eval_summarize(const fpf_eval *ev, fpf_eval_iou
     double *score, *rc, *pr;
     unsigned char *flag, *gtm;
     int t;
-    if (!ev || !s || (type != FPF_EVAL_BBOX && type != FPF_EVAL_SEGM)) return FPF_EVAL_ERR_ARG;
+    if (!ev || !s || (type != FPF_EVAL_BBOX && type != FPF_EVAL_SEGM)) return FPF_EVAL_ERR_INVALID_ARG;
     if (type == FPF_EVAL_SEGM && ev->no_mask) return FPF_EVAL_ERR_NO_MASK;
     memset(s, 0, sizeof *s);
     fpf_eval_iou_thresholds(s->iou_thr);
@@ -882,7 +941,7 @@ FPF_EVAL_DEF fpf_eval_result fpf_eval_summarize(const fpf_eval *ev, fpf_eval_iou
     flag = (unsigned char *)fpf_eval__new(&ev->a, N + maxg + 1, 1);
     if (!order || !score || !flag) {
         fpf_eval__del(&ev->a, order); fpf_eval__del(&ev->a, score); fpf_eval__del(&ev->a, flag);
-        return FPF_EVAL_ERR_NOMEM;
+        return FPF_EVAL_ERR_OUT_OF_MEMORY;
     }
     tmp = order + N; rc = score + N; pr = rc + N; gtm = flag + N;
     for (i = 0, off = 0; i < ev->n; i++)          /* np.concatenate(dtScores) */
@@ -913,14 +972,14 @@ FPF_EVAL_DEF fpf_eval_result fpf_eval_tpfp(const fpf_eval *ev, fpf_eval_iou_type
     fpf_eval_counts sum = {0, 0, 0};
     if (!ev || (type != FPF_EVAL_BBOX && type != FPF_EVAL_SEGM) || !(iou_thr == iou_thr) ||
         !(floor == floor))
-        return FPF_EVAL_ERR_ARG;
+        return FPF_EVAL_ERR_INVALID_ARG;
     if (type == FPF_EVAL_SEGM && ev->no_mask) return FPF_EVAL_ERR_NO_MASK;
     for (i = 0; i < ev->n; i++) {
         if (ev->img[i].nd > maxn) maxn = ev->img[i].nd;
         if (ev->img[i].ng > maxn) maxn = ev->img[i].ng;
     }
     buf = (unsigned char *)fpf_eval__new(&ev->a, 2 * maxn, 1);
-    if (!buf) return FPF_EVAL_ERR_NOMEM;
+    if (!buf) return FPF_EVAL_ERR_OUT_OF_MEMORY;
     for (i = 0; i < ev->n; i++) {
         const fpf_eval__img *im = &ev->img[i];
         fpf_eval_counts c = {0, 0, 0};
@@ -938,7 +997,138 @@ FPF_EVAL_DEF fpf_eval_result fpf_eval_tpfp(const fpf_eval *ev, fpf_eval_iou_type
     return FPF_EVAL_OK;
 }
 
+/* ---- dense fields: max detections, StarDist matching (issue #12) ---------- */
+
+FPF_EVAL_DEF fpf_eval_result fpf_eval_set_max_dets(fpf_eval *ev, size_t max_dets) {
+    if (!ev || max_dets == 0 || ev->n) return FPF_EVAL_ERR_INVALID_ARG;
+    ev->max_dets = max_dets;
+    return FPF_EVAL_OK;
+}
+
+FPF_EVAL_DEF size_t fpf_eval_max_dets(const fpf_eval *ev) {
+    return ev && ev->max_dets ? ev->max_dets : FPF_EVAL_MAX_DETS;
+}
+
+/* Maximum one-to-one matching (Kuhn's augmenting paths, iterative) between
+   the nd detections (rows of iou, rank order; use[d] == 0 leaves one out) and
+   the ng GT, over the pairs with iou[d * ng + g] >= t. Scratch w holds
+   4 * nd + 2 * ng + 3 + nd * ng size_t. Returns the number of matched pairs. */
+static size_t fpf_eval__max_matching(const double *iou, const unsigned char *use, size_t nd,
+                                     size_t ng, double t, size_t *w) {
+    const size_t NONE = (size_t)-1;
+    size_t *mg = w, *seen = mg + ng, *stk = seen + ng, *via = stk + nd + 1, *pos = via + nd + 1;
+    size_t *off = pos + nd, *adj = off + nd + 1; /* the pairs as lists per detection */
+    size_t d, d0, g, k, e = 0, n = 0;
+    for (d = 0; d < nd; d++) {
+        off[d] = e;
+        if (use[d])
+            for (g = 0; g < ng; g++)
+                if (iou[d * ng + g] >= t) adj[e++] = g;
+    }
+    off[nd] = e;
+    for (g = 0; g < ng; g++) { mg[g] = NONE; seen[g] = NONE; }
+    for (d0 = 0; d0 < nd; d0++) {
+        size_t top = 0;
+        if (off[d0] == off[d0 + 1]) continue;
+        stk[0] = d0; pos[0] = off[d0];
+        for (;;) {                               /* depth-first search from d0 */
+            size_t found = NONE;
+            d = stk[top];
+            while (pos[top] < off[d + 1]) {
+                g = adj[pos[top]++];
+                if (seen[g] != d0) { found = g; break; }
+            }
+            if (found == NONE) {                 /* d exhausted: back up */
+                if (top == 0) break;
+                top--;
+                continue;
+            }
+            seen[found] = d0;                    /* each GT is tried once per search */
+            via[top] = found;
+            if (mg[found] == NONE) {             /* free GT: flip the path d0 .. found */
+                for (k = 0; k <= top; k++) mg[via[k]] = stk[k];
+                n++;
+                break;
+            }
+            stk[++top] = mg[found];              /* try to move found's partner */
+            pos[top] = off[stk[top]];
+        }
+    }
+    return n;
+}
+
+static double fpf_eval__ratio(size_t num, size_t den, size_t tp) {
+    return tp ? (double)num / (double)den : 0.0;
+}
+
+FPF_EVAL_DEF fpf_eval_result fpf_eval_matching(const fpf_eval *ev, fpf_eval_iou_type type,
+                                               double iou_thr, double floor,
+                                               fpf_eval_match_stats *total,
+                                               fpf_eval_counts *per_image) {
+    size_t i, d, maxd = 1, maxg = 1, maxc = 1;
+    size_t *w;
+    unsigned char *use;
+    fpf_eval_match_stats s;
+    if (!ev || (type != FPF_EVAL_BBOX && type != FPF_EVAL_SEGM) || !(iou_thr == iou_thr) ||
+        !(floor == floor))
+        return FPF_EVAL_ERR_INVALID_ARG;
+    if (type == FPF_EVAL_SEGM && ev->no_mask) return FPF_EVAL_ERR_NO_MASK;
+    for (i = 0; i < ev->n; i++) {
+        if (ev->img[i].nd > maxd) maxd = ev->img[i].nd;
+        if (ev->img[i].ng > maxg) maxg = ev->img[i].ng;
+        if (ev->img[i].nd * ev->img[i].ng > maxc) maxc = ev->img[i].nd * ev->img[i].ng;
+    }
+    w = (size_t *)fpf_eval__new(&ev->a, 4 * maxd + 2 * maxg + 3 + maxc, sizeof(size_t));
+    use = (unsigned char *)fpf_eval__new(&ev->a, maxd, 1);
+    if (!w || !use) { fpf_eval__del(&ev->a, w); fpf_eval__del(&ev->a, use); return FPF_EVAL_ERR_OUT_OF_MEMORY; }
+    memset(&s, 0, sizeof s);
+    s.iou_thr = iou_thr;
+    for (i = 0; i < ev->n; i++) {
+        const fpf_eval__img *im = &ev->img[i];
+        fpf_eval_counts c = {0, 0, 0};
+        size_t np = 0;
+        for (d = 0; d < im->nd; d++) { use[d] = im->score[d] >= floor; np += use[d]; }
+        c.tp = im->ng && np ? fpf_eval__max_matching(im->iou[type], use, im->nd, im->ng, iou_thr, w) : 0;
+        c.fp = np - c.tp; c.fn = im->ng - c.tp;
+        if (per_image) per_image[i] = c;
+        s.tp += c.tp; s.fp += c.fp; s.fn += c.fn; s.n_gt += im->ng; s.n_dt += np;
+    }
+    s.precision = fpf_eval__ratio(s.tp, s.tp + s.fp, s.tp);
+    s.recall = fpf_eval__ratio(s.tp, s.tp + s.fn, s.tp);
+    s.accuracy = fpf_eval__ratio(s.tp, s.tp + s.fp + s.fn, s.tp);
+    s.f1 = fpf_eval__ratio(2 * s.tp, 2 * s.tp + s.fp + s.fn, s.tp);
+    if (total) *total = s;
+    fpf_eval__del(&ev->a, w); fpf_eval__del(&ev->a, use);
+    return FPF_EVAL_OK;
+}
+
 #ifdef __cplusplus
 }
 #endif
 #endif /* FPF_EVAL_IMPLEMENTATION */
+
+/*
+------------------------------------------------------------------------------
+MIT License
+
+Copyright (c) 2026 the fpf authors
+
+Permission is hereby granted, free of charge, to any person obtaining a copy of
+this software and associated documentation files (the "Software"), to deal in
+the Software without restriction, including without limitation the rights to
+use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies
+of the Software, and to permit persons to whom the Software is furnished to do
+so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+------------------------------------------------------------------------------
+*/

@@ -1,5 +1,5 @@
 /* fpf_post.h - v0.1 - label images and per-instance measurements for fpf.h
-   SPDX-License-Identifier: MIT   (license text at the end of fpf.h)
+   SPDX-License-Identifier: MIT            (full text at the end of this file)
 
    Do this:
        #define FPF_POST_IMPLEMENTATION      (or FPF_ALL_IMPLEMENTATION)
@@ -19,7 +19,12 @@
    "parent" relation.
 
    Nothing here allocates; every function works on caller buffers and never reads or writes
-   outside them.
+   outside them. Results are fpf.h's fpf_result codes (FPF_OK, FPF_ERR_INVALID_ARG).
+
+   Config macros
+       FPF_POST_IMPLEMENTATION   emit the implementation in this translation unit
+       FPF_ALL_IMPLEMENTATION    the same for fpf.h, fpf_post.h and fpf_eval.h at once
+       FPF_STATIC, FPF_DEF       as in fpf.h (fpf_post.h uses fpf.h's FPF_DEF)
 */
 #ifndef FPF_POST_H_INCLUDED
 #define FPF_POST_H_INCLUDED
@@ -847,3 +852,29 @@ FPF_DEF fpf_result fpf_reporter_readout(const uint16_t *cells, size_t stride, in
 
 #endif /* FPF_POST_IMPLEMENTATION_INCLUDED */
 #endif /* FPF_POST_IMPLEMENTATION */
+
+/*
+------------------------------------------------------------------------------
+MIT License
+
+Copyright (c) 2026 the fpf authors
+
+Permission is hereby granted, free of charge, to any person obtaining a copy of
+this software and associated documentation files (the "Software"), to deal in
+the Software without restriction, including without limitation the rights to
+use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies
+of the Software, and to permit persons to whom the Software is furnished to do
+so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+------------------------------------------------------------------------------
+*/

@@ -4,7 +4,7 @@
  *                         [--nucleus-model CORES.fpf] [--height 1024] [--width 1280]
  *                         [--cell CELL.u8 --nucleus NUC.u8]     raw 8-bit H×W images (else a built-in pattern)
  *                         [--threads 1,2] [--warmup 1] [--runs 5] [--stage-runs 5]
- *                         [--pool builtin|example] [--isa auto|scalar|avx2|avx512|neon]
+ *                         [--pool builtin|openmp] [--isa auto|scalar|avx2|avx512|neon]
  *                         [--peak-json PEAK.json | --peak 1:94,2:188 | --no-peak] [--json OUT.json] [--quiet]
  *
  * What it does, in order:
@@ -25,9 +25,11 @@
  * about threads. */
 #define _GNU_SOURCE
 #define FPF_IMPLEMENTATION
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 #include "fpf.h"
 #include "fpf_seeded.h"
-#include "fpf_pool.h"
 #define BENCH_PEAK_NO_MAIN
 #include "bench/peak.c"
 #include <stdarg.h>
@@ -36,31 +38,35 @@
 
 /* ---------------------------------------------------------------------------------------------
    Threads: the only code that knows how fpf gets its threads. Adjust here when fpf.h's options
-   change. Default: fpf's built-in pool (fpf_options.n_threads); --pool example uses the pthreads
-   pool of examples/fpf_pool.h through fpf_options.parallel_for instead. */
-static int use_example_pool;
+   change. Default: fpf's built-in pool (fpf_options.n_threads); --pool openmp hands the tasks to
+   the caller's pool through fpf_options.parallel_for instead: here OpenMP's (bench.mk builds this
+   file with -fopenmp), the way an application plugs in the pool it already has. */
+static int use_caller_pool;
 
-typedef struct bench_threads {
-    fpf_pool *pool;
-} bench_threads;
+/* fpf_options.parallel_for: run fn(ctx, i) for every i in [0, n) on the caller's threads, and
+   return when all are done. Any pool will do; results do not depend on which or on the order. */
+static void bench_omp_parallel_for(void *pool, fpf_task_fn fn, void *ctx, int n) {
+    int i;
+    (void)pool;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(dynamic, 1)
+#endif
+    for (i = 0; i < n; i++) fn(ctx, i);
+}
 
-static int bench_threads_setup(fpf_options *opt, bench_threads *bt, int n) {
-    bt->pool = NULL;
+static int bench_threads_setup(fpf_options *opt, int n) {
     opt->parallel_for = NULL;
     opt->pool = NULL;
     opt->n_threads = n;                 /* built-in pool: n − 1 workers + the caller */
-    if (!use_example_pool || n <= 1) return 0;
+    if (!use_caller_pool || n <= 1) return 0;
+#if defined(_OPENMP)
+    omp_set_num_threads(n);
     opt->n_threads = 0;
-    bt->pool = fpf_pool_create(n);
-    if (!bt->pool) return -1;
-    opt->parallel_for = fpf_pool_parallel_for;
-    opt->pool = bt->pool;
+    opt->parallel_for = bench_omp_parallel_for;
     return 0;
-}
-
-static void bench_threads_teardown(bench_threads *bt) {
-    if (bt->pool) fpf_pool_destroy(bt->pool);
-    bt->pool = NULL;
+#else
+    return -1;                          /* built without -fopenmp */
+#endif
 }
 
 /* --------------------------------------------------------------------------------------------- */
@@ -386,7 +392,6 @@ static double group_macs(const bench *B, const group *g, const tc_result *r) {
 
 static void run_threads(const bench *B, int threads, tc_result *r) {
     fpf_options opt;
-    bench_threads bt;
     fpf_session *s = NULL;
     const fpf_output *out = NULL;
     recorder *rec = (recorder *)calloc(1, sizeof *rec);
@@ -397,7 +402,7 @@ static void run_threads(const bench *B, int threads, tc_result *r) {
     memset(&opt, 0, sizeof opt);
     opt.isa = B->isa;
     r->threads = threads;
-    if (bench_threads_setup(&opt, &bt, threads) != 0) die("cannot start %d threads", threads);
+    if (bench_threads_setup(&opt, threads) != 0) die("--pool openmp: bench_fpf was built without -fopenmp");
     t0 = bench_now();
     e = fpf_session_init(B->m, B->nm, B->H, B->W, &opt, &s);
     r->session_init_ms = (bench_now() - t0) * 1e3;
@@ -487,7 +492,6 @@ static void run_threads(const bench *B, int threads, tc_result *r) {
     r->nstage = i;
     for (k = 0; k < r->ng; k++) r->g[k].macs = group_macs(B, &r->g[k], r);
     fpf_session_free(s);
-    bench_threads_teardown(&bt);
     free(rec);
     free(pbuf);
 }
@@ -529,7 +533,7 @@ static void print_tc(FILE *f, const bench *B, const tc_result *r, int json) {
     }
     fprintf(f, "{\"threads\": %d, \"isa\": \"%s\", \"pool\": \"%s\", \"peak_gflops\": %.3f, \"session_init_ms\": %.3f, \"n_props\": %d, \"n0\": %d, "
                "\"n_cells\": %d, \"n_nuclei\": %d, \"total_macs\": %.0f, \"trunk_macs\": %.0f, \"rpn_bbox_sum\": %.6f,\n",
-            r->threads, r->isa, use_example_pool ? "examples/fpf_pool.h" : "built-in", r->peak, r->session_init_ms, r->n_props,
+            r->threads, r->isa, use_caller_pool ? "openmp" : "built-in", r->peak, r->session_init_ms, r->n_props,
             r->n0, r->n_cells, r->n_nuclei, total_macs, trunk_macs,
             r->rpn_bbox_sum);
     fprintf(f, "   \"forward_ms\": [");
@@ -581,7 +585,7 @@ static void usage(void) {
     fprintf(stderr,
             "usage: bench_fpf [--model FILE.fpf | --config paper|tiny --variant NAME [--seed S] [--nucleus-seed S]]\n"
             "                 [--nucleus-model CORES.fpf] [--height H] [--width W] [--cell C.u8 --nucleus N.u8]\n"
-            "                 [--threads 1,2] [--warmup N] [--runs N] [--stage-runs N] [--pool builtin|example]\n"
+            "                 [--threads 1,2] [--warmup N] [--runs N] [--stage-runs N] [--pool builtin|openmp]\n"
             "                 [--isa auto|scalar|avx2|avx512|neon]\n"
             "                 [--peak-json FILE | --peak T:GFLOPS,... | --no-peak] [--json OUT] [--quiet]\n"
             "       bench_fpf --macs-only [--config C --variant V] [--height H --width W]\n");
@@ -611,8 +615,8 @@ int main(int argc, char **argv) {
         if (!strcmp(k, "--quiet")) { quiet = 1; continue; }
         if (!strcmp(k, "--macs-only")) { macs_only = 1; continue; }
         if (!strcmp(k, "--pool")) {
-            if (!v || (strcmp(v, "builtin") && strcmp(v, "example"))) usage();
-            use_example_pool = !strcmp(v, "example");
+            if (!v || (strcmp(v, "builtin") && strcmp(v, "openmp"))) usage();
+            use_caller_pool = !strcmp(v, "openmp");
             i++;
             continue;
         }

@@ -8,7 +8,7 @@
 
 Every timed command:
   - waits for a quiet machine first (foreign load < --quiet-load cores over 1 s, at most --max-wait s),
-    as performance_anchors.md's runner.py does; "foreign" = busy CPU time of the machine (/proc/stat)
+    like a careful benchmark runner does; "foreign" = busy CPU time of the machine (/proc/stat)
     minus our own children's CPU time;
   - runs under /usr/bin/time -v (peak RSS, wall);
   - reports the foreign load during each of its timed runs (each peer measures it around every run);
@@ -464,8 +464,8 @@ def main():
     ap.add_argument('--skip', default='', help='comma list of: torch_ref,torch_trunk,torch_whole,ort_trunk,ort_whole')
     ap.add_argument('--extra-torch', action='store_true', help='also time trunk_eager (NCHW) and trunk_ref')
     ap.add_argument('--isa', default='auto', help='fpf kernels: auto|scalar|avx2|avx512|neon (bench_fpf --isa)')
-    ap.add_argument('--pool', default='builtin', help='fpf threads: builtin (fpf_options.n_threads) or example '
-                    '(examples/fpf_pool.h)')
+    ap.add_argument('--pool', default='builtin', help='fpf threads: builtin (fpf_options.n_threads) or openmp '
+                    '(OpenMP through fpf_options.parallel_for)')
     ap.add_argument('--out', default=os.path.join(REPO, 'build', 'bench'))
     ap.add_argument('--report-only', action='store_true',
                     help='re-render BENCHMARKS.generated.md from the last run\'s results/all_<tag>.json')

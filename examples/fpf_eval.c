@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: MIT
  *
  *   fpf_eval --gt GT.json --dt DT.json [--json] [--tpfp-iou T] [--score-floor S] [--per-image]
+ *            [--max-dets N] [--match-iou T1,T2,...]
  *   fpf_eval --gt-labels DIR --dt-labels DIR [--dt-scores CSV] [same options]
  *   fpf_eval --gt-labels DIR | --gt GT.json  --dt-segment OUT [--objects cells|nuclei]
  *
@@ -26,13 +27,19 @@
  *
  * Output: a table of AP per IoU threshold, the paper's mean AP 0.50-0.90,
  * mAP 0.50:0.95, AR@100 and TP/FP/FN at --tpfp-iou (default 0.75), or with
- * --json exactly one JSON object {"bbox": R, "segm": R}. Every error prints
- * one line on stderr and exits non-zero (1; 2 for usage). */
+ * --json exactly one JSON object {"bbox": R, "segm": R}. --max-dets N keeps the
+ * top N detections per image (default 100, pycocotools' maxDets; dense nucleus
+ * fields need 1000). --match-iou adds, per threshold, the DSB/StarDist counts
+ * and accuracy TP/(TP+FP+FN), F1, precision and recall (maximum one-to-one
+ * matching at IoU >= T, fpf_eval.h fpf_eval_matching; R gets "matching": [..]).
+ * Every error prints one line on stderr and exits non-zero (1; 2 for usage). */
 #define _POSIX_C_SOURCE 200809L
 #define FPF_EVAL_IMPLEMENTATION
 #include "fpf_eval.h"
 #define FPF_IMAGE_IMPLEMENTATION
 #include "fpf_image.h"
+#define FPF_COCO_IMPLEMENTATION
+#include "fpf_coco.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -51,273 +58,6 @@ static int cli_fail(const char *fmt, ...) {
     vsnprintf(cli_err, sizeof cli_err, fmt, ap);
     va_end(ap);
     return -1;
-}
-
-/* ---- a small JSON DOM ------------------------------------------------------ */
-
-typedef enum { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ } jtype;
-typedef struct jval {
-    jtype t;
-    double num;
-    char *str;          /* J_STR (NUL-terminated), len bytes */
-    size_t len, n;      /* n: items of J_ARR / J_OBJ */
-    struct jval *items; /* J_ARR items, J_OBJ values */
-    char **keys;        /* J_OBJ keys */
-} jval;
-
-typedef struct jparser {
-    const char *s, *end, *path;
-    int depth;
-} jparser;
-
-static int j_err(jparser *p, const char *what) {
-    return cli_fail("%s: malformed JSON: %s", p->path, what);
-}
-
-static void j_free(jval *v) {
-    size_t i;
-    if (!v) return;
-    for (i = 0; i < v->n; i++) {
-        j_free(&v->items[i]);
-        if (v->keys) free(v->keys[i]);
-    }
-    free(v->items); free(v->keys); free(v->str);
-    memset(v, 0, sizeof *v);
-}
-
-static void j_ws(jparser *p) {
-    while (p->s < p->end && (*p->s == ' ' || *p->s == '\t' || *p->s == '\n' || *p->s == '\r')) p->s++;
-}
-
-static int j_hex4(const char *s, unsigned *out) {
-    unsigned v = 0;
-    int i;
-    for (i = 0; i < 4; i++) {
-        char c = s[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-        else return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int j_string(jparser *p, char **out, size_t *outlen) {
-    size_t cap = 16, n = 0;
-    char *b = (char *)malloc(cap);
-    if (!b) return cli_fail("out of memory");
-    p->s++; /* opening quote */
-    for (;;) {
-        unsigned cp;
-        if (p->s >= p->end) { free(b); return j_err(p, "unterminated string"); }
-        if (n + 8 > cap) {
-            char *nb = (char *)realloc(b, cap *= 2);
-            if (!nb) { free(b); return cli_fail("out of memory"); }
-            b = nb;
-        }
-        if (*p->s == '"') { p->s++; break; }
-        if ((unsigned char)*p->s < 0x20) { free(b); return j_err(p, "control character in string"); }
-        if (*p->s != '\\') { b[n++] = *p->s++; continue; }
-        if (p->end - p->s < 2) { free(b); return j_err(p, "bad escape"); }
-        p->s++;
-        switch (*p->s++) {
-        case '"': b[n++] = '"'; break;
-        case '\\': b[n++] = '\\'; break;
-        case '/': b[n++] = '/'; break;
-        case 'b': b[n++] = '\b'; break;
-        case 'f': b[n++] = '\f'; break;
-        case 'n': b[n++] = '\n'; break;
-        case 'r': b[n++] = '\r'; break;
-        case 't': b[n++] = '\t'; break;
-        case 'u':
-            if (p->end - p->s < 4 || j_hex4(p->s, &cp)) { free(b); return j_err(p, "bad \\u escape"); }
-            p->s += 4;
-            if (cp >= 0xD800 && cp < 0xDC00 && p->end - p->s >= 6 && p->s[0] == '\\' && p->s[1] == 'u') {
-                unsigned lo;
-                if (!j_hex4(p->s + 2, &lo) && lo >= 0xDC00 && lo < 0xE000) {
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                    p->s += 6;
-                }
-            }
-            if (cp < 0x80) b[n++] = (char)cp;
-            else if (cp < 0x800) { b[n++] = (char)(0xC0 | (cp >> 6)); b[n++] = (char)(0x80 | (cp & 63)); }
-            else if (cp < 0x10000) {
-                b[n++] = (char)(0xE0 | (cp >> 12)); b[n++] = (char)(0x80 | ((cp >> 6) & 63));
-                b[n++] = (char)(0x80 | (cp & 63));
-            } else {
-                b[n++] = (char)(0xF0 | (cp >> 18)); b[n++] = (char)(0x80 | ((cp >> 12) & 63));
-                b[n++] = (char)(0x80 | ((cp >> 6) & 63)); b[n++] = (char)(0x80 | (cp & 63));
-            }
-            break;
-        default: free(b); return j_err(p, "bad escape");
-        }
-    }
-    b[n] = 0;
-    *out = b; *outlen = n;
-    return 0;
-}
-
-static int j_number(jparser *p, double *out) {
-    const char *s = p->s;
-    char buf[64];
-    size_t n;
-    if (s < p->end && *s == '-') s++;
-    if (s >= p->end || *s < '0' || *s > '9') return j_err(p, "bad number");
-    if (*s == '0') s++;
-    else while (s < p->end && *s >= '0' && *s <= '9') s++;
-    if (s < p->end && *s == '.') {
-        s++;
-        if (s >= p->end || *s < '0' || *s > '9') return j_err(p, "bad number");
-        while (s < p->end && *s >= '0' && *s <= '9') s++;
-    }
-    if (s < p->end && (*s == 'e' || *s == 'E')) {
-        s++;
-        if (s < p->end && (*s == '+' || *s == '-')) s++;
-        if (s >= p->end || *s < '0' || *s > '9') return j_err(p, "bad number");
-        while (s < p->end && *s >= '0' && *s <= '9') s++;
-    }
-    n = (size_t)(s - p->s);
-    if (n >= sizeof buf) return j_err(p, "number too long");
-    memcpy(buf, p->s, n); buf[n] = 0;
-    *out = strtod(buf, NULL); /* correctly rounded, like Python's float() */
-    p->s = s;
-    return 0;
-}
-
-static int j_value(jparser *p, jval *v);
-
-static int j_push(jval *v, size_t *cap, char *key) {
-    if (v->n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 8;
-        jval *ni = (jval *)realloc(v->items, nc * sizeof *ni);
-        if (!ni) return cli_fail("out of memory");
-        v->items = ni;
-        if (v->t == J_OBJ) {
-            char **nk = (char **)realloc(v->keys, nc * sizeof *nk);
-            if (!nk) return cli_fail("out of memory");
-            v->keys = nk;
-        }
-        *cap = nc;
-    }
-    memset(&v->items[v->n], 0, sizeof(jval));
-    if (v->t == J_OBJ) v->keys[v->n] = key;
-    v->n++;
-    return 0;
-}
-
-static int j_container(jparser *p, jval *v) {
-    char close = *p->s == '[' ? ']' : '}';
-    size_t cap = 0;
-    v->t = close == ']' ? J_ARR : J_OBJ;
-    if (++p->depth > 200) return j_err(p, "nesting too deep");
-    p->s++;
-    j_ws(p);
-    if (p->s < p->end && *p->s == close) { p->s++; p->depth--; return 0; }
-    for (;;) {
-        char *key = NULL;
-        size_t klen;
-        j_ws(p);
-        if (v->t == J_OBJ) {
-            if (p->s >= p->end || *p->s != '"') return j_err(p, "expected a string key");
-            if (j_string(p, &key, &klen)) return -1;
-            j_ws(p);
-            if (p->s >= p->end || *p->s != ':') { free(key); return j_err(p, "expected ':'"); }
-            p->s++;
-        }
-        if (j_push(v, &cap, key)) { free(key); return -1; }
-        if (j_value(p, &v->items[v->n - 1])) return -1;
-        j_ws(p);
-        if (p->s < p->end && *p->s == ',') { p->s++; continue; }
-        if (p->s < p->end && *p->s == close) { p->s++; break; }
-        return j_err(p, close == ']' ? "expected ',' or ']'" : "expected ',' or '}'");
-    }
-    p->depth--;
-    return 0;
-}
-
-static int j_lit(jparser *p, const char *lit) {
-    size_t n = strlen(lit);
-    if ((size_t)(p->end - p->s) < n || memcmp(p->s, lit, n)) return j_err(p, "unexpected token");
-    p->s += n;
-    return 0;
-}
-
-static int j_value(jparser *p, jval *v) {
-    j_ws(p);
-    if (p->s >= p->end) return j_err(p, "unexpected end of input");
-    switch (*p->s) {
-    case '{': case '[': return j_container(p, v);
-    case '"': v->t = J_STR; return j_string(p, &v->str, &v->len);
-    case 't': v->t = J_BOOL; v->num = 1; return j_lit(p, "true");
-    case 'f': v->t = J_BOOL; v->num = 0; return j_lit(p, "false");
-    case 'n': v->t = J_NULL; return j_lit(p, "null");
-    default: v->t = J_NUM; return j_number(p, &v->num);
-    }
-}
-
-static int read_file(const char *path, char **data, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    char *b = NULL;
-    size_t n = 0, cap = 0, r;
-    if (!f) return cli_fail("%s: cannot open: %s", path, strerror(errno));
-    for (;;) {
-        if (n + 65536 > cap) {
-            char *nb = (char *)realloc(b, cap = cap ? cap * 2 : 1 << 20);
-            if (!nb) { free(b); fclose(f); return cli_fail("%s: out of memory", path); }
-            b = nb;
-        }
-        r = fread(b + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0) break;
-    }
-    if (ferror(f)) { free(b); fclose(f); return cli_fail("%s: read error", path); }
-    fclose(f);
-    b[n] = 0;
-    *data = b; *size = n;
-    return 0;
-}
-
-static int j_parse_file(const char *path, jval *root) {
-    char *data;
-    size_t size;
-    jparser p;
-    int rc;
-    memset(root, 0, sizeof *root);
-    if (read_file(path, &data, &size)) return -1;
-    p.s = data; p.end = data + size; p.path = path; p.depth = 0;
-    rc = j_value(&p, root);
-    if (!rc) {
-        j_ws(&p);
-        if (p.s != p.end) rc = j_err(&p, "trailing characters after the top-level value");
-    }
-    if (rc) {
-        /* locate the error for the message */
-        int line = 1, col = 1;
-        const char *c;
-        char msg[sizeof cli_err];
-        for (c = data; c < p.s && c < p.end; c++) { if (*c == '\n') { line++; col = 1; } else col++; }
-        memcpy(msg, cli_err, sizeof msg);
-        snprintf(cli_err, sizeof cli_err, "%.900s at line %d, column %d", msg, line, col);
-        j_free(root);
-    }
-    free(data);
-    return rc;
-}
-
-static const jval *j_get(const jval *o, const char *key) {
-    size_t i;
-    if (!o || o->t != J_OBJ) return NULL;
-    for (i = 0; i < o->n; i++)
-        if (!strcmp(o->keys[i], key)) return &o->items[i];
-    return NULL;
-}
-
-static int j_int(const jval *v, long long *out) {
-    if (!v || v->t != J_NUM || v->num != (double)(long long)v->num) return -1;
-    *out = (long long)v->num;
-    return 0;
 }
 
 /* ---- the evaluation set ---------------------------------------------------- */
@@ -367,44 +107,11 @@ static cli_image *find_image(cli_set *s, long long id) {
     return lo < s->n && s->img[lo].id == id ? &s->img[lo] : NULL;
 }
 
-/* COCO RLE object {"size": [h, w], "counts": [...] or "..."} -> rle */
-static int parse_rle(const jval *seg, fpf_eval_rle *out, const char *what) {
-    const jval *size = j_get(seg, "size"), *counts = j_get(seg, "counts");
-    long long h, w;
-    fpf_eval_result r;
-    if (seg && seg->t == J_ARR) return cli_fail("%s: polygon segmentation is not supported (use RLE)", what);
-    if (!size || size->t != J_ARR || size->n != 2 || j_int(&size->items[0], &h) ||
-        j_int(&size->items[1], &w) || h < 0 || w < 0 || h > 1 << 30 || w > 1 << 30 || !counts)
-        return cli_fail("%s: segmentation is not a COCO RLE {size, counts}", what);
-    if (counts->t == J_STR) {
-        r = fpf_eval_rle_from_string(out, counts->str, counts->len, (int)h, (int)w, NULL);
-    } else if (counts->t == J_ARR) {
-        uint32_t *c = (uint32_t *)malloc((counts->n + 1) * sizeof *c);
-        size_t i;
-        if (!c) return cli_fail("out of memory");
-        for (i = 0; i < counts->n; i++) {
-            long long v;
-            if (j_int(&counts->items[i], &v) || v < 0 || v > 0xFFFFFFFFll) {
-                free(c);
-                return cli_fail("%s: RLE counts must be non-negative integers", what);
-            }
-            c[i] = (uint32_t)v;
-        }
-        r = fpf_eval_rle_from_counts(out, c, counts->n, (int)h, (int)w, NULL);
-        free(c);
-    } else {
-        return cli_fail("%s: RLE counts must be a list or a string", what);
-    }
-    if (r != FPF_EVAL_OK)
-        return cli_fail("%s: bad RLE (%s; counts must add up to height*width)", what, fpf_eval_result_string(r));
-    return 0;
-}
-
-static int parse_box(const jval *bb, double box[4], const char *what) {
+static int parse_box(const fpfc_json *bb, double box[4], const char *what) {
     size_t k;
-    if (!bb || bb->t != J_ARR || bb->n != 4) return cli_fail("%s: bbox must be [x, y, w, h]", what);
+    if (!bb || bb->t != FPFC_ARR || bb->n != 4) return cli_fail("%s: bbox must be [x, y, w, h]", what);
     for (k = 0; k < 4; k++) {
-        if (bb->items[k].t != J_NUM) return cli_fail("%s: bbox must be [x, y, w, h]", what);
+        if (bb->items[k].t != FPFC_NUM) return cli_fail("%s: bbox must be [x, y, w, h]", what);
         box[k] = bb->items[k].num;
     }
     if (box[2] < 0 || box[3] < 0) return cli_fail("%s: bbox has a negative width or height", what);
@@ -412,17 +119,17 @@ static int parse_box(const jval *bb, double box[4], const char *what) {
 }
 
 /* one GT annotation or one result -> instance of its image */
-static int parse_instance(cli_set *s, const jval *a, int is_dt, long long cat, size_t index) {
+static int parse_instance(cli_set *s, const fpfc_json *a, int is_dt, long long cat, size_t index) {
     char what[96];
-    const jval *bb = j_get(a, "bbox"), *seg = j_get(a, "segmentation");
+    const fpfc_json *bb = fpfc_json_get(a, "bbox"), *seg = fpfc_json_get(a, "segmentation");
     long long img_id, cat_id, v;
     cli_image *im;
     fpf_eval_instance in;
     memset(&in, 0, sizeof in);
     snprintf(what, sizeof what, "%s %zu", is_dt ? "detection" : "annotation", index);
-    if (!a || a->t != J_OBJ) return cli_fail("%s is not an object", what);
-    if (j_int(j_get(a, "image_id"), &img_id)) return cli_fail("%s: missing integer image_id", what);
-    if (j_int(j_get(a, "category_id"), &cat_id)) return cli_fail("%s: missing integer category_id", what);
+    if (!a || a->t != FPFC_OBJ) return cli_fail("%s is not an object", what);
+    if (fpfc_json_int(fpfc_json_get(a, "image_id"), &img_id)) return cli_fail("%s: missing integer image_id", what);
+    if (fpfc_json_int(fpfc_json_get(a, "category_id"), &cat_id)) return cli_fail("%s: missing integer category_id", what);
     if (cat_id != cat) {
         if (!is_dt) return cli_fail("%s: category %lld, but the GT has one category %lld", what, cat_id, cat);
         return 0; /* pycocotools only evaluates the GT categories */
@@ -430,19 +137,19 @@ static int parse_instance(cli_set *s, const jval *a, int is_dt, long long cat, s
     im = find_image(s, img_id);
     if (!im) return cli_fail("%s: image_id %lld is not in the GT images", what, img_id);
     if (!is_dt) {
-        const jval *crowd = j_get(a, "iscrowd"), *area = j_get(a, "area");
-        if (j_int(j_get(a, "id"), &v)) return cli_fail("%s: missing integer id", what);
+        const fpfc_json *crowd = fpfc_json_get(a, "iscrowd"), *area = fpfc_json_get(a, "area");
+        if (fpfc_json_int(fpfc_json_get(a, "id"), &v)) return cli_fail("%s: missing integer id", what);
         if (v == 0) return cli_fail("%s: annotation id 0 (pycocotools counts matches to it as false positives; renumber from 1)", what);
-        if (crowd && crowd->t == J_NUM && crowd->num != 0) return cli_fail("%s: iscrowd=1 is not supported", what);
-        if (area && area->t == J_NUM && (area->num < 0 || area->num > 1e10))
+        if (crowd && crowd->t == FPFC_NUM && crowd->num != 0) return cli_fail("%s: iscrowd=1 is not supported", what);
+        if (area && area->t == FPFC_NUM && (area->num < 0 || area->num > 1e10))
             return cli_fail("%s: area outside the 'all' range [0, 1e10]", what);
     } else {
-        const jval *sc = j_get(a, "score");
-        if (!sc || sc->t != J_NUM) return cli_fail("%s: missing numeric score", what);
+        const fpfc_json *sc = fpfc_json_get(a, "score");
+        if (!sc || sc->t != FPFC_NUM) return cli_fail("%s: missing numeric score", what);
         in.score = sc->num;
     }
     if (!seg) return cli_fail("%s: missing segmentation", what);
-    if (parse_rle(seg, &in.mask, what)) return -1;
+    if (fpfc_read_rle(seg, &in.mask, what, cli_err, sizeof cli_err)) return -1;
     if (in.mask.h != im->h || in.mask.w != im->w) {
         int h = in.mask.h, w = in.mask.w;
         fpf_eval_rle_free(&in.mask, NULL);
@@ -455,18 +162,18 @@ static int parse_instance(cli_set *s, const jval *a, int is_dt, long long cat, s
     return 0;
 }
 
-static int load_gt_images(cli_set *s, const jval *gt, const char *path, long long *cat) {
-    const jval *images = j_get(gt, "images"), *anns = j_get(gt, "annotations");
-    const jval *cats = j_get(gt, "categories");
+static int load_gt_images(cli_set *s, const fpfc_json *gt, const char *path, long long *cat) {
+    const fpfc_json *images = fpfc_json_get(gt, "images"), *anns = fpfc_json_get(gt, "annotations");
+    const fpfc_json *cats = fpfc_json_get(gt, "categories");
     size_t i;
-    if (!gt || gt->t != J_OBJ || !images || images->t != J_ARR || !anns || anns->t != J_ARR)
+    if (!gt || gt->t != FPFC_OBJ || !images || images->t != FPFC_ARR || !anns || anns->t != FPFC_ARR)
         return cli_fail("%s: not a COCO instances file (needs \"images\" and \"annotations\")", path);
-    if (cats && cats->t == J_ARR && cats->n > 1)
+    if (cats && cats->t == FPFC_ARR && cats->n > 1)
         return cli_fail("%s: %zu categories; fpf_eval scores one category", path, cats->n);
-    if (cats && cats->t == J_ARR && cats->n == 1) {
-        if (j_int(j_get(&cats->items[0], "id"), cat)) return cli_fail("%s: category without integer id", path);
+    if (cats && cats->t == FPFC_ARR && cats->n == 1) {
+        if (fpfc_json_int(fpfc_json_get(&cats->items[0], "id"), cat)) return cli_fail("%s: category without integer id", path);
     } else if (anns->n > 0) {
-        if (j_int(j_get(&anns->items[0], "category_id"), cat))
+        if (fpfc_json_int(fpfc_json_get(&anns->items[0], "category_id"), cat))
             return cli_fail("%s: annotation 0: missing integer category_id", path);
     } else {
         *cat = 1;
@@ -474,11 +181,11 @@ static int load_gt_images(cli_set *s, const jval *gt, const char *path, long lon
     s->img = (cli_image *)calloc(images->n + 1, sizeof *s->img);
     if (!s->img) return cli_fail("out of memory");
     for (i = 0; i < images->n; i++) {
-        const jval *im = &images->items[i];
+        const fpfc_json *im = &images->items[i];
         long long w, h;
         cli_image *ci = &s->img[s->n];
-        if (j_int(j_get(im, "id"), &ci->id) || j_int(j_get(im, "width"), &w) ||
-            j_int(j_get(im, "height"), &h) || w < 0 || h < 0 || w > 1 << 30 || h > 1 << 30)
+        if (fpfc_json_int(fpfc_json_get(im, "id"), &ci->id) || fpfc_json_int(fpfc_json_get(im, "width"), &w) ||
+            fpfc_json_int(fpfc_json_get(im, "height"), &h) || w < 0 || h < 0 || w > 1 << 30 || h > 1 << 30)
             return cli_fail("%s: image %zu needs integer id, width and height", path, i);
         ci->w = (int)w; ci->h = (int)h;
         s->n++;
@@ -490,23 +197,23 @@ static int load_gt_images(cli_set *s, const jval *gt, const char *path, long lon
 }
 
 static int load_coco(cli_set *s, const char *gt_path, const char *dt_path) {
-    jval gt, dt;
+    fpfc_json gt, dt;
     long long cat = 0;
     size_t i;
     int rc = -1;
     memset(s, 0, sizeof *s);
-    if (j_parse_file(gt_path, &gt)) return -1;
-    if (j_parse_file(dt_path, &dt)) { j_free(&gt); return -1; }
+    if (fpfc_json_parse_file(gt_path, &gt, cli_err, sizeof cli_err)) return -1;
+    if (fpfc_json_parse_file(dt_path, &dt, cli_err, sizeof cli_err)) { fpfc_json_free(&gt); return -1; }
     if (load_gt_images(s, &gt, gt_path, &cat)) goto done;
-    for (i = 0; i < j_get(&gt, "annotations")->n; i++)
-        if (parse_instance(s, &j_get(&gt, "annotations")->items[i], 0, cat, i)) goto done;
-    if (dt.t != J_ARR) { cli_fail("%s: a COCO results file is a JSON list", dt_path); goto done; }
+    for (i = 0; i < fpfc_json_get(&gt, "annotations")->n; i++)
+        if (parse_instance(s, &fpfc_json_get(&gt, "annotations")->items[i], 0, cat, i)) goto done;
+    if (dt.t != FPFC_ARR) { cli_fail("%s: a COCO results file is a JSON list", dt_path); goto done; }
     for (i = 0; i < dt.n; i++)
         if (parse_instance(s, &dt.items[i], 1, cat, i)) goto done;
     s->n_dt_in = dt.n;
     rc = 0;
 done:
-    j_free(&gt); j_free(&dt);
+    fpfc_json_free(&gt); fpfc_json_free(&dt);
     return rc;
 }
 
@@ -553,7 +260,7 @@ static int list_dir(const char *dir, char ***out, size_t *n) {
         strcpy(v[(*n)++], e->d_name);
     }
     closedir(d);
-    qsort(v, *n, sizeof *v, cmp_str);
+    if (*n > 1) qsort(v, *n, sizeof *v, cmp_str); /* v is NULL for an empty folder */
     *out = v;
     return 0;
 }
@@ -563,7 +270,7 @@ static int load_scores(const char *path, cli_scores *sc) {
     size_t size, cap = 0, lineno = 0;
     memset(sc, 0, sizeof *sc);
     if (!path) return 0;
-    if (read_file(path, &data, &size)) return -1;
+    if (fpfc_read_text(path, &data, &size, cli_err, sizeof cli_err)) return -1;
     for (line = data; line && *line; line = next) {
         char *c1, *c2, *endp, *cr;
         unsigned long lab;
@@ -711,7 +418,7 @@ static int segment_scores(const char *path, double **scores, size_t *n) {
     char *data, *line, *next;
     size_t size, cap = 0;
     *scores = NULL; *n = 0;
-    if (read_file(path, &data, &size)) return -1;
+    if (fpfc_read_text(path, &data, &size, cli_err, sizeof cli_err)) return -1;
     for (line = strchr(data, '\n'); line && *++line; line = next) {
         char *end;
         unsigned long lab = strtoul(line, &end, 10);
@@ -815,23 +522,23 @@ static int load_segment(cli_set *s, const char *gdir, const char *gt_json, const
         }
         names_free(gn, ngn);
     } else {
-        jval gt;
+        fpfc_json gt;
         long long cat = 0;
-        const jval *images;
-        if (j_parse_file(gt_json, &gt)) return -1;
-        if (load_gt_images(s, &gt, gt_json, &cat)) { j_free(&gt); return -1; }
-        images = j_get(&gt, "images");
+        const fpfc_json *images;
+        if (fpfc_json_parse_file(gt_json, &gt, cli_err, sizeof cli_err)) return -1;
+        if (load_gt_images(s, &gt, gt_json, &cat)) { fpfc_json_free(&gt); return -1; }
+        images = fpfc_json_get(&gt, "images");
         for (i = 0; i < images->n; i++) { /* file names, for the folder names */
             long long id;
-            const jval *fn = j_get(&images->items[i], "file_name");
+            const fpfc_json *fn = fpfc_json_get(&images->items[i], "file_name");
             cli_image *im;
-            if (j_int(j_get(&images->items[i], "id"), &id) || !(im = find_image(s, id))) continue;
-            if (!fn || fn->t != J_STR) { j_free(&gt); return cli_fail("%s: image %lld has no file_name", gt_json, id); }
+            if (fpfc_json_int(fpfc_json_get(&images->items[i], "id"), &id) || !(im = find_image(s, id))) continue;
+            if (!fn || fn->t != FPFC_STR) { fpfc_json_free(&gt); return cli_fail("%s: image %lld has no file_name", gt_json, id); }
             snprintf(im->name, sizeof im->name, "%s", fn->str);
         }
-        for (i = 0; i < j_get(&gt, "annotations")->n; i++)
-            if (parse_instance(s, &j_get(&gt, "annotations")->items[i], 0, cat, i)) { j_free(&gt); return -1; }
-        j_free(&gt);
+        for (i = 0; i < fpfc_json_get(&gt, "annotations")->n; i++)
+            if (parse_instance(s, &fpfc_json_get(&gt, "annotations")->items[i], 0, cat, i)) { fpfc_json_free(&gt); return -1; }
+        fpfc_json_free(&gt);
     }
     for (i = 0; i < s->n; i++) {
         if (segment_dir(out, s->img[i].name, s->n, objects, dir, sizeof dir)) return -1;
@@ -847,36 +554,54 @@ typedef struct cli_opts {
     const char *gt, *dt, *gt_labels, *dt_labels, *scores, *dt_segment, *objects;
     int json, per_image;
     double tpfp_iou, floor;
+    size_t max_dets, n_match;      /* 0 = 100; --match-iou thresholds */
+    double match_iou[16];
 } cli_opts;
 
 typedef struct cli_result {
     fpf_eval_summary sum[2];
     fpf_eval_counts tpfp[2];
     fpf_eval_counts *per_image[2];
+    fpf_eval_match_stats match[2][16];
 } cli_result;
 
 static int score_set(const cli_set *s, const cli_opts *o, cli_result *res) {
     fpf_eval *ev;
     size_t i;
     int t;
-    fpf_eval_result r = fpf_eval_create(&ev, NULL);
+    size_t k;
+    fpf_eval_result r = fpf_eval_init(NULL, &ev);
     if (r) return cli_fail("%s", fpf_eval_result_string(r));
+    if (o->max_dets) r = fpf_eval_set_max_dets(ev, o->max_dets);
     for (i = 0; i < s->n && !r; i++)
         r = fpf_eval_add_image(ev, s->img[i].gt.v, s->img[i].gt.n, s->img[i].dt.v, s->img[i].dt.n);
     if (r) {
-        fpf_eval_destroy(ev);
+        fpf_eval_free(ev);
         if (r == FPF_EVAL_ERR_SIZE) return cli_fail("image %lld: mismatched mask sizes", s->img[i - 1].id);
         return cli_fail("image %lld: %s", s->img[i - 1].id, fpf_eval_result_string(r));
     }
     for (t = 0; t < 2 && !r; t++) {
         res->per_image[t] = (fpf_eval_counts *)calloc(s->n + 1, sizeof(fpf_eval_counts));
-        if (!res->per_image[t]) { fpf_eval_destroy(ev); return cli_fail("out of memory"); }
+        if (!res->per_image[t]) { fpf_eval_free(ev); return cli_fail("out of memory"); }
         r = fpf_eval_summarize(ev, (fpf_eval_iou_type)t, &res->sum[t]);
         if (!r) r = fpf_eval_tpfp(ev, (fpf_eval_iou_type)t, o->tpfp_iou, o->floor, &res->tpfp[t], res->per_image[t]);
+        for (k = 0; k < o->n_match && !r; k++)
+            r = fpf_eval_matching(ev, (fpf_eval_iou_type)t, o->match_iou[k], o->floor, &res->match[t][k], NULL);
     }
-    fpf_eval_destroy(ev);
+    fpf_eval_free(ev);
     if (r) return cli_fail("%s", fpf_eval_result_string(r));
     return 0;
+}
+
+static void print_json_match(const fpf_eval_match_stats *m, size_t n) {
+    size_t k;
+    if (!n) return;
+    printf(", \"matching\": [");
+    for (k = 0; k < n; k++, m++)
+        printf("%s{\"iou\": %.17g, \"tp\": %zu, \"fp\": %zu, \"fn\": %zu, \"precision\": %.17g, "
+               "\"recall\": %.17g, \"accuracy\": %.17g, \"f1\": %.17g}", k ? ", " : "", m->iou_thr,
+               m->tp, m->fp, m->fn, m->precision, m->recall, m->accuracy, m->f1);
+    printf("]");
 }
 
 static void print_json_r(const fpf_eval_summary *s, const fpf_eval_counts *c, double iou) {
@@ -886,25 +611,46 @@ static void print_json_r(const fpf_eval_summary *s, const fpf_eval_counts *c, do
     printf("], \"map_50_95\": %.17g, \"map_50_90\": %.17g, \"ap50\": %.17g, \"ap75\": %.17g, \"recall\": [",
            s->map_50_95, s->map_50_90, s->ap50, s->ap75);
     for (k = 0; k < FPF_EVAL_N_IOU; k++) printf("%s%.17g", k ? ", " : "", s->recall[k]);
-    printf("], \"mar_50_95\": %.17g, \"tpfp\": {\"iou\": %.17g, \"tp\": %zu, \"fp\": %zu, \"fn\": %zu}}",
+    printf("], \"mar_50_95\": %.17g, \"tpfp\": {\"iou\": %.17g, \"tp\": %zu, \"fp\": %zu, \"fn\": %zu}",
            s->mar_50_95, iou, c->tp, c->fp, c->fn);
+}
+
+/* DSB/StarDist rows: one-to-one maximum matching at IoU >= T */
+static void print_match_table(const cli_opts *o, const cli_result *r) {
+    size_t k;
+    for (k = 0; k < o->n_match; k++) {
+        const fpf_eval_match_stats *b = &r->match[0][k], *m = &r->match[1][k];
+        char lab[48], cb[72], cm[72];
+        printf("accuracy @ IoU %-7.2f %10.4f %10.4f\n", b->iou_thr, b->accuracy, m->accuracy);
+        printf("F1 @ IoU %-13.2f %10.4f %10.4f\n", b->iou_thr, b->f1, m->f1);
+        printf("precision @ IoU %-6.2f %10.4f %10.4f\n", b->iou_thr, b->precision, m->precision);
+        printf("recall @ IoU %-9.2f %10.4f %10.4f\n", b->iou_thr, b->recall, m->recall);
+        snprintf(lab, sizeof lab, "TP/FP/FN @ IoU %.2f", b->iou_thr);
+        snprintf(cb, sizeof cb, "%zu/%zu/%zu", b->tp, b->fp, b->fn);
+        snprintf(cm, sizeof cm, "%zu/%zu/%zu", m->tp, m->fp, m->fn);
+        printf("%-22s %10s %10s\n", lab, cb, cm);
+    }
 }
 
 static void print_table(const cli_set *set, const cli_opts *o, const cli_result *r) {
     const fpf_eval_summary *b = &r->sum[0], *m = &r->sum[1];
     int k;
     size_t i;
-    printf("fpf_eval: %zu images, %zu GT instances, %zu detections (%zu kept: top %d per image)\n",
-           set->n, b->n_gt, set->n_dt_in, b->n_dt, FPF_EVAL_MAX_DETS);
+    size_t md = o->max_dets ? o->max_dets : FPF_EVAL_MAX_DETS;
+    char ar[48];
+    printf("fpf_eval: %zu images, %zu GT instances, %zu detections (%zu kept: top %zu per image)\n",
+           set->n, b->n_gt, set->n_dt_in, b->n_dt, md);
+    snprintf(ar, sizeof ar, "AR@%zu 0.50:0.95", md);
     printf("%-22s %10s %10s\n", "", "bbox", "segm");
     for (k = 0; k < FPF_EVAL_N_IOU; k++)
         printf("AP @ IoU %-13.2f %10.4f %10.4f\n", b->iou_thr[k], b->ap[k], m->ap[k]);
     printf("%-22s %10.4f %10.4f\n", "mean AP 0.50-0.90", b->map_50_90, m->map_50_90);
     printf("%-22s %10.4f %10.4f\n", "mAP 0.50:0.95", b->map_50_95, m->map_50_95);
-    printf("%-22s %10.4f %10.4f\n", "AR@100 0.50:0.95", b->mar_50_95, m->mar_50_95);
+    printf("%-22s %10.4f %10.4f\n", ar, b->mar_50_95, m->mar_50_95);
     printf("TP @ IoU %-13.2f %10zu %10zu\n", o->tpfp_iou, r->tpfp[0].tp, r->tpfp[1].tp);
     printf("FP @ IoU %-13.2f %10zu %10zu\n", o->tpfp_iou, r->tpfp[0].fp, r->tpfp[1].fp);
     printf("FN @ IoU %-13.2f %10zu %10zu\n", o->tpfp_iou, r->tpfp[0].fn, r->tpfp[1].fn);
+    print_match_table(o, r);
     if (!o->per_image) return;
     printf("\nper image at IoU %.2f   bbox TP/FP/FN     segm TP/FP/FN\n", o->tpfp_iou);
     for (i = 0; i < set->n; i++) {
@@ -922,6 +668,7 @@ static int usage(void) {
             "       fpf_eval --gt-labels DIR --dt-labels DIR [--dt-scores CSV] [options]\n"
             "       fpf_eval --gt-labels DIR | --gt GT.json  --dt-segment OUT [--objects cells|nuclei] [options]\n"
             "options: --json  --tpfp-iou T (default 0.75)  --score-floor S  --per-image\n"
+            "         --max-dets N (default 100)  --match-iou T1,T2,... (StarDist accuracy, F1)\n"
             "CSV: header file,label,score; detections without a row score 1\n");
     return 2;
 }
@@ -930,6 +677,19 @@ static int parse_double(const char *s, double *out) {
     char *end;
     *out = strtod(s, &end);
     return end == s || *end || *out != *out;
+}
+
+/* "0.5,0.7" -> {0.5, 0.7}: 1 to cap values, each in [0, 1] */
+static int parse_list(const char *s, double *out, size_t cap, size_t *n) {
+    char buf[512], *tok, *save = NULL;
+    *n = 0;
+    if (strlen(s) >= sizeof buf) return 1;
+    strcpy(buf, s);
+    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (*n == cap || parse_double(tok, &out[*n]) || out[*n] < 0 || out[*n] > 1) return 1;
+        (*n)++;
+    }
+    return *n == 0;
 }
 
 int fpf_eval_cli(int argc, char **argv);
@@ -959,7 +719,18 @@ int fpf_eval_cli(int argc, char **argv) {
             o.objects = v;
         }
         else if (!strcmp(a, "--tpfp-iou")) {
-            if (parse_double(v, &o.tpfp_iou)) { fprintf(stderr, "fpf_eval: error: bad --tpfp-iou %s\n", v); return 2; }
+            if (parse_double(v, &o.tpfp_iou) || o.tpfp_iou < 0.0 || o.tpfp_iou > 1.0) {
+                fprintf(stderr, "fpf_eval: error: --tpfp-iou %s: must be an IoU between 0 and 1\n", v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--max-dets")) {
+            double md;
+            if (parse_double(v, &md) || !(md >= 1 && md <= 1e7) || md != (double)(size_t)md) {
+                fprintf(stderr, "fpf_eval: error: bad --max-dets %s (an integer >= 1)\n", v); return 2; }
+            o.max_dets = (size_t)md;
+        } else if (!strcmp(a, "--match-iou")) {
+            if (parse_list(v, o.match_iou, 16, &o.n_match)) {
+                fprintf(stderr, "fpf_eval: error: bad --match-iou %s (1 to 16 values in [0, 1], comma-separated)\n", v); return 2; }
         } else if (!strcmp(a, "--score-floor")) {
             if (parse_double(v, &o.floor)) { fprintf(stderr, "fpf_eval: error: bad --score-floor %s\n", v); return 2; }
         } else return usage();
@@ -974,9 +745,11 @@ int fpf_eval_cli(int argc, char **argv) {
     else if (o.json) {
         printf("{\"bbox\": ");
         print_json_r(&res.sum[0], &res.tpfp[0], o.tpfp_iou);
-        printf(", \"segm\": ");
+        print_json_match(res.match[0], o.n_match);
+        printf("}, \"segm\": ");
         print_json_r(&res.sum[1], &res.tpfp[1], o.tpfp_iou);
-        printf("}\n");
+        print_json_match(res.match[1], o.n_match);
+        printf("}}\n");
     } else {
         print_table(&set, &o, &res);
     }

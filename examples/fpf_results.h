@@ -2,7 +2,7 @@
  * ImageJ metadata and the pixel size, CellProfiler-style CSVs, COCO results JSON (RLE), and the
  * infected-cell marks of the overlay. Also reads the pixel size of an input TIFF.
  *
- *   #define FPF_RESULTS_IMPLEMENTATION   (in one .c file, after fpf_post.h and fpf_eval.h)
+ *   #define FPF_RESULTS_IMPLEMENTATION   (in one .c file, after fpf_post.h, fpf_eval.h and fpf_coco.h)
  *   #include "fpf_results.h"
  *
  * Label TIFF (fpfr_label_tiff): little-endian baseline TIFF, one uncompressed strip, 16-bit
@@ -38,7 +38,8 @@
  * COCO results (fpfr_coco): a JSON list, one entry per non-empty label, in label order:
  *   {"image_id": I, "category_id": 1, "segmentation": {"size": [h, w], "counts": "<COCO
  *   compressed RLE>"}, "bbox": [x, y, w, h], "score": s}
- * as pycocotools' loadRes and fpf_eval --dt read it. RLE and boxes come from fpf_eval.h. */
+ * as pycocotools' loadRes and fpf_eval --dt read it. RLE and boxes come from fpf_eval.h, the
+ * segmentation JSON from fpf_coco.h. */
 #ifndef FPF_RESULTS_H
 #define FPF_RESULTS_H
 #include <stddef.h>
@@ -271,28 +272,25 @@ void fpfr_objects_csv(fpfr_buf *b, const fpfr_table *t) {
 
 int fpfr_coco(fpfr_buf *b, const uint16_t *labels, int w, int h, const float *scores, int n, long long image_id) {
     fpf_eval_labels L;
-    size_t k, len, i;
-    char *s = NULL;
-    int first = 1;
+    size_t k;
+    int ok = 1;
     if (fpf_eval_labels_from_image(&L, labels, 2, w, h, NULL) != FPF_EVAL_OK) return -1;
     fpfr_printf(b, "[");
-    for (k = 0; k < L.n; k++) {
+    for (k = 0; k < L.n && ok; k++) {
         const fpf_eval_instance *in = &L.inst[k];
         uint32_t v = L.values[k];
-        if (fpf_eval_rle_to_string(&in->mask, NULL, 0, &len) != FPF_EVAL_ERR_BUFFER) break;
-        if (!(s = (char *)malloc(len + 1)) || fpf_eval_rle_to_string(&in->mask, s, len + 1, &len) != FPF_EVAL_OK) break;
-        fpfr_printf(b, "%s\n{\"image_id\": %lld, \"category_id\": 1, \"segmentation\": {\"size\": [%d, %d], \"counts\": \"",
-                    first ? "" : ",", image_id, h, w);
-        for (i = 0; i < len; i++) /* the COCO alphabet (48..111) holds one character JSON escapes: '\\' */
-            fpfr__put(b, s[i] == '\\' ? "\\\\" : s + i, s[i] == '\\' ? 2 : 1);
-        fpfr_printf(b, "\"}, \"bbox\": [%.17g, %.17g, %.17g, %.17g], \"score\": %.9g}", in->box[0], in->box[1],
+        fpfc_buf seg; /* fpf_coco.h writes the RLE, escapes included */
+        memset(&seg, 0, sizeof seg);
+        fpfc_write_rle(&seg, &in->mask, 1);
+        ok = !seg.failed;
+        fpfr_printf(b, "%s\n{\"image_id\": %lld, \"category_id\": 1, \"segmentation\": ", k ? "," : "", image_id);
+        if (ok) fpfr__put(b, seg.p, seg.len);
+        fpfr_printf(b, ", \"bbox\": [%.17g, %.17g, %.17g, %.17g], \"score\": %.9g}", in->box[0], in->box[1],
                     in->box[2], in->box[3], scores && v >= 1 && (int)v <= n ? scores[v - 1] : 1.0f);
-        free(s); s = NULL;
-        first = 0;
+        free(seg.p);
     }
-    free(s);
     fpf_eval_labels_free(&L, NULL);
-    if (k < L.n) return -1;
+    if (!ok) return -1;
     fpfr_printf(b, "\n]\n");
     return b->oom ? -1 : 0;
 }

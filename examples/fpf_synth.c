@@ -22,6 +22,10 @@
 #include "fpf_image.h"
 #define FPF_SYNTH_IMPLEMENTATION
 #include "fpf_synth.h"
+#define FPF_EVAL_IMPLEMENTATION
+#include "fpf_eval.h"
+#define FPF_COCO_IMPLEMENTATION
+#include "fpf_coco.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -37,32 +41,8 @@
 #define CLUSTER_COUNT 78
 #define CROP 256
 
-/* ---- a growable string for the COCO JSON --------------------------------------------- */
-typedef struct sbuf { char *p; size_t len, cap; } sbuf;
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    va_list ap;
-    int n;
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    if (b->len + (size_t)n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        char *q;
-        while (b->len + (size_t)n + 1 > cap) cap *= 2;
-        q = (char *)realloc(b->p, cap);
-        if (!q) { fprintf(stderr, "fpf_synth: out of memory\n"); exit(1); }
-        b->p = q;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
 typedef struct coco {
-    sbuf images, cells, nuclei;
+    fpfc_buf images, cells, nuclei;
     int nimages, ncell_ann, nnuc_ann;
 } coco;
 
@@ -102,55 +82,64 @@ static void write_u16(const char *path, const uint16_t *px, int w, int h, int pn
     if ((png ? fpfi_write_png : fpfi_write_tiff)(path, &img, err, sizeof err)) die("write failed", err);
 }
 
-/* One COCO annotation per label value; bbox/area from the label image itself. */
-static void coco_add(sbuf *b, int *nann, int image_id, const uint16_t *lab, int w, int h, int nlab,
+/* One COCO annotation per label value present (ascending), with the RLE, box and area of its
+   pixels (fpf_eval.h's labels-to-instances: the one RLE encoder). */
+static void coco_add(fpfc_buf *b, int *nann, int image_id, const uint16_t *lab, int w, int h,
                      const int *parent, int string_rle) {
-    uint32_t **counts = (uint32_t **)calloc((size_t)nlab + 1, sizeof *counts);
-    long *nrun = (long *)calloc((size_t)nlab + 1, sizeof *nrun), *area = (long *)calloc((size_t)nlab + 1, sizeof *area);
-    int *bb = (int *)malloc(sizeof(int) * 4 * ((size_t)nlab + 1)), k, x, y;
-    long i;
-    if (!counts || !nrun || !area || !bb) die("out of memory", NULL);
-    for (k = 1; k <= nlab; k++) { bb[4 * k] = w; bb[4 * k + 1] = h; bb[4 * k + 2] = -1; bb[4 * k + 3] = -1; }
-    for (y = 0; y < h; y++)
-        for (x = 0; x < w; x++) {
-            int v = lab[(size_t)y * w + x];
-            if (v < 1 || v > nlab) continue;
-            area[v]++;
-            if (x < bb[4 * v]) bb[4 * v] = x;
-            if (y < bb[4 * v + 1]) bb[4 * v + 1] = y;
-            if (x > bb[4 * v + 2]) bb[4 * v + 2] = x;
-            if (y > bb[4 * v + 3]) bb[4 * v + 3] = y;
-        }
-    if (nlab > 0 && fpfs_rle_all(lab, w, h, nlab, counts, nrun)) die("out of memory", NULL);
-    for (k = 1; k <= nlab; k++) {
-        if (area[k]) {
-            sb_printf(b, "%s{\"id\": %d, \"image_id\": %d, \"category_id\": 1, \"label\": %d, ", *nann ? ",\n" : "",
-                      *nann + 1, image_id, k);
-            if (parent) sb_printf(b, "\"cell_label\": %d, ", parent[k - 1]);
-            sb_printf(b, "\"segmentation\": {\"size\": [%d, %d], \"counts\": ", h, w);
-            if (string_rle) {
-                char *s = fpfs_rle_string(counts[k - 1], nrun[k - 1]), *q;
-                if (!s) die("out of memory", NULL);
-                sb_printf(b, "\"");
-                for (q = s; *q; q++) /* '\\' is in COCO's alphabet and must be escaped in JSON */
-                    if (*q == '\\') sb_printf(b, "\\\\"); else sb_printf(b, "%c", *q);
-                sb_printf(b, "\"");
-                free(s);
-            } else {
-                sb_printf(b, "[");
-                for (i = 0; i < nrun[k - 1]; i++) sb_printf(b, "%s%lu", i ? ", " : "", (unsigned long)counts[k - 1][i]);
-                sb_printf(b, "]");
-            }
-            sb_printf(b, "}, \"area\": %ld, \"bbox\": [%d, %d, %d, %d], \"iscrowd\": 0}", area[k], bb[4 * k],
-                      bb[4 * k + 1], bb[4 * k + 2] - bb[4 * k] + 1, bb[4 * k + 3] - bb[4 * k + 1] + 1);
-            (*nann)++;
-        }
-        free(counts[k - 1]);
+    fpf_eval_labels L;
+    size_t i;
+    if (fpf_eval_labels_from_image(&L, lab, 2, w, h, NULL) != FPF_EVAL_OK) die("out of memory", NULL);
+    for (i = 0; i < L.n; i++) {
+        const fpf_eval_instance *in = &L.inst[i];
+        int k = (int)L.values[i];
+        fpfc_printf(b, "%s{\"id\": %d, \"image_id\": %d, \"category_id\": 1, \"label\": %d, ", *nann ? ",\n" : "",
+                    *nann + 1, image_id, k);
+        if (parent) fpfc_printf(b, "\"cell_label\": %d, ", parent[k - 1]);
+        fpfc_printf(b, "\"segmentation\": ");
+        fpfc_write_rle(b, &in->mask, string_rle);
+        fpfc_printf(b, ", \"area\": %llu, \"bbox\": [%d, %d, %d, %d], \"iscrowd\": 0}",
+                    (unsigned long long)fpf_eval_rle_area(&in->mask), (int)in->box[0], (int)in->box[1],
+                    (int)in->box[2], (int)in->box[3]);
+        (*nann)++;
     }
-    free(counts);
-    free(nrun);
-    free(area);
-    free(bb);
+    fpf_eval_labels_free(&L, NULL);
+    if (b->failed) die("out of memory", NULL);
+}
+
+/* The authors' layout: images/NAME/{0,1}.png and gt/NAME/<channel>_<label>.png, one binary 8-bit
+   mask per object. */
+static void write_png_layout(const opts *o, const fpfs_scene *s, const char *name) {
+    char path[4096];
+    size_t n = (size_t)s->w * s->h;
+    int k;
+    unsigned char *mask = (unsigned char *)malloc(n);
+    int ch;
+    if (!mask) die("out of memory", NULL);
+    snprintf(path, sizeof path, "%s/images/%s", o->out, name);
+    mkdirs(path);
+    snprintf(path, sizeof path, "%s/gt/%s", o->out, name);
+    mkdirs(path);
+    snprintf(path, sizeof path, "%s/images/%s/0.png", o->out, name);
+    write_u16(path, s->nucleus, s->w, s->h, 1);
+    snprintf(path, sizeof path, "%s/images/%s/1.png", o->out, name);
+    write_u16(path, s->cell, s->w, s->h, 1);
+    for (ch = 0; ch < 2; ch++) {
+        const uint16_t *lab = ch ? s->cell_labels : s->nuc_labels;
+        int nl = ch ? s->ncells : s->nnuclei;
+        for (k = 1; k <= nl; k++) {
+            fpfi_image img;
+            char err[512];
+            size_t i;
+            for (i = 0; i < n; i++) mask[i] = lab[i] == k ? 255 : 0;
+            img.w = s->w;
+            img.h = s->h;
+            img.type = FPFI_U8;
+            img.pixels = mask;
+            snprintf(path, sizeof path, "%s/gt/%s/%d_%d.png", o->out, name, ch, k);
+            if (fpfi_write_png(path, &img, err, sizeof err)) die("write failed", err);
+        }
+    }
+    free(mask);
 }
 
 /* --reporter: <name>_reporter.tif and the truth <name>_infected.csv (cell_label,infected). */
@@ -199,57 +188,28 @@ static void write_scene(const opts *o, coco *cc, const fpfs_scene *s, const char
         if (fpfi_write_png_rgb(path, s->w, s->h, rgb, err, sizeof err)) die("write failed", err);
         free(rgb);
     }
-    if (o->png_layout) { /* authors' layout: one binary 8-bit mask per object */
-        unsigned char *mask = (unsigned char *)malloc(n);
-        int ch;
-        if (!mask) die("out of memory", NULL);
-        snprintf(path, sizeof path, "%s/images/%s", o->out, name);
-        mkdirs(path);
-        snprintf(path, sizeof path, "%s/gt/%s", o->out, name);
-        mkdirs(path);
-        snprintf(path, sizeof path, "%s/images/%s/0.png", o->out, name);
-        write_u16(path, s->nucleus, s->w, s->h, 1);
-        snprintf(path, sizeof path, "%s/images/%s/1.png", o->out, name);
-        write_u16(path, s->cell, s->w, s->h, 1);
-        for (ch = 0; ch < 2; ch++) {
-            const uint16_t *lab = ch ? s->cell_labels : s->nuc_labels;
-            int nl = ch ? s->ncells : s->nnuclei;
-            for (k = 1; k <= nl; k++) {
-                fpfi_image img;
-                char err[512];
-                size_t i;
-                for (i = 0; i < n; i++) mask[i] = lab[i] == k ? 255 : 0;
-                img.w = s->w;
-                img.h = s->h;
-                img.type = FPFI_U8;
-                img.pixels = mask;
-                snprintf(path, sizeof path, "%s/gt/%s/%d_%d.png", o->out, name, ch, k);
-                if (fpfi_write_png(path, &img, err, sizeof err)) die("write failed", err);
-            }
-        }
-        free(mask);
-    }
+    if (o->png_layout) write_png_layout(o, s, name);
     cc->nimages++;
-    sb_printf(&cc->images,
+    fpfc_printf(&cc->images,
               "%s{\"id\": %d, \"file_name\": \"%s_cell.tif\", \"nucleus_file\": \"%s_nucleus.tif\", \"width\": %d, "
               "\"height\": %d, \"seed\": %llu}",
               cc->nimages > 1 ? ",\n" : "", cc->nimages, name, name, s->w, s->h, seed);
-    coco_add(&cc->cells, &cc->ncell_ann, cc->nimages, s->cell_labels, s->w, s->h, s->ncells, NULL,
-             strcmp(o->rle, "string") == 0);
-    coco_add(&cc->nuclei, &cc->nnuc_ann, cc->nimages, s->nuc_labels, s->w, s->h, s->nnuclei, s->nuc_to_cell,
+    coco_add(&cc->cells, &cc->ncell_ann, cc->nimages, s->cell_labels, s->w, s->h, NULL, strcmp(o->rle, "string") == 0);
+    coco_add(&cc->nuclei, &cc->nnuc_ann, cc->nimages, s->nuc_labels, s->w, s->h, s->nuc_to_cell,
              strcmp(o->rle, "string") == 0);
     if (!o->quiet) printf("%s: seed %llu, %d cells, %d nuclei\n", name, seed, s->ncells, s->nnuclei);
 }
 
-static void write_coco(const opts *o, const coco *cc, const char *file, const char *category, const sbuf *ann) {
+static void write_coco(const opts *o, const coco *cc, const char *file, const char *category, const fpfc_buf *ann) {
     char path[4096], err[512];
-    sbuf b;
+    fpfc_buf b;
     memset(&b, 0, sizeof b);
-    sb_printf(&b, "{\"info\": {\"description\": \"fpf_synth %s synthetic THP-1 macrophages (%s)\", \"version\": \"%s\"},\n",
-              FPFS_VERSION, category, FPFS_VERSION);
-    sb_printf(&b, "\"images\": [\n%s],\n\"annotations\": [\n%s],\n", cc->images.p ? cc->images.p : "",
-              ann->p ? ann->p : "");
-    sb_printf(&b, "\"categories\": [{\"id\": 1, \"name\": \"%s\"}]}\n", category);
+    fpfc_printf(&b, "{\"info\": {\"description\": \"fpf_synth %s synthetic THP-1 macrophages (%s)\", \"version\": \"%s\"},\n",
+                FPFS_VERSION, category, FPFS_VERSION);
+    fpfc_printf(&b, "\"images\": [\n%s],\n\"annotations\": [\n%s],\n", cc->images.p ? cc->images.p : "",
+                ann->p ? ann->p : "");
+    fpfc_printf(&b, "\"categories\": [{\"id\": 1, \"name\": \"%s\"}]}\n", category);
+    if (b.failed || cc->images.failed || ann->failed) die("out of memory", NULL);
     snprintf(path, sizeof path, "%s/%s", o->out, file);
     if (fpfi_write_file_atomic(path, b.p, b.len, err, sizeof err)) die("write failed", err);
     free(b.p);
@@ -375,38 +335,92 @@ static void usage(void) {
     exit(2);
 }
 
+static void parse_args(opts *o, int argc, char **argv) {
+    int i;
+    memset(o, 0, sizeof *o);
+    o->rle = "string";
+    o->real_nuc = "../shared/data/cellprofiler_examples/ExampleHuman/AS_09125_050116030001_D03f00d0.tif";
+    o->real_cell = "../shared/data/cellprofiler_examples/ExampleHuman/AS_09125_050116030001_D03f00d2.tif";
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define ARG(name) (strcmp(a, name) == 0 && v && (i++, 1))
+        if (ARG("--out")) o->out = v;
+        else if (ARG("--set")) o->set = v;
+        else if (ARG("--count")) o->count = atoi(v);
+        else if (ARG("--seed")) o->seed = strtoull(v, NULL, 10), o->have_seed = 1;
+        else if (ARG("--width")) o->width = atoi(v);
+        else if (ARG("--height")) o->height = atoi(v);
+        else if (ARG("--rle")) o->rle = v;
+        else if (ARG("--compare")) o->compare = v;
+        else if (ARG("--real-nucleus")) o->real_nuc = v;
+        else if (ARG("--real-cell")) o->real_cell = v;
+        else if (strcmp(a, "--overlay") == 0) o->overlay = 1;
+        else if (strcmp(a, "--png-layout") == 0) o->png_layout = 1;
+        else if (strcmp(a, "--quiet") == 0) o->quiet = 1;
+        else if (strcmp(a, "--reporter") == 0) o->reporter = 1;
+        else usage();
+#undef ARG
+    }
+}
+
+/* One scene of seed p->seed, written under name. */
+static void one_scene(const opts *o, coco *cc, const fpfs_params *p, const char *name) {
+    fpfs_scene s;
+    if (fpfs_generate(p, &s)) die("generation failed", NULL);
+    write_scene(o, cc, &s, name, p->seed);
+    fpfs_free(&s);
+}
+
+/* --set test|train: consecutive seeds from the set's first (or --seed). */
+static void numbered_set(const opts *o, coco *cc, fpfs_params *p) {
+    int train = strcmp(o->set, "train") == 0, n = o->count ? o->count : train ? 100 : TEST_COUNT, k;
+    unsigned long long base = o->have_seed ? o->seed : train ? TRAIN_SEED : TEST_SEED;
+    for (k = 0; k < n; k++) {
+        char name[64];
+        p->seed = base + (unsigned long long)k;
+        snprintf(name, sizeof name, train ? "train_%05d" : "test_%03d", k);
+        one_scene(o, cc, p, name);
+    }
+}
+
+/* --set clustered: crops with touching cells, from the test scenes first, then fresh scenes. */
+static void clustered_set(const opts *o, coco *cc, fpfs_params *p) {
+    int want = o->count ? o->count : CLUSTER_COUNT, have = 0, k;
+    unsigned long long base = o->have_seed ? o->seed : TEST_SEED;
+    if (p->width < CROP || p->height < CROP) die("clustered crops need fields of at least 256 x 256", NULL);
+    for (k = 0; have < want && k < 10000; k++) {
+        fpfs_scene s;
+        p->seed = k < TEST_COUNT ? base + (unsigned long long)k : CLUSTER_EXTRA_SEED + (unsigned long long)(k - TEST_COUNT);
+        if (fpfs_generate(p, &s)) die("generation failed", NULL);
+        have += clustered_from_scene(o, cc, &s, p->seed, have, want);
+        fpfs_free(&s);
+    }
+    if (!o->quiet) printf("%d crops, %d cells\n", have, cc->ncell_ann);
+}
+
+/* manifest.txt: the generator, the command (output folder left out so runs compare equal), counts. */
+static void write_manifest(const opts *o, const coco *cc, const fpfs_params *p, int argc, char **argv) {
+    char path[4096];
+    FILE *f;
+    int i;
+    snprintf(path, sizeof path, "%s/manifest.txt", o->out);
+    if (!(f = fopen(path, "w"))) die("cannot write", path);
+    fprintf(f, "generator: fpf_synth %s\ncommand:", FPFS_VERSION);
+    for (i = 1; i < argc; i++) fprintf(f, " %s", i > 1 && strcmp(argv[i - 1], "--out") == 0 ? "DIR" : argv[i]);
+    if (o->set && strcmp(o->set, "clustered") == 0)
+        fprintf(f, "\nimages: %d (%d x %d crops of %d x %d fields)", cc->nimages, CROP, CROP, p->width, p->height);
+    else
+        fprintf(f, "\nimages: %d (%d x %d fields)", cc->nimages, p->width, p->height);
+    fprintf(f, "\ncell annotations: %d\nnucleus annotations: %d\n", cc->ncell_ann, cc->nnuc_ann);
+    if (fclose(f) != 0) die("write failed", path);
+}
+
 int main(int argc, char **argv) {
     opts o;
     coco cc;
     fpfs_params p;
-    int i;
-    char path[4096];
-    FILE *f;
-    memset(&o, 0, sizeof o);
     memset(&cc, 0, sizeof cc);
-    o.rle = "string";
-    o.real_nuc = "../shared/data/cellprofiler_examples/ExampleHuman/AS_09125_050116030001_D03f00d0.tif";
-    o.real_cell = "../shared/data/cellprofiler_examples/ExampleHuman/AS_09125_050116030001_D03f00d2.tif";
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define ARG(name) (strcmp(a, name) == 0 && v && (i++, 1))
-        if (ARG("--out")) o.out = v;
-        else if (ARG("--set")) o.set = v;
-        else if (ARG("--count")) o.count = atoi(v);
-        else if (ARG("--seed")) o.seed = strtoull(v, NULL, 10), o.have_seed = 1;
-        else if (ARG("--width")) o.width = atoi(v);
-        else if (ARG("--height")) o.height = atoi(v);
-        else if (ARG("--rle")) o.rle = v;
-        else if (ARG("--compare")) o.compare = v;
-        else if (ARG("--real-nucleus")) o.real_nuc = v;
-        else if (ARG("--real-cell")) o.real_cell = v;
-        else if (strcmp(a, "--overlay") == 0) o.overlay = 1;
-        else if (strcmp(a, "--png-layout") == 0) o.png_layout = 1;
-        else if (strcmp(a, "--quiet") == 0) o.quiet = 1;
-        else if (strcmp(a, "--reporter") == 0) o.reporter = 1;
-        else usage();
-#undef ARG
-    }
+    parse_args(&o, argc, argv);
     if (o.compare) { compare(&o); return 0; }
     if (!o.out || (strcmp(o.rle, "string") != 0 && strcmp(o.rle, "counts") != 0)) usage();
     if (o.set && strcmp(o.set, "test") != 0 && strcmp(o.set, "train") != 0 && strcmp(o.set, "clustered") != 0) usage();
@@ -417,52 +431,17 @@ int main(int argc, char **argv) {
     if (p.width < 16 || p.height < 16 || p.width > 16384 || p.height > 16384) die("bad --width/--height", NULL);
     if (!o.set) {
         char name[64];
-        fpfs_scene s;
         p.seed = o.have_seed ? o.seed : 1;
-        if (fpfs_generate(&p, &s)) die("generation failed", NULL);
         snprintf(name, sizeof name, "synth_%llu", (unsigned long long)p.seed);
-        write_scene(&o, &cc, &s, name, p.seed);
-        fpfs_free(&s);
+        one_scene(&o, &cc, &p, name);
     } else if (strcmp(o.set, "clustered") != 0) {
-        int train = strcmp(o.set, "train") == 0, n = o.count ? o.count : train ? 100 : TEST_COUNT, k;
-        unsigned long long base = o.have_seed ? o.seed : train ? TRAIN_SEED : TEST_SEED;
-        for (k = 0; k < n; k++) {
-            char name[64];
-            fpfs_scene s;
-            p.seed = base + (unsigned long long)k;
-            if (fpfs_generate(&p, &s)) die("generation failed", NULL);
-            snprintf(name, sizeof name, train ? "train_%05d" : "test_%03d", k);
-            write_scene(&o, &cc, &s, name, p.seed);
-            fpfs_free(&s);
-        }
+        numbered_set(&o, &cc, &p);
     } else {
-        int want = o.count ? o.count : CLUSTER_COUNT, have = 0, k;
-        unsigned long long base = o.have_seed ? o.seed : TEST_SEED;
-        if (p.width < CROP || p.height < CROP) die("clustered crops need fields of at least 256 x 256", NULL);
-        for (k = 0; have < want && k < 10000; k++) {
-            fpfs_scene s;
-            /* the 18 test scenes first, then fresh scenes */
-            p.seed = k < TEST_COUNT ? base + (unsigned long long)k : CLUSTER_EXTRA_SEED + (unsigned long long)(k - TEST_COUNT);
-            if (fpfs_generate(&p, &s)) die("generation failed", NULL);
-            have += clustered_from_scene(&o, &cc, &s, p.seed, have, want);
-            fpfs_free(&s);
-        }
-        if (!o.quiet) printf("%d crops, %d cells\n", have, cc.ncell_ann);
+        clustered_set(&o, &cc, &p);
     }
     write_coco(&o, &cc, "cells_coco.json", "cell", &cc.cells);
     write_coco(&o, &cc, "nuclei_coco.json", "nucleus", &cc.nuclei);
-    snprintf(path, sizeof path, "%s/manifest.txt", o.out);
-    f = fopen(path, "w");
-    if (!f) die("cannot write", path);
-    fprintf(f, "generator: fpf_synth %s\ncommand:", FPFS_VERSION);
-    for (i = 1; i < argc; i++) /* the output folder is left out so runs compare equal */
-        fprintf(f, " %s", i > 1 && strcmp(argv[i - 1], "--out") == 0 ? "DIR" : argv[i]);
-    if (o.set && strcmp(o.set, "clustered") == 0)
-        fprintf(f, "\nimages: %d (%d x %d crops of %d x %d fields)", cc.nimages, CROP, CROP, p.width, p.height);
-    else
-        fprintf(f, "\nimages: %d (%d x %d fields)", cc.nimages, p.width, p.height);
-    fprintf(f, "\ncell annotations: %d\nnucleus annotations: %d\n", cc.ncell_ann, cc.nnuc_ann);
-    if (fclose(f) != 0) die("write failed", path);
+    write_manifest(&o, &cc, &p, argc, argv);
     free(cc.images.p);
     free(cc.cells.p);
     free(cc.nuclei.p);

@@ -55,16 +55,6 @@ int fpfs_generate(const fpfs_params *p, fpfs_scene *s); /* 0 or -1 (out of memor
 void fpfs_free(fpfs_scene *s);
 /* Crop a scene (labels renumbered 1.. in order of first appearance, mapping kept). */
 int fpfs_crop(const fpfs_scene *s, int x0, int y0, int w, int h, fpfs_scene *out);
-/* COCO RLE of (labels == value): column-major run lengths starting with a background run.
- * Returns the number of runs written to *counts (malloc'ed), -1 on failure. */
-long fpfs_rle(const uint16_t *labels, int w, int h, int value, uint32_t **counts);
-/* RLE of every label 1..nlab in one column-major pass: counts[k-1] (malloc'ed) with n[k-1]
- * runs; labels absent from the image get a single background run. Returns 0 or -1. */
-int fpfs_rle_all(const uint16_t *labels, int w, int h, int nlab, uint32_t **counts, long *n);
-/* pycocotools' compressed string form of RLE counts (malloc'ed, NUL-terminated). */
-char *fpfs_rle_string(const uint32_t *counts, long n);
-/* Decode the compressed string back to counts (for tests); returns count or -1. */
-long fpfs_rle_parse(const char *s, uint32_t **counts);
 /* Render nucleus (blue) + cytoplasm (red) with GT outlines into rgb (w*h*3). */
 void fpfs_overlay(const fpfs_scene *s, unsigned char *rgb, int outlines);
 /* A third, reporter channel for a generated scene (issue #14): each cell is infected with
@@ -467,143 +457,179 @@ void fpfs_free(fpfs_scene *s) {
     memset(s, 0, sizeof *s);
 }
 
-int fpfs_generate(const fpfs_params *p, fpfs_scene *s) {
-    int w = p->width, h = p->height, ncell, i, k, x, y, nn = 0;
-    size_t n = (size_t)w * h, j;
-    fpfs__rng g;
-    fpfs__cell *cells = NULL;
-    float *best = NULL, *nbest = NULL, *cyto = NULL, *nuc = NULL;
-    int *lab = NULL, *nlab = NULL, *cellid = NULL, *nucid = NULL, *nucparent = NULL;
-    const fpfs__shape **nshape = NULL;
-    double vx, vy, vr;
-    uint64_t tex;
-    memset(s, 0, sizeof *s);
-    if (w < 16 || h < 16 || w > 16384 || h > 16384) return -1;
-    g.s = p->seed * 0x2545F4914F6CDD1Dull + 0x1234567ull;
-    tex = fpfs__next(&g);
-    ncell = fpfs__place(p, &g, &cells);
-    if (ncell < 0) return -1;
-    best = (float *)malloc(n * sizeof *best);
-    nbest = (float *)malloc(n * sizeof *nbest);
-    lab = (int *)calloc(n, sizeof *lab);
-    nlab = (int *)calloc(n, sizeof *nlab);
-    cellid = (int *)malloc(((size_t)ncell + 1) * sizeof *cellid);
-    nucid = (int *)malloc(((size_t)ncell * FPFS__MAXNUC + 1) * sizeof *nucid);
-    nucparent = (int *)malloc(((size_t)ncell * FPFS__MAXNUC + 1) * sizeof *nucparent);
-    nshape = (const fpfs__shape **)malloc(((size_t)ncell * FPFS__MAXNUC + 1) * sizeof *nshape);
-    cyto = (float *)calloc(n, sizeof *cyto);
-    nuc = (float *)calloc(n, sizeof *nuc);
+/* The buffers of one fpfs_generate: cells as placed, per-pixel ownership and the signals. */
+typedef struct fpfs__work {
+    int w, h, ncell, nn;             /* nn: nuclei placed (before small ones are dropped) */
+    size_t n;                        /* w * h */
+    uint64_t tex;                    /* texture seed */
+    fpfs__cell *cells;
+    float *best, *nbest;             /* smallest rho so far of each pixel: cells, nuclei */
+    int *lab, *nlab;                 /* cell / nucleus label of each pixel (0 = none) */
+    int *cellid, *nucid, *nucparent; /* placed index -> final label; nucleus -> its cell */
+    const fpfs__shape **nshape;
+    float *cyto, *nuc;               /* noise-free signals in ADU above the camera offset */
+} fpfs__work;
+
+static void fpfs__work_free(fpfs__work *k) {
+    free(k->cells); free(k->best); free(k->nbest); free(k->lab); free(k->nlab); free(k->cellid);
+    free(k->nucid); free(k->nucparent); free(k->nshape); free(k->cyto); free(k->nuc);
+}
+
+static int fpfs__work_alloc(fpfs__work *k, fpfs_scene *s) {
+    size_t n = k->n, m = (size_t)k->ncell * FPFS__MAXNUC + 1;
+    k->best = (float *)malloc(n * sizeof *k->best);
+    k->nbest = (float *)malloc(n * sizeof *k->nbest);
+    k->lab = (int *)calloc(n, sizeof *k->lab);
+    k->nlab = (int *)calloc(n, sizeof *k->nlab);
+    k->cellid = (int *)malloc(((size_t)k->ncell + 1) * sizeof *k->cellid);
+    k->nucid = (int *)malloc(m * sizeof *k->nucid);
+    k->nucparent = (int *)malloc(m * sizeof *k->nucparent);
+    k->nshape = (const fpfs__shape **)malloc(m * sizeof *k->nshape);
+    k->cyto = (float *)calloc(n, sizeof *k->cyto);
+    k->nuc = (float *)calloc(n, sizeof *k->nuc);
     s->nucleus = (uint16_t *)malloc(n * 2);
     s->cell = (uint16_t *)malloc(n * 2);
     s->cell_labels = (uint16_t *)malloc(n * 2);
     s->nuc_labels = (uint16_t *)malloc(n * 2);
-    if (!best || !nbest || !lab || !nlab || !cellid || !nucid || !nucparent || !nshape || !cyto || !nuc ||
-        !s->nucleus || !s->cell || !s->cell_labels || !s->nuc_labels)
-        goto fail;
-    s->w = w;
-    s->h = h;
-    /* 2. labels: cells compete by rho, then nuclei inside their own cell */
-    for (j = 0; j < n; j++) best[j] = nbest[j] = 2.0f;
-    for (i = 0; i < ncell; i++) fpfs__paint(&cells[i].body, i + 1, w, h, best, lab, NULL, 0);
-    if (fpfs__compact(lab, n, ncell, 60, cellid) < 0) goto fail;
-    for (i = 0; i < ncell; i++)
-        for (k = 0; k < cells[i].nnuc; k++) {
-            nn++;
-            nshape[nn] = &cells[i].nuc[k];
-            nucparent[nn] = cellid[i + 1];
-            if (cellid[i + 1]) fpfs__paint(&cells[i].nuc[k], nn, w, h, nbest, nlab, lab, cellid[i + 1]);
+    return k->best && k->nbest && k->lab && k->nlab && k->cellid && k->nucid && k->nucparent && k->nshape &&
+                   k->cyto && k->nuc && s->nucleus && s->cell && s->cell_labels && s->nuc_labels
+               ? 0 : -1;
+}
+
+/* 2. labels: cells compete by rho, then nuclei inside their own cell; small pieces dropped. */
+static int fpfs__label(fpfs__work *k, fpfs_scene *s) {
+    int i, b, w = k->w, h = k->h;
+    size_t j;
+    for (j = 0; j < k->n; j++) k->best[j] = k->nbest[j] = 2.0f;
+    for (i = 0; i < k->ncell; i++) fpfs__paint(&k->cells[i].body, i + 1, w, h, k->best, k->lab, NULL, 0);
+    if (fpfs__compact(k->lab, k->n, k->ncell, 60, k->cellid) < 0) return -1;
+    for (i = 0; i < k->ncell; i++)
+        for (b = 0; b < k->cells[i].nnuc; b++) {
+            int id = k->cellid[i + 1];
+            k->nn++;
+            k->nshape[k->nn] = &k->cells[i].nuc[b];
+            k->nucparent[k->nn] = id;
+            if (id) fpfs__paint(&k->cells[i].nuc[b], k->nn, w, h, k->nbest, k->nlab, k->lab, id);
         }
-    if (fpfs__compact(nlab, n, nn, 25, nucid) < 0) goto fail;
+    if (fpfs__compact(k->nlab, k->n, k->nn, 25, k->nucid) < 0) return -1;
     s->ncells = 0;
-    for (i = 1; i <= ncell; i++) if (cellid[i] > s->ncells) s->ncells = cellid[i];
+    for (i = 1; i <= k->ncell; i++) if (k->cellid[i] > s->ncells) s->ncells = k->cellid[i];
     s->nnuclei = 0;
-    for (i = 1; i <= nn; i++) if (nucid[i] > s->nnuclei) s->nnuclei = nucid[i];
+    for (i = 1; i <= k->nn; i++) if (k->nucid[i] > s->nnuclei) s->nnuclei = k->nucid[i];
     s->nuc_to_cell = (int *)calloc((size_t)s->nnuclei + 1, sizeof(int));
     s->cell_kind = (int *)calloc((size_t)s->ncells + 1, sizeof(int));
-    if (!s->nuc_to_cell || !s->cell_kind) goto fail;
-    for (i = 1; i <= nn; i++) if (nucid[i]) s->nuc_to_cell[nucid[i] - 1] = nucparent[i];
-    for (i = 0; i < ncell; i++) if (cellid[i + 1]) s->cell_kind[cellid[i + 1] - 1] = cells[i].kind;
-    /* 3. rendering, noise-free signal in ADU above the camera offset */
-    {
-        /* per-label lookups: cell struct of each final cell label */
-        int *cellof = (int *)calloc((size_t)s->ncells + 1, sizeof(int));
-        if (!cellof) goto fail;
-        for (i = 0; i < ncell; i++) if (cellid[i + 1]) cellof[cellid[i + 1]] = i;
-        for (y = 0; y < h; y++)
-            for (x = 0; x < w; x++) {
-                size_t q = (size_t)y * w + x;
-                int c = lab[q];
-                if (c) {
-                    const fpfs__cell *cc = &cells[cellof[c]];
-                    double rho = best[q], dn = 1e9, f, t, v;
-                    int b, border = 0;
-                    for (b = 0; b < cc->nnuc; b++) {
-                        double r = fpfs__rho(&cc->nuc[b], x, y);
-                        if (r < dn) dn = r;
-                    }
-                    /* brighter around the nucleus (thick perinuclear cytoplasm), fading to the edge */
-                    f = 0.18 + 0.5 * exp(-(dn - 1) * (dn - 1) / 2.0) * (dn > 1 ? 1 : 0.85) + 0.35 * pow(1 - rho, 0.6);
-                    if (cc->kind) f = 0.55 + 0.45 * pow(1 - rho, 0.4);
-                    t = 1 + 0.35 * fpfs__fbm(tex + 11, x, y, 9, 3) + 0.25 * fpfs__fbm(tex + 23, x, y, 2.5, 2);
-                    v = fpfs__fbm(tex + 29, x, y, 4, 2);
-                    if (v > 0.2) t *= 0.55;      /* vacuoles: dark holes */
-                    else if (v < -0.24) t *= 1.45; /* bright vesicles */
-                    /* a faint dimming where two cells touch */
-                    if ((x > 0 && lab[q - 1] && lab[q - 1] != c) || (x < w - 1 && lab[q + 1] && lab[q + 1] != c) ||
-                        (y > 0 && lab[q - w] && lab[q - w] != c) || (y < h - 1 && lab[q + w] && lab[q + w] != c))
-                        border = 1;
-                    cyto[q] = (float)(520 * cc->bright * f * t * (border ? 0.72 : 1.0));
-                }
-                if (nlab[q]) { /* textured chromatin, slightly dimmer rim, bright chromocentres */
-                    const fpfs__cell *cc = &cells[cellof[lab[q]]];
-                    double rho = nbest[q], t;
-                    t = 1 + 0.45 * fpfs__fbm(tex + 37, x, y, 6, 3) + 0.3 * fpfs__fbm(tex + 41, x, y, 2, 1);
-                    if (fpfs__fbm(tex + 53, x, y, 3, 2) > 0.22) t += 0.9;
-                    nuc[q] = (float)(1500 * cc->nbright * (0.8 + 0.2 * (1 - rho * rho)) * t);
-                }
-            }
-        free(cellof);
+    if (!s->nuc_to_cell || !s->cell_kind) return -1;
+    for (i = 1; i <= k->nn; i++) if (k->nucid[i]) s->nuc_to_cell[k->nucid[i] - 1] = k->nucparent[i];
+    for (i = 0; i < k->ncell; i++) if (k->cellid[i + 1]) s->cell_kind[k->cellid[i + 1] - 1] = k->cells[i].kind;
+    return 0;
+}
+
+/* Cytoplasm at pixel q = (x, y) of cell cc (label c). */
+static double fpfs__cyto_at(const fpfs__work *k, const fpfs__cell *cc, int c, int x, int y) {
+    size_t q = (size_t)y * k->w + x;
+    const int *lab = k->lab;
+    int b, w = k->w, border;
+    double rho = k->best[q], dn = 1e9, f, t, v;
+    for (b = 0; b < cc->nnuc; b++) {
+        double r = fpfs__rho(&cc->nuc[b], x, y);
+        if (r < dn) dn = r;
     }
-    /* blur: a slightly defocused 20x objective, plus out-of-focus glow */
-    {
-        float *glow = (float *)malloc(n * sizeof *glow);
-        if (!glow) goto fail;
-        memcpy(glow, cyto, n * sizeof *glow);
-        fpfs__boxblur3(glow, w, h, 10);
-        fpfs__blur(cyto, w, h, 1.7);
-        for (j = 0; j < n; j++) cyto[j] = 0.88f * cyto[j] + 0.12f * glow[j] + 0.02f * nuc[j];
-        memcpy(glow, nuc, n * sizeof *glow);
-        fpfs__boxblur3(glow, w, h, 8);
-        fpfs__blur(nuc, w, h, 1.4);
-        for (j = 0; j < n; j++) nuc[j] = 0.92f * nuc[j] + 0.08f * glow[j];
-        free(glow);
-    }
-    /* illumination falls off from an off-centre optical axis; background varies slowly */
-    vx = w * fpfs__range(&g, 0.35, 0.65);
-    vy = h * fpfs__range(&g, 0.35, 0.65);
-    vr = sqrt((double)w * w + (double)h * h) * 0.6;
+    /* brighter around the nucleus (thick perinuclear cytoplasm), fading to the edge */
+    f = 0.18 + 0.5 * exp(-(dn - 1) * (dn - 1) / 2.0) * (dn > 1 ? 1 : 0.85) + 0.35 * pow(1 - rho, 0.6);
+    if (cc->kind) f = 0.55 + 0.45 * pow(1 - rho, 0.4);
+    t = 1 + 0.35 * fpfs__fbm(k->tex + 11, x, y, 9, 3) + 0.25 * fpfs__fbm(k->tex + 23, x, y, 2.5, 2);
+    v = fpfs__fbm(k->tex + 29, x, y, 4, 2);
+    if (v > 0.2) t *= 0.55;        /* vacuoles: dark holes */
+    else if (v < -0.24) t *= 1.45; /* bright vesicles */
+    /* a faint dimming where two cells touch */
+    border = (x > 0 && lab[q - 1] && lab[q - 1] != c) || (x < w - 1 && lab[q + 1] && lab[q + 1] != c) ||
+             (y > 0 && lab[q - w] && lab[q - w] != c) || (y < k->h - 1 && lab[q + w] && lab[q + w] != c);
+    return 520 * cc->bright * f * t * (border ? 0.72 : 1.0);
+}
+
+/* Nucleus at pixel (x, y) of cell cc: textured chromatin, slightly dimmer rim, bright chromocentres. */
+static double fpfs__nuc_at(const fpfs__work *k, const fpfs__cell *cc, int x, int y) {
+    double rho = k->nbest[(size_t)y * k->w + x], t;
+    t = 1 + 0.45 * fpfs__fbm(k->tex + 37, x, y, 6, 3) + 0.3 * fpfs__fbm(k->tex + 41, x, y, 2, 1);
+    if (fpfs__fbm(k->tex + 53, x, y, 3, 2) > 0.22) t += 0.9;
+    return 1500 * cc->nbright * (0.8 + 0.2 * (1 - rho * rho)) * t;
+}
+
+/* 3. rendering: the noise-free signals of every labelled pixel. */
+static int fpfs__render(fpfs__work *k, const fpfs_scene *s) {
+    int i, x, y;
+    int *cellof = (int *)calloc((size_t)s->ncells + 1, sizeof(int)); /* final cell label -> placed cell */
+    if (!cellof) return -1;
+    for (i = 0; i < k->ncell; i++) if (k->cellid[i + 1]) cellof[k->cellid[i + 1]] = i;
+    for (y = 0; y < k->h; y++)
+        for (x = 0; x < k->w; x++) {
+            size_t q = (size_t)y * k->w + x;
+            int c = k->lab[q];
+            if (c) k->cyto[q] = (float)fpfs__cyto_at(k, &k->cells[cellof[c]], c, x, y);
+            if (k->nlab[q]) k->nuc[q] = (float)fpfs__nuc_at(k, &k->cells[cellof[c]], x, y);
+        }
+    free(cellof);
+    return 0;
+}
+
+/* Blur: a slightly defocused 20x objective, plus out-of-focus glow. */
+static int fpfs__defocus(fpfs__work *k) {
+    size_t j, n = k->n;
+    float *glow = (float *)malloc(n * sizeof *glow);
+    if (!glow) return -1;
+    memcpy(glow, k->cyto, n * sizeof *glow);
+    fpfs__boxblur3(glow, k->w, k->h, 10);
+    fpfs__blur(k->cyto, k->w, k->h, 1.7);
+    for (j = 0; j < n; j++) k->cyto[j] = 0.88f * k->cyto[j] + 0.12f * glow[j] + 0.02f * k->nuc[j];
+    memcpy(glow, k->nuc, n * sizeof *glow);
+    fpfs__boxblur3(glow, k->w, k->h, 8);
+    fpfs__blur(k->nuc, k->w, k->h, 1.4);
+    for (j = 0; j < n; j++) k->nuc[j] = 0.92f * k->nuc[j] + 0.08f * glow[j];
+    free(glow);
+    return 0;
+}
+
+/* Illumination falls off from an off-centre optical axis; the background varies slowly. */
+static void fpfs__illuminate(fpfs__work *k, fpfs__rng *g) {
+    int x, y, w = k->w, h = k->h;
+    double vx = w * fpfs__range(g, 0.35, 0.65), vy = h * fpfs__range(g, 0.35, 0.65);
+    double vr = sqrt((double)w * w + (double)h * h) * 0.6;
     for (y = 0; y < h; y++)
         for (x = 0; x < w; x++) {
             size_t q = (size_t)y * w + x;
             double d2 = ((x - vx) * (x - vx) + (y - vy) * (y - vy)) / (vr * vr);
-            double ill = 1 - 0.35 * d2, bg = fpfs__fbm(tex + 71, x, y, 300, 2);
-            nuc[q] = (float)(nuc[q] * ill + 22 * (1 + 0.6 * bg) * ill);
-            cyto[q] = (float)(cyto[q] * ill + 45 * (1 + 0.8 * bg) * ill);
+            double ill = 1 - 0.35 * d2, bg = fpfs__fbm(k->tex + 71, x, y, 300, 2);
+            k->nuc[q] = (float)(k->nuc[q] * ill + 22 * (1 + 0.6 * bg) * ill);
+            k->cyto[q] = (float)(k->cyto[q] * ill + 45 * (1 + 0.8 * bg) * ill);
         }
-    fpfs__camera(nuc, s->nucleus, n, &g);
-    fpfs__camera(cyto, s->cell, n, &g);
-    for (j = 0; j < n; j++) {
-        s->cell_labels[j] = (uint16_t)lab[j];
-        s->nuc_labels[j] = (uint16_t)nlab[j];
+}
+
+int fpfs_generate(const fpfs_params *p, fpfs_scene *s) {
+    fpfs__work k;
+    fpfs__rng g;
+    size_t j;
+    memset(s, 0, sizeof *s);
+    memset(&k, 0, sizeof k);
+    if (p->width < 16 || p->height < 16 || p->width > 16384 || p->height > 16384) return -1;
+    k.w = s->w = p->width; k.h = s->h = p->height; k.n = (size_t)k.w * k.h;
+    g.s = p->seed * 0x2545F4914F6CDD1Dull + 0x1234567ull;
+    k.tex = fpfs__next(&g);
+    if ((k.ncell = fpfs__place(p, &g, &k.cells)) < 0) return -1;               /* 1. cells */
+    if (fpfs__work_alloc(&k, s) || fpfs__label(&k, s) || fpfs__render(&k, s) || /* 2., 3. */
+        fpfs__defocus(&k)) {
+        fpfs__work_free(&k);
+        fpfs_free(s);
+        return -1;
     }
-    free(cells); free(best); free(nbest); free(lab); free(nlab); free(cellid); free(nucid); free(nucparent);
-    free(nshape); free(cyto); free(nuc);
+    fpfs__illuminate(&k, &g);
+    fpfs__camera(k.nuc, s->nucleus, k.n, &g);                                  /* noise, 12 bits */
+    fpfs__camera(k.cyto, s->cell, k.n, &g);
+    for (j = 0; j < k.n; j++) {
+        s->cell_labels[j] = (uint16_t)k.lab[j];
+        s->nuc_labels[j] = (uint16_t)k.nlab[j];
+    }
+    fpfs__work_free(&k);
     return 0;
-fail:
-    free(cells); free(best); free(nbest); free(lab); free(nlab); free(cellid); free(nucid); free(nucparent);
-    free(nshape); free(cyto); free(nuc);
-    fpfs_free(s);
-    return -1;
 }
 
 int fpfs_crop(const fpfs_scene *s, int x0, int y0, int w, int h, fpfs_scene *o) {
@@ -639,132 +665,6 @@ int fpfs_crop(const fpfs_scene *s, int x0, int y0, int w, int h, fpfs_scene *o) 
     free(cmap);
     free(nmap);
     return 0;
-}
-
-/* ---- COCO RLE ------------------------------------------------------------------------ */
-long fpfs_rle(const uint16_t *labels, int w, int h, int value, uint32_t **counts) {
-    size_t cap = 64;
-    long n = 0;
-    uint32_t run = 0, *c = (uint32_t *)malloc(cap * sizeof *c);
-    int x, y, cur = 0; /* COCO runs alternate, starting with "not in mask" */
-    if (!c) return -1;
-    for (x = 0; x < w; x++) /* column-major: down each column, columns left to right */
-        for (y = 0; y < h; y++) {
-            int v = labels[(size_t)y * w + x] == value;
-            if (v != cur) {
-                if ((size_t)n + 2 > cap) {
-                    uint32_t *q = (uint32_t *)realloc(c, (cap *= 2) * sizeof *c);
-                    if (!q) { free(c); return -1; }
-                    c = q;
-                }
-                c[n++] = run;
-                run = 0;
-                cur = v;
-            }
-            run++;
-        }
-    if ((size_t)n + 1 > cap) {
-        uint32_t *q = (uint32_t *)realloc(c, (cap + 1) * sizeof *c);
-        if (!q) { free(c); return -1; }
-        c = q;
-    }
-    c[n++] = run;
-    *counts = c;
-    return n;
-}
-
-int fpfs_rle_all(const uint16_t *labels, int w, int h, int nlab, uint32_t **counts, long *n) {
-    size_t *cap = (size_t *)calloc((size_t)nlab + 1, sizeof *cap), *end = (size_t *)calloc((size_t)nlab + 1, sizeof *end);
-    size_t pos = 0, total = (size_t)w * h;
-    int k, x, y, ok = cap && end;
-    for (k = 0; k < nlab && ok; k++) {
-        cap[k + 1] = 8;
-        n[k] = 0;
-        counts[k] = (uint32_t *)malloc(8 * sizeof(uint32_t));
-        if (!counts[k]) ok = 0;
-    }
-    /* end[v]: position just after v's last pixel; a pixel of v at pos == end[v] extends the
-     * current run, otherwise a background run (pos - end[v]) and a new run of 1 start. */
-    for (x = 0; x < w && ok; x++)
-        for (y = 0; y < h; y++, pos++) {
-            int v = labels[(size_t)y * w + x];
-            if (v < 1 || v > nlab) continue;
-            if (n[v - 1] > 0 && end[v] == pos) {
-                counts[v - 1][n[v - 1] - 1]++;
-            } else {
-                if ((size_t)n[v - 1] + 2 > cap[v]) {
-                    uint32_t *q = (uint32_t *)realloc(counts[v - 1], (cap[v] *= 2) * sizeof(uint32_t));
-                    if (!q) { ok = 0; break; }
-                    counts[v - 1] = q;
-                }
-                counts[v - 1][n[v - 1]++] = (uint32_t)(pos - end[v]);
-                counts[v - 1][n[v - 1]++] = 1;
-            }
-            end[v] = pos + 1;
-        }
-    for (k = 1; k <= nlab && ok; k++) { /* closing background run */
-        if ((size_t)n[k - 1] + 1 > cap[k]) {
-            uint32_t *q = (uint32_t *)realloc(counts[k - 1], (cap[k] + 1) * sizeof(uint32_t));
-            if (!q) { ok = 0; break; }
-            counts[k - 1] = q;
-        }
-        if (n[k - 1] == 0 || total > end[k]) counts[k - 1][n[k - 1]++] = (uint32_t)(total - end[k]);
-    }
-    free(cap);
-    free(end);
-    if (!ok) {
-        for (k = 0; k < nlab; k++) { free(counts[k]); counts[k] = NULL; }
-        return -1;
-    }
-    return 0;
-}
-
-/* pycocotools rleToString: each count (minus the count two back, from the 3rd on) is a
- * signed LEB-style number in 5-bit groups, 0x20 = "more follows", each char + 48. */
-char *fpfs_rle_string(const uint32_t *counts, long n) {
-    char *s = (char *)malloc((size_t)n * 7 + 1);
-    long i, k = 0;
-    if (!s) return NULL;
-    for (i = 0; i < n; i++) {
-        long long x = (long long)counts[i];
-        int more = 1;
-        if (i > 2) x -= (long long)counts[i - 2];
-        while (more) {
-            long long q = x >= 0 ? x / 32 : -((-x + 31) / 32); /* floor(x / 32), like >> 5 */
-            int c = (int)(x - q * 32);                     /* low 5 bits */
-            x = q;
-            more = (c & 0x10) ? x != -1 : x != 0;
-            if (more) c |= 0x20;
-            s[k++] = (char)(c + 48);
-        }
-    }
-    s[k] = 0;
-    return s;
-}
-
-long fpfs_rle_parse(const char *s, uint32_t **counts) {
-    size_t len = strlen(s), p = 0;
-    long n = 0;
-    uint32_t *c = (uint32_t *)malloc((len + 1) * sizeof *c);
-    if (!c) return -1;
-    while (p < len) {
-        long long x = 0;
-        int k = 0, more = 1;
-        while (more) {
-            int ch;
-            if (p >= len || k > 12) { free(c); return -1; }
-            ch = s[p++] - 48;
-            x |= (long long)(ch & 0x1f) << (5 * k);
-            more = ch & 0x20;
-            k++;
-            if (!more && (ch & 0x10)) x |= -1LL * (1LL << (5 * k)); /* sign-extend */
-        }
-        if (n > 2) x += (long long)c[n - 2];
-        if (x < 0 || x > 0xFFFFFFFFLL) { free(c); return -1; }
-        c[n++] = (uint32_t)x;
-    }
-    *counts = c;
-    return n;
 }
 
 /* ---- overlay picture ----------------------------------------------------------------- */

@@ -59,7 +59,7 @@ int main(void) {
     for (rep = 0; rep < 5; rep++) {
         fpf_eval *ev;
         t0 = now();
-        fpf_eval_create(&ev, NULL);
+        fpf_eval_init(NULL, &ev);
         n_gt = n_dt = 0;
         for (i = 0; i < N_IMG; i++) {
             fpf_eval_labels G, D;
@@ -74,7 +74,7 @@ int main(void) {
         fpf_eval_summarize(ev, FPF_EVAL_BBOX, &s[0]);
         fpf_eval_summarize(ev, FPF_EVAL_SEGM, &s[1]);
         fpf_eval_tpfp(ev, FPF_EVAL_SEGM, 0.75, FPF_EVAL_NO_FLOOR, &c, NULL);
-        fpf_eval_destroy(ev);
+        fpf_eval_free(ev);
         t1 = now();
         if (t1 - t0 < best) best = t1 - t0;
     }

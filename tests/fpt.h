@@ -2,6 +2,7 @@
  * (format: weights/reference/CONTRACT.md §5). */
 #ifndef FPF_FPT_H
 #define FPF_FPT_H
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,8 @@ typedef struct fpt_rec {
 } fpt_rec;
 
 typedef struct fpt_file {
-    unsigned char *buf;
+    unsigned char *buf;     /* the file as read */
+    unsigned char *store;   /* every record's data, each at an 8-byte aligned offset */
     int n;
     fpt_rec *rec;
 } fpt_file;
@@ -31,7 +33,33 @@ static inline unsigned fpt_u32(const unsigned char *p) {
     return (unsigned)p[0] | (unsigned)p[1] << 8 | (unsigned)p[2] << 16 | (unsigned)p[3] << 24;
 }
 
-/* Returns 0 on success; the records point into f->buf. */
+static inline size_t fpt_rec_bytes(const fpt_rec *r) { return (r->kind == 1 ? FPT_SAMPLES : r->n) * fpt_elsize(r->dtype); }
+
+/* Records sit at any byte offset of the file; typed loads need them aligned, so each record's
+   data is copied into f->store at a multiple of 8 (repro #5: misaligned loads under UBSan). */
+static inline int fpt_align_records(fpt_file *f) {
+    size_t total = 8, off = 0;
+    int i;
+    for (i = 0; i < f->n; i++) total += (fpt_rec_bytes(&f->rec[i]) + 7) / 8 * 8;
+    if (!(f->store = (unsigned char *)malloc(total))) return -1;
+    for (i = 0; i < f->n; i++) {
+        size_t nb = fpt_rec_bytes(&f->rec[i]);
+        if (nb) memcpy(f->store + off, f->rec[i].data, nb);
+        f->rec[i].data = f->store + off;
+        off += (nb + 7) / 8 * 8;
+    }
+    return 0;
+}
+
+/* 1 when every record's data is aligned for its element type. */
+static inline int fpt_records_aligned(const fpt_file *f) {
+    int i;
+    for (i = 0; i < f->n; i++)
+        if ((uintptr_t)f->rec[i].data % fpt_elsize(f->rec[i].dtype)) return 0;
+    return 1;
+}
+
+/* Returns 0 on success; the records point into f->store. */
 static inline int fpt_load(const char *path, fpt_file *f) {
     FILE *fp = fopen(path, "rb");
     long len;
@@ -71,7 +99,7 @@ static inline int fpt_load(const char *path, fpt_file *f) {
         }
         if (pos > (size_t)len) return -3;
     }
-    return 0;
+    return fpt_align_records(f);
 }
 
 static inline fpt_rec *fpt_find(fpt_file *f, const char *name) {
@@ -80,5 +108,5 @@ static inline fpt_rec *fpt_find(fpt_file *f, const char *name) {
     return NULL;
 }
 
-static inline void fpt_free(fpt_file *f) { free(f->buf); free(f->rec); memset(f, 0, sizeof *f); }
+static inline void fpt_free(fpt_file *f) { free(f->buf); free(f->store); free(f->rec); memset(f, 0, sizeof *f); }
 #endif

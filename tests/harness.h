@@ -50,7 +50,11 @@ static int harness_cur_failed, harness_cur_skipped;
         return; } while (0)
 
 static int harness_summary(const char *area) {
+#ifdef HARNESS_SANITIZED /* the sanitized builds of make test: "<area> asan-ubsan: ..." */
+    printf("%s asan-ubsan: %d passed, %d failed", area, harness_passed, harness_failed);
+#else
     printf("%s: %d passed, %d failed", area, harness_passed, harness_failed);
+#endif
     if (harness_skipped) printf(", %d skipped", harness_skipped);
     printf("\n");
     return harness_failed ? 1 : 0;

@@ -48,10 +48,10 @@ static fpf_eval_summary eval1(const fpf_eval_instance *gt, size_t ng, const fpf_
                               size_t nd, fpf_eval_iou_type type) {
     fpf_eval *ev;
     fpf_eval_summary s;
-    CHECK(fpf_eval_create(&ev, NULL) == FPF_EVAL_OK);
+    CHECK(fpf_eval_init(NULL, &ev) == FPF_EVAL_OK);
     CHECK(fpf_eval_add_image(ev, gt, ng, dt, nd) == FPF_EVAL_OK);
     CHECK(fpf_eval_summarize(ev, type, &s) == FPF_EVAL_OK);
-    fpf_eval_destroy(ev);
+    fpf_eval_free(ev);
     return s;
 }
 
@@ -59,10 +59,10 @@ static fpf_eval_counts tpfp1(const fpf_eval_instance *gt, size_t ng, const fpf_e
                              size_t nd, double t) {
     fpf_eval *ev;
     fpf_eval_counts c = {0, 0, 0};
-    CHECK(fpf_eval_create(&ev, NULL) == FPF_EVAL_OK);
+    CHECK(fpf_eval_init(NULL, &ev) == FPF_EVAL_OK);
     CHECK(fpf_eval_add_image(ev, gt, ng, dt, nd) == FPF_EVAL_OK);
     CHECK(fpf_eval_tpfp(ev, FPF_EVAL_BBOX, t, FPF_EVAL_NO_FLOOR, &c, NULL) == FPF_EVAL_OK);
-    fpf_eval_destroy(ev);
+    fpf_eval_free(ev);
     return c;
 }
 
@@ -262,19 +262,19 @@ TEST(equal_scores_across_images_go_to_first_image) {
     fpf_eval_instance fp = box_inst(50, 50, 10, 10, 0.5), tp = box_inst(0, 0, 10, 10, 0.5);
     fpf_eval_summary s;
     fpf_eval *ev;
-    fpf_eval_create(&ev, NULL);
+    fpf_eval_init(NULL, &ev);
     fpf_eval_add_image(ev, NULL, 0, &fp, 1);  /* image 0: FP at 0.5 */
     fpf_eval_add_image(ev, &g, 1, &tp, 1);    /* image 1: TP at 0.5 */
     fpf_eval_summarize(ev, FPF_EVAL_BBOX, &s);
     CHECK(s.ap[0] == 0.5);
-    fpf_eval_destroy(ev);
-    fpf_eval_create(&ev, NULL);
+    fpf_eval_free(ev);
+    fpf_eval_init(NULL, &ev);
     fpf_eval_add_image(ev, &g, 1, &tp, 1);
     fpf_eval_add_image(ev, NULL, 0, &fp, 1);
     fpf_eval_summarize(ev, FPF_EVAL_BBOX, &s);
     CHECK(s.ap[0] == 0.9999999999999999);
     CHECK(fpf_eval_image_count(ev) == 2);
-    fpf_eval_destroy(ev);
+    fpf_eval_free(ev);
 }
 
 TEST(only_top_100_per_image) {
@@ -347,7 +347,7 @@ TEST(score_floor_and_per_image_counts) {
                               box_inst(60, 0, 10, 10, 0.2)};
     fpf_eval *ev;
     fpf_eval_counts tot, per[2];
-    fpf_eval_create(&ev, NULL);
+    fpf_eval_init(NULL, &ev);
     fpf_eval_add_image(ev, &g, 1, d, 3);
     fpf_eval_add_image(ev, &g, 1, d + 1, 2);
     CHECK(fpf_eval_tpfp(ev, FPF_EVAL_BBOX, 0.75, 0.5, &tot, per) == FPF_EVAL_OK);
@@ -357,7 +357,7 @@ TEST(score_floor_and_per_image_counts) {
     CHECK(fpf_eval_tpfp(ev, FPF_EVAL_BBOX, 0.75, FPF_EVAL_NO_FLOOR, &tot, NULL) == FPF_EVAL_OK);
     CHECK(tot.tp == 1 && tot.fp == 4 && tot.fn == 1);
     CHECK(fpf_eval_tpfp(ev, FPF_EVAL_SEGM, 0.75, 0, &tot, NULL) == FPF_EVAL_ERR_NO_MASK);
-    fpf_eval_destroy(ev);
+    fpf_eval_free(ev);
 }
 
 TEST(segm_on_masks_and_errors) {
@@ -371,7 +371,7 @@ TEST(segm_on_masks_and_errors) {
     s = eval1(g, 2, d, 2, FPF_EVAL_SEGM);
     CHECK(s.recall[0] == 1 && s.recall[6] == 1 && s.recall[7] == 0.5);
     bad = rect_inst(7, 9, 0, 0, 1, 1, 0.5);
-    fpf_eval_create(&ev, NULL);
+    fpf_eval_init(NULL, &ev);
     CHECK(fpf_eval_add_image(ev, g, 2, &bad, 1) == FPF_EVAL_ERR_SIZE);
     bad.mask.counts[0] += 1;                /* counts no longer add up to h*w */
     CHECK(fpf_eval_add_image(ev, g, 2, &bad, 1) == FPF_EVAL_ERR_INVALID);
@@ -380,7 +380,7 @@ TEST(segm_on_masks_and_errors) {
     CHECK(fpf_eval_add_image(ev, NULL, 0, &bad, 1) == FPF_EVAL_ERR_INVALID);
     CHECK(fpf_eval_image_count(ev) == 0);
     CHECK(strcmp(fpf_eval_result_string(FPF_EVAL_ERR_SIZE), "mask sizes differ within an image") == 0);
-    fpf_eval_destroy(ev);
+    fpf_eval_free(ev);
     free_insts(g, 2); free_insts(d, 2); free_insts(&bad, 1);
 }
 
@@ -489,15 +489,15 @@ TEST(custom_allocator_is_used_and_balanced) {
     fpf_eval_counts c;
     memset(&zero, 0, sizeof zero);
     n_alloc = n_free = 0;
-    CHECK(fpf_eval_create(&ev, &a) == FPF_EVAL_OK);
+    CHECK(fpf_eval_init(&a, &ev) == FPF_EVAL_OK);
     CHECK(fpf_eval_add_image(ev, &g, 1, &d, 1) == FPF_EVAL_OK);
     CHECK(fpf_eval_summarize(ev, FPF_EVAL_BBOX, &s) == FPF_EVAL_OK);
     CHECK(fpf_eval_tpfp(ev, FPF_EVAL_BBOX, 0.5, 0, &c, NULL) == FPF_EVAL_OK);
-    fpf_eval_destroy(ev);
+    fpf_eval_free(ev);
     CHECK(n_alloc > 0 && n_alloc == n_free);
-    CHECK(fpf_eval_create(&ev, &zero) == FPF_EVAL_OK); /* zero struct: malloc/free */
-    fpf_eval_destroy(ev);
-    CHECK(fpf_eval_create(NULL, NULL) == FPF_EVAL_ERR_ARG);
+    CHECK(fpf_eval_init(&zero, &ev) == FPF_EVAL_OK); /* zero struct: malloc/free */
+    fpf_eval_free(ev);
+    CHECK(fpf_eval_init(NULL, NULL) == FPF_EVAL_ERR_INVALID_ARG);
 }
 
 /* ---- goldens from cocoeval_ref.py ---------------------------------------------- */
@@ -550,7 +550,7 @@ TEST(library_matches_golden_on_label_images) {
     int t;
     CHECK(want && csv);
     if (!want || !csv) { free(want); free(csv); return; }
-    fpf_eval_create(&ev, NULL);
+    fpf_eval_init(NULL, &ev);
     for (i = 0; i < 3; i++) {
         char path[256], key[64], *hit;
         int w, h, w2, h2;
@@ -589,7 +589,7 @@ TEST(library_matches_golden_on_label_images) {
         CHECK(json_numbers(want, sec, "tp", &x, 1) == 1 && (double)c.tp == x);
         CHECK(json_numbers(want, sec, "fn", &x, 1) == 1 && (double)c.fn == x);
     }
-    fpf_eval_destroy(ev);
+    fpf_eval_free(ev);
     free(want); free(csv);
 }
 
@@ -640,6 +640,264 @@ TEST(cli_errors_are_one_line) {
     CHECK(sh(CLI " --bogus > /dev/null 2>&1") == 2);
 }
 
+/* A one-image GT and a one-detection result, image ids given as JSON number text. */
+static void write_id_pair(const char *gt_path, const char *gt_id, const char *dt_path, const char *dt_id) {
+    char t[512];
+    snprintf(t, sizeof t, "{\"images\": [{\"id\": %s, \"width\": 4, \"height\": 3}], \"annotations\": []}", gt_id);
+    write_text(gt_path, t);
+    snprintf(t, sizeof t, "[{\"image_id\": %s, \"category_id\": 1, \"score\": 0.9, \"segmentation\": "
+             "{\"size\": [3, 4], \"counts\": [3, 2, 1, 2, 4]}, \"bbox\": [1, 0, 2, 2]}]", dt_id);
+    write_text(dt_path, t);
+}
+
+/* Reliability probe findings, rebuilt here (the probe's eval_json reproducers). */
+TEST(cli_refuses_out_of_range_numbers) {
+    static const char *bad_iou[] = {"-1", "2", "nan"};
+    char cmd[512], *e;
+    size_t i;
+    if (!exists(CLI)) SKIP("build/fpf_eval not built");
+    /* #3: an image_id of 1e300 is no integer (the cast to long long was undefined) */
+    write_id_pair(TMP "/gt_1e300.json", "1e300", TMP "/dt_ok3.json", "1");
+    write_id_pair(TMP "/gt_ok3.json", "1", TMP "/dt_1e300.json", "1e300");
+    check_cli_error("--gt " TMP "/gt_1e300.json --dt " TMP "/dt_ok3.json", "integer id");
+    check_cli_error("--gt " TMP "/gt_ok3.json --dt " TMP "/dt_1e300.json", "integer image_id");
+    CHECK(sh(CLI " --gt " TMP "/gt_ok3.json --dt " TMP "/dt_ok3.json > /dev/null 2>&1") == 0);
+    /* --tpfp-iou outside [0, 1]: one clear line, exit 2 */
+    for (i = 0; i < sizeof bad_iou / sizeof *bad_iou; i++) {
+        snprintf(cmd, sizeof cmd, CLI " --gt " TMP "/gt_ok3.json --dt " TMP "/dt_ok3.json --tpfp-iou %s 2> " TMP "/e.txt",
+                 bad_iou[i]);
+        CHECK_MSG(sh(cmd) == 2 && count_lines(TMP "/e.txt") == 1, "--tpfp-iou %s", bad_iou[i]);
+        e = slurp(TMP "/e.txt");
+        CHECK(e && strstr(e, "between 0 and 1"));
+        free(e);
+    }
+    CHECK(sh(CLI " --gt " TMP "/gt_ok3.json --dt " TMP "/dt_ok3.json --tpfp-iou 1 > /dev/null 2>&1") == 0);
+    /* #4: empty label folders: one clear line (qsort was handed NULL) */
+    mkdir(TMP "/empty_g", 0755); mkdir(TMP "/empty_d", 0755);
+    check_cli_error("--gt-labels " TMP "/empty_g --dt-labels " TMP "/empty_d", "no .tif");
+}
+
+/* ---- dense fields: --max-dets and the StarDist matching (issue #12) --------- */
+
+/* one image, three 10x10 GT; detections by score: hit G0, miss, hit G1, hit G2 */
+static fpf_eval_summary eval_max_dets(size_t max_dets, fpf_eval_result *set_rc) {
+    fpf_eval_instance g[3] = {box_inst(0, 0, 10, 10, 0), box_inst(20, 0, 10, 10, 0), box_inst(40, 0, 10, 10, 0)};
+    fpf_eval_instance d[4] = {box_inst(0, 0, 10, 10, 0.9), box_inst(60, 0, 10, 10, 0.8),
+                              box_inst(20, 0, 10, 10, 0.7), box_inst(40, 0, 10, 10, 0.6)};
+    fpf_eval *ev;
+    fpf_eval_summary s;
+    CHECK(fpf_eval_init(NULL, &ev) == FPF_EVAL_OK);
+    *set_rc = max_dets ? fpf_eval_set_max_dets(ev, max_dets) : FPF_EVAL_OK;
+    CHECK(fpf_eval_add_image(ev, g, 3, d, 4) == FPF_EVAL_OK);
+    CHECK(fpf_eval_summarize(ev, FPF_EVAL_BBOX, &s) == FPF_EVAL_OK);
+    fpf_eval_free(ev);
+    return s;
+}
+
+TEST(max_dets_keeps_top_n) {
+    fpf_eval_result rc;
+    /* all 4 kept: TP FP TP TP, recall 1/3 1/3 2/3 1, precision 1 .5 .667 .75, envelope 1 .75 .75 .75:
+       recall thresholds 0..0.33 read precision 1 (34 of them), 0.34..1.00 read .75 (67) */
+    fpf_eval_summary s = eval_max_dets(0, &rc);
+    CHECK(s.n_dt == 4);
+    CHECK_NEAR(s.ap[0], (34 + 67 * 0.75) / 101, 1e-12);
+    /* top 2 kept: TP FP, recall 1/3 1/3: 34 thresholds read 1, the rest 0 */
+    s = eval_max_dets(2, &rc);
+    CHECK(rc == FPF_EVAL_OK && s.n_dt == 2);
+    CHECK_NEAR(s.ap[0], 34.0 / 101, 1e-12);
+    CHECK_NEAR(s.recall[0], 1.0 / 3, 1e-15);
+    s = eval_max_dets(1000, &rc);
+    CHECK(rc == FPF_EVAL_OK && s.n_dt == 4);
+    CHECK_NEAR(s.ap[0], (34 + 67 * 0.75) / 101, 1e-12);
+}
+
+TEST(max_dets_1000_keeps_more_than_100) {
+    fpf_eval_instance g = box_inst(0, 0, 10, 10, 0), d[151];
+    fpf_eval *ev;
+    fpf_eval_summary s;
+    fpf_eval_counts c;
+    int k;
+    for (k = 0; k < 150; k++) d[k] = box_inst(100 + 20.0 * k, 0, 10, 10, 0.9);
+    d[150] = box_inst(0, 0, 10, 10, 0.1);     /* the only match, ranked 151st */
+    CHECK(fpf_eval_init(NULL, &ev) == FPF_EVAL_OK);
+    CHECK(fpf_eval_max_dets(ev) == 100);
+    CHECK(fpf_eval_set_max_dets(ev, 0) == FPF_EVAL_ERR_INVALID_ARG);
+    CHECK(fpf_eval_set_max_dets(ev, 1000) == FPF_EVAL_OK && fpf_eval_max_dets(ev) == 1000);
+    CHECK(fpf_eval_add_image(ev, &g, 1, d, 151) == FPF_EVAL_OK);
+    CHECK(fpf_eval_set_max_dets(ev, 100) == FPF_EVAL_ERR_INVALID_ARG); /* only before the first image */
+    CHECK(fpf_eval_summarize(ev, FPF_EVAL_BBOX, &s) == FPF_EVAL_OK);
+    CHECK(s.n_dt == 151 && s.recall[0] == 1);
+    /* one TP at rank 151: precision 1/151 for every recall threshold */
+    CHECK_NEAR(s.ap[0], 1.0 / 151, 1e-12);
+    CHECK(fpf_eval_tpfp(ev, FPF_EVAL_BBOX, 0.5, FPF_EVAL_NO_FLOOR, &c, NULL) == FPF_EVAL_OK);
+    CHECK(c.tp == 1 && c.fp == 150 && c.fn == 0);
+    fpf_eval_free(ev);
+    CHECK(fpf_eval_set_max_dets(NULL, 5) == FPF_EVAL_ERR_INVALID_ARG);
+}
+
+/* boxes one pixel high: IoU is the 1-D interval IoU. G1 [0,10) G2 [4,14);
+   A [1,11) score .9: IoU 9/11 = .818 with G1, 7/13 = .538 with G2;
+   B [0,9) score .8: IoU .9 with G1, 5/14 = .357 with G2. */
+static fpf_eval *overlap_case(void) {
+    fpf_eval_instance g[2] = {box_inst(0, 0, 10, 1, 0), box_inst(4, 0, 10, 1, 0)};
+    fpf_eval_instance d[2] = {box_inst(1, 0, 10, 1, 0.9), box_inst(0, 0, 9, 1, 0.8)};
+    fpf_eval *ev;
+    CHECK(fpf_eval_init(NULL, &ev) == FPF_EVAL_OK);
+    CHECK(fpf_eval_add_image(ev, g, 2, d, 2) == FPF_EVAL_OK);
+    return ev;
+}
+
+TEST(matching_is_maximum_not_greedy) {
+    fpf_eval *ev = overlap_case();
+    fpf_eval_match_stats m;
+    fpf_eval_counts c;
+    /* COCO greedy at 0.5: A takes G1 (.818 > .538), B finds only G2 at .357: 1 TP */
+    CHECK(fpf_eval_tpfp(ev, FPF_EVAL_BBOX, 0.5, FPF_EVAL_NO_FLOOR, &c, NULL) == FPF_EVAL_OK);
+    CHECK(c.tp == 1 && c.fp == 1 && c.fn == 1);
+    /* StarDist at 0.5: A-G2 and B-G1 are both >= .5: 2 TP */
+    CHECK(fpf_eval_matching(ev, FPF_EVAL_BBOX, 0.5, FPF_EVAL_NO_FLOOR, &m, NULL) == FPF_EVAL_OK);
+    CHECK(m.tp == 2 && m.fp == 0 && m.fn == 0 && m.n_gt == 2 && m.n_dt == 2);
+    CHECK(m.accuracy == 1 && m.f1 == 1 && m.precision == 1 && m.recall == 1 && m.iou_thr == 0.5);
+    /* at 0.6 only A-G1 and B-G1 qualify: 1 TP, 1 FP, 1 FN */
+    CHECK(fpf_eval_matching(ev, FPF_EVAL_BBOX, 0.6, FPF_EVAL_NO_FLOOR, &m, NULL) == FPF_EVAL_OK);
+    CHECK(m.tp == 1 && m.fp == 1 && m.fn == 1);
+    CHECK_NEAR(m.accuracy, 1.0 / 3, 1e-15);
+    CHECK_NEAR(m.f1, 0.5, 1e-15);
+    CHECK(m.precision == 0.5 && m.recall == 0.5);
+    /* above every IoU: nothing matches, all ratios 0 (StarDist's tp == 0 rule) */
+    CHECK(fpf_eval_matching(ev, FPF_EVAL_BBOX, 0.95, FPF_EVAL_NO_FLOOR, &m, NULL) == FPF_EVAL_OK);
+    CHECK(m.tp == 0 && m.fp == 2 && m.fn == 2 && m.accuracy == 0 && m.f1 == 0 && m.precision == 0);
+    CHECK(fpf_eval_matching(ev, FPF_EVAL_SEGM, 0.5, 0, &m, NULL) == FPF_EVAL_ERR_NO_MASK);
+    fpf_eval_free(ev);
+}
+
+TEST(matching_threshold_is_inclusive) {
+    /* G [0,10), D [0,5): IoU exactly 0.5, a TP at 0.5 (StarDist: iou >= thr) */
+    fpf_eval_instance g = box_inst(0, 0, 10, 1, 0), d = box_inst(0, 0, 5, 1, 0.9);
+    fpf_eval *ev;
+    fpf_eval_match_stats m;
+    volatile double zero = 0;
+    CHECK(fpf_eval_init(NULL, &ev) == FPF_EVAL_OK);
+    CHECK(fpf_eval_add_image(ev, &g, 1, &d, 1) == FPF_EVAL_OK);
+    CHECK(fpf_eval_matching(ev, FPF_EVAL_BBOX, 0.5, FPF_EVAL_NO_FLOOR, &m, NULL) == FPF_EVAL_OK);
+    CHECK(m.tp == 1 && m.fp == 0 && m.fn == 0);
+    CHECK(fpf_eval_matching(ev, FPF_EVAL_BBOX, 0.5000001, FPF_EVAL_NO_FLOOR, &m, NULL) == FPF_EVAL_OK);
+    CHECK(m.tp == 0 && m.fp == 1 && m.fn == 1);
+    CHECK(fpf_eval_matching(ev, FPF_EVAL_BBOX, zero / zero, 0, &m, NULL) == FPF_EVAL_ERR_INVALID_ARG);
+    CHECK(fpf_eval_matching(NULL, FPF_EVAL_BBOX, 0.5, 0, &m, NULL) == FPF_EVAL_ERR_INVALID_ARG);
+    fpf_eval_free(ev);
+}
+
+TEST(matching_pools_images_and_honours_floor) {
+    fpf_eval_instance g[2] = {box_inst(0, 0, 10, 1, 0), box_inst(4, 0, 10, 1, 0)};
+    fpf_eval_instance d[2] = {box_inst(1, 0, 10, 1, 0.9), box_inst(0, 0, 9, 1, 0.8)};
+    fpf_eval_instance g2[2] = {box_inst(0, 5, 10, 10, 0), box_inst(30, 5, 10, 10, 0)};
+    fpf_eval *ev;
+    fpf_eval_match_stats m;
+    fpf_eval_counts per[3];
+    CHECK(fpf_eval_init(NULL, &ev) == FPF_EVAL_OK);
+    CHECK(fpf_eval_add_image(ev, g, 2, d, 2) == FPF_EVAL_OK);   /* 2 TP at 0.5 */
+    CHECK(fpf_eval_add_image(ev, g2, 2, NULL, 0) == FPF_EVAL_OK); /* 2 FN */
+    CHECK(fpf_eval_add_image(ev, NULL, 0, d, 1) == FPF_EVAL_OK);  /* 1 FP */
+    CHECK(fpf_eval_matching(ev, FPF_EVAL_BBOX, 0.5, FPF_EVAL_NO_FLOOR, &m, per) == FPF_EVAL_OK);
+    CHECK(m.tp == 2 && m.fp == 1 && m.fn == 2 && m.n_gt == 4 && m.n_dt == 3);
+    CHECK(per[0].tp == 2 && per[1].fn == 2 && per[1].tp == 0 && per[2].fp == 1);
+    /* pooled, not a mean of per-image ratios: 2/(2+1+2), 2*2/(4+1+2), 2/3, 2/4 */
+    CHECK_NEAR(m.accuracy, 0.4, 1e-15);
+    CHECK_NEAR(m.f1, 4.0 / 7, 1e-15);
+    CHECK_NEAR(m.precision, 2.0 / 3, 1e-15);
+    CHECK_NEAR(m.recall, 0.5, 1e-15);
+    /* floor 0.85 drops B (0.8): image 1 keeps A, which matches one GT */
+    CHECK(fpf_eval_matching(ev, FPF_EVAL_BBOX, 0.5, 0.85, &m, per) == FPF_EVAL_OK);
+    CHECK(per[0].tp == 1 && per[0].fp == 0 && per[0].fn == 1);
+    CHECK(m.tp == 1 && m.fp == 1 && m.fn == 3 && m.n_dt == 2);
+    fpf_eval_free(ev);
+}
+
+TEST(matching_follows_augmenting_chains) {
+    /* IoU rows A B C D (rank order) x columns G1 G2 G3. Greedy in row order would
+       give A-G1 and then strand B; the maximum moves A to G2, then C to G3:
+       A-G2, B-G1, C-G3, D (only G3) left over. */
+    static const double iou[4 * 3] = {0.9, 0.6, 0.0,
+                                      0.8, 0.0, 0.0,
+                                      0.0, 0.7, 0.55,
+                                      0.0, 0.0, 0.52};
+    unsigned char use[4] = {1, 1, 1, 1};
+    size_t w[4 * 4 + 2 * 3 + 3 + 12];
+    CHECK(fpf_eval__max_matching(iou, use, 4, 3, 0.5, w) == 3);
+    CHECK(fpf_eval__max_matching(iou, use, 4, 3, 0.56, w) == 2); /* G3 edges gone */
+    CHECK(fpf_eval__max_matching(iou, use, 4, 3, 0.95, w) == 0);
+    CHECK(fpf_eval__max_matching(iou, use, 4, 3, 0.0, w) == 3);  /* every pair, as StarDist at 0 */
+    use[0] = 0;                                                  /* without A: B-G1, C-G2, D-G3 */
+    CHECK(fpf_eval__max_matching(iou, use, 4, 3, 0.5, w) == 3);
+    use[3] = 0;                                                  /* and without D: C takes one */
+    CHECK(fpf_eval__max_matching(iou, use, 4, 3, 0.5, w) == 2);
+}
+
+/* brute force: the largest matching over subsets of GT columns (bitmask DP over rows) */
+static size_t brute_matching(const double *iou, const unsigned char *use, size_t nd, size_t ng, double t) {
+    size_t best[1 << 6], d, g, mask, out = 0;
+    unsigned char seen[1 << 6];
+    memset(seen, 0, sizeof seen);
+    seen[0] = 1; best[0] = 0;
+    for (d = 0; d < nd; d++)                   /* rows in order; each may take one free column */
+        for (mask = (size_t)1 << ng; mask-- > 0;) {
+            if (!seen[mask] || !use[d]) continue;
+            for (g = 0; g < ng; g++)
+                if (!(mask >> g & 1) && iou[d * ng + g] >= t) {
+                    size_t m2 = mask | (size_t)1 << g;
+                    if (!seen[m2] || best[m2] < best[mask] + 1) { seen[m2] = 1; best[m2] = best[mask] + 1; }
+                }
+        }
+    for (mask = 0; mask < (size_t)1 << ng; mask++) if (seen[mask] && best[mask] > out) out = best[mask];
+    return out;
+}
+
+TEST(matching_equals_brute_force_on_random_cases) {
+    unsigned long long x = 12345;
+    int trial, bad = 0;
+    for (trial = 0; trial < 3000; trial++) {
+        double iou[7 * 6];
+        unsigned char use[7];
+        size_t w[4 * 7 + 2 * 6 + 3 + 42], nd, ng, k;
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        nd = (size_t)(x >> 33) % 8; ng = (size_t)(x >> 45) % 7;
+        for (k = 0; k < nd * ng; k++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            iou[k] = (x >> 40) % 3 ? 0.0 : (double)((x >> 20) % 100) / 100;  /* sparse, dense ties */
+        }
+        for (k = 0; k < nd; k++) { x = x * 6364136223846793005ull + 1; use[k] = (x >> 50) % 5 != 0; }
+        if (fpf_eval__max_matching(iou, use, nd, ng, 0.3, w) != brute_matching(iou, use, nd, ng, 0.3)) bad++;
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
+TEST(cli_max_dets_and_match_iou) {
+    uint16_t gt[8] = {1, 1, 0, 2, 1, 1, 0, 2}, dt[8] = {3, 3, 0, 0, 3, 3, 0, 0};
+    char *out;
+    if (!exists(CLI)) SKIP("build/fpf_eval not built");
+    mkdir(TMP "/mg", 0755); mkdir(TMP "/md", 0755);
+    write_pgm16(TMP "/mg/a.pgm", gt, 4, 2);
+    write_pgm16(TMP "/md/a.pgm", dt, 4, 2);
+    CHECK(sh(CLI " --gt-labels " TMP "/mg --dt-labels " TMP "/md --max-dets 1000 --match-iou 0.5,0.7 --json > "
+             TMP "/m.txt") == 0);
+    out = slurp(TMP "/m.txt");
+    /* label 3 equals GT 1 (IoU 1), GT 2 is missed: TP 1, FP 0, FN 1, accuracy 1/2, F1 2/3 */
+    CHECK(out && strstr(out, "\"matching\": [{\"iou\": 0.5, \"tp\": 1, \"fp\": 0, \"fn\": 1, \"precision\": 1, "
+                             "\"recall\": 0.5, \"accuracy\": 0.5, \"f1\": 0.66666666666666663}"));
+    CHECK(out && strstr(out, "{\"iou\": 0.69999999999999996, \"tp\": 1"));
+    free(out);
+    CHECK(sh(CLI " --gt-labels " TMP "/mg --dt-labels " TMP "/md --max-dets 1000 --match-iou 0.5 > " TMP "/m.txt") == 0);
+    out = slurp(TMP "/m.txt");
+    CHECK(out && strstr(out, "top 1000 per image") && strstr(out, "AR@1000 0.50:0.95"));
+    CHECK(out && strstr(out, "accuracy @ IoU 0.50") && strstr(out, "TP/FP/FN @ IoU 0.50"));
+    free(out);
+    CHECK(sh(CLI " --gt-labels " TMP "/mg --dt-labels " TMP "/md --max-dets 0 > /dev/null 2>&1") == 2);
+    CHECK(sh(CLI " --gt-labels " TMP "/mg --dt-labels " TMP "/md --max-dets 2.5 > /dev/null 2>&1") == 2);
+    CHECK(sh(CLI " --gt-labels " TMP "/mg --dt-labels " TMP "/md --match-iou 0.5,1.5 > /dev/null 2>&1") == 2);
+    CHECK(sh(CLI " --gt-labels " TMP "/mg --dt-labels " TMP "/md --match-iou , > /dev/null 2>&1") == 2);
+}
+
 int main(void) {
     mkdir("build", 0755); mkdir("build/tests", 0755); mkdir(TMP, 0755);
     RUN(iou_thresholds_are_numpy_linspace);
@@ -668,5 +926,14 @@ int main(void) {
     RUN(cli_label_dirs_match_golden);
     RUN(library_matches_golden_on_label_images);
     RUN(cli_errors_are_one_line);
+    RUN(cli_refuses_out_of_range_numbers);
+    RUN(max_dets_keeps_top_n);
+    RUN(max_dets_1000_keeps_more_than_100);
+    RUN(matching_is_maximum_not_greedy);
+    RUN(matching_threshold_is_inclusive);
+    RUN(matching_pools_images_and_honours_floor);
+    RUN(matching_follows_augmenting_chains);
+    RUN(matching_equals_brute_force_on_random_cases);
+    RUN(cli_max_dets_and_match_iou);
     return harness_summary("eval");
 }

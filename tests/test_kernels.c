@@ -20,8 +20,8 @@ static fpf__conv make_conv(float *w, float *b, int kh, int cin, int cout) {
 static float frand(uint32_t *s) { *s = *s * 1664525u + 1013904223u; return (float)(*s >> 8) / 16777216.0f * 2.0f - 1.0f; }
 
 /* Every kernel row this CPU runs (scalar, AVX2, AVX-512, NEON) against its reference twin, bit
-   for bit: the scalar kernel against fpf__conv2d__ref, the FMA kernels against
-   fpf__conv2d__ref_fused. Weights are packed as the loader packs them. */
+   for bit: the scalar kernel against fpf__f32_conv__ref, the FMA kernels against
+   fpf__f32_conv__ref_fused. Weights are packed as the loader packs them. */
 static int conv_matches_ref_isa(const fpf__kernels *K, int h, int w, int cin, int cout, int k, int stride,
                                 int relu, int with_res, int accumulate) {
     int oh = (h + 2 * ((k - 1) / 2) - k) / stride + 1, ow = (w + 2 * ((k - 1) / 2) - k) / stride + 1, ok;
@@ -33,7 +33,7 @@ static int conv_matches_ref_isa(const fpf__kernels *K, int h, int w, int cin, in
     float *packed = (float *)malloc(fpf__packed_floats(&kk) * 4);
     fpf__conv_args a;
     fpf__runner r;
-    fpf__map rm = fpf__mk(res, oh, ow, cout);
+    fpf__map rm = with_res == 2 ? fpf__mk(res, (oh + 1) / 2, (ow + 1) / 2, cout) : fpf__mk(res, oh, ow, cout);
     for (i = 0; i < ni; i++) in[i] = frand(&seed);
     for (i = 0; i < nw; i++) wt[i] = frand(&seed);
     for (i = 0; i < (size_t)cout; i++) b[i] = frand(&seed);
@@ -42,13 +42,15 @@ static int conv_matches_ref_isa(const fpf__kernels *K, int h, int w, int cin, in
     kp = kk; kp.w = NULL; kp.wp = packed; kp.pstride = fpf__rows(&kk) * 16;
     memset(&a, 0, sizeof a);
     a.in = fpf__mk(in, h, w, cin); a.stride = stride; a.pad = (k - 1) / 2;
-    a.relu = relu; a.accumulate = accumulate; a.res = with_res ? &rm : NULL; a.res_shift = 0;
+    a.flags = (relu ? FPF__RELU : 0) | (accumulate ? FPF__ACCUMULATE : 0) |
+              (with_res == 2 ? FPF__RESIDUAL_UP2 : with_res ? FPF__RESIDUAL : 0); /* 2: half-size residual */
+    a.res = with_res ? &rm : NULL;
     memset(&r, 0, sizeof r);
     r.kern = K;
     a.k = &kp; a.out = fpf__mk(o1, oh, ow, cout);
     fpf__conv2d(&r, &a);
     a.k = &kk; a.out = fpf__mk(o2, oh, ow, cout);
-    if (K->fused) fpf__conv2d__ref_fused(&a); else fpf__conv2d__ref(&a);
+    if (K->fused) fpf__f32_conv__ref_fused(&a); else fpf__f32_conv__ref(&a);
     ok = memcmp(o1, o2, no * 4) == 0;
     if (!ok) printf("  %s differs at %dx%d cin %d cout %d k %d s %d\n", fpf_isa_name(K->isa), h, w, cin, cout, k, stride);
     free(in); free(wt); free(b); free(o1); free(o2); free(res); free(packed);
@@ -90,6 +92,7 @@ TEST(conv_tiled_equals_ref_on_odd_shapes) {
     CHECK(conv_matches_ref(3, 14, 24, 48, 3, 1, 1, 1));  /* a mask-head row: 14 = 8 + 6; the 16-channel tail at 6 px */
     CHECK(conv_matches_ref(2, 17, 5, 32, 3, 1, 1, 0));   /* 17 = 8 + 8 + 1 */
     CHECK(conv_matches_ref(1, 3, 300, 2, 1, 1, 0, 0));   /* dense-like: one row, long cin, 2 outputs */
+    CHECK(conv_matches_ref(7, 9, 8, 40, 1, 1, 0, 2));    /* FPN lateral: + a half-size map upsampled ×2 */
 }
 
 TEST(deconv_equals_ref) { /* every kernel row; the reference multiply-adds match its fusion */
@@ -103,6 +106,7 @@ TEST(deconv_equals_ref) { /* every kernel row; the reference multiply-adds match
     for (i = 0; i < 9; i++) b[i] = frand(&seed);
     fpf__pack(wt, fpf__rows(&k), cout, packed);
     kp = k; kp.wp = packed; kp.pstride = fpf__rows(&k) * 16;
+    kp.w = NULL; /* as after in-place packing: the kernels must not touch w (repro #2: UBSan) */
     for (isa = FPF_ISA_SCALAR; isa <= FPF_ISA_NEON; isa++) {
         fpf__runner r;
         const fpf__kernels *K = fpf__kernels_for((fpf_isa)isa);
@@ -117,8 +121,8 @@ TEST(deconv_equals_ref) { /* every kernel row; the reference multiply-adds match
                 fpf__conv_args a;
                 tap.kh = tap.kw = 1; tap.w = wt + (size_t)ab * cin * cout;
                 memset(&a, 0, sizeof a);
-                a.k = &tap; a.in = fpf__mk(in, h, w, cin); a.out = fpf__mk(tmp, h, w, cout); a.stride = 1; a.relu = 1;
-                fpf__conv2d__ref_fused(&a);
+                a.k = &tap; a.in = fpf__mk(in, h, w, cin); a.out = fpf__mk(tmp, h, w, cout); a.stride = 1; a.flags = FPF__RELU;
+                fpf__f32_conv__ref_fused(&a);
                 for (y = 0; y < h; y++)
                     for (x = 0; x < w; x++)
                         for (o = 0; o < cout; o++)

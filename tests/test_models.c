@@ -66,14 +66,14 @@ static double ap50_of(const char *path, const uint16_t *gt, int *n_det, int *n_g
     if (fpf_eval_labels_from_image(&g, gt, 2, SCENE_W, SCENE_H, NULL) != FPF_EVAL_OK) goto done;
     if (fpf_eval_labels_from_image(&d, lab, 2, SCENE_W, SCENE_H, NULL) != FPF_EVAL_OK) goto done;
     for (i = 0; i < d.n; i++) d.inst[i].score = out->cells[d.values[i] - 1].score;
-    if (fpf_eval_create(&ev, NULL) != FPF_EVAL_OK) goto done;
+    if (fpf_eval_init(NULL, &ev) != FPF_EVAL_OK) goto done;
     if (fpf_eval_add_image(ev, g.inst, g.n, d.inst, d.n) != FPF_EVAL_OK) goto done;
     if (fpf_eval_summarize(ev, FPF_EVAL_SEGM, &sum) != FPF_EVAL_OK) goto done;
     ap = sum.ap50;
     *n_det = (int)d.n;
     *n_gt = (int)g.n;
 done:
-    if (ev) fpf_eval_destroy(ev);
+    if (ev) fpf_eval_free(ev);
     fpf_eval_labels_free(&g, NULL);
     fpf_eval_labels_free(&d, NULL);
     fpf_session_free(s);

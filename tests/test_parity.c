@@ -18,8 +18,8 @@
  *   boxes (anchors, rpn_rois, detections): max |c − r| <= 1e-5 (normalized coordinates)
  *   final pixel boxes and class ids: identical; scores <= 1e-5; masks: IoU >= 0.999 each.
  *
- * Near-ties (spec §15: "identical index sets, except where the reference score gap or the IoU's
- * distance from its threshold is below" a small epsilon; CONTRACT.md §7). Results that agree to the
+ * Near-ties (§15 of docs/ARCHITECTURE.md: index sets equal, except where the reference's score gap or
+ * an IoU's distance from its threshold is below a small epsilon; CONTRACT.md §7). Results that agree to the
  * tolerances above can still fall on different sides of a discrete decision. Only these may
  * differ; each is counted, printed (-v names every one) and bounded:
  *   proposals: rpn_rois are matched row by row, each C row to a reference row with the same box
@@ -824,6 +824,7 @@ static int run_fixture(const char *path, const char *model_path, int verbose) {
     void *file;
     int i, bad = 0;
     if (fpt_load(path, &fx) != 0) { printf("  cannot read %s\n", path); return 1; }
+    if (!fpt_records_aligned(&fx)) { printf("  %s: records not aligned for typed loads\n", path); fpt_free(&fx); return 1; }
     meta_str(&fx, "meta.config", cfgname, sizeof cfgname);
     meta_str(&fx, "meta.variant", vname, sizeof vname);
     hw = fpt_find(&fx, "meta.hw"); seed = fpt_find(&fx, "meta.seed"); nseed = fpt_find(&fx, "meta.nucleus_seed");

@@ -8,12 +8,14 @@
 #define FPF_POST_IMPLEMENTATION
 #define FPF_IMAGE_IMPLEMENTATION
 #define FPF_EVAL_IMPLEMENTATION
+#define FPF_COCO_IMPLEMENTATION
 #define FPF_RESULTS_IMPLEMENTATION
 #define FPF_SYNTH_IMPLEMENTATION
 #include "fpf.h"
 #include "fpf_post.h"
 #include "fpf_image.h"
 #include "fpf_eval.h"
+#include "fpf_coco.h"
 #include "fpf_results.h"
 #include "fpf_synth.h"
 #include "harness.h"
@@ -349,7 +351,7 @@ TEST(segment_outputs_read_back) {
     CHECK_NEAR(s1, s2, 1e-12);
 }
 
-/* Bad option values: one error line, exit 1, nothing written. */
+/* Bad option values: one error line, exit 2 (a bad command line), nothing written. */
 TEST(segment_rejects_bad_options) {
     static const char *bad[] = {"--post maybe", "--post 14", "--pixel-size -1", "--reporter-threshold median",
                                 "--infected-min-area 0", "--post-set open_radius=-1", "--post-set nothing=1"};
@@ -358,7 +360,7 @@ TEST(segment_rejects_bad_options) {
     for (i = 0; i < sizeof bad / sizeof *bad; i++) {
         snprintf(cmd, sizeof cmd, "build/fpf_segment --model weights/models/fpf_add.fpf --cell x.tif --out %s/bad %s "
                  "2>/dev/null", g_dir, bad[i]);
-        CHECK_MSG(sh(cmd) == 1, "%s", bad[i]);
+        CHECK_MSG(sh(cmd) == 2, "%s", bad[i]);   /* a bad command line: exit 2 */
     }
 }
 

@@ -4,6 +4,10 @@
 #include "fpf_image.h"
 #define FPF_SYNTH_IMPLEMENTATION
 #include "fpf_synth.h"
+#define FPF_EVAL_IMPLEMENTATION
+#include "fpf_eval.h"
+#define FPF_COCO_IMPLEMENTATION
+#include "fpf_coco.h"
 #include "harness.h"
 
 #include <stdlib.h>
@@ -109,32 +113,6 @@ TEST(full_field_statistics) {
     CHECK(total > 40);
 }
 
-TEST(rle_string_roundtrip) {
-    uint32_t counts[200], *back = NULL;
-    long n = 200, m, i;
-    char *s;
-    uint32_t r = 7;
-    for (i = 0; i < n; i++) {
-        r = r * 1664525u + 1013904223u;
-        counts[i] = i % 7 == 0 ? (r >> 8) : (r >> 26); /* large and small, rising and falling */
-    }
-    counts[1] = 0;
-    s = fpfs_rle_string(counts, n);
-    CHECK(s != NULL);
-    m = fpfs_rle_parse(s, &back);
-    CHECK_EQ_INT(m, n);
-    CHECK(back && memcmp(back, counts, sizeof counts) == 0);
-    free(s);
-    free(back);
-    /* pycocotools' string for counts [0, 3, 1, 2] (x - counts[i-2] from the 3rd on) */
-    {
-        uint32_t c4[4] = {0, 3, 1, 2};
-        s = fpfs_rle_string(c4, 4);
-        CHECK(s && strcmp(s, "031O") == 0);
-        free(s);
-    }
-}
-
 /* ---- the CLI ------------------------------------------------------------------------- */
 
 static int run(const char *cmd) {
@@ -179,74 +157,53 @@ TEST(cli_same_seed_identical_files) {
     }
 }
 
-/* Minimal reader for our own COCO output: the n-th annotation's fields. */
-typedef struct ann { int label, cell_label, bbox[4]; long area; uint32_t *counts; long ncounts; } ann;
+/* One annotation of our own COCO output, read with examples/fpf_coco.h (a strict JSON reader). */
+typedef struct ann { int label, cell_label, bbox[4]; long area; fpf_eval_rle rle; } ann;
 
-static const char *next_ann(const char *p, ann *a) {
-    const char *q = strstr(p, "\"label\": ");
-    if (!q) return NULL;
+static int read_ann(const fpfc_json *o, ann *a) {
+    const fpfc_json *bb = fpfc_json_get(o, "bbox");
+    long long v;
+    char err[256];
+    int k;
     memset(a, 0, sizeof *a);
-    a->label = atoi(q + 9);
-    {
-        const char *cl = strstr(q, "\"cell_label\": "), *seg = strstr(q, "\"counts\": ");
-        if (cl && seg && cl < seg) a->cell_label = atoi(cl + 14);
-        if (!seg) return NULL;
-        seg += 10;
-        if (*seg == '"') {
-            const char *e = strchr(seg + 1, '"');
-            char *s = (char *)malloc((size_t)(e - seg));
-            memcpy(s, seg + 1, (size_t)(e - seg - 1));
-            s[e - seg - 1] = 0;
-            { /* JSON unescape: '\\' (92) is in COCO's alphabet */
-                char *r = s, *o = s;
-                while (*r) { if (*r == '\\' && r[1]) r++; *o++ = *r++; }
-                *o = 0;
-            }
-            a->ncounts = fpfs_rle_parse(s, &a->counts);
-            free(s);
-            q = e;
-        } else {
-            char *end;
-            const char *e = strchr(seg, ']');
-            a->counts = (uint32_t *)malloc(sizeof(uint32_t) * (size_t)(e - seg));
-            seg++;
-            while (seg < e) {
-                a->counts[a->ncounts++] = (uint32_t)strtoul(seg, &end, 10);
-                seg = end;
-                while (*seg == ',' || *seg == ' ') seg++;
-            }
-            q = e;
-        }
+    if (fpfc_json_int(fpfc_json_get(o, "label"), &v)) return -1;
+    a->label = (int)v;
+    if (!fpfc_json_int(fpfc_json_get(o, "cell_label"), &v)) a->cell_label = (int)v;
+    if (fpfc_json_int(fpfc_json_get(o, "area"), &v)) return -1;
+    a->area = (long)v;
+    if (!bb || bb->t != FPFC_ARR || bb->n != 4) return -1;
+    for (k = 0; k < 4; k++) {
+        if (fpfc_json_int(&bb->items[k], &v)) return -1;
+        a->bbox[k] = (int)v;
     }
-    q = strstr(q, "\"area\": ");
-    a->area = atol(q + 8);
-    q = strstr(q, "\"bbox\": [");
-    sscanf(q + 9, "%d, %d, %d, %d", &a->bbox[0], &a->bbox[1], &a->bbox[2], &a->bbox[3]);
-    return q + 9;
+    if (fpfc_read_rle(fpfc_json_get(o, "segmentation"), &a->rle, "annotation", err, sizeof err)) {
+        printf("  %s\n", err);
+        return -1;
+    }
+    return 0;
 }
 
 /* Decode each annotation and compare it with the label image pixel by pixel. */
 static int coco_matches(const char *json_path, const char *labels_path, const char *map_csv, int *nann) {
-    unsigned char *js;
-    size_t n;
-    char err[256];
+    char err[1024];
     fpfi_image lab;
-    const char *p;
+    fpfc_json root;
+    const fpfc_json *anns;
     ann a;
     int ok = 1;
     long covered = 0, nonzero = 0;
-    size_t i;
+    size_t i, j;
     *nann = 0;
-    if (fpfi_load_file(json_path, &js, &n, err, sizeof err)) { printf("  %s\n", err); return 0; }
-    js = (unsigned char *)realloc(js, n + 1);
-    js[n] = 0;
-    if (fpfi_read(labels_path, 0, 0, &lab, err, sizeof err)) { printf("  %s\n", err); free(js); return 0; }
-    p = strstr((const char *)js, "\"annotations\"");
-    while (p && ok && (p = next_ann(p, &a)) != NULL) {
+    if (fpfc_json_parse_file(json_path, &root, err, sizeof err)) { printf("  %s\n", err); return 0; }
+    if (fpfi_read(labels_path, 0, 0, &lab, err, sizeof err)) { printf("  %s\n", err); fpfc_json_free(&root); return 0; }
+    anns = fpfc_json_get(&root, "annotations");
+    if (!anns || anns->t != FPFC_ARR) ok = 0;
+    for (j = 0; ok && j < anns->n; j++) {
         long run, k, pos = 0, area = 0;
         int x0 = lab.w, y0 = lab.h, x1 = -1, y1 = -1;
-        for (run = 0; run < a.ncounts && ok; run++)
-            for (k = 0; k < (long)a.counts[run]; k++, pos++) {
+        if (read_ann(&anns->items[j], &a)) { printf("  annotation %zu unreadable\n", j); ok = 0; break; }
+        for (run = 0; run < (long)a.rle.m && ok; run++)
+            for (k = 0; k < (long)a.rle.counts[run]; k++, pos++) {
                 int x = (int)(pos / lab.h), y = (int)(pos % lab.h); /* column-major */
                 int in = run % 2 == 1, v = ((uint16_t *)lab.pixels)[(size_t)y * lab.w + x];
                 if (pos >= (long)lab.w * lab.h || in != (v == a.label)) { ok = 0; break; }
@@ -272,13 +229,13 @@ static int coco_matches(const char *json_path, const char *labels_path, const ch
             if (!found) { printf("  nucleus %d: cell_label disagrees with CSV\n", a.label); ok = 0; }
         }
         covered += area;
-        free(a.counts);
+        fpf_eval_rle_free(&a.rle, NULL);
         (*nann)++;
     }
     for (i = 0; i < (size_t)lab.w * lab.h; i++) nonzero += ((uint16_t *)lab.pixels)[i] != 0;
     if (covered != nonzero) { printf("  masks cover %ld pixels, labels %ld\n", covered, nonzero); ok = 0; }
     fpfi_free(&lab);
-    free(js);
+    fpfc_json_free(&root);
     return ok;
 }
 
@@ -307,6 +264,13 @@ TEST(cli_coco_agrees_with_labels) {
         while (f && fgets(line, sizeof line, f)) ncsv++;
         if (f) fclose(f);
         CHECK_EQ_INT(ncsv - 1, nann); /* header + one line per nucleus */
+    }
+    if (access("build/fpf_eval", X_OK) == 0) { /* repro #12: fpf_eval reads fpf_synth's ground truth */
+        FILE *f;
+        snprintf(j, sizeof j, "%s/empty.json", tmpdir);
+        if ((f = fopen(j, "w"))) { fputs("[]\n", f); fclose(f); }
+        snprintf(cmd, sizeof cmd, "build/fpf_eval --gt %s/coco0/cells_coco.json --dt %s --json > /dev/null", tmpdir, j);
+        CHECK(run(cmd));
     }
 }
 
@@ -340,7 +304,6 @@ int main(void) {
     RUN(same_seed_same_scene);
     RUN(ground_truth_consistent);
     RUN(full_field_statistics);
-    RUN(rle_string_roundtrip);
     RUN(cli_same_seed_identical_files);
     RUN(cli_coco_agrees_with_labels);
     RUN(cli_clustered_crops_touch);

@@ -5,7 +5,7 @@
     options: --work DIR (default build/check_convert)  --only NAME[,NAME]  --skip-parity  --skip-refusals  --keep
              --parity-bin PATH (another build of tests/test_parity.c, e.g. one compiled with -DFPF_NO_SIMD)
 
-1. Writer identity: weights/fpf_write.py and the C writer (build/fpf_mkmodel, tests/fpf_seeded.h) give
+1. Writer identity: weights/fpf_write.py and the C writer (build/fpf_mkmodel, examples/fpf_seeded.h) give
    byte-identical .fpf files from the same seeded raw tensors, tiny config, all five variants.
 2. Parity, the seven published files at the paper configuration: for each, seeded raw tensors are written as
    a Keras 2.x weights file (weights/keras_layout.py; the forms vary: nested, flat, other prefixes, model.save's

@@ -4,7 +4,7 @@
     /usr/bin/python3 weights/convert_keras.py IN.h5 OUT.fpf [--variant auto|cores|without_nucleus|with_nucleus|fpf_add|fpf_concat]
     /usr/bin/python3 weights/convert_keras.py pretrained_grayscale_resnet.h5 OUT.fpf --untrained-heads --variant fpf_add [--seed N]
 
-Needs only Debian's python3-h5py and python3-numpy. Spec: shared/design/fpf_architecture.md sections 0.1 and 12.
+Needs only Debian's python3-h5py and python3-numpy. Spec: docs/ARCHITECTURE.md sections 0.1 and 12.
 
 What it reads: the Keras 2.x `save_weights` layout (root attribute `layer_names`, or the same inside a
 `model_weights` group as model.save writes it; attributes split into `layer_names0`, `layer_names1`, ... are
@@ -31,7 +31,7 @@ back and verified. Sanity checks (spec 2.3), reported as warnings only:
   - every model: the head BNs (mrcnn_class_bn*, mrcnn_mask_bn*) hold their initial values, mean 0, var 1.
 
 Conversion is exact: the arrays are copied bit for bit; each BatchNorm is folded into the conv before it in
-float64 and rounded once to float32 (as tests/fpf_seeded.h does); the mask deconv kernel goes from Keras'
+float64 and rounded once to float32 (as examples/fpf_seeded.h does); the mask deconv kernel goes from Keras'
 (kh, kw, out, in) to the .fpf [kh, kw, in, out].
 
 The backbone-only file (pretrained_grayscale_resnet): refused by default, because it has no FPN, RPN or

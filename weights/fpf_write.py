@@ -1,7 +1,7 @@
 """Write and read fpf model files (.fpf, format version 1 of fpf.h) from raw Keras-named tensors.
 
 Pure Python 3 + numpy (Debian's python3-numpy); no h5py, no torch. The output is byte-identical to the
-C writer of tests/fpf_seeded.h for the same raw tensors (weights/check_convert.py tests that).
+C writer of examples/fpf_seeded.h for the same raw tensors (weights/check_convert.py tests that).
 
     import sys; sys.path.insert(0, 'weights')
     import fpf_write

@@ -88,3 +88,24 @@ convert-published:
 
 .PHONY: check-convert check-convert-quick convert-published
 # --- end converter (#5) ---
+
+# --- real data (#12): weights/train/README.md "Real data" ---
+#   make real-split             the fixed validation split of dsb2018_train_fluo -> build/real_data/{train,val}
+#   make real-semi              semi-synthetic examples (real nuclei, rendered cells) -> build/real_data/semi
+#   make train-real             the whole real-data schedule, resumable (hours: see the README)
+#   make measure-real MODEL=M   a nucleus model on dsb2018_test_fluo (AP, accuracy, F1; 1000 detections)
+real-split:
+	$(PY) weights/train/real.py split
+
+real-semi:
+	$(PY) weights/train/real.py semi --count 8
+
+train-real: build/fpf_synth build/fpf_segment build/fpf_eval
+	@mkdir -p build/real
+	sh weights/train/schedule_real.sh 2>&1 | tee -a build/real/schedule.log
+
+MODEL ?= weights/models/cores.fpf
+measure-real: build/fpf_segment build/fpf_eval
+	$(PY) weights/train/measure_real.py --model $(MODEL) --threads $(TRAIN_THREADS)
+
+.PHONY: real-split real-semi train-real measure-real

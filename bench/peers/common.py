@@ -102,7 +102,7 @@ def _own_s():
 
 class Foreign(object):
     """Foreign load (cores) during an interval: busy CPU time of the whole machine minus this process's
-    own CPU time, over the wall time (performance_anchors.md, runner.py)."""
+    own CPU time, over the wall time."""
 
     def start(self):
         self.b, self.o, self.t = _busy_s(), _own_s(), time.perf_counter()

@@ -14,7 +14,7 @@ Writes into --out-dir:
   cell.f32, nucleus.f32   the molded inputs (float32, NCHW)
   manifest.json   input names/files/shapes, the output names, and torch's values to check ORT against
                   (sum of rpn_bbox; N0 of WholeNet).
-Identity nodes on shared initializers (torch 1.13 exporter) are removed (performance_anchors.md, trap 6).
+Identity nodes on shared initializers (torch 1.13 exporter) are removed (a known exporter trap).
 """
 import argparse
 import json

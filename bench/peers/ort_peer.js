@@ -5,7 +5,7 @@
 //
 // The package is found under --ort-dir (default: build/bench, where `make bench` installs it with
 // ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node). Session options follow
-// shared/design/performance_anchors.md: CPU EP, intraOpNumThreads = --threads, interOpNumThreads 1,
+// the usual single-process CPU set-up: CPU EP, intraOpNumThreads = --threads, interOpNumThreads 1,
 // graphOptimizationLevel 'all', sequential execution. Load time = InferenceSession.create.
 // --profile-runs K: afterwards, a second session with enableProfiling runs 1 + K times; the kernel
 // times of the last K are summed per stage (node names carry the torch module scopes of

@@ -1,6 +1,7 @@
 """Independent Python/PyTorch reference of FPF (Feature Pyramid Fusion) Mask R-CNN inference.
 
-Written from shared/design/fpf_architecture.md (the spec) and weights/reference/CONTRACT.md only,
+Written from the project's inference spec (its rules and section numbers: docs/ARCHITECTURE.md) and
+weights/reference/CONTRACT.md only,
 never from the C code. Decisions where spec/contract were open or wrong: NOTES.md.
 
 How to run (always with /usr/bin/python3, the interpreter that has numpy + torch):

@@ -26,6 +26,8 @@ def export(ckpt, out):
     model, ck = train.load_model_from_ckpt(ckpt)
     raw = {k: np.asarray(v, np.float32) for k, v in model.raw_state().items()}
     cfg = ck['args'].get('config', 'tiny')
+    if ck['args'].get('fpf_config'):    # issue #12: anchors, proposals, detections of a real-data model
+        cfg = dict(ck['args']['fpf_config'], base=cfg)
     n = fpf_write.write_fpf(out, model.variant, raw, config=cfg)
     return n, ck
 

@@ -280,7 +280,24 @@ def main(argv=None):
                     help='positive ROIs per image that get the mask loss (random subset; 0 = all, as matterport)')
     ap.add_argument('--ckpt-every', type=int, default=50)
     ap.add_argument('--log-every', type=int, default=10)
+    # issue #12: real data (weights/train/real.py) and the dense-field configuration stored in the exported .fpf
+    ap.add_argument('--real', help='dsb2018_train_fluo folder: cores trains on its train split, the cell '
+                                   'variants on semi-synthetic fields around its nuclei mixed with --data')
+    ap.add_argument('--semi', type=float, default=0.5, help='--real cell variants: share of semi-synthetic fields')
+    ap.add_argument('--crop', type=int, default=256, help='--real: training crop (multiple of 64)')
+    ap.add_argument('--anchor-scales', type=lambda v: [float(x) for x in v.split(',')],
+                    help='five anchor sizes on P2..P6 (default 32,64,128,256,512)')
+    ap.add_argument('--infer-post-nms', type=int, help='post_nms_rois of the exported model (default 500)')
+    ap.add_argument('--infer-max-dets', type=int, help='det_max_instances of the exported model (default 200)')
+    ap.add_argument('--keep-every', type=int, default=0, help='also keep OUT/ckpt_ITER.pt every N iterations '
+                                                              '(model choice on the validation split)')
     args = ap.parse_args(argv)
+    if args.anchor_scales:
+        if len(args.anchor_scales) != 5:
+            ap.error('--anchor-scales needs 5 values')
+        fpf_ref.ANCHOR_SCALES = tuple(args.anchor_scales)
+    args.fpf_config = {k: v for k, v in (('anchor_scales', args.anchor_scales), ('post_nms_rois', args.infer_post_nms),
+                                         ('det_max_instances', args.infer_max_dets)) if v}
     torch.set_num_threads(args.threads)
     fastops.apply()
     os.makedirs(args.out, exist_ok=True)
@@ -293,8 +310,17 @@ def main(argv=None):
         logf.write(line + '\n')
         logf.flush()
 
-    D.generate(args.data, args.count, args.size)
-    data = D.load_set(args.data, args.data.rstrip('/') + '.npz')
+    data = None
+    if not (args.real and (args.variant == 'cores' or args.semi >= 1)):
+        D.generate(args.data, args.count, args.size)
+        data = D.load_set(args.data, args.data.rstrip('/') + '.npz')
+    if args.real:
+        import real
+
+    def sampler_for(rng_, aug):
+        if args.real:
+            return real.make_sampler(args, args.variant, rng_, data)
+        return D.Sampler(data, args.variant, rng_, args.weighted, aug)
     rng = np.random.RandomState(args.seed)
     torch.manual_seed(args.seed)
     cfg = seeded.CONFIGS[args.config]
@@ -318,7 +344,7 @@ def main(argv=None):
             core_model = load_nucleus(args.nucleus, cfg)
             model.core.load_state_dict(core_model.tower.state_dict())
             skip = [m for m in model.core.modules() if isinstance(m, fpf_ref.KBN)]
-        sampler0 = D.Sampler(data, args.variant, np.random.RandomState(args.seed + 1000), args.weighted)
+        sampler0 = sampler_for(np.random.RandomState(args.seed + 1000), 'basic')
         hook = BNInit(model, skip)
         with torch.no_grad():
             forward_losses(model, sampler0.get(), np.random.RandomState(0), args)
@@ -335,7 +361,7 @@ def main(argv=None):
         opt.load_state_dict(ck['opt'])
     log('%d trainable parameters, %d iterations, lr %g, threads %d' %
         (sum(p.numel() for p in params), args.iters, args.lr, args.threads))
-    sampler = D.Sampler(data, args.variant, rng, args.weighted, args.aug)
+    sampler = sampler_for(rng, args.aug)
     acc, t0, last_ck = {}, time.time(), time.time()
     it = it0
     while it < args.iters:
@@ -362,6 +388,8 @@ def main(argv=None):
         if it % args.ckpt_every == 0 or it == args.iters or time.time() - last_ck > 300:
             save_ckpt(ckpt, model, opt, it, rng, hist, args)
             last_ck = time.time()
+        if args.keep_every and it % args.keep_every == 0:
+            save_ckpt(os.path.join(args.out, 'ckpt_%06d.pt' % it), model, opt, it, rng, hist, args)
     save_ckpt(ckpt, model, opt, it, rng, hist, args)
     with open(os.path.join(args.out, 'done.json'), 'w') as f:
         json.dump(dict(it=it, args=vars(args), final=hist[-1] if hist else None), f, indent=1)

@@ -1,9 +1,10 @@
-/* tests/fpf_seeded.h - seeded random FPF models, built in memory as .fpf file images.
+/* examples/fpf_seeded.h - seeded random FPF models, built in memory as .fpf file images.
  *
  * Implements weights/reference/CONTRACT.md §1 (the `paper` and `tiny` configs) and §3 (raw Keras
  * tensors from splitmix64 keyed by fnv1a64 of the tensor name), then folds each BatchNorm into
  * the conv before it and writes the .fpf format of fpf.h. The Python reference generates the
- * same raw tensors, so big models never need to be committed. Used by tests and benchmarks.
+ * same raw tensors, so big models never need to be committed. Used by build/fpf_mkmodel, the
+ * tests and the benchmarks.
  *
  *   size_t n; void *file = fpf_seeded_file(&cfg, seed, nucleus_seed, &n);   // malloc'd
  *

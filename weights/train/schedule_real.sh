@@ -1,0 +1,83 @@
+#!/bin/sh
+# The real-data schedule of issue #12, resumable (weights/train/README.md, "Real data"):
+#   1. the validation split (build/real_data/{train,val}, symlinks into ../shared/data/dsb2018_train_fluo);
+#   2. the nucleus model on the real train split -> build/real/cores, a checkpoint kept every 2000 iterations;
+#   3. model choice: every kept checkpoint exported and scored on the VALIDATION split (accuracy at IoU 0.5,
+#      then AP50) -> build/real/cores/best.fpf;  the test set is not read before step 5;
+#   4. the six cell models on semi-synthetic fields around real nuclei mixed 1:1 with the synthetic scenes, the
+#      FPF ones on the frozen tower of best.fpf, JOBS at a time (same data and schedule for all: a fair comparison);
+#   5. the chosen nucleus model scored once on dsb2018_test_fluo -> build/real/cores_test.json.
+#     mkdir -p build/real && nohup sh weights/train/schedule_real.sh > build/real/schedule.log 2>&1 &
+# Environment: CORE_ITERS CELL_ITERS KEEP JOBS THREADS SEED OUT REAL SYNTH_ARGS, SKIP_TEST=1 skips step 5
+# (the smoke test in the README uses them to run every step in a few minutes).
+# Rerunning continues where it stopped (train.py --resume; finished steps are skipped).
+set -e
+PY=${PY:-/usr/bin/python3}
+REAL=${REAL:-../shared/data/dsb2018_train_fluo}
+JOBS=${JOBS:-2}
+THREADS=${THREADS:-1}
+CORE_ITERS=${CORE_ITERS:-20000}
+CELL_ITERS=${CELL_ITERS:-12000}
+SEED=${SEED:-1}
+KEEP=${KEEP:-2000}
+OUT=${OUT:-build/real}
+SYNTH_ARGS=${SYNTH_ARGS:-}   # e.g. "--data DIR --count N --size S" (default: train.py's 400 synthetic scenes)
+DENSE="--anchor-scales 8,16,32,64,128 --pre-nms 4000 --post-nms 1000 --train-rois 256 --mask-rois 32 \
+--infer-post-nms 1000 --infer-max-dets 500"
+CELL_DENSE="--pre-nms 4000 --post-nms 1000 --train-rois 256 --mask-rois 32 --infer-post-nms 1000 --infer-max-dets 500"
+mkdir -p $OUT
+make -s build/fpf_synth build/fpf_segment build/fpf_eval
+$PY weights/train/real.py split --root "$REAL"
+
+# 2. nucleus model
+if [ ! -f $OUT/cores/done.json ]; then
+    echo "$(date +%T) train cores ($CORE_ITERS iterations)"
+    nice -n 10 $PY weights/train/train.py --variant cores --real "$REAL" --aug strong --crop 256 $DENSE \
+        --iters $CORE_ITERS --keep-every $KEEP --seed $SEED --threads $THREADS --out $OUT/cores --resume
+fi
+
+# 3. model choice on the validation split
+if [ ! -f $OUT/cores/best.fpf ]; then
+    best=""; best_key=""
+    for ck in $OUT/cores/ckpt_*.pt $OUT/cores/ckpt.pt; do
+        [ -f "$ck" ] || continue
+        n=$(basename "$ck" .pt)
+        [ -f $OUT/cores/$n.fpf ] || $PY weights/train/export.py "$ck" $OUT/cores/$n.fpf
+        [ -f $OUT/cores/$n.val.json ] || $PY weights/train/measure_real.py --model $OUT/cores/$n.fpf \
+            --set-dir build/real_data/val --work $OUT/cores/val_$n --json $OUT/cores/$n.val.json > /dev/null
+        key=$($PY -c "import json,sys; r=json.load(open(sys.argv[1]))['segm']; m=r['matching'][0]; \
+print('%.6f %.6f' % (m['accuracy'], r['ap50']))" $OUT/cores/$n.val.json)
+        echo "$(date +%T) val $n: accuracy@0.5 AP50 = $key"
+        if [ -z "$best" ] || [ "$(printf '%s\n%s\n' "$key" "$best_key" | sort -g -r | head -1)" = "$key" ]; then
+            best=$n; best_key=$key
+        fi
+    done
+    cp $OUT/cores/$best.fpf $OUT/cores/best.fpf.tmp && mv $OUT/cores/best.fpf.tmp $OUT/cores/best.fpf
+    echo "$best $best_key" > $OUT/cores/best.txt
+    echo "$(date +%T) chosen on validation: $best ($best_key)"
+fi
+
+# 4. cell models (name: extra arguments)
+cell() {
+    m=$1; shift
+    [ -f $OUT/$m/done.json ] && return 0
+    echo "$(date +%T) train $m ($CELL_ITERS iterations)"
+    nice -n 10 $PY weights/train/train.py "$@" --real "$REAL" --semi 0.5 --aug strong --crop 256 $CELL_DENSE \
+        --iters $CELL_ITERS --seed $SEED --threads $THREADS --out $OUT/$m --resume $SYNTH_ARGS > $OUT/$m.out 2>&1
+    $PY weights/train/export.py $OUT/$m/ckpt.pt $OUT/$m.fpf
+}
+NUC="--nucleus $OUT/cores/best.fpf"
+running=0
+for spec in "without_nucleus --variant without_nucleus" "with_nucleus --variant with_nucleus" \
+            "fpf_add --variant fpf_add $NUC" "fpf_concat --variant fpf_concat $NUC" \
+            "fpf_add_weighted --variant fpf_add --weighted $NUC" "fpf_concat_weighted --variant fpf_concat --weighted $NUC"; do
+    # shellcheck disable=SC2086
+    cell $spec &
+    running=$((running + 1))
+    if [ $running -ge "$JOBS" ]; then wait; running=0; fi
+done
+wait
+
+# 5. the one test-set measurement of the chosen nucleus model
+[ -n "$SKIP_TEST" ] || [ -f $OUT/cores_test.json ] || $PY weights/train/measure_real.py --model $OUT/cores/best.fpf --json $OUT/cores_test.json
+echo "$(date +%T) schedule done"

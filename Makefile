@@ -126,6 +126,14 @@ build/bench_eval: tests/bench_eval.c fpf_eval.h
 bench-eval: build/bench_eval
 	./build/bench_eval
 
+# fpf_post.h on a 1280x1024 synthetic field: post-processing, measurements, reporter readout (issue #14).
+build/bench_post: tests/bench_post.c fpf.h fpf_post.h examples/fpf_synth.h
+	@mkdir -p build
+	$(CC) $(CFLAGS) -I. -Iexamples $< -o $@ $(LDLIBS)
+
+bench-post: build/bench_post
+	./build/bench_post
+
 fixtures:
 	$(PY) weights/reference/make_fixtures.py
 
@@ -137,7 +145,7 @@ demo: all
 	build/fpf_segment --model weights/models/$(DEMO_MODEL).fpf --nucleus-model weights/models/cores.fpf \
 	    --nucleus weights/models/example/synth_1003_nucleus.tif --cell weights/models/example/synth_1003_cell.tif \
 	    --out $(DEMO) --overlay
-	@echo "demo: wrote $(DEMO)/cells.tif nuclei.tif cells.csv nuclei.csv overlay.png"
+	@echo "demo: wrote $(DEMO)/cells.tif nuclei.tif cells.csv nuclei.csv image.csv overlay.png"
 
 # Teaching: every tensor of one forward pass (name, shape, range, time), drawn into build/walkthrough/
 # (examples/fpf_walkthrough.c; docs/ARCHITECTURE.md explains each stage).
@@ -240,5 +248,5 @@ clean:
 -include weights/weights.mk
 -include bench/bench.mk
 
-.PHONY: all test fixtures clean bench bench-eval headers demo compare-synth walkthrough sanitize install \
+.PHONY: all test fixtures clean bench bench-eval bench-post headers demo compare-synth walkthrough sanitize install \
         uninstall static fuzz fuzz-build soak

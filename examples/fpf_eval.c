@@ -4,6 +4,7 @@
  *   fpf_eval --gt GT.json --dt DT.json [--json] [--tpfp-iou T] [--score-floor S] [--per-image]
  *            [--max-dets N] [--match-iou T1,T2,...]
  *   fpf_eval --gt-labels DIR --dt-labels DIR [--dt-scores CSV] [same options]
+ *   fpf_eval --gt-labels DIR | --gt GT.json  --dt-segment OUT [--objects cells|nuclei]
  *
  * GT.json: a COCO instances file (images, annotations with RLE segmentation,
  * counts as a list or as COCO's compressed string, bbox, iscrowd 0, one
@@ -17,6 +18,12 @@
  * "file,label,score" and one row per detection: the DT file name (with or
  * without extension), the label value and its score. Detections without a
  * row score 1. Images are numbered in file name order (strcmp).
+ *
+ * Segment mode scores fpf_segment output folders as they are: OUT/<name>/cells.tif with the
+ * scores of OUT/<name>/cells.csv (columns ObjectNumber,Score first), where <name> is the GT
+ * label file's name without extension, or the COCO image's file_name without extension (or
+ * without a trailing "_cell" as well, for fpf_synth's test sets). OUT may also be a single
+ * fpf_segment output folder when the GT holds one image. --objects nuclei reads nuclei.*.
  *
  * Output: a table of AP per IoU threshold, the paper's mean AP 0.50-0.90,
  * mAP 0.50:0.95, AR@100 and TP/FP/FN at --tpfp-iou (default 0.75), or with
@@ -41,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---- errors ---------------------------------------------------------------- */
 
@@ -404,10 +412,147 @@ done:
     return rc;
 }
 
+/* ---- fpf_segment output folders ------------------------------------------- */
+
+/* scores[label - 1] from an fpf_segment CSV (header line, then ObjectNumber,Score,...). */
+static int segment_scores(const char *path, double **scores, size_t *n) {
+    char *data, *line, *next;
+    size_t size, cap = 0;
+    *scores = NULL; *n = 0;
+    if (fpfc_read_text(path, &data, &size, cli_err, sizeof cli_err)) return -1;
+    for (line = strchr(data, '\n'); line && *++line; line = next) {
+        char *end;
+        unsigned long lab = strtoul(line, &end, 10);
+        double sc;
+        next = strchr(line, '\n');
+        if (end == line || *end != ',' || lab == 0 || lab > 0xFFFFFF) { free(data); free(*scores); return cli_fail("%s: bad row", path); }
+        sc = strtod(end + 1, &end);
+        if (*end != ',' && *end != '\n' && *end != '\r' && *end) { free(data); free(*scores); return cli_fail("%s: bad score", path); }
+        if (lab > cap) {
+            size_t nc = lab * 2, k;
+            double *nv = (double *)realloc(*scores, nc * sizeof *nv);
+            if (!nv) { free(data); free(*scores); return cli_fail("out of memory"); }
+            for (k = cap; k < nc; k++) nv[k] = 1.0;
+            *scores = nv; cap = nc;
+        }
+        (*scores)[lab - 1] = sc;
+        if (lab > *n) *n = lab;
+    }
+    free(data);
+    return 0;
+}
+
+/* The folder of one image: OUT/<stem>, OUT/<stem without "_cell">, or OUT itself (single image). */
+static int segment_dir(const char *out, const char *name, size_t n_images, const char *objects, char *dir, size_t cap) {
+    char probe[8448], stem[512];
+    struct stat st;
+    size_t sl = stem_len(name);
+    const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+    sl -= (size_t)(base - name);
+    snprintf(stem, sizeof stem, "%.*s", (int)sl, base);
+    snprintf(dir, cap, "%s/%s", out, stem);
+    snprintf(probe, sizeof probe, "%s/%s.tif", dir, objects);
+    if (stat(probe, &st) == 0) return 0;
+    if (sl > 5 && !strcmp(stem + sl - 5, "_cell")) {
+        snprintf(dir, cap, "%s/%.*s", out, (int)sl - 5, stem);
+        snprintf(probe, sizeof probe, "%s/%s.tif", dir, objects);
+        if (stat(probe, &st) == 0) return 0;
+    }
+    snprintf(probe, sizeof probe, "%s/%s.tif", out, objects);
+    if (n_images == 1 && stat(probe, &st) == 0) { snprintf(dir, cap, "%s", out); return 0; }
+    return cli_fail("%s: no fpf_segment output for %s (looked for %s/%s/%s.tif)", out, name, out, stem, objects);
+}
+
+static int segment_to_list(cli_image *im, const char *dir, const char *objects) {
+    char path[8448];
+    fpfi_image di;
+    double *sc;
+    size_t nsc, k;
+    fpf_eval_labels L;
+    fpf_eval_result r;
+    int bps;
+    snprintf(path, sizeof path, "%s/%s.csv", dir, objects);
+    if (segment_scores(path, &sc, &nsc)) return -1;
+    snprintf(path, sizeof path, "%s.tif", objects);
+    if (read_labels(dir, path, &di)) { free(sc); return -1; }
+    snprintf(path, sizeof path, "%s/%s.tif", dir, objects);
+    if (di.w != im->w || di.h != im->h) {
+        cli_fail("mismatched image sizes: GT %s is %dx%d, %s is %dx%d", im->name, im->w, im->h, path, di.w, di.h);
+        fpfi_free(&di); free(sc);
+        return -1;
+    }
+    bps = di.type == FPFI_U8 ? 1 : di.type == FPFI_U16 ? 2 : 4;
+    r = fpf_eval_labels_from_image(&L, di.pixels, bps, di.w, di.h, NULL);
+    fpfi_free(&di);
+    if (r != FPF_EVAL_OK) { free(sc); return cli_fail("%s: %s", path, fpf_eval_result_string(r)); }
+    for (k = 0; k < L.n; k++) {
+        fpf_eval_instance in = L.inst[k];
+        in.score = L.values[k] <= nsc ? sc[L.values[k] - 1] : 1.0;
+        if (fpf_eval_rle_from_counts(&in.mask, L.inst[k].mask.counts, L.inst[k].mask.m, im->h, im->w, NULL) ||
+            list_push(&im->dt, &in)) {
+            fpf_eval_labels_free(&L, NULL); free(sc);
+            return cli_fail("out of memory");
+        }
+    }
+    fpf_eval_labels_free(&L, NULL);
+    free(sc);
+    return 0;
+}
+
+/* GT from a label folder or a COCO file; DT from fpf_segment output folders. */
+static int load_segment(cli_set *s, const char *gdir, const char *gt_json, const char *out, const char *objects) {
+    char dir[4096], path[4096];
+    size_t i;
+    memset(s, 0, sizeof *s);
+    if (gdir) {
+        char **gn = NULL;
+        size_t ngn = 0;
+        if (list_dir(gdir, &gn, &ngn)) return -1;
+        if (ngn == 0) { names_free(gn, ngn); return cli_fail("%s: no .tif/.tiff/.png/.pgm label images", gdir); }
+        if (!(s->img = (cli_image *)calloc(ngn, sizeof *s->img))) { names_free(gn, ngn); return cli_fail("out of memory"); }
+        for (i = 0; i < ngn; i++) {
+            fpfi_image gi;
+            cli_image *im = &s->img[s->n++];
+            im->id = (long long)i;
+            snprintf(im->name, sizeof im->name, "%s", gn[i]);
+            if (read_labels(gdir, gn[i], &gi)) { names_free(gn, ngn); return -1; }
+            im->w = gi.w; im->h = gi.h;
+            snprintf(path, sizeof path, "%s/%s", gdir, gn[i]);
+            if (labels_to_list(&gi, &im->gt, NULL, gn[i], path)) { fpfi_free(&gi); names_free(gn, ngn); return -1; }
+            fpfi_free(&gi);
+        }
+        names_free(gn, ngn);
+    } else {
+        fpfc_json gt;
+        long long cat = 0;
+        const fpfc_json *images;
+        if (fpfc_json_parse_file(gt_json, &gt, cli_err, sizeof cli_err)) return -1;
+        if (load_gt_images(s, &gt, gt_json, &cat)) { fpfc_json_free(&gt); return -1; }
+        images = fpfc_json_get(&gt, "images");
+        for (i = 0; i < images->n; i++) { /* file names, for the folder names */
+            long long id;
+            const fpfc_json *fn = fpfc_json_get(&images->items[i], "file_name");
+            cli_image *im;
+            if (fpfc_json_int(fpfc_json_get(&images->items[i], "id"), &id) || !(im = find_image(s, id))) continue;
+            if (!fn || fn->t != FPFC_STR) { fpfc_json_free(&gt); return cli_fail("%s: image %lld has no file_name", gt_json, id); }
+            snprintf(im->name, sizeof im->name, "%s", fn->str);
+        }
+        for (i = 0; i < fpfc_json_get(&gt, "annotations")->n; i++)
+            if (parse_instance(s, &fpfc_json_get(&gt, "annotations")->items[i], 0, cat, i)) { fpfc_json_free(&gt); return -1; }
+        fpfc_json_free(&gt);
+    }
+    for (i = 0; i < s->n; i++) {
+        if (segment_dir(out, s->img[i].name, s->n, objects, dir, sizeof dir)) return -1;
+        if (segment_to_list(&s->img[i], dir, objects)) return -1;
+        s->n_dt_in += s->img[i].dt.n;
+    }
+    return 0;
+}
+
 /* ---- scoring and output ---------------------------------------------------- */
 
 typedef struct cli_opts {
-    const char *gt, *dt, *gt_labels, *dt_labels, *scores;
+    const char *gt, *dt, *gt_labels, *dt_labels, *scores, *dt_segment, *objects;
     int json, per_image;
     double tpfp_iou, floor;
     size_t max_dets, n_match;      /* 0 = 100; --match-iou thresholds */
@@ -522,6 +667,7 @@ static int usage(void) {
     fprintf(stderr,
             "usage: fpf_eval --gt GT.json --dt DT.json [options]\n"
             "       fpf_eval --gt-labels DIR --dt-labels DIR [--dt-scores CSV] [options]\n"
+            "       fpf_eval --gt-labels DIR | --gt GT.json  --dt-segment OUT [--objects cells|nuclei] [options]\n"
             "options: --json  --tpfp-iou T (default 0.75)  --score-floor S  --per-image\n"
             "         --max-dets N (default 100)  --match-iou T1,T2,... (StarDist accuracy, F1)\n"
             "CSV: header file,label,score; detections without a row score 1\n");
@@ -568,6 +714,11 @@ int fpf_eval_cli(int argc, char **argv) {
         else if (!strcmp(a, "--gt-labels")) o.gt_labels = v;
         else if (!strcmp(a, "--dt-labels")) o.dt_labels = v;
         else if (!strcmp(a, "--dt-scores")) o.scores = v;
+        else if (!strcmp(a, "--dt-segment")) o.dt_segment = v;
+        else if (!strcmp(a, "--objects")) {
+            if (strcmp(v, "cells") && strcmp(v, "nuclei")) { fprintf(stderr, "fpf_eval: error: --objects must be cells or nuclei\n"); return 2; }
+            o.objects = v;
+        }
         else if (!strcmp(a, "--tpfp-iou")) {
             if (parse_double(v, &o.tpfp_iou) || o.tpfp_iou < 0.0 || o.tpfp_iou > 1.0) {
                 fprintf(stderr, "fpf_eval: error: --tpfp-iou %s: must be an IoU between 0 and 1\n", v);
@@ -585,7 +736,9 @@ int fpf_eval_cli(int argc, char **argv) {
             if (parse_double(v, &o.floor)) { fprintf(stderr, "fpf_eval: error: bad --score-floor %s\n", v); return 2; }
         } else return usage();
     }
-    if (o.gt && o.dt && !o.gt_labels && !o.dt_labels && !o.scores) rc = load_coco(&set, o.gt, o.dt);
+    if (o.dt_segment && !o.dt && !o.dt_labels && !o.scores && (!o.gt != !o.gt_labels))
+        rc = load_segment(&set, o.gt_labels, o.gt, o.dt_segment, o.objects ? o.objects : "cells");
+    else if (o.gt && o.dt && !o.gt_labels && !o.dt_labels && !o.scores) rc = load_coco(&set, o.gt, o.dt);
     else if (o.gt_labels && o.dt_labels && !o.gt && !o.dt) rc = load_labels(&set, o.gt_labels, o.dt_labels, o.scores);
     else return usage();
     if (!rc) rc = score_set(&set, &o, &res);

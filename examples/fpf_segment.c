@@ -11,6 +11,11 @@
  * writes DIR/<id>/ per image, DIR/summary.csv (one row per image) and DIR/failed.csv.
  *
  * Images of any size run in tiles (fpf_tiler in fpf.h); --scale resamples them first.
+ * The paper's three post-processing steps (fpf_post.h) then run on the stitched, full-size cell
+ * labels (--post), every object is measured, and --reporter (or a manifest's reporter column)
+ * adds a reporter channel with an infected call per cell; DIR/image.csv sums one image up, and
+ * --coco adds cells_coco.json (and nuclei_coco.json). File formats: examples/fpf_results.h and
+ * docs/post_processing_and_outputs.md.
  * Outputs are all or nothing: every file is written into a temporary folder inside DIR and
  * renamed into place only when all succeeded; files an earlier run left that this run does not
  * write are removed, with a notice. A failure leaves the earlier results as they were. */
@@ -18,9 +23,15 @@
 #define FPF_IMPLEMENTATION
 #define FPF_POST_IMPLEMENTATION
 #define FPF_IMAGE_IMPLEMENTATION
+#define FPF_EVAL_IMPLEMENTATION
+#define FPF_COCO_IMPLEMENTATION
+#define FPF_RESULTS_IMPLEMENTATION
 #include "fpf.h"
 #include "fpf_post.h"
 #include "fpf_image.h"
+#include "fpf_eval.h"
+#include "fpf_coco.h"
+#include "fpf_results.h"
 #include <dirent.h>
 #include <errno.h>
 #include <glob.h>
@@ -45,7 +56,19 @@ typedef struct args {
     float min_score, scale, diameter, model_diameter;
     int norm16;
     float lo, hi;
+    const char *reporter;                  /* post-processing, reporter, outputs (issue #14) */
+    int rep_page, rep_sample, rep_sample_set;
+    int post, coco, rep_method;
+    long infected_min_area;
+    double pixel_size, rep_param;
+    fpf_post_options post_opt;
 } args;
+
+/* --post when not given: all three steps (7), because they raise every shipped cell model's
+   mean AP on the synthetic test sets (weights/RESULTS.md, "Post-processing"); 0 = off. */
+#ifndef FPF_SEGMENT_POST_DEFAULT
+#define FPF_SEGMENT_POST_DEFAULT 7
+#endif
 
 typedef struct option { const char *name, *value, *dflt, *help; } option;
 static const option options[] = {
@@ -72,7 +95,16 @@ static const option options[] = {
     {"--cell-sample", "S", "0 if one", "sample (channel) of the cell image; required for RGB files"},
     {"--nucleus-page", "P", "0", "TIFF page of the nucleus image"},
     {"--nucleus-sample", "S", "0 if one", "sample (channel) of the nucleus image; required for RGB files"},
-    {"--overlay", NULL, "off", "also write overlay.png (cell outlines yellow, nucleus outlines cyan)"},
+    {"--reporter", "FILE|PATTERN", "none", "reporter image: per-cell readout and infected call (a pattern with patterns)"},
+    {"--reporter-page", "P", "0", "TIFF page of the reporter image"},
+    {"--reporter-sample", "S", "0 if one", "sample (channel) of the reporter image; required for RGB files"},
+    {"--reporter-threshold", "METHOD", "robust:5", "reporter positive pixels: robust:K (median + K MADs), otsu or fixed:T"},
+    {"--infected-min-area", "N", "4", "positive reporter pixels that make a cell infected, 1.."},
+    {"--post", "on|off|STEPS", "on", "the paper's post-processing of the cell labels; STEPS such as 13 runs steps 1 and 3"},
+    {"--post-set", "NAME=VALUE", "fpf_post_defaults", "one field of fpf_post_options, e.g. min_region_area=60 (repeatable)"},
+    {"--pixel-size", "UM", "the cell TIFF's", "pixel size in microns: calibrated columns, written into the label TIFFs"},
+    {"--coco", NULL, "off", "also write cells_coco.json (and nuclei_coco.json): COCO results with RLE masks"},
+    {"--overlay", NULL, "off", "also write overlay.png (cell outlines yellow, nucleus outlines cyan, infected cells magenta)"},
     {"--drop-padding", NULL, "off", "drop the original's 1x1 detections from zero-padded proposals (spec 6.3)"},
     {"--quiet", NULL, "off", "no progress, only warnings and errors"},
     {"--help", NULL, "", "this list"}};
@@ -175,9 +207,43 @@ static const option *find_option(const char *k) {
     return NULL;
 }
 
+/* --post-set NAME=VALUE: one field of fpf_post_options. */
+static void parse_post_set(fpf_post_options *p, const char *v) {
+    char *end;
+    double x;
+    const char *eq = strchr(v, '=');
+    if (!eq) usage_error("--post-set %s: wants NAME=VALUE, for example min_region_area=60", v);
+    if (!strcmp(v, "missed_threshold=otsu")) { p->missed_threshold = FPF_THRESHOLD_OTSU; return; }
+    if (!strncmp(v, "missed_threshold=robust:", 24) || !strncmp(v, "missed_threshold=fixed:", 23)) {
+        const char *num = strchr(eq + 1, ':') + 1;
+        errno = 0;
+        x = strtod(num, &end);
+        if (!*num || *end || errno || !isfinite(x) || x < 0) usage_error("--post-set %s: not a number >= 0", v);
+        p->missed_threshold = v[17] == 'r' ? FPF_THRESHOLD_ROBUST : FPF_THRESHOLD_FIXED;
+        p->missed_threshold_param = x;
+        return;
+    }
+    errno = 0;
+    x = strtod(eq + 1, &end);
+    if (!eq[1] || *end || errno || !isfinite(x)) usage_error("--post-set %s: the value is not a number", v);
+    if (!strncmp(v, "shared_min_fraction=", 20) && x >= 0 && x <= 1) p->shared_min_fraction = x;
+    else if (!strncmp(v, "open_radius=", 12) && x >= 0 && x <= 64 && x == floor(x)) p->open_radius = (int)x;
+    else if (!strncmp(v, "connectivity=", 13) && (x == 4 || x == 8)) p->connectivity = (int)x;
+    else if (!strncmp(v, "min_region_area=", 16) && x >= 0 && x <= 1e12 && x == floor(x)) p->min_region_area = (long)x;
+    else if (!strncmp(v, "new_cell_score=", 15) && x >= 0 && x <= 1) p->new_cell_score = (float)x;
+    else if (!strncmp(v, "new_region_max_ratio=", 21) && x >= 0) p->new_region_max_ratio = x;
+    else usage_error("--post-set %s: unknown name or value out of range (names: shared_min_fraction, missed_threshold, "
+                     "open_radius, connectivity, min_region_area, new_cell_score, new_region_max_ratio)", v);
+}
+
 static void parse(int argc, char **argv, args *a) {
     int i;
+    fpf_reporter_options ro;
     memset(a, 0, sizeof *a);
+    fpf_post_defaults(&a->post_opt);
+    fpf_reporter_defaults(&ro);
+    a->post = FPF_SEGMENT_POST_DEFAULT;
+    a->rep_method = (int)ro.method; a->rep_param = ro.param; a->infected_min_area = ro.min_positive_area;
     a->threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     a->threads = a->threads < 1 ? 1 : a->threads > 64 ? 64 : a->threads;
     a->tile = 1024; a->overlap = -1; a->max_det = 0; a->max_props = 0;
@@ -235,6 +301,30 @@ static void parse(int argc, char **argv, args *a) {
                      a->hi > a->lo && a->lo >= 0 && a->hi <= 65535) a->norm16 = FPF_NORM16_FIXED;
             else usage_error("--norm16 %s: must be percentile, none or fixed:LO:HI with 0 <= LO < HI <= 65535", v);
         }
+        else if (!strcmp(k, "--reporter")) a->reporter = v;
+        else if (!strcmp(k, "--reporter-page")) a->rep_page = (int)parse_int(k, v, 0, 1000000);
+        else if (!strcmp(k, "--reporter-sample")) { a->rep_sample = (int)parse_int(k, v, 0, 255); a->rep_sample_set = 1; }
+        else if (!strcmp(k, "--reporter-threshold")) {
+            char extra;
+            if (!strcmp(v, "otsu")) a->rep_method = FPF_THRESHOLD_OTSU;
+            else if (sscanf(v, "robust:%lf%c", &a->rep_param, &extra) == 1 && isfinite(a->rep_param) && a->rep_param >= 0)
+                a->rep_method = FPF_THRESHOLD_ROBUST;
+            else if (sscanf(v, "fixed:%lf%c", &a->rep_param, &extra) == 1 && isfinite(a->rep_param)) a->rep_method = FPF_THRESHOLD_FIXED;
+            else usage_error("--reporter-threshold %s: must be robust:K (K >= 0), otsu or fixed:T", v);
+        }
+        else if (!strcmp(k, "--infected-min-area")) a->infected_min_area = parse_int(k, v, 1, LONG_MAX);
+        else if (!strcmp(k, "--post")) {          /* on = all three steps; or the steps to run, e.g. 13 */
+            const char *q;
+            a->post = !strcmp(v, "on") ? 7 : 0;
+            if (strcmp(v, "on") && strcmp(v, "off"))
+                for (q = v; *q; q++) {
+                    if (*q < '1' || *q > '3') usage_error("--post %s: must be on, off, or the steps to run (for example 13)", v);
+                    a->post |= 1 << (*q - '1');
+                }
+        }
+        else if (!strcmp(k, "--post-set")) parse_post_set(&a->post_opt, v);
+        else if (!strcmp(k, "--pixel-size")) a->pixel_size = parse_float(k, v, 0.0, 1, 1e6);
+        else if (!strcmp(k, "--coco")) a->coco = 1;
         else if (!strcmp(k, "--overlay")) a->overlay = 1;
         else if (!strcmp(k, "--drop-padding")) a->drop_padding = 1;
         else if (!strcmp(k, "--quiet")) a->quiet = 1;
@@ -242,7 +332,10 @@ static void parse(int argc, char **argv, args *a) {
     if (!a->model) usage_error("--model is required");
     if (!a->out) usage_error("--out is required");
     if (a->scale && a->diameter) usage_error("give --scale or --object-diameter, not both");
-    if (a->batch && (a->nucleus || a->cell)) usage_error("--batch takes the images from the manifest; drop --nucleus and --cell");
+    if (a->batch && (a->nucleus || a->cell || a->reporter))
+        usage_error("--batch takes the images from the manifest; drop --nucleus, --cell and --reporter");
+    if (a->reporter && !strchr(a->reporter, '*') != !((a->nucleus && strchr(a->nucleus, '*')) || (a->cell && strchr(a->cell, '*'))))
+        usage_error("--reporter is a pattern exactly when --nucleus/--cell are");
     if (a->resume && !a->batch && !(a->nucleus && strchr(a->nucleus, '*')) && !(a->cell && strchr(a->cell, '*')))
         usage_error("--resume applies to batches (--batch or image patterns)");
 }
@@ -307,7 +400,6 @@ static void read_manifest(const char *path, jobs *js) {
             col[ncol] = !strcmp(field, "id") ? 0 : !strcmp(field, "nucleus") ? 1 : !strcmp(field, "cell") ? 2
                       : !strcmp(field, "reporter") ? 3 : -1;
             if (col[ncol] < 0) warn("%s: column '%s' is not used (known: id, nucleus, cell, reporter)", path, field);
-            if (col[ncol] == 3) warn("%s: the reporter column is read but this version makes no reporter outputs", path);
             have_id |= col[ncol] == 0; have_img |= col[ncol] == 1 || col[ncol] == 2;
             ncol++;
         }
@@ -347,6 +439,17 @@ static int pattern_stem(const char *pattern, const char *path, char *stem, size_
     if (len < pre + suf || strncmp(path, pattern, pre) || strcmp(path + len - suf, star + 1)) return 0;
     sfmt(stem, n, "%.*s", (int)(len - pre - suf), path + pre);
     return 1;
+}
+
+/* The reporter of each image: rep_pattern with its '*' replaced by the image's id. */
+static void reporter_jobs(const char *rep_pattern, jobs *js) {
+    const char *star = strchr(rep_pattern, '*');
+    int i;
+    if (strchr(star + 1, '*') || strpbrk(rep_pattern, "?["))
+        die("%s: a pattern needs exactly one '*' (the shared part of the paired file names) and no ? or [", rep_pattern);
+    for (i = 0; i < js->n; i++)
+        if (!sfmt(js->j[i].reporter, PATH_LEN, "%.*s%s%s", (int)(star - rep_pattern), rep_pattern, js->j[i].id, star + 1))
+            sfmt(js->j[i].error, sizeof js->j[i].error, "the reporter path for '%s' is too long", js->j[i].id);
 }
 
 static void glob_jobs(const char *nuc_pattern, const char *cell_pattern, jobs *js) {
@@ -427,7 +530,8 @@ static void unmake_dirs(made_dirs *made) {
 }
 
 /* The names fpf_segment may write into an image folder (stale ones are removed on success). */
-static const char *known_outputs[] = {"cells.tif", "cells.csv", "nuclei.tif", "nuclei.csv", "overlay.png", MARKER};
+static const char *known_outputs[] = {"cells.tif", "cells.csv", "nuclei.tif", "nuclei.csv", "image.csv", "cells_coco.json",
+                                      "nuclei_coco.json", "overlay.png", MARKER};
 #define N_KNOWN (int)(sizeof known_outputs / sizeof known_outputs[0])
 
 typedef struct outset { char dir[PATH_LEN], tmp[PATH_LEN]; char name[16][64]; int n; } outset;
@@ -608,24 +712,6 @@ static int load_image(const char *path, const char *which, int page, int sample,
 
 /* ------------------------------------------------------------------ outputs */
 
-static char *csv_text(const fpf_instance *inst, const fpf_measurement *m, int n, const int *parent, size_t *size) {
-    size_t cap = 256 + (size_t)n * 200, len = 0;
-    char *s = (char *)malloc(cap);
-    int i;
-    if (!s) return NULL;
-    len = sapp(s, cap, len, "id,score,y1,x1,y2,x2,area,centroid_y,centroid_x,mean_intensity,padding%s\n",
-                            parent ? ",parent_cell" : "");
-    for (i = 0; i < n; i++) {
-        len = sapp(s, cap, len, "%d,%.6f,%d,%d,%d,%d,%ld,%.2f,%.2f,%.3f,%d", i + 1,
-                                inst[i].score, inst[i].y1, inst[i].x1, inst[i].y2, inst[i].x2, m[i].area, m[i].cy,
-                                m[i].cx, m[i].mean_intensity, inst[i].from_padding);
-        if (parent) len = sapp(s, cap, len, ",%d", parent[i]);
-        len = sapp(s, cap, len, "\n");
-    }
-    *size = len;
-    return s;
-}
-
 static double raw(const fpf_image *im, int y, int x) {
     const uint8_t *row = (const uint8_t *)im->pixels + (size_t)y * im->stride;
     return im->bits == 16 ? ((const uint16_t *)(const void *)row)[x] : row[x];
@@ -654,8 +740,12 @@ static int edge(const uint16_t *l, int h, int w, int y, int x) {
            (x == 0 || l[(size_t)y * w + x - 1] != v) || (x == w - 1 || l[(size_t)y * w + x + 1] != v);
 }
 
+struct objects;
+static void mark_infected(unsigned char *rgb, const uint16_t *cl, int h, int w, const struct objects *c);
+
+/* overlay.png: cell outlines yellow, nucleus outlines cyan; infected cells (with a reporter) magenta with a +. */
 static int add_overlay(outset *o, const fpf_image *cell, const fpf_image *nuc, const uint16_t *cl, const uint16_t *nl,
-                       int h, int w, char *err, size_t n) {
+                       int h, int w, const struct objects *c, char *err, size_t n) {
     unsigned char *rgb = (unsigned char *)calloc((size_t)h * w * 3, 1), *png = NULL;
     double clo = 0, ck = 1, nlo = 0, nk = 1;
     size_t size = 0;
@@ -672,46 +762,12 @@ static int add_overlay(outset *o, const fpf_image *cell, const fpf_image *nuc, c
             if (cl && edge(cl, h, w, y, x)) { p[0] = 255; p[1] = 255; p[2] = 0; }
             if (nl && edge(nl, h, w, y, x)) { p[0] = 0; p[1] = 255; p[2] = 255; }
         }
+    if (cl && c) mark_infected(rgb, cl, h, w, c);
     rc = fpfi_encode_png_rgb(w, h, rgb, &png, &size, e, sizeof e);
     free(rgb);
     if (rc != 0) { sfmt(err, n, "overlay.png: %s", e); return -1; }
     rc = outset_add(o, "overlay.png", png, size, err, n);
     free(png);
-    return rc;
-}
-
-/* name.tif and name.csv of one instance list; labels[h][w] is filled for the overlay and parents. */
-static int add_results(outset *o, const char *name, const fpf_instance *inst, int n, int h, int w,
-                       const fpf_image *intensity, uint16_t *labels, const uint16_t *cells, int n_cells,
-                       char *err, size_t errn) {
-    fpf_measurement *m = (fpf_measurement *)calloc((size_t)n + 1, sizeof *m);
-    int *parent = NULL, rc = -1;
-    char file[64], e[256];
-    unsigned char *data = NULL;
-    size_t size = 0;
-    fpfi_image im;
-    if (!m) { sfmt(err, errn, "out of memory"); return -1; }
-    if (n > 65535) { sfmt(err, errn, "%d %s do not fit a 16-bit label image (most 65535)", n, name); goto done; }
-    fpf_label_image(inst, n, h, w, labels, (size_t)w);
-    fpf_measure(labels, (size_t)w, h, w, n, intensity, m);
-    if (cells) {
-        long *ov = (long *)malloc(((size_t)n + 1) * ((size_t)n_cells + 1) * sizeof(long));
-        parent = (int *)calloc((size_t)n + 1, sizeof(int));
-        if (!ov || !parent) { free(ov); sfmt(err, errn, "out of memory"); goto done; }
-        fpf_assign_nuclei(labels, cells, (size_t)w, h, w, n, n_cells, parent, ov);
-        free(ov);
-    }
-    im.w = w; im.h = h; im.type = FPFI_U16; im.pixels = labels;
-    sfmt(file, sizeof file, "%s.tif", name);
-    if (fpfi_encode(FPFI_FORMAT_TIFF, &im, &data, &size, e, sizeof e) != 0) { sfmt(err, errn, "%s: %s", file, e); goto done; }
-    if (outset_add(o, file, data, size, err, errn) != 0) goto done;
-    free(data);
-    sfmt(file, sizeof file, "%s.csv", name);
-    if (!(data = (unsigned char *)csv_text(inst, m, n, parent, &size))) { sfmt(err, errn, "out of memory"); goto done; }
-    if (outset_add(o, file, data, size, err, errn) != 0) goto done;
-    rc = 0;
-done:
-    free(data); free(m); free(parent);
     return rc;
 }
 
@@ -737,7 +793,198 @@ static int int8_layers(const fpf_model *m) {
     return n8;
 }
 
-typedef struct result { int n_main, n_nuclei, over_main, over_nuclei, tiles; double seconds; } result;
+typedef struct result { int n_main, n_nuclei, n_infected, over_main, over_nuclei, tiles; double seconds; } result;
+
+/* ------------------------------------------------------------------ labels, post-processing, measurements */
+
+typedef struct objects {
+    const char *name;          /* "cells" or "nuclei" */
+    uint16_t *labels;          /* [h][w], 0 = background */
+    int n;
+    float *score;              /* capacity + 1: post-processing adds cells */
+    fpf_object *obj;
+    int *parent, *children, *infected;
+    long *positive;
+} objects;
+
+typedef struct image_sum {     /* image.csv beside the counts */
+    fpf_post_stats st;
+    double pixel_size, rep_threshold;
+    int n_channels, n_infected, post;
+} image_sum;
+
+static void objects_free(objects *ob) {
+    free(ob->labels); free(ob->score); free(ob->obj); free(ob->parent); free(ob->children); free(ob->infected);
+    free(ob->positive);
+    memset(ob, 0, sizeof *ob);
+}
+
+static int make_labels(objects *ob, const char *name, const fpf_instance *inst, int n, int h, int w, int capacity,
+                       char *err, size_t en) {
+    int i;
+    ob->name = name;
+    if (n > 65535) { sfmt(err, en, "%d %s do not fit a 16-bit label image (most 65535)", n, name); return -1; }
+    ob->labels = (uint16_t *)calloc((size_t)h * w, sizeof(uint16_t));
+    ob->score = (float *)calloc((size_t)capacity + 1, sizeof(float));
+    if (!ob->labels || !ob->score) { sfmt(err, en, "out of memory for the %s label image", name); return -1; }
+    if (fpf_label_image(inst, n, h, w, ob->labels, (size_t)w) != FPF_OK) { sfmt(err, en, "cannot build the %s label image", name); return -1; }
+    ob->n = n;
+    for (i = 0; i < n; i++) ob->score[i] = inst[i].score;
+    return 0;
+}
+
+static int measure(objects *ob, int h, int w, const fpf_image *const *ch, int n_ch, char *err, size_t en) {
+    size_t ss = fpf_post_scratch_size(h, w, ob->n, 0);
+    void *scratch = malloc(ss ? ss : 1);
+    int rc = -1;
+    ob->obj = (fpf_object *)calloc((size_t)ob->n + 1, sizeof(fpf_object));
+    if (!scratch || !ob->obj) sfmt(err, en, "out of memory measuring the %s", ob->name);
+    else if (fpf_measure_objects(ob->labels, (size_t)w, h, w, ob->n, ch, n_ch, ob->obj, scratch, ss) != FPF_OK)
+        sfmt(err, en, "cannot measure the %s", ob->name);
+    else rc = 0;
+    free(scratch);
+    return rc;
+}
+
+/* The pixel size in µm: --pixel-size, else the cell (or nucleus) TIFF's tags, else 0 (unknown). */
+static double pixel_size(const args *a, const job *j) {
+    const char *path = j->cell[0] ? j->cell : j->nucleus;
+    unsigned char *d = NULL;
+    size_t n = 0;
+    char e[256];
+    double ps = 0;
+    if (a->pixel_size > 0) return a->pixel_size;
+    if (path[0] && fpfi_load_file(path, &d, &n, e, sizeof e) == 0) ps = fpfr_tiff_pixel_size(d, n);
+    free(d);
+    return ps;
+}
+
+/* The cells post-processed (--post), both object sets measured on the full-size (stitched) label
+   images, nuclei linked to their cells, and the reporter read out per cell. */
+static int build_results(engine *e, const job *j, const fpf_input *in, const fpf_image *rep, const fpf_output *out,
+                         objects *c, objects *nu, image_sum *is, char *err, size_t n) {
+    const args *a = e->a;
+    int h = out->height, w = out->width, have_nuc = !e->main_is_nuclei && e->nm != NULL, i;
+    long capacity = (long)out->n_cells + (have_nuc ? out->n_nuclei : 0) +
+                    (long)h * w / (a->post_opt.min_region_area > 1 ? a->post_opt.min_region_area : 1);
+    const fpf_image *ch[3];
+    memset(c, 0, sizeof *c); memset(nu, 0, sizeof *nu); memset(is, 0, sizeof *is);
+    if (capacity > 65535) capacity = 65535;          /* room for every cell post-processing can make */
+    if (capacity < out->n_cells) capacity = out->n_cells;
+    is->n_channels = rep ? 3 : 2;
+    is->pixel_size = pixel_size(a, j);
+    is->n_infected = -1;
+    ch[0] = in->nucleus.pixels ? &in->nucleus : NULL; ch[1] = in->cell.pixels ? &in->cell : NULL; ch[2] = rep;
+    if (make_labels(c, e->main_is_nuclei ? "nuclei" : "cells", out->cells, out->n_cells, h, w, (int)capacity, err, n)) return -1;
+    if (have_nuc && make_labels(nu, "nuclei", out->nuclei, out->n_nuclei, h, w, out->n_nuclei, err, n)) return -1;
+    if (a->post && !e->main_is_nuclei) {
+        fpf_post_options po = a->post_opt;
+        size_t ss = fpf_post_scratch_size(h, w, (int)capacity, nu->n);
+        void *scratch = malloc(ss ? ss : 1);
+        double t0 = now_s();
+        fpf_result r;
+        if (!scratch) { sfmt(err, n, "out of memory for post-processing"); return -1; }
+        po.merge_shared_nuclei = a->post & 1; po.missed_regions = (a->post >> 1) & 1; po.uncovered_nuclei = (a->post >> 2) & 1;
+        r = fpf_postprocess(c->labels, (size_t)w, h, w, &c->n, (int)capacity, c->score, have_nuc ? nu->labels : NULL, nu->n,
+                            ch[1], &po, scratch, ss, &is->st);
+        free(scratch);
+        if (r != FPF_OK) { sfmt(err, n, "post-processing failed: %s", fpf_result_string(r)); return -1; }
+        is->post = a->post;
+        if (!e->pr.quiet)
+            fprintf(stderr, "fpf_segment: post-processing in %.3f s: %d merged, %d regions added, %d discarded, %d new; "
+                            "%d nuclei enlarged a cell, %d became cells -> %d cells\n", now_s() - t0, is->st.merged,
+                    is->st.attached, is->st.discarded, is->st.new_regions, is->st.enlarged, is->st.new_nuclei, c->n);
+    }
+    if (measure(c, h, w, ch, is->n_channels, err, n)) return -1;
+    if (have_nuc) {
+        long *ov = (long *)calloc(((size_t)nu->n + 1) * ((size_t)c->n + 1), sizeof(long));
+        nu->parent = (int *)calloc((size_t)nu->n + 1, sizeof(int));
+        c->children = (int *)calloc((size_t)c->n + 1, sizeof(int));
+        if (!ov || !nu->parent || !c->children) { free(ov); sfmt(err, n, "out of memory linking nuclei to cells"); return -1; }
+        fpf_assign_nuclei(nu->labels, c->labels, (size_t)w, h, w, nu->n, c->n, nu->parent, ov);
+        fpf_count_children(nu->parent, nu->n, c->n, c->children);
+        free(ov);
+        if (measure(nu, h, w, ch, is->n_channels, err, n)) return -1;
+    }
+    if (rep) {
+        fpf_reporter_options ro;
+        uint32_t *hist = (uint32_t *)calloc(65536, sizeof(uint32_t));
+        ro.method = (fpf_threshold_method)a->rep_method; ro.param = a->rep_param; ro.min_positive_area = a->infected_min_area;
+        c->positive = (long *)calloc((size_t)c->n + 1, sizeof(long));
+        c->infected = (int *)calloc((size_t)c->n + 1, sizeof(int));
+        if (!hist || !c->positive || !c->infected) { free(hist); sfmt(err, n, "out of memory for the reporter readout"); return -1; }
+        if (fpf_reporter_readout(c->labels, (size_t)w, h, w, c->n, rep, &ro, hist, 65536 * sizeof(uint32_t), &is->rep_threshold,
+                                 c->positive, c->infected) != FPF_OK) {
+            free(hist); sfmt(err, n, "the reporter readout failed"); return -1;
+        }
+        free(hist);
+        for (is->n_infected = 0, i = 0; i < c->n; i++) is->n_infected += c->infected[i];
+    }
+    return 0;
+}
+
+static void mark_infected(unsigned char *rgb, const uint16_t *cl, int h, int w, const struct objects *c) {
+    if (c->infected) fpfr_mark_infected(rgb, cl, w, h, c->obj, c->infected, c->n);
+}
+
+static int add_buf(outset *o, const char *name, fpfr_buf *b, char *err, size_t n) {
+    int rc = -1;
+    if (b->oom) sfmt(err, n, "out of memory for %s", name);
+    else rc = outset_add(o, name, b->p, b->len, err, n);
+    free(b->p);
+    memset(b, 0, sizeof *b);
+    return rc;
+}
+
+/* NAME.tif (labels, ImageJ metadata, pixel size), NAME.csv and with --coco NAME_coco.json. */
+static int add_objects(outset *o, const args *a, const objects *ob, int h, int w, int n_ch, double ps, char *err, size_t n) {
+    fpfr_buf b;
+    fpfr_table t;
+    char file[64];
+    uint32_t *l32 = (uint32_t *)malloc((size_t)h * w * sizeof(uint32_t));
+    size_t i;
+    memset(&b, 0, sizeof b);
+    if (!l32) { sfmt(err, n, "out of memory for %s.tif", ob->name); return -1; }
+    for (i = 0; i < (size_t)h * w; i++) l32[i] = ob->labels[i];
+    if (fpfr_label_tiff(l32, w, h, ps, &b) != 0) b.oom = 1;
+    free(l32);
+    sfmt(file, sizeof file, "%s.tif", ob->name);
+    if (add_buf(o, file, &b, err, n)) return -1;
+    memset(&t, 0, sizeof t);
+    t.obj = ob->obj; t.n = ob->n; t.score = ob->score; t.n_channels = n_ch; t.pixel_size = ps;
+    t.children = ob->children; t.parent = ob->parent; t.positive = ob->positive; t.infected = ob->infected;
+    fpfr_objects_csv(&b, &t);
+    sfmt(file, sizeof file, "%s.csv", ob->name);
+    if (add_buf(o, file, &b, err, n)) return -1;
+    if (a->coco) {
+        sfmt(file, sizeof file, "%s_coco.json", ob->name);
+        if (fpfr_coco(&b, ob->labels, w, h, ob->score, ob->n, 1) != 0) {
+            free(b.p); sfmt(err, n, "cannot encode %s", file); return -1;
+        }
+        if (add_buf(o, file, &b, err, n)) return -1;
+    }
+    return 0;
+}
+
+/* image.csv: one row for the image (columns: examples/fpf_results.h). */
+static int add_image_csv(outset *o, const engine *e, const job *j, const objects *c, const objects *nu,
+                         const image_sum *is, char *err, size_t n) {
+    fpfr_buf b;
+    const char *q;
+    memset(&b, 0, sizeof b);
+    fpfr_printf(&b, "Image,Count_Cells,Count_Nuclei,Count_InfectedCells,InfectionRate,Threshold_Reporter,PixelSize_um,"
+                    "Post,Post_MergedCells,Post_AttachedRegions,Post_DiscardedRegions,Post_NewCellsFromRegions,"
+                    "Post_EnlargedByNuclei,Post_NewCellsFromNuclei,Threshold_Cell\n\"");
+    for (q = j->cell[0] ? j->cell : j->nucleus; *q; q++)         /* the input file, quoted ("" for a quote) */
+        if (*q == '"') fpfr_printf(&b, "\"\""); else fpfr_printf(&b, "%c", *q);
+    fpfr_printf(&b, "\",%d,%d,", e->main_is_nuclei ? 0 : c->n, e->main_is_nuclei ? c->n : nu->n);
+    if (is->n_infected >= 0)
+        fpfr_printf(&b, "%d,%.6f,%.6g,", is->n_infected, c->n ? (double)is->n_infected / c->n : 0.0, is->rep_threshold);
+    else fpfr_printf(&b, ",,,");
+    fpfr_printf(&b, "%.6g,%d,%d,%d,%d,%d,%d,%d,%.6g\n", is->pixel_size, is->post, is->st.merged, is->st.attached,
+                is->st.discarded, is->st.new_regions, is->st.enlarged, is->st.new_nuclei, is->st.threshold);
+    return add_buf(o, "image.csv", &b, err, n);
+}
 
 /* A session of min(tile, image) on each side; kept while the images keep that size. */
 static int engine_ready(engine *e, int H, int W, char *err, size_t n) {
@@ -785,17 +1032,19 @@ static void warn_cap(const char *id, const char *what, int over, int max, int ti
          tiles > 1 ? "tile" : "image");
 }
 
-static int write_outputs(engine *e, const job *j, const fpf_input *in, const fpf_output *out, const char *dir,
-                         const result *res, char *err, size_t n);
+static int write_outputs(engine *e, const job *j, const fpf_input *in, const fpf_image *rep, const fpf_output *out,
+                         const char *dir, result *res, char *err, size_t n);
 
 static int run_image(engine *e, const job *j, const char *dir, result *res, char *err, size_t n) {
     const args *a = e->a;
-    fpfi_image ci, ni;
+    fpfi_image ci, ni, ri;
     fpf_input in;
+    fpf_image rep;
     const fpf_output *out;
     int rc = -1, H, W, need_cell, need_nuc;
     double t0 = now_s();
-    memset(&in, 0, sizeof in); memset(&ci, 0, sizeof ci); memset(&ni, 0, sizeof ni);
+    memset(&in, 0, sizeof in); memset(&ci, 0, sizeof ci); memset(&ni, 0, sizeof ni); memset(&ri, 0, sizeof ri);
+    memset(&rep, 0, sizeof rep);
     memset(res, 0, sizeof *res);
     need_nuc = e->main_is_nuclei || e->nm || fpf_model_config(e->m)->variant >= FPF_VARIANT_WITH_NUCLEUS;
     need_cell = !e->main_is_nuclei;
@@ -810,6 +1059,15 @@ static int run_image(engine *e, const job *j, const char *dir, result *res, char
     }
     H = in.cell.pixels ? in.cell.height : in.nucleus.height;
     W = in.cell.pixels ? in.cell.width : in.nucleus.width;
+    if (j->reporter[0]) {
+        if (e->main_is_nuclei) { sfmt(err, n, "a reporter is read per cell; this is a nucleus model"); goto done; }
+        if (load_image(j->reporter, "reporter", a->rep_page, a->rep_sample, a->rep_sample_set, &ri, &rep, err, n)) goto done;
+        if (rep.width != W || rep.height != H) {
+            sfmt(err, n, "the reporter image is %dx%d but the other channels are %dx%d; they must be the same size",
+                 rep.width, rep.height, W, H);
+            goto done;
+        }
+    }
     if (engine_ready(e, H, W, err, n)) goto done;
     if (!e->pr.quiet) {
         char sc[48] = "", q8[48] = "";
@@ -832,39 +1090,42 @@ static int run_image(engine *e, const job *j, const char *dir, result *res, char
     res->seconds = now_s() - t0;
     if (!a->batch) { fpf_session_free(e->s); e->s = NULL; } /* one image: its workspace is not needed for the
                                                                 outputs (they live in the tiler) */
-    rc = write_outputs(e, j, &in, out, dir, res, err, n);
+    rc = write_outputs(e, j, &in, rep.pixels ? &rep : NULL, out, dir, res, err, n);
 done:
-    fpfi_free(&ci); fpfi_free(&ni);
+    fpfi_free(&ci); fpfi_free(&ni); fpfi_free(&ri);
     return rc;
 }
 
 /* Every output of one image, into dir, all or nothing (the marker names them and goes last). */
-static int write_outputs(engine *e, const job *j, const fpf_input *in, const fpf_output *out, const char *dir,
-                         const result *res, char *err, size_t n) {
+static int write_outputs(engine *e, const job *j, const fpf_input *in, const fpf_image *rep, const fpf_output *out,
+                         const char *dir, result *res, char *err, size_t n) {
     const args *a = e->a;
     int h = out->height, w = out->width, rc = -1, i;
-    uint16_t *cl = (uint16_t *)malloc((size_t)h * w * sizeof(uint16_t)), *nl = NULL;
     char marker[4096];
     size_t len = 0;
+    objects c, nu;
     outset o;
     made_dirs made;
+    image_sum is;
     made.n = 0;
-    if (!cl) { sfmt(err, n, "out of memory for the label image"); return -1; }
-    if (mkdir_p(dir, &made, err, n)) { free(cl); return -1; }
-    if (outset_begin(&o, dir, err, n)) { free(cl); unmake_dirs(&made); return -1; }
-    if (add_results(&o, e->main_is_nuclei ? "nuclei" : "cells", out->cells, out->n_cells, h, w,
-                    e->main_is_nuclei ? &in->nucleus : (in->cell.pixels ? &in->cell : NULL), cl, NULL, 0, err, n)) goto fail;
-    if (e->nm) {
-        if (!(nl = (uint16_t *)malloc((size_t)h * w * sizeof(uint16_t)))) { sfmt(err, n, "out of memory"); goto fail; }
-        if (add_results(&o, "nuclei", out->nuclei, out->n_nuclei, h, w, &in->nucleus, nl,
-                        e->main_is_nuclei ? NULL : cl, e->main_is_nuclei ? 0 : out->n_cells, err, n)) goto fail;
-    }
+    memset(&o, 0, sizeof o);
+    if (build_results(e, j, in, rep, out, &c, &nu, &is, err, n)) goto fail_early;
+    res->n_main = c.n; res->n_nuclei = nu.labels ? nu.n : out->n_nuclei; res->n_infected = is.n_infected;
+    if (mkdir_p(dir, &made, err, n)) goto fail_early;
+    if (outset_begin(&o, dir, err, n)) { unmake_dirs(&made); goto fail_early; }
+    if (add_objects(&o, a, &c, h, w, is.n_channels, is.pixel_size, err, n)) goto fail;
+    if (nu.labels && add_objects(&o, a, &nu, h, w, is.n_channels, is.pixel_size, err, n)) goto fail;
+    if (add_image_csv(&o, e, j, &c, &nu, &is, err, n)) goto fail;
     if (a->overlay && add_overlay(&o, in->cell.pixels ? &in->cell : NULL, in->nucleus.pixels ? &in->nucleus : NULL,
-                                  e->main_is_nuclei ? NULL : cl, e->main_is_nuclei ? cl : nl, h, w, err, n)) goto fail;
-    len = sapp(marker, sizeof marker, len, "fpf_segment %s\nmodel=%s\nnucleus_model=%s\nnucleus=%s\ncell=%s\n"
-                            "scale=%g\ntiles=%d\n%s=%d\nnuclei_found=%d\nover_max=%d\nfiles=", fpf_version(), a->model,
-                            a->nucleus_model ? a->nucleus_model : "", j->nucleus, j->cell, e->scale, res->tiles,
-                            e->main_is_nuclei ? "nuclei" : "cells", res->n_main, res->n_nuclei, res->over_main + res->over_nuclei);
+                                  e->main_is_nuclei ? NULL : c.labels, e->main_is_nuclei ? c.labels : nu.labels, h, w,
+                                  &c, err, n)) goto fail;
+    len = sapp(marker, sizeof marker, len, "fpf_segment %s\nmodel=%s\nnucleus_model=%s\nnucleus=%s\ncell=%s\nreporter=%s\n"
+                            "scale=%g\ntiles=%d\npost=%d\ndetections=%d\n%s=%d\nnuclei_found=%d\n", fpf_version(), a->model,
+                            a->nucleus_model ? a->nucleus_model : "", j->nucleus, j->cell, j->reporter, e->scale, res->tiles,
+                            e->main_is_nuclei ? 0 : a->post, out->n_cells, e->main_is_nuclei ? "nuclei" : "cells", res->n_main,
+                            res->n_nuclei);
+    if (rep) len = sapp(marker, sizeof marker, len, "infected=%d\n", res->n_infected);
+    len = sapp(marker, sizeof marker, len, "over_max=%d\nfiles=", res->over_main + res->over_nuclei);
     for (i = 0; i < o.n; i++) len = sapp(marker, sizeof marker, len, "%s%s", i ? "," : "", o.name[i]);
     len = sapp(marker, sizeof marker, len, "\n");
     if (outset_add(&o, MARKER, marker, len, err, n)) goto fail;
@@ -874,8 +1135,10 @@ static int write_outputs(engine *e, const job *j, const fpf_input *in, const fpf
 fail:
     outset_abort(&o);
     unmake_dirs(&made);
+    goto done;
+fail_early:
 done:
-    free(cl); free(nl);
+    objects_free(&c); objects_free(&nu);
     return rc;
 }
 
@@ -893,8 +1156,9 @@ static int complete(const char *dir, char *summary, size_t n, result *res) {
         line[strcspn(line, "\n")] = 0;
         sscanf(line, "cells=%d", &res->n_main); sscanf(line, "nuclei=%d", &res->n_main);
         sscanf(line, "nuclei_found=%d", &res->n_nuclei); sscanf(line, "over_max=%d", &res->over_main);
-        sscanf(line, "tiles=%d", &res->tiles);
-        if (!strncmp(line, "cells=", 6) || !strncmp(line, "nuclei=", 7) || !strncmp(line, "nuclei_found=", 13) ||
+        sscanf(line, "tiles=%d", &res->tiles); sscanf(line, "infected=%d", &res->n_infected);
+        if (!strncmp(line, "infected=", 9) ||
+            !strncmp(line, "cells=", 6) || !strncmp(line, "nuclei=", 7) || !strncmp(line, "nuclei_found=", 13) ||
             !strncmp(line, "over_max=", 9) || !strncmp(line, "tiles=", 6))
             sfmt(summary + strlen(summary), n - strlen(summary), "%s%s", summary[0] ? " " : "", line);
         if (!strncmp(line, "files=", 6)) {
@@ -926,6 +1190,12 @@ static void hms(double s, char *dst, size_t n) {
     else sfmt(dst, n, "%ld:%02ld", t / 60, t % 60);
 }
 
+/* summary.csv's infected column: the count, or empty without a reporter. */
+static const char *infected_text(const result *res, char *dst, size_t n) {
+    if (res->n_infected >= 0) sfmt(dst, n, "%d", res->n_infected); else dst[0] = 0;
+    return dst;
+}
+
 static int run_batch(engine *e, jobs *js) {
     const args *a = e->a;
     size_t cap = 256 + (size_t)js->n * (3 * PATH_LEN + 640), slen = 0, flen = 0;
@@ -936,7 +1206,7 @@ static int run_batch(engine *e, jobs *js) {
     made.n = 0;
     if (!summary || !failed) die("out of memory");
     if (mkdir_p(a->out, &made, err, sizeof err)) die("%s", err);
-    slen = sapp(summary, cap, slen, "id,status,%s,nuclei,over_max,tiles,seconds,error\n", e->main_is_nuclei ? "nuclei_main" : "cells");
+    slen = sapp(summary, cap, slen, "id,status,%s,nuclei,infected,over_max,tiles,seconds,error\n", e->main_is_nuclei ? "nuclei_main" : "cells");
     flen = sapp(failed, cap, flen, "id,nucleus,cell,error\n");
     for (i = 0; i < js->n; i++) {
         job *j = &js->j[i];
@@ -946,12 +1216,14 @@ static int run_batch(engine *e, jobs *js) {
         sfmt(dir, sizeof dir, "%s/%s", a->out, j->id);
         err[0] = 0;
         memset(&res, 0, sizeof res);
+        res.n_infected = -1;
         if (j->error[0]) { sfmt(err, sizeof err, "%s", j->error); rc = -1; }
         else if (a->resume && complete(dir, prev, sizeof prev, &res)) {
             n_skipped++;
             if (!a->quiet) fprintf(stderr, "[%d/%d] %s: complete, skipped (%s)\n", i + 1, js->n, j->id, prev);
             csv_cell(q[0], sizeof q[0], j->id);
-            slen = sapp(summary, cap, slen, "%s,skipped,%d,%d,%d,%d,,\n", q[0], res.n_main, res.n_nuclei, res.over_main, res.tiles);
+            slen = sapp(summary, cap, slen, "%s,skipped,%d,%d,%s,%d,%d,,\n", q[0], res.n_main, res.n_nuclei,
+                        infected_text(&res, q[1], sizeof q[1]), res.over_main, res.tiles);
             continue;
         } else rc = run_image(e, j, dir, &res, err, sizeof err);
         sfmt(status, sizeof status, "%s", rc ? "failed" : "ok");
@@ -963,11 +1235,11 @@ static int run_batch(engine *e, jobs *js) {
             flen = sapp(failed, cap, flen, "%s,%s,%s,", q[0], q[1], q[2]);
             csv_cell(q[1], sizeof q[1], err);
             flen = sapp(failed, cap, flen, "%s\n", q[1]);
-            slen = sapp(summary, cap, slen, "%s,failed,,,,,,%s\n", q[0], q[1]);
+            slen = sapp(summary, cap, slen, "%s,failed,,,,,,,%s\n", q[0], q[1]);
         } else {
             n_done++;
-            slen = sapp(summary, cap, slen, "%s,ok,%d,%d,%d,%d,%.2f,\n", q[0], res.n_main, res.n_nuclei,
-                                     res.over_main + res.over_nuclei, res.tiles, res.seconds);
+            slen = sapp(summary, cap, slen, "%s,ok,%d,%d,%s,%d,%d,%.2f,\n", q[0], res.n_main, res.n_nuclei,
+                        infected_text(&res, q[1], sizeof q[1]), res.over_main + res.over_nuclei, res.tiles, res.seconds);
         }
         if (!a->quiet) {
             double el = now_s() - t0, rate = (n_done + n_failed) / (el > 0 ? el : 1e-9);
@@ -1027,6 +1299,7 @@ int main(int argc, char **argv) {
             if (a.nucleus && a.cell && !strchr(a.nucleus, '*') != !strchr(a.cell, '*'))
                 usage_error("give both --nucleus and --cell as patterns, or neither");
             glob_jobs(a.nucleus, a.cell, &js);
+            if (a.reporter) reporter_jobs(a.reporter, &js);
             a.batch = "patterns";
         }
         rc = run_batch(&e, &js);
@@ -1037,6 +1310,7 @@ int main(int argc, char **argv) {
         memset(&j, 0, sizeof j);
         if (a.nucleus) sfmt(j.nucleus, sizeof j.nucleus, "%s", a.nucleus);
         if (a.cell) sfmt(j.cell, sizeof j.cell, "%s", a.cell);
+        if (a.reporter) sfmt(j.reporter, sizeof j.reporter, "%s", a.reporter);
         if (run_image(&e, &j, a.out, &res, err, sizeof err)) die("%s", err);
         if (!a.quiet) {
             if (e.nm && !e.main_is_nuclei) fprintf(stderr, "fpf_segment: %d cells, %d nuclei in %.2f s (%d tile%s)\n", res.n_main, res.n_nuclei, res.seconds, res.tiles, res.tiles > 1 ? "s" : "");

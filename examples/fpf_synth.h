@@ -57,6 +57,14 @@ void fpfs_free(fpfs_scene *s);
 int fpfs_crop(const fpfs_scene *s, int x0, int y0, int w, int h, fpfs_scene *out);
 /* Render nucleus (blue) + cytoplasm (red) with GT outlines into rgb (w*h*3). */
 void fpfs_overlay(const fpfs_scene *s, unsigned char *rgb, int outlines);
+/* A third, reporter channel for a generated scene (issue #14): each cell is infected with
+ * probability `fraction`; an infected cell holds 1-4 bright rod-shaped bacteria (half-length
+ * 2.5-5 px, half-width 1.3 px), each with its reach (half-length + 3 px, a square) inside the
+ * cell, outside its nuclei where possible (a rod with no such place in 200 tries is left out).
+ * Cells glow faintly (+6 ADU over a 20 ADU background); blur sigma 1; the camera model of
+ * the other channels. *image (w*h, 12-bit values) and *infected (ncells: 1 when at least one
+ * bacterium of >= 3 px lies in the cell) are malloc'ed. Deterministic in seed. 0 or -1. */
+int fpfs_reporter(const fpfs_scene *s, uint64_t seed, double fraction, uint16_t **image, int **infected);
 #ifdef __cplusplus
 }
 #endif
@@ -701,6 +709,80 @@ void fpfs_overlay(const fpfs_scene *s, unsigned char *rgb, int outlines) {
             if (cb) { rgb[3 * q] = 255; rgb[3 * q + 1] = 230; rgb[3 * q + 2] = 0; }      /* cells: yellow */
             else if (nb) { rgb[3 * q] = 0; rgb[3 * q + 1] = 255; rgb[3 * q + 2] = 255; } /* nuclei: cyan */
         }
+}
+
+/* One bacterium: a rod at (cx, cy), angle th, painted into sig where the cell label is c.
+ * Returns the pixels painted. */
+static int fpfs__rod(const fpfs_scene *s, float *sig, int c, double cx, double cy, double th, double len,
+                     double wid, double amp) {
+    int x, y, r = (int)ceil(len) + 1, painted = 0;
+    double co = cos(th), si = sin(th);
+    for (y = (int)cy - r; y <= (int)cy + r; y++)
+        for (x = (int)cx - r; x <= (int)cx + r; x++) {
+            double dx = x - cx, dy = y - cy, u = dx * co + dy * si, v = -dx * si + dy * co;
+            if (x < 0 || y < 0 || x >= s->w || y >= s->h || s->cell_labels[(size_t)y * s->w + x] != c) continue;
+            if ((u / len) * (u / len) + (v / wid) * (v / wid) > 1) continue;
+            sig[(size_t)y * s->w + x] += (float)amp;
+            painted++;
+        }
+    return painted;
+}
+
+/* Is every pixel within r (a square) of (x, y) in the image and in cell c? */
+static int fpfs__inside(const fpfs_scene *s, int c, int x, int y, int r) {
+    int yy, xx;
+    if (x - r < 0 || y - r < 0 || x + r >= s->w || y + r >= s->h) return 0;
+    for (yy = y - r; yy <= y + r; yy++)
+        for (xx = x - r; xx <= x + r; xx++)
+            if (s->cell_labels[(size_t)yy * s->w + xx] != c) return 0;
+    return 1;
+}
+
+int fpfs_reporter(const fpfs_scene *s, uint64_t seed, double fraction, uint16_t **image, int **infected) {
+    size_t n = (size_t)s->w * s->h;
+    float *sig = (float *)calloc(n, sizeof *sig);
+    int *inf = (int *)calloc((size_t)s->ncells + 1, sizeof *inf), *box = (int *)malloc(((size_t)s->ncells + 1) * 4 * sizeof *box);
+    uint16_t *out = (uint16_t *)malloc(n * sizeof *out);
+    fpfs__rng g;
+    int c, x, y;
+    *image = NULL; *infected = NULL;
+    if (!sig || !inf || !box || !out) { free(sig); free(inf); free(box); free(out); return -1; }
+    g.s = seed * 0x9E3779B97F4A7C15ull + 0x5151ull;
+    for (c = 1; c <= s->ncells; c++) { box[4 * c] = s->w; box[4 * c + 1] = s->h; box[4 * c + 2] = box[4 * c + 3] = -1; }
+    for (y = 0; y < s->h; y++) /* bounding boxes, and the faint glow of every cell */
+        for (x = 0; x < s->w; x++) {
+            int l = s->cell_labels[(size_t)y * s->w + x];
+            sig[(size_t)y * s->w + x] = l ? 26.0f : 20.0f;
+            if (!l) continue;
+            if (x < box[4 * l]) box[4 * l] = x;
+            if (y < box[4 * l + 1]) box[4 * l + 1] = y;
+            if (x > box[4 * l + 2]) box[4 * l + 2] = x;
+            if (y > box[4 * l + 3]) box[4 * l + 3] = y;
+        }
+    for (c = 1; c <= s->ncells; c++) {
+        int nb, b, tries;
+        if (fpfs__uni(&g) >= fraction) continue;
+        nb = 1 + (int)(fpfs__uni(&g) * 4);
+        for (b = 0; b < nb; b++) {
+            double cx = 0, cy = 0, th = fpfs__range(&g, 0, M_PI), len = fpfs__range(&g, 2.5, 5.0);
+            double amp = fpfs__range(&g, 500, 1100);
+            for (tries = 0; tries < 200; tries++) { /* a cytoplasm pixel of cell c, the rod's reach inside c */
+                size_t q;
+                cx = fpfs__range(&g, box[4 * c], box[4 * c + 2] + 1);
+                cy = fpfs__range(&g, box[4 * c + 1], box[4 * c + 3] + 1);
+                q = (size_t)(int)cy * s->w + (size_t)(int)cx;
+                if (s->cell_labels[q] == c && (!s->nuc_labels[q] || tries > 150) && fpfs__inside(s, c, (int)cx, (int)cy, (int)len + 3))
+                    break;
+            }
+            if (tries == 200) continue;
+            if (fpfs__rod(s, sig, c, cx, cy, th, len, 1.3, amp) >= 3) inf[c - 1] = 1;
+        }
+    }
+    fpfs__blur(sig, s->w, s->h, 1.0);
+    fpfs__camera(sig, out, n, &g);
+    free(sig); free(box);
+    *image = out; *infected = inf;
+    return 0;
 }
 #endif /* FPF_SYNTH_IMPLEMENTATION */
 #endif /* FPF_SYNTH_H */

@@ -159,7 +159,9 @@ TEST(help_lists_every_option_with_default) {
     static const char *names[] = {"--model", "--nucleus-model", "--nucleus", "--cell", "--out", "--batch", "--resume",
                                   "--threads", "--isa", "--norm16", "--min-score", "--max-detections", "--max-proposals",
                                   "--tile", "--overlap", "--scale", "--object-diameter", "--model-diameter", "--cell-page",
-                                  "--cell-sample", "--nucleus-page", "--nucleus-sample", "--overlay", "--drop-padding", "--quiet"};
+                                  "--cell-sample", "--nucleus-page", "--nucleus-sample", "--overlay", "--drop-padding", "--quiet",
+                                  "--reporter", "--reporter-page", "--reporter-sample", "--reporter-threshold",
+                                  "--infected-min-area", "--post", "--post-set", "--pixel-size", "--coco"};
     size_t i;
     int lines, defaults = 0;
     const char *p;
@@ -396,6 +398,46 @@ TEST(scale_gives_full_resolution_labels) {
     fpfi_free(&lab);
 }
 
+/* Post-processing and the reporter on a tiled run: they see the stitched, full-size labels
+   (cells.csv rows = image.csv's Count_Cells = the largest label of cells.tif), and every output,
+   image.csv included, is in the marker's file list. */
+TEST(post_and_reporter_on_tiled_run) {
+    char cmd[1024], out[128], p[160], err[128], marker[1024], csv[2048];
+    int lines, n_cells = -1, post = -1, n_inf = -1, mx = 0;
+    size_t i;
+    fpfi_image lab;
+    snprintf(out, sizeof out, "%s/tiled_post", g_dir);
+    snprintf(cmd, sizeof cmd, "build/fpf_segment --model %s/add.fpf --nucleus-model %s/cores.fpf --nucleus %s/big16.tif "
+             "--cell %s/big16.tif --reporter %s/big16.tif --post on --coco --overlay --out %s --tile 256 --overlap 64 --quiet",
+             g_dir, g_dir, g_dir, g_dir, g_dir, out);
+    CHECK_EQ_INT(run(cmd, &lines, NULL, 0), 0);
+    snprintf(p, sizeof p, "%s/fpf_segment.txt", out);
+    slurp(p, marker, sizeof marker);
+    CHECK(strstr(marker, "tiles=9\n") != NULL && strstr(marker, "post=7\n") != NULL && strstr(marker, "infected=") != NULL);
+    CHECK_MSG(strstr(marker, "files=cells.tif,cells.csv,cells_coco.json,nuclei.tif,nuclei.csv,nuclei_coco.json,image.csv,overlay.png") != NULL,
+              "%s", marker);
+    snprintf(p, sizeof p, "%s/image.csv", out);
+    slurp(p, csv, sizeof csv);
+    {
+        const char *row = strchr(csv, '\n'), *q;
+        CHECK(row != NULL);
+        if (row && (q = strstr(row, "\",")))
+            CHECK(sscanf(q + 2, "%d,%*d,%d,%*[^,],%*[^,],%*[^,],%d", &n_cells, &n_inf, &post) == 3);
+    }
+    CHECK_EQ_INT(post, 7);
+    CHECK(n_cells >= 0 && n_inf >= 0 && n_inf <= n_cells);
+    snprintf(p, sizeof p, "%s/cells.csv", out);
+    CHECK_EQ_INT(count_lines(p), n_cells + 1);
+    snprintf(p, sizeof p, "%s/cells.tif", out);
+    CHECK(fpfi_read(p, 0, 0, &lab, err, sizeof err) == 0);
+    CHECK(lab.w == 640 && lab.h == 512);
+    for (i = 0; lab.pixels && i < (size_t)lab.w * lab.h; i++)
+        if (((uint16_t *)lab.pixels)[i] > mx) mx = ((uint16_t *)lab.pixels)[i];
+    CHECK_EQ_INT(mx, n_cells);
+    fpfi_free(&lab);
+    CHECK_EQ_INT(tmp_left(out), 0);
+}
+
 static void write_text(const char *name, const char *text) {
     char p[256];
     FILE *f;
@@ -465,6 +507,58 @@ TEST(batch_patterns_pair_by_stem) {
              g_dir, g_dir, g_dir, out);
     CHECK_EQ_INT(run(cmd, &lines, NULL, 0), 1);
     CHECK(strstr(g_err, "no file matches this pattern") != NULL);
+}
+
+/* The manifest's reporter column: used per image (image.csv and summary.csv's infected column);
+   a row without a reporter gets none, a missing reporter file fails that image only, and a
+   reporter pattern pairs by the part '*' matched. */
+TEST(batch_reporter_column) {
+    char cmd[1024], out[128], p[1024], sum[2048], csv[2048];
+    int lines;
+    write_text("rep_manifest.csv", "id,nucleus,cell,reporter\n"
+                                   "with,img16.tif,img16.tif,other16.tif\n"
+                                   "without,img16.tif,img16.tif,\n"
+                                   "lost,img16.tif,img16.tif,nothere.tif\n");
+    snprintf(out, sizeof out, "%s/rep_batch", g_dir);
+    snprintf(cmd, sizeof cmd, "build/fpf_segment --model %s/add.fpf --nucleus-model %s/cores.fpf --batch %s/rep_manifest.csv --out %s",
+             g_dir, g_dir, g_dir, out);
+    CHECK_EQ_INT(run(cmd, &lines, NULL, 0), 1);
+    CHECK(strstr(g_err, "reporter column") == NULL);               /* no "not used" warning any more */
+    CHECK_MSG(strstr(g_err, "nothere.tif: cannot open the reporter image") != NULL, "%s", g_err);
+    CHECK(exists(out, "with/image.csv") && exists(out, "without/image.csv") && !exists(out, "lost"));
+    snprintf(p, sizeof p, "%s/summary.csv", out);
+    slurp(p, sum, sizeof sum);
+    CHECK_MSG(strstr(sum, "id,status,cells,nuclei,infected,over_max,tiles,seconds,error\n") != NULL, "%s", sum);
+    {
+        int c, n, inf = -1;
+        const char *w = strstr(sum, "\"with\",ok,"), *wo = strstr(sum, "\"without\",ok,");
+        CHECK(w && sscanf(w + 10, "%d,%d,%d,", &c, &n, &inf) == 3 && inf >= 0 && inf <= c);
+        CHECK(wo && sscanf(wo + 13, "%d,%d,,", &c, &n) == 2 && strstr(wo, ",,") != NULL);
+    }
+    snprintf(p, sizeof p, "%s/with/image.csv", out);
+    slurp(p, csv, sizeof csv);
+    CHECK(strstr(csv, "other16") == NULL && strstr(csv, "img16.tif\",") != NULL);
+    snprintf(p, sizeof p, "%s/with/fpf_segment.txt", out);
+    slurp(p, csv, sizeof csv);
+    CHECK(strstr(csv, "reporter=") && strstr(csv, "other16.tif\n") != NULL && strstr(csv, "infected=") != NULL);
+    snprintf(p, sizeof p, "%s/without/fpf_segment.txt", out);
+    slurp(p, csv, sizeof csv);
+    CHECK(strstr(csv, "reporter=\n") != NULL && strstr(csv, "infected=") == NULL);
+    /* patterns: --reporter 'plate/A*_w3.tif' */
+    snprintf(p, sizeof p, "mkdir -p %s/rplate && cp %s/img16.tif %s/rplate/A01_w1.tif && cp %s/img16.tif %s/rplate/A01_w2.tif && "
+             "cp %s/other16.tif %s/rplate/A01_w3.tif", g_dir, g_dir, g_dir, g_dir, g_dir, g_dir, g_dir);
+    CHECK(system(p) == 0);
+    snprintf(out, sizeof out, "%s/rep_pat", g_dir);
+    snprintf(cmd, sizeof cmd, "build/fpf_segment --model %s/add.fpf --nucleus '%s/rplate/A*_w1.tif' --cell '%s/rplate/A*_w2.tif' "
+             "--reporter '%s/rplate/A*_w3.tif' --out %s --quiet", g_dir, g_dir, g_dir, g_dir, out);
+    CHECK_EQ_INT(run(cmd, &lines, NULL, 0), 0);
+    snprintf(p, sizeof p, "%s/01/fpf_segment.txt", out);
+    slurp(p, csv, sizeof csv);
+    CHECK_MSG(strstr(csv, "rplate/A01_w3.tif\n") != NULL, "%s", csv);
+    /* a reporter pattern with single images is a bad command line */
+    snprintf(cmd, sizeof cmd, "build/fpf_segment --model %s/add.fpf --nucleus %s/img16.tif --cell %s/img16.tif "
+             "--reporter '%s/rplate/A*_w3.tif' --out %s/x", g_dir, g_dir, g_dir, g_dir, g_dir);
+    CHECK_EQ_INT(run(cmd, &lines, NULL, 0), 2);
 }
 
 /* A batch killed in the middle, then --resume: images already complete are skipped, not redone;
@@ -560,8 +654,10 @@ int main(void) {
     RUN(cap_warning_names_count_and_remedy);
     RUN(scale_gives_full_resolution_labels);
     RUN(tiles_through_the_cli);
+    RUN(post_and_reporter_on_tiled_run);
     RUN(batch_manifest_with_bad_images);
     RUN(batch_patterns_pair_by_stem);
+    RUN(batch_reporter_column);
     RUN(batch_resume_after_kill);
     RUN(label_image_overlap_rule);
     snprintf(rm, sizeof rm, "rm -rf %s", g_dir);

@@ -54,7 +54,7 @@ def parse_eval(text):
     return res
 
 
-def run(model, set_dir, gt_suffix, work, threads=1, nucleus_model=None, min_score=None, keep=False):
+def run(model, set_dir, gt_suffix, work, threads=1, nucleus_model=None, min_score=None, keep=False, extra=()):
     variant = model_variant(model)
     kind = 'nuclei' if variant == 'cores' else 'cells'
     if gt_suffix is None:
@@ -76,6 +76,7 @@ def run(model, set_dir, gt_suffix, work, threads=1, nucleus_model=None, min_scor
             cmd += ['--nucleus-model', nucleus_model]
         if min_score is not None:
             cmd += ['--min-score', str(min_score)]
+        cmd += ['--post', 'off'] + list(extra)  # the model itself; post_eval.py passes --post on (issue #14)
         subprocess.check_call(cmd)
         os.symlink(os.path.join(out, kind + '.tif'), os.path.join(dt_dir, n + '.tif'))
         os.symlink(os.path.join(set_dir, '%s_%s.tif' % (n, gt_suffix)), os.path.join(gt_dir, n + '.tif'))

@@ -159,7 +159,7 @@ def pictures(names=('without_nucleus', 'with_nucleus', 'fpf_add_weighted'), crop
             subprocess.check_call([os.path.join(ROOT, 'build', 'fpf_segment'), '--model', p, '--nucleus-model',
                                    model_path('cores'), '--nucleus', os.path.join(cdir, n + '_nucleus.tif'),
                                    '--cell', os.path.join(cdir, n + '_cell.tif'), '--out', w, '--overlay',
-                                   '--quiet', '--threads', '1'])
+                                   '--quiet', '--threads', '1', '--post', 'off'])  # the model alone (#14)
             tiles.append(io.imread(os.path.join(w, 'overlay.png'))[:, :, :3])
         if not tiles:
             continue

@@ -74,7 +74,7 @@ def main():
         cmd = [os.path.join(BUILD, 'fpf_segment'), '--model', os.path.join(ROOT, 'weights', 'models', a.model + '.fpf'),
                '--nucleus-model', os.path.join(ROOT, 'weights', 'models', 'cores.fpf'),
                '--nucleus', os.path.join(plate, n + '_nucleus.tif'), '--cell', os.path.join(plate, n + '_cell.tif'),
-               '--reporter', os.path.join(plate, n + '_reporter.tif'), '--out', out, '--threads', '1', '--quiet'] + a.extra
+               '--reporter', os.path.join(plate, n + '_reporter.tif'), '--out', out, '--threads', '1', '--quiet', '--tile', '0'] + a.extra
         if a.post:
             cmd += ['--post', a.post]
         subprocess.check_call(cmd)

@@ -164,10 +164,12 @@
            y   = (float)acc · m[co] + bias[co],   m[co] = s_x · s_w[co]    (one float product)
        then the fp32 epilogue in float: + residual (or nearest-upsampled map), ReLU, += (FPF-add).
        Taps outside the input read q_x = z_x, i.e. the real value 0, as in fp32. A NaN input
-       quantizes to 0. A layer's output y is kept as float and requantized by the first line when
-       an int8 layer reads it (the rows it needs, once per call, into the session's u8 buffer):
-       the same numbers as storing u8 with the reader's {s_x, z_x}, without that memory saving
-       yet. Readers of one tensor get the same parameters (calibrated on the same values).
+       quantizes to 0. Inside the bottleneck stages an int8 layer that feeds an int8 layer writes
+       its output as u8 with the reader's {s_x, z_x}, quantized by the first line in its epilogue
+       (and as float too where the shortcut add needs it); every other int8 layer quantizes the
+       rows of the float map it reads, once per call, into the session's u8 buffer. Both give the
+       same bytes (fpf_options.int8_requantize = 1 forces the second everywhere: the reference
+       twin). Readers of one tensor get the same parameters (calibrated on the same values).
        Integer sums are exact, so every kernel row (scalar, AVX2 without VNNI via int16 vpmaddwd,
        AVX-VNNI, AVX-512 VNNI, NEON, NEON dotprod) gives bit-identical results; the int8 epilogue
        is the same float operations in every row; fpf_options.int8_isa forces one row.

@@ -164,10 +164,12 @@
            y   = (float)acc · m[co] + bias[co],   m[co] = s_x · s_w[co]    (one float product)
        then the fp32 epilogue in float: + residual (or nearest-upsampled map), ReLU, += (FPF-add).
        Taps outside the input read q_x = z_x, i.e. the real value 0, as in fp32. A NaN input
-       quantizes to 0. A layer's output y is kept as float and requantized by the first line when
-       an int8 layer reads it (the rows it needs, once per call, into the session's u8 buffer):
-       the same numbers as storing u8 with the reader's {s_x, z_x}, without that memory saving
-       yet. Readers of one tensor get the same parameters (calibrated on the same values).
+       quantizes to 0. Inside the bottleneck stages an int8 layer that feeds an int8 layer writes
+       its output as u8 with the reader's {s_x, z_x}, quantized by the first line in its epilogue
+       (and as float too where the shortcut add needs it); every other int8 layer quantizes the
+       rows of the float map it reads, once per call, into the session's u8 buffer. Both give the
+       same bytes (fpf_options.int8_requantize = 1 forces the second everywhere: the reference
+       twin). Readers of one tensor get the same parameters (calibrated on the same values).
        Integer sums are exact, so every kernel row (scalar, AVX2 without VNNI via int16 vpmaddwd,
        AVX-VNNI, AVX-512 VNNI, NEON, NEON dotprod) gives bit-identical results; the int8 epilogue
        is the same float operations in every row; fpf_options.int8_isa forces one row.
@@ -454,6 +456,9 @@ typedef struct fpf_options {
     char *init_msg;            /* optional: where a failed fpf_session_init (or _preallocated, or
                                   _workspace_size) writes its one-line message, NUL-terminated */
     size_t init_msg_size;      /* bytes at init_msg */
+    int int8_requantize;       /* 1: every int8 layer quantizes the float map it reads, also inside
+                                  the bottlenecks' int8 chains (the reference twin of the 8-bit
+                                  chains; the same bits, slower); 0 = chains stay 8-bit */
 } fpf_options;
 
 /* ---------------------------------------------------------------------------------------------
@@ -1542,6 +1547,15 @@ typedef struct fpf__conv_args {
     const fpf__kernels *kern;   /* set by fpf__conv2d */
     int groups;                 /* output-channel groups per row tile (set by fpf__conv2d) */
     int rpt;                    /* output rows per task (set by fpf__conv2d) */
+    /* int8 chains (fpf__stage): an int8 layer whose output int8 layers with one input_q read also
+       writes that output as u8, quantized in its epilogue by fpf__quant with the readers' (qout_s,
+       qout_z): pixel (y, x) at qout + (y·out.w + x)·cout; and the floats too only when qkeep (a
+       residual needs them). Not with FPF__ACCUMULATE. Its reader takes qin (the same layout, cin
+       bytes a pixel) and quantizes nothing. */
+    uint8_t *qout;
+    float qout_s;
+    int qout_z, qkeep;
+    const uint8_t *qin;
 } fpf__conv_args;
 
 /* Kernel names say data type, operation, tile and instruction set, as XNNPACK's do:
@@ -2051,17 +2065,20 @@ FPF__REF_TWIN void fpf__qu8s8_conv__ref(const fpf__conv_args *a) {
         for (x = 0; x < a->out.w; x++)
             for (co = 0; co < k->cout; co++) {
                 int32_t acc = 0;
-                float *dst = a->out.d + ((size_t)y * a->out.w + x) * a->out.ld + co;
+                float v, *dst = a->out.d + ((size_t)y * a->out.w + x) * a->out.ld + co;
                 for (ky = 0; ky < k->kh; ky++)
                     for (kx = 0; kx < k->kw; kx++) {
                         int iy = (y + a->y0) * a->stride - a->pad + ky - a->iy0, ix = x * a->stride - a->pad + kx;
+                        size_t px = (size_t)iy * a->in.w + ix;
                         if (iy < 0 || iy >= a->in.h || ix < 0 || ix >= a->in.w) continue; /* q_x = z_x */
                         for (ci = 0; ci < k->cin; ci++) {
-                            int qx = fpf__quant(a->in.d[((size_t)iy * a->in.w + ix) * a->in.ld + ci], q->in_scale, q->in_zero);
+                            int qx = a->qin ? a->qin[px * k->cin + ci] : fpf__quant(a->in.d[px * a->in.ld + ci], q->in_scale, q->in_zero);
                             acc += (qx - q->in_zero) * q->w[(((size_t)ky * k->kw + kx) * k->cin + ci) * k->cout + co];
                         }
                     }
-                *dst = fpf__epilogue(a, (float)acc * (q->in_scale * q->scale[co]), y, x, co, dst);
+                v = fpf__epilogue(a, (float)acc * (q->in_scale * q->scale[co]), y, x, co, dst);
+                if (a->qout) a->qout[((size_t)y * a->out.w + x) * k->cout + co] = fpf__quant(v, a->qout_s, a->qout_z);
+                if (!a->qout || a->qkeep) *dst = v;
             }
 }
 
@@ -2083,9 +2100,12 @@ static void fpf__qblock_store(const fpf__qargs *a, const int32_t *acc, int ldacc
     for (p = 0; p < np; p++)
         for (j = 0; j < cb; j++) {
             int co = c0 + j;
-            float *dst = a->c.out.d + ((size_t)y * a->c.out.w + x0 + p) * a->c.out.ld + co;
             int32_t v = acc[p * ldacc + j] - q->in_zero * q->wsum[co];
-            *dst = fpf__epilogue(&a->c, (float)v * q->mul[co], y, x0 + p, co, dst);
+            float *dst = a->c.out.d + ((size_t)y * a->c.out.w + x0 + p) * a->c.out.ld + co;
+            float f = fpf__epilogue(&a->c, (float)v * q->mul[co], y, x0 + p, co, dst);
+            if (a->c.qout) /* an int8 chain: the u8 its reader would make of the float */
+                a->c.qout[((size_t)y * a->c.out.w + x0 + p) * a->c.k->cout + co] = fpf__quant(f, a->c.qout_s, a->c.qout_z);
+            if (!a->c.qout || a->c.qkeep) *dst = f;
         }
 }
 
@@ -2139,15 +2159,62 @@ static void fpf__qquant__scalar(const float *src, int n, float s, int z, uint8_t
 #define FPF__AVX512VNNI __attribute__((target("avx512f,avx512bw,avx512vnni,avx2,fma")))
 #define FPF__AVXVNNI __attribute__((target("avxvnni,avx2,fma")))
 
+/* The quantizer in 8 and 16 lanes: the same operations as fpf__quant (max with the NaN-taking
+   operand second, so NaN -> −512 as in the scalar compare). */
+FPF__AVX2 static __m128i fpf__qquant_vec__avx2(__m256 v, float s, int z) { /* 8 bytes in the low half */
+    __m256 t = _mm256_div_ps(v, _mm256_set1_ps(s));
+    __m256i i;
+    __m128i p16;
+    t = _mm256_max_ps(t, _mm256_set1_ps(-512.0f));
+    t = _mm256_min_ps(t, _mm256_set1_ps(512.0f));
+    t = _mm256_sub_ps(_mm256_add_ps(t, _mm256_set1_ps(FPF__RNE_MAGIC)), _mm256_set1_ps(FPF__RNE_MAGIC));
+    t = _mm256_add_ps(t, _mm256_set1_ps((float)z));
+    t = _mm256_min_ps(_mm256_max_ps(t, _mm256_setzero_ps()), _mm256_set1_ps(255.0f));
+    i = _mm256_cvttps_epi32(t);
+    p16 = _mm_packus_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
+    return _mm_packus_epi16(p16, p16);
+}
+FPF__AVX512VNNI static __m128i fpf__qquant_vec__avx512(__m512 v, float s, int z) {
+    __m512 t = _mm512_div_ps(v, _mm512_set1_ps(s));
+    t = _mm512_max_ps(t, _mm512_set1_ps(-512.0f));
+    t = _mm512_min_ps(t, _mm512_set1_ps(512.0f));
+    t = _mm512_sub_ps(_mm512_add_ps(t, _mm512_set1_ps(FPF__RNE_MAGIC)), _mm512_set1_ps(FPF__RNE_MAGIC));
+    t = _mm512_add_ps(t, _mm512_set1_ps((float)z));
+    t = _mm512_min_ps(_mm512_max_ps(t, _mm512_setzero_ps()), _mm512_set1_ps(255.0f));
+    return _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(t));
+}
+
 /* The vector epilogue of 16 (8) channels from co: y = (float)(acc − z_x·Σq_w) · m, lane by lane,
-   then the fp32 kernels' store (bias, residual, ReLU, accumulate): the scalar epilogue's operations. */
+   then the fp32 kernels' store (bias, residual, ReLU, accumulate): the scalar epilogue's operations.
+   In an int8 chain (qout): bias, residual and ReLU as that store, the floats when qkeep, then the
+   quantizer's 16 (8) bytes. */
 FPF__AVX512VNNI static void fpf__qu8s8_conv_store__avx512vnni(const fpf__qargs *a, __m512i acc, int y, int x, int co) {
     __m512i s = _mm512_sub_epi32(acc, _mm512_mullo_epi32(_mm512_set1_epi32(a->q->in_zero), _mm512_loadu_si512((const void *)(a->q->wsum + co))));
-    fpf__f32_conv_store__avx512(&a->c, _mm512_mul_ps(_mm512_cvtepi32_ps(s), _mm512_loadu_ps(a->q->mul + co)), y, x, co);
+    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(s), _mm512_loadu_ps(a->q->mul + co));
+    if (a->c.qout) {
+        v = _mm512_add_ps(v, _mm512_loadu_ps(a->c.k->b + co));
+        if (a->c.res) v = _mm512_add_ps(v, _mm512_loadu_ps(fpf__res_at(&a->c, y, x, co)));
+        if (a->c.flags & FPF__RELU) v = _mm512_max_ps(_mm512_setzero_ps(), v);
+        if (a->c.qkeep) _mm512_storeu_ps(a->c.out.d + ((size_t)y * a->c.out.w + x) * a->c.out.ld + co, v);
+        _mm_storeu_si128((__m128i *)(void *)(a->c.qout + ((size_t)y * a->c.out.w + x) * a->c.k->cout + co),
+                         fpf__qquant_vec__avx512(v, a->c.qout_s, a->c.qout_z));
+        return;
+    }
+    fpf__f32_conv_store__avx512(&a->c, v, y, x, co);
 }
 FPF__AVXVNNI static void fpf__qu8s8_conv_store__avxvnni(const fpf__qargs *a, __m256i acc, int y, int x, int co) {
     __m256i s = _mm256_sub_epi32(acc, _mm256_mullo_epi32(_mm256_set1_epi32(a->q->in_zero), _mm256_loadu_si256((const __m256i *)(const void *)(a->q->wsum + co))));
-    fpf__f32_conv_store__avx2(&a->c, _mm256_mul_ps(_mm256_cvtepi32_ps(s), _mm256_loadu_ps(a->q->mul + co)), y, x, co);
+    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(s), _mm256_loadu_ps(a->q->mul + co));
+    if (a->c.qout) {
+        v = _mm256_add_ps(v, _mm256_loadu_ps(a->c.k->b + co));
+        if (a->c.res) v = _mm256_add_ps(v, _mm256_loadu_ps(fpf__res_at(&a->c, y, x, co)));
+        if (a->c.flags & FPF__RELU) v = _mm256_max_ps(_mm256_setzero_ps(), v);
+        if (a->c.qkeep) _mm256_storeu_ps(a->c.out.d + ((size_t)y * a->c.out.w + x) * a->c.out.ld + co, v);
+        _mm_storel_epi64((__m128i *)(void *)(a->c.qout + ((size_t)y * a->c.out.w + x) * a->c.k->cout + co),
+                         fpf__qquant_vec__avx2(v, a->c.qout_s, a->c.qout_z));
+        return;
+    }
+    fpf__f32_conv_store__avx2(&a->c, v, y, x, co);
 }
 
 /* AVX-512 VNNI: 8 pixels × 32 channels (two panels) in 16 zmm; vpdpbusd adds four u8·s8
@@ -2251,41 +2318,16 @@ FPF__AVX2 static void fpf__qu8s8_conv_6x8c4__avx2(const fpf__qargs *a, int y, in
     fpf__qblock_store(a, &u[0][0], 8, y, x0, np, c0, cb);
 }
 
-/* The quantizer in 8 and 16 lanes: the same operations as fpf__quant (max with the NaN-taking
-   operand second, so NaN -> −512 as in the scalar compare). */
+/* A row of floats to u8 through the vector quantizers above. */
 FPF__AVX2 static void fpf__qquant__avx2(const float *src, int n, float s, int z, uint8_t *dst) {
-    __m256 vs = _mm256_set1_ps(s), lo = _mm256_set1_ps(-512.0f), hi = _mm256_set1_ps(512.0f);
-    __m256 mg = _mm256_set1_ps(FPF__RNE_MAGIC), vz = _mm256_set1_ps((float)z), zero = _mm256_setzero_ps(), top = _mm256_set1_ps(255.0f);
     int i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 t = _mm256_div_ps(_mm256_loadu_ps(src + i), vs);
-        __m256i v;
-        __m128i p16;
-        t = _mm256_max_ps(t, lo);
-        t = _mm256_min_ps(t, hi);
-        t = _mm256_sub_ps(_mm256_add_ps(t, mg), mg);
-        t = _mm256_add_ps(t, vz);
-        t = _mm256_min_ps(_mm256_max_ps(t, zero), top);
-        v = _mm256_cvttps_epi32(t);
-        p16 = _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-        _mm_storel_epi64((__m128i *)(void *)(dst + i), _mm_packus_epi16(p16, p16));
-    }
+    for (; i + 8 <= n; i += 8) _mm_storel_epi64((__m128i *)(void *)(dst + i), fpf__qquant_vec__avx2(_mm256_loadu_ps(src + i), s, z));
     for (; i < n; i++) dst[i] = fpf__quant(src[i], s, z);
 }
 
 FPF__AVX512VNNI static void fpf__qquant__avx512(const float *src, int n, float s, int z, uint8_t *dst) {
-    __m512 vs = _mm512_set1_ps(s), lo = _mm512_set1_ps(-512.0f), hi = _mm512_set1_ps(512.0f);
-    __m512 mg = _mm512_set1_ps(FPF__RNE_MAGIC), vz = _mm512_set1_ps((float)z), zero = _mm512_setzero_ps(), top = _mm512_set1_ps(255.0f);
     int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m512 t = _mm512_div_ps(_mm512_loadu_ps(src + i), vs);
-        t = _mm512_max_ps(t, lo);
-        t = _mm512_min_ps(t, hi);
-        t = _mm512_sub_ps(_mm512_add_ps(t, mg), mg);
-        t = _mm512_add_ps(t, vz);
-        t = _mm512_min_ps(_mm512_max_ps(t, zero), top);
-        _mm_storeu_si128((__m128i *)(void *)(dst + i), _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(t)));
-    }
+    for (; i + 16 <= n; i += 16) _mm_storeu_si128((__m128i *)(void *)(dst + i), fpf__qquant_vec__avx512(_mm512_loadu_ps(src + i), s, z));
     for (; i < n; i++) dst[i] = fpf__quant(src[i], s, z);
 }
 #endif /* FPF__X86 */
@@ -2468,6 +2510,7 @@ static void fpf__qconv_task(void *ctx, int task) {
         int img = rest / (chunks * tiles);
         one = *a;
         one.x += (size_t)img * a->img; one.c.out.d += (size_t)img * c->out_bs;
+        if (one.c.qout) one.c.qout += (size_t)img * c->out.h * c->out.w * c->k->cout;
         rest %= chunks * tiles;
         a = &one; c = &one.c;
     }
@@ -2491,21 +2534,23 @@ static void fpf__qconv2d(const fpf__runner *r, const fpf__conv_args *a0) {
     qa.kern = r && r->qkern ? r->qkern : &fpf__qkernels__scalar;
     qa.img = (size_t)a0->in.h * a0->in.w * cin;
     need = qa.img * (size_t)nimg;
-    if (!r || !r->qbuf || need > r->qcap || (a0->pad > 0 && cin > FPF__ZEROS)) { /* no buffer (tests): the twin */
+    if (!r || !r->qbuf || (!a0->qin && need > r->qcap) || (a0->pad > 0 && cin > FPF__ZEROS)) { /* no buffer (tests): the twin */
         int i;
         for (i = 0; i < nimg; i++) {
             fpf__conv_args one = *a0;
             one.in.d += (size_t)i * a0->in_bs; one.out.d += (size_t)i * a0->out_bs;
+            if (one.qin) one.qin += (size_t)i * qa.img;
+            if (one.qout) one.qout += (size_t)i * a0->out.h * a0->out.w * a0->k->cout;
             fpf__qu8s8_conv__ref(&one);
         }
         return;
     }
     memset(r->qbuf, qa.q->in_zero, (size_t)(cin < FPF__ZEROS ? cin : FPF__ZEROS));
     qa.zrow = r->qbuf;
-    qa.x = r->qbuf + FPF__ZEROS;
+    qa.x = a0->qin ? a0->qin : r->qbuf + FPF__ZEROS;
     fpf__in_rows(a0, &lo, &hi);
     qq.c = a0; qq.q = &qa; qq.dst = r->qbuf + FPF__ZEROS; qq.lo = lo; qq.rows = hi - lo;
-    fpf__parallel(r, fpf__qquant_task, &qq, nimg * (hi - lo));
+    if (!a0->qin) fpf__parallel(r, fpf__qquant_task, &qq, nimg * (hi - lo)); /* else its producer made it */
     tiles = (a0->out.w + FPF__TILE_W - 1) / FPF__TILE_W;
     chunks = a0->out.w < FPF__TASK_PX / 4 ? (a0->out.h * a0->out.w + FPF__TASK_PX - 1) / FPF__TASK_PX : a0->out.h;
     chunks = chunks < 1 ? 1 : chunks > a0->out.h ? a0->out.h : chunks;
@@ -2801,20 +2846,46 @@ static void fpf__mold(fpf_session *s, const fpf_config *c, const fpf_image *im, 
 /* ---------------------------------------------------------------------------------------------
    2. Backbone (§2): the reduced ResNet-50 and the FPN (§3) of one tower. */
 
+/* One conv of a bottleneck; qin: its input as u8 (made by the layer before); qout: also write its
+   output as u8 for the next int8 layer nxt, keeping the floats only when keep. */
+static void fpf__chain_run(const fpf__runner *r, const fpf__conv *k, fpf__map in, const uint8_t *qin, fpf__map out,
+                           uint8_t *qout, int keep, const fpf__conv *nxt, int stride, int flags, const fpf__map *res) {
+    fpf__conv_args a;
+    memset(&a, 0, sizeof a);
+    a.k = k; a.in = in; a.out = out; a.stride = stride; a.pad = (k->kh - 1) / 2;
+    a.flags = flags; a.res = res; a.qin = qin;
+    if (qout) { a.qout = qout; a.qkeep = keep; a.qout_s = nxt->q->in_scale; a.qout_z = nxt->q->in_zero; }
+    fpf__conv2d(r, &a);
+}
+
+/* A stage of bottleneck blocks. Between int8 layers the maps stay 8-bit: the writer's epilogue
+   makes the u8 its one reader would make of the float. m1 and m2 (read by one conv each) are then
+   only u8; a block's output x, read by the next block's 2a and, as floats, by its shortcut add, is
+   both. Two scratch buffers take turns: A holds x's u8 and then m2, B holds m1 and then the next
+   x's u8 (a quarter of its float size, so it fits when stage_out <= 4·bottleneck, as in ResNet).
+   fpf_options.int8_requantize = 1 passes floats only: the reference twin, the same bits. */
 static void fpf__stage(fpf_session *s, const fpf__tower *t, const fpf_config *c, int st,
                        fpf__map in, fpf__map out, float *t1, float *t2) {
-    int b;
+    int b, chain = !s->opt.int8_requantize && !s->run.observe, x8 = 0;
+    float *A = t2, *B = t1, *sw;
     for (b = 0; b < c->blocks[st]; b++) {
-        const fpf__conv *k = t->block[st][b];
+        const fpf__conv *k = t->block[st][b], *kn = b + 1 < c->blocks[st] ? t->block[st][b + 1] : NULL;
         int stride = b == 0 && st > 0 ? 2 : 1;  /* stage 2 keeps its resolution; the stride sits on the 1×1 */
+        int u1 = chain && k[0].q && k[1].q, u2 = chain && k[1].q && k[2].q;
+        int u3 = chain && kn && k[2].q && kn[0].q && c->stage_out[st] <= 4 * c->bottleneck[st];
         fpf__map x = b == 0 ? in : out;
-        fpf__map m1 = fpf__mk(t1, out.h, out.w, c->bottleneck[st]);
-        fpf__map m2 = fpf__mk(t2, out.h, out.w, c->bottleneck[st]);
-        fpf__conv_run(&s->run, &k[0], x, m1, stride, FPF__RELU, NULL);        /* 2a: 1×1 (/2), BN, ReLU */
-        fpf__conv_run(&s->run, &k[1], m1, m2, 1, FPF__RELU, NULL);            /* 2b: 3×3, BN, ReLU */
-        if (b == 0)                                                           /* shortcut: 1×1 (/2), BN */
+        fpf__map m1 = fpf__mk(B, out.h, out.w, c->bottleneck[st]);
+        fpf__map m2 = fpf__mk(A, out.h, out.w, c->bottleneck[st]);
+        fpf__chain_run(&s->run, &k[0], x, x8 ? (uint8_t *)A : NULL, m1, u1 ? (uint8_t *)B : NULL, 0, &k[1],
+                       stride, FPF__RELU, NULL);                                            /* 2a: 1×1 (/2), BN, ReLU */
+        fpf__chain_run(&s->run, &k[1], m1, u1 ? (uint8_t *)B : NULL, m2, u2 ? (uint8_t *)A : NULL, 0, &k[2],
+                       1, FPF__RELU, NULL);                                                 /* 2b: 3×3, BN, ReLU */
+        if (b == 0)                                                                         /* shortcut: 1×1 (/2), BN */
             fpf__conv_run(&s->run, &k[3], in, out, stride, FPF__LINEAR, NULL);
-        fpf__conv_run(&s->run, &k[2], m2, out, 1, FPF__RESIDUAL | FPF__RELU, &out); /* 2c: 1×1, BN, + shortcut, ReLU */
+        fpf__chain_run(&s->run, &k[2], m2, u2 ? (uint8_t *)A : NULL, out, u3 ? (uint8_t *)B : NULL, 1, kn,
+                       1, FPF__RESIDUAL | FPF__RELU, &out);                                 /* 2c: + shortcut, ReLU */
+        x8 = u3;
+        sw = A; A = B; B = sw;
     }
 }
 

@@ -227,10 +227,15 @@ TEST(quantize_refusals_one_line_no_file) {
 }
 
 /* Runs model (+ nucleus) on scene 2 and keeps the pyramid F2 (stage dump) and the detections. */
-typedef struct capture { float *f2; size_t n; } capture;
+typedef struct capture { float *f2; size_t n; double csum; } capture;
 static void grab(void *user, const char *name, const float *d, int ndim, const int *dims, int ld) {
     capture *c = (capture *)user;
     size_t i, px, ch;
+    if (ndim == 3 && name[0] && strchr(name, '.') && strchr(name, '.')[1] == 'C') { /* "<tower>.C2".."C5": a bit-weighted sum */
+        size_t n = (size_t)dims[0] * dims[1] * dims[2];
+        uint32_t u;
+        for (i = 0; i < n; i++) { memcpy(&u, d + i, 4); c->csum += (double)u * (double)(i % 977 + 1); }
+    }
     if (strcmp(name, "F2") != 0 || ndim != 3) return;
     px = (size_t)dims[0] * dims[1]; ch = (size_t)dims[2];
     free(c->f2);
@@ -238,6 +243,7 @@ static void grab(void *user, const char *name, const float *d, int ndim, const i
     for (i = 0; i < px; i++) memcpy(c->f2 + i * ch, d + i * ld, ch * sizeof(float));
 }
 
+static int g_requant; /* fpf_options.int8_requantize of run_model */
 static int run_model(const char *name, int isa, int qisa, int threads, capture *cap, float *boxes, int *ndet) {
     char p[160], msg[256];
     fpf_model *m = NULL;
@@ -250,6 +256,8 @@ static int run_model(const char *name, int isa, int qisa, int threads, capture *
     if (fpf_model_load_file(p, NULL, &m, msg, sizeof msg) != FPF_OK) return -1;
     memset(&o, 0, sizeof o);
     o.isa = isa; o.int8_isa = qisa; o.n_threads = threads; o.stage = grab; o.stage_user = cap;
+    o.int8_requantize = g_requant;
+    cap->csum = 0;
     if (fpf_session_init(m, NULL, H, W, &o, &s) != FPF_OK) { fpf_model_free(m); return -1; }
     in.cell = fpf_image_u16(g_scene[2].cell, W, H, W * 2);
     in.nucleus = fpf_image_u16(g_scene[2].nucleus, W, H, W * 2);
@@ -268,7 +276,7 @@ static int run_model(const char *name, int isa, int qisa, int threads, capture *
 }
 
 TEST(int8_forward_same_bits_on_every_path_and_thread_count) {
-    capture c0 = {NULL, 0}, c1 = {NULL, 0};
+    capture c0 = {NULL, 0, 0}, c1 = {NULL, 0, 0};
     float b0[320], b1[320];
     int n0 = 0, n1 = 0, q, fisa = FPF_ISA_AUTO, ok = 1;
     CHECK(run_model("add8.fpf", fisa, FPF_QISA_SCALAR, 1, &c0, b0, &n0) == 0);
@@ -286,8 +294,62 @@ TEST(int8_forward_same_bits_on_every_path_and_thread_count) {
     free(c0.f2); free(c1.f2);
 }
 
+/* The bottlenecks' int8 chains pass u8 maps, quantized in the writer's epilogue; the reference
+   twin (int8_requantize = 1) passes floats that each reader quantizes. Same bits in C2..C5, F2
+   and the detections, on every int8 row and thread count, for the cell-and-nucleus model and
+   the nucleus model. */
+static int chains_match(const char *model, int q, int threads) {
+    capture c0 = {NULL, 0, 0}, c1 = {NULL, 0, 0};
+    float b0[320], b1[320];
+    int n0 = 0, n1 = 0, ok;
+    memset(b0, 0, sizeof b0); memset(b1, 0, sizeof b1);
+    g_requant = 1;
+    ok = run_model(model, 0, q, threads, &c0, b0, &n0) == 0;
+    g_requant = 0;
+    ok &= run_model(model, 0, q, threads, &c1, b1, &n1) == 0;
+    ok &= c0.csum != 0 && c0.csum == c1.csum && n0 == n1 && memcmp(b0, b1, sizeof b0) == 0;
+    ok &= (c0.f2 == NULL && c1.f2 == NULL) || (c0.f2 && c1.f2 && c0.n == c1.n && memcmp(c0.f2, c1.f2, c0.n * 4) == 0);
+    if (!ok) printf("  %s, int8 row %s, %d threads: the u8 chains differ from the requantizing twin\n", model, fpf_qisa_name((fpf_qisa)q), threads);
+    free(c0.f2); free(c1.f2);
+    return ok;
+}
+
+TEST(int8_u8_chains_same_bits_as_requantizing_twin) {
+    int q, t, ok = 1;
+    for (q = FPF_QISA_SCALAR; q <= FPF_QISA_NEONDOT; q++)
+        for (t = 1; t <= 2 && fpf_qisa_supported((fpf_qisa)q); t++) {
+            ok &= chains_match("add8.fpf", q, t);
+            ok &= chains_match("cores8.fpf", q, t);
+        }
+    CHECK(ok);
+}
+
+/* The same at the paper configuration (bottlenecks 64..512 wide: whole vector epilogues in every
+   row), its seeded FPF-add weights calibrated on one pair; 128 MB on disk while the test runs. */
+TEST(int8_u8_chains_same_bits_at_paper_config) {
+    char p[160], err[128], calib[512];
+    int q, t, ok = 1, lines;
+    fpf_config c;
+    fpf_variant v = FPF_VARIANT_CORES;
+    size_t n = 0;
+    void *f;
+    fpf_seeded_variant("fpf_add", &v);
+    fpf_seeded_config(&c, "paper", v);
+    f = fpf_seeded_file(&c, 11, 7, &n);
+    snprintf(p, sizeof p, "%s/paper.fpf", g_dir);
+    CHECK(f && fpfi_write_file_atomic(p, f, n, err, sizeof err) == 0);
+    free(f);
+    snprintf(calib, sizeof calib, "%s/c0.tif,%s/n0.tif", g_dir, g_dir);
+    CHECK(quantize("paper.fpf", calib, "paper8.fpf", &lines, NULL) == 0);
+    remove(p);
+    for (q = FPF_QISA_SCALAR; q <= FPF_QISA_NEONDOT; q++)
+        for (t = 1; t <= 2 && fpf_qisa_supported((fpf_qisa)q); t++) ok &= chains_match("paper8.fpf", q, t);
+    CHECK(ok);
+    snprintf(p, sizeof p, "%s/paper8.fpf", g_dir); remove(p);
+}
+
 TEST(int8_forward_close_to_fp32) { /* the fused pyramid F2 of the seeded model: int8 within a few % */
-    capture c8 = {NULL, 0}, c32 = {NULL, 0};
+    capture c8 = {NULL, 0, 0}, c32 = {NULL, 0, 0};
     float b[320];
     int n, i;
     double num = 0, den = 0;
@@ -428,6 +490,8 @@ int main(void) {
     RUN(loader_refuses_bad_int8_fields);
     RUN(quantize_refusals_one_line_no_file);
     RUN(int8_forward_same_bits_on_every_path_and_thread_count);
+    RUN(int8_u8_chains_same_bits_as_requantizing_twin);
+    RUN(int8_u8_chains_same_bits_at_paper_config);
     RUN(int8_forward_close_to_fp32);
     RUN(segment_runs_an_int8_model);
     RUN(segment_tiles_and_batches_an_int8_model);

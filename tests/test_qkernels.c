@@ -170,6 +170,65 @@ TEST(int8_conv_paths_equal_twin_on_odd_shapes) {
     CHECK(all_paths(1, 3, 300, 2, 1, 1, 0, 0, 3, 0, 0));     /* dense: long cin, 2 outputs */
 }
 
+/* An int8 chain link (fpf__stage): u8 input (qin) and u8 output (qout, quantized in the epilogue
+   with the next layer's (s, z)); keep: also the floats, with a residual add (a block's 2c). On every
+   row: the bytes of the twin with qin/qout, and the bytes that quantizing the float output of the
+   requantizing path gives (producer and consumer agree), and with keep the same floats. */
+static int chain_matches(const struct fpf__qkernels *K, int h, int w, int cin, int cout, int k, int stride, int relu,
+                         int zin, int zout, int keep) {
+    int pad = (k - 1) / 2, oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1, ok;
+    size_t ni = (size_t)h * w * cin, no = (size_t)oh * ow * cout, j;
+    float *in = (float *)malloc(ni * 4), *of = (float *)malloc(no * 4), *o1 = (float *)malloc(no * 4), *o2 = (float *)malloc(no * 4);
+    float *res = (float *)malloc(no * 4);
+    uint8_t *qi = (uint8_t *)malloc(ni), *q1 = (uint8_t *)malloc(no), *q2 = (uint8_t *)malloc(no), *q3 = (uint8_t *)malloc(no);
+    uint32_t seed = (uint32_t)(h * 31 + w * 7 + cin * 3 + cout + k + zin);
+    float s = 0.02f + 0.01f * (frand(&seed) + 1.0f), so = 0.05f + 0.05f * (frand(&seed) + 1.0f);
+    qlayer L;
+    fpf__conv_args a;
+    fpf__runner r;
+    fpf__map rm = fpf__mk(res, oh, ow, cout);
+    qlayer_make(&L, k, cin, cout, s, zin, 0, &seed);
+    for (j = 0; j < ni; j++) in[j] = qinput(&seed, s, zin);
+    for (j = 0; j < no; j++) { res[j] = frand(&seed); o1[j] = o2[j] = frand(&seed); }
+    if (ni > 3) { in[0] = 0.0f / 0.0f; in[1] = -1e30f; in[2] = 1e30f; }
+    for (j = 0; j < ni; j++) qi[j] = fpf__quant(in[j], s, zin);
+    memset(q1, 1, no); memset(q2, 2, no);
+    memset(&a, 0, sizeof a);
+    a.k = &L.k; a.in = fpf__mk(in, h, w, cin); a.out = fpf__mk(of, oh, ow, cout);
+    a.stride = stride; a.pad = pad; a.flags = (relu ? FPF__RELU : FPF__LINEAR) | (keep ? FPF__RESIDUAL : 0);
+    a.res = keep ? &rm : NULL;
+    memset(&r, 0, sizeof r);
+    r.qkern = K; r.qbuf = qbuf_mem; r.qcap = sizeof qbuf_mem - FPF__ZEROS;
+    fpf__conv2d(&r, &a);                                   /* the requantizing path: floats */
+    for (j = 0; j < no; j++) q3[j] = fpf__quant(of[j], so, zout);
+    a.qin = qi; a.qout = q1; a.qout_s = so; a.qout_z = zout; a.qkeep = keep; a.out.d = o1;
+    fpf__conv2d(&r, &a);                                   /* the chain on this row */
+    a.qout = q2; a.out.d = o2;
+    fpf__qu8s8_conv__ref(&a);                              /* the chain's twin */
+    ok = memcmp(q1, q2, no) == 0 && memcmp(q1, q3, no) == 0 && memcmp(o1, o2, no * 4) == 0;
+    ok &= keep ? memcmp(o1, of, no * 4) == 0 : 1;          /* kept floats: the requantizing path's */
+    if (!ok) printf("  %s chain differs at %dx%d cin %d cout %d k %d s %d z %d -> %d\n", fpf_qisa_name(K->isa), h, w, cin, cout, k, stride, zin, zout);
+    qlayer_free(&L);
+    free(in); free(of); free(o1); free(o2); free(res); free(qi); free(q1); free(q2); free(q3);
+    return ok;
+}
+
+TEST(int8_chain_links_equal_twin_and_requantizing_path) {
+    int isa, ok = 1;
+    for (isa = FPF_QISA_SCALAR; isa <= FPF_QISA_NEONDOT; isa++) {
+        const struct fpf__qkernels *K = fpf__qkernels_for((fpf_qisa)isa, FPF_ISA_AUTO);
+        if (!K) continue;
+        ok &= chain_matches(K, 7, 9, 16, 64, 1, 1, 1, 0, 0, 0);    /* 2a: 1×1, ReLU, whole vectors */
+        ok &= chain_matches(K, 8, 10, 16, 32, 1, 2, 1, 3, 7, 0);   /* 2a of a first block: stride 2 */
+        ok &= chain_matches(K, 6, 13, 32, 48, 3, 1, 1, 131, 0, 0); /* 2b: 3×3, z_x in the padding, 48 = 32 + 16 */
+        ok &= chain_matches(K, 5, 7, 12, 17, 3, 1, 0, 9, 255, 0);  /* channel tail, no ReLU, z = 255 */
+        ok &= chain_matches(K, 1, 70, 20, 8, 1, 1, 1, 77, 40, 0);  /* 8 channels, one row past a 64 tile */
+        ok &= chain_matches(K, 7, 9, 16, 64, 1, 1, 1, 5, 3, 1);    /* 2c: + shortcut, ReLU, floats kept */
+        ok &= chain_matches(K, 3, 11, 20, 40, 1, 1, 1, 0, 99, 1);  /* the same with a channel tail */
+    }
+    CHECK(ok);
+}
+
 TEST(int8_deconv_equals_twin) { /* the 2×2 transposed conv: four 1×1 taps with their own sums */
     int h = 3, w = 5, cin = 12, cout = 9, isa, ab, y, x, o, ok = 1;
     float in[3 * 5 * 12], o1[6 * 10 * 9], o2[6 * 10 * 9], tmp[3 * 5 * 9];
@@ -234,6 +293,7 @@ int main(void) {
     RUN(int8_conv_by_hand);
     RUN(int8_pack_layout_by_hand);
     RUN(int8_conv_paths_equal_twin_on_odd_shapes);
+    RUN(int8_chain_links_equal_twin_and_requantizing_path);
     RUN(int8_deconv_equals_twin);
 #if defined(__aarch64__)
     return harness_summary("int8 kernels aarch64-qemu");

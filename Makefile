@@ -211,7 +211,7 @@ FUZZ_CC      ?= clang
 FUZZ_FLAGS   ?= -std=c99 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all -ffp-contract=off
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := model tiff png inflate lzw packbits coco rle labels
+FUZZ_TARGETS := model tiff png inflate lzw packbits coco rle labels manifest
 FUZZ_ZLIB    := $(shell [ -f /usr/include/zlib.h ] && echo yes)
 build/fuzz/fuzz_inflate: FUZZ_EXTRA = $(if $(FUZZ_ZLIB),-DFUZZ_ZLIB -lz)
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/fuzz/fuzz_image_common.h $(HEADERS) examples/fpf_eval.c

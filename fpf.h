@@ -503,7 +503,9 @@ typedef struct fpf_output {
 
 typedef struct fpf_session fpf_session;
 
-/* nucleus may be NULL. It must be a "cores" model with the same input conventions. */
+/* nucleus may be NULL. It must be a "cores" model with the same input conventions. All three
+   refuse (FPF_ERR_OUT_OF_MEMORY) a workspace above FPF_MAX_WORKSPACE_BYTES or
+   fpf_options.max_workspace_bytes, before anything is allocated. */
 FPF_DEF fpf_result fpf_session_workspace_size(const fpf_model *model, const fpf_model *nucleus,
                                               int max_height, int max_width,
                                               const fpf_options *opt, size_t *bytes);
@@ -3084,8 +3086,8 @@ static void fpf__topk_rounds(fpf__cand *c, int n, int k, int rounds) {
     int lo = 0, hi = n - 1;
     while (k < n && lo < hi) {
         fpf__cand pivot = c[lo + (hi - lo) / 2], t;
-        if (rounds-- <= 0) { qsort(c + lo, (size_t)(hi - lo + 1), sizeof *c, fpf__cand_cmp); break; }
         int i = lo, j = hi;
+        if (rounds-- <= 0) { qsort(c + lo, (size_t)(hi - lo + 1), sizeof *c, fpf__cand_cmp); break; }
         while (i <= j) {
             while (fpf__before(&c[i], &pivot)) i++;
             while (fpf__before(&pivot, &c[j])) j--;

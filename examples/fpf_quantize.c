@@ -340,6 +340,10 @@ int main(int argc, char **argv) {
             n_int8, n_layers, strcmp(method, "minmax") ? "percentile" : "minmax", n_calib, n_calib == 1 ? "" : "s",
             W.size, 100.0 * (double)W.size / (double)fsize, fsize);
     fpf_model_free(m);
+    for (i = 0; i < n_calib; i++) {              /* a one-input model's nucleus is its cell image */
+        if (two) fpfi_free(&items[i].nucleus);
+        fpfi_free(&items[i].cell);
+    }
     free(W.buf); free(aligned); free(file); free(st->hist); free(st); free(items); free(calib);
     return 0;
 }

@@ -49,8 +49,8 @@ static inline fpf_input make_input(const uint8_t *cell, const uint8_t *nuc, int 
 
 static inline fpf__conv make_conv(float *w, float *b, int kh, int cin, int cout) {
     fpf__conv k;
+    memset(&k, 0, sizeof k); /* q = NULL (not int8), wp = NULL (not packed): the f32 reference */
     k.w = w; k.b = b; k.kh = k.kw = kh; k.cin = cin; k.cout = cout;
-    k.wp = NULL; k.pstride = 0; /* not packed: fpf__conv2d runs the reference */
     return k;
 }
 

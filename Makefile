@@ -91,7 +91,7 @@ HDR_FLAGS := -Wall -Wextra -Wpedantic -Werror
 HDR_CONFIGS := -DFPF_NONE \
   -DFPF_STATIC~-DFPF_EVAL_STATIC \
   -include~stdlib.h~'-DFPF_MALLOC(n)=malloc(n)'~'-DFPF_FREE(p)=free(p)' \
-  -DFPF_NO_STDIO -DFPF_NO_SIMD -DFPF_NO_THREADS -DFPF_MAX_IMAGE_DIM=4096 \
+  -DFPF_NO_STDIO -DFPF_NO_SIMD -DFPF_NO_THREADS -DFPF_MAX_IMAGE_DIM=4096 -DFPF_MAX_WORKSPACE_BYTES=1073741824 \
   -include~assert.h~'-DFPF_ASSERT(c)=assert(c)' \
   '-DFPF_DEF=extern'~'-DFPF_EVAL_DEF=extern' \
   -DFPF_STATIC~-DFPF_EVAL_STATIC~-DFPF_NO_STDIO~-DFPF_NO_SIMD~-DFPF_NO_THREADS~-DFPF_MAX_IMAGE_DIM=1024
@@ -211,7 +211,7 @@ FUZZ_CC      ?= clang
 FUZZ_FLAGS   ?= -std=c99 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all -ffp-contract=off
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := model tiff png inflate lzw packbits coco rle labels
+FUZZ_TARGETS := model tiff png inflate lzw packbits coco rle labels manifest
 FUZZ_ZLIB    := $(shell [ -f /usr/include/zlib.h ] && echo yes)
 build/fuzz/fuzz_inflate: FUZZ_EXTRA = $(if $(FUZZ_ZLIB),-DFUZZ_ZLIB -lz)
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/fuzz/fuzz_image_common.h $(HEADERS) examples/fpf_eval.c

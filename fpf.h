@@ -57,6 +57,8 @@
        means FPF_MALLOC / FPF_FREE, which default to malloc / free). The biggest maps (the stem's
        conv1 output, the FPN's L2, the RPN's 512-deep conv) are made in bands of rows, never whole;
        the paper's FPF-add at 1024×1280 needs a 254 MiB workspace beside its 120 MiB of weights.
+       fpf_options.max_workspace_bytes caps the workspace per session (0 = only the build's
+       FPF_MAX_WORKSPACE_BYTES, 16 GiB on 64-bit): a larger one is refused before allocating.
 
    Threads
        fpf_options.n_threads = N > 1 starts a built-in pthreads pool of N − 1 workers with the
@@ -117,6 +119,7 @@
        FPF_NO_SIMD            only the portable scalar kernels (no intrinsics, no cpuid)
        FPF_NO_THREADS         no built-in pool (no <pthread.h>); parallel_for still works
        FPF_MAX_IMAGE_DIM      largest accepted image side (default 32768)
+       FPF_MAX_WORKSPACE_BYTES largest session workspace (default 16 GiB; 2 GiB on 32-bit)
        FPF_ASSERT(cond)       checks of kernel preconditions; off by default (define it as
                               assert(cond), with <assert.h>, to turn them on)
 
@@ -183,9 +186,11 @@
        directory, a foreign or oversized file before allocating anything. Options are checked
        (fpf_session_init: FPF_ERR_INVALID_ARG for a non-finite or empty FIXED range, percentiles
        outside [0, 100], det_max_instances above FPF_MAX_DETECTIONS). Image sizes are checked
-       against FPF_MAX_IMAGE_DIM and the workspace size for overflow. Time: every loop a file
-       controls runs over tensors (≤ 640), weights (≤ file size), anchors of the image, the
-       pre_nms_limit best of them, post_nms_rois proposals or det_max_instances detections.
+       against FPF_MAX_IMAGE_DIM, the workspace size for overflow and against
+       FPF_MAX_WORKSPACE_BYTES and fpf_options.max_workspace_bytes. Time: every loop a file
+       controls runs over tensors (≤ 640; pairwise checks ≤ 640²), weights (≤ file size), anchors
+       of the image (their top-k costs O(n log n) whatever the scores), the pre_nms_limit best of
+       them, post_nms_rois proposals or det_max_instances detections (docs/HARDENING.md).
 */
 #ifndef FPF_H_INCLUDED
 #define FPF_H_INCLUDED
@@ -218,7 +223,8 @@ extern "C" {
 typedef enum fpf_result {
     FPF_OK = 0,
     FPF_ERR_INVALID_ARG = -1,   /* NULL pointer, bad size or option */
-    FPF_ERR_OUT_OF_MEMORY = -2, /* allocator returned NULL, or a workspace too small */
+    FPF_ERR_OUT_OF_MEMORY = -2, /* allocator returned NULL, a workspace too small, or one above
+                                   fpf_options.max_workspace_bytes or FPF_MAX_WORKSPACE_BYTES */
     FPF_ERR_BAD_MODEL = -3,     /* truncated, corrupt, or inconsistent model file */
     FPF_ERR_MODEL_VERSION = -4, /* wrong magic or format version */
     FPF_ERR_CHECKSUM = -5,      /* checksum mismatch */
@@ -301,6 +307,16 @@ typedef struct fpf_config {
 #define FPF_MAX_DETECTIONS 2000
 #ifndef FPF_MAX_MODEL_BYTES
 #define FPF_MAX_MODEL_BYTES ((uint64_t)1 << 32) /* largest .fpf file (4 GiB) */
+#endif
+/* Largest session workspace (fpf_session_workspace_size) any session may have: 16 GiB with a
+   64-bit size_t, 2 GiB with a 32-bit one. A larger one is refused with FPF_ERR_OUT_OF_MEMORY
+   before anything is allocated; fpf_options.max_workspace_bytes sets a lower, per-session limit. */
+#ifndef FPF_MAX_WORKSPACE_BYTES
+#if SIZE_MAX > 0xFFFFFFFFu
+#define FPF_MAX_WORKSPACE_BYTES ((size_t)1 << 34)
+#else
+#define FPF_MAX_WORKSPACE_BYTES ((size_t)1 << 31)
+#endif
 #endif
 
 /* The paper's configuration for a variant (spec §1.4). */
@@ -459,6 +475,10 @@ typedef struct fpf_options {
     int int8_requantize;       /* 1: every int8 layer quantizes the float map it reads, also inside
                                   the bottlenecks' int8 chains (the reference twin of the 8-bit
                                   chains; the same bits, slower); 0 = chains stay 8-bit */
+    size_t max_workspace_bytes; /* 0 = no limit but FPF_MAX_WORKSPACE_BYTES; else a session whose
+                                  workspace would need more is refused (FPF_ERR_OUT_OF_MEMORY, and
+                                  init_msg names the bytes needed and allowed) before anything is
+                                  allocated. Tiling bounds the workspace by the tile size */
 } fpf_options;
 
 /* ---------------------------------------------------------------------------------------------
@@ -488,7 +508,9 @@ typedef struct fpf_output {
 
 typedef struct fpf_session fpf_session;
 
-/* nucleus may be NULL. It must be a "cores" model with the same input conventions. */
+/* nucleus may be NULL. It must be a "cores" model with the same input conventions. All three
+   refuse (FPF_ERR_OUT_OF_MEMORY) a workspace above FPF_MAX_WORKSPACE_BYTES or
+   fpf_options.max_workspace_bytes, before anything is allocated. */
 FPF_DEF fpf_result fpf_session_workspace_size(const fpf_model *model, const fpf_model *nucleus,
                                               int max_height, int max_width,
                                               const fpf_options *opt, size_t *bytes);
@@ -3128,12 +3150,15 @@ static int fpf__cand_cmp(const void *pa, const void *pb) {
 }
 
 /* Moves the k best of c[0..n) (by fpf__before) to the front, in order. Quickselect, then a sort
-   of the k: the order is total, so the result does not depend on the algorithm. */
-static void fpf__topk(fpf__cand *c, int n, int k) {
+   of the k: the order is total, so the result does not depend on the algorithm. After `rounds`
+   partitions the rest of the range is sorted instead, so scores that defeat the middle pivot
+   (a model file chooses them) cost O(n log n), not O(n²). */
+static void fpf__topk_rounds(fpf__cand *c, int n, int k, int rounds) {
     int lo = 0, hi = n - 1;
     while (k < n && lo < hi) {
         fpf__cand pivot = c[lo + (hi - lo) / 2], t;
         int i = lo, j = hi;
+        if (rounds-- <= 0) { qsort(c + lo, (size_t)(hi - lo + 1), sizeof *c, fpf__cand_cmp); break; }
         while (i <= j) {
             while (fpf__before(&c[i], &pivot)) i++;
             while (fpf__before(&pivot, &c[j])) j--;
@@ -3142,6 +3167,11 @@ static void fpf__topk(fpf__cand *c, int n, int k) {
         if (k - 1 <= j) hi = j; else if (k - 1 >= i) lo = i; else break;
     }
     qsort(c, (size_t)(k < n ? k : n), sizeof *c, fpf__cand_cmp);
+}
+static void fpf__topk(fpf__cand *c, int n, int k) {
+    int log2n = 0;
+    while (log2n < 31 && (1 << log2n) < n) log2n++;
+    fpf__topk_rounds(c, n, k, 3 * log2n + 8); /* a random pivot needs about 2.4 log2 n */
 }
 
 /* libstdc++ std::priority_queue<.., cmp = a.score < b.score> on a 0-based array (§6.4). */
@@ -3835,6 +3865,21 @@ static fpf_result fpf__check_pair(const fpf_model *m, const fpf_model *nuc, int 
     return FPF_OK;
 }
 
+/* *bytes = need when it is within FPF_MAX_WORKSPACE_BYTES and the caller's limit; otherwise
+   FPF_ERR_OUT_OF_MEMORY and "the session workspace needs N bytes; the limit is M (WHICH)". */
+static fpf_result fpf__workspace_limit(const fpf_options *opt, size_t need, size_t *bytes) {
+    size_t limit = FPF_MAX_WORKSPACE_BYTES;
+    const char *which = " (FPF_MAX_WORKSPACE_BYTES)";
+    char n1[24], n2[24], head[96];
+    if (opt && opt->max_workspace_bytes && opt->max_workspace_bytes < limit) {
+        limit = opt->max_workspace_bytes;
+        which = " (fpf_options.max_workspace_bytes)";
+    }
+    if (need <= limit) { *bytes = need; return FPF_OK; }
+    fpf__msg3(head, sizeof head, "the session workspace needs ", fpf__num(n1, need), " bytes; the limit is ");
+    return fpf__init_fail(opt, FPF_ERR_OUT_OF_MEMORY, head, fpf__num(n2, limit), which);
+}
+
 FPF_DEF fpf_result fpf_session_workspace_size(const fpf_model *m, const fpf_model *nuc, int max_h,
                                               int max_w, const fpf_options *opt, size_t *bytes) {
     fpf__bump b;
@@ -3854,8 +3899,7 @@ FPF_DEF fpf_result fpf_session_workspace_size(const fpf_model *m, const fpf_mode
     }
     b.base = NULL; b.used = 0;
     fpf__session_layout(&b, NULL, m, nuc, opt, fpf__ceil64(max_h), fpf__ceil64(max_w), fpf__max_det(m, nuc, opt));
-    *bytes = b.used + FPF__ALIGN;
-    return FPF_OK;
+    return fpf__workspace_limit(opt, b.used + FPF__ALIGN, bytes);
 }
 
 FPF_DEF fpf_result fpf_session_init_preallocated(const fpf_model *m, const fpf_model *nuc, int max_h,

@@ -32,6 +32,7 @@
 #include "fpf_eval.h"
 #include "fpf_coco.h"
 #include "fpf_results.h"
+#include "fpf_manifest.h"
 #include <dirent.h>
 #include <errno.h>
 #include <glob.h>
@@ -43,7 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PATH_LEN 1024
+#define PATH_LEN FPFM_PATH
 #define MARKER "fpf_segment.txt"
 
 /* ------------------------------------------------------------------ options */
@@ -52,7 +53,7 @@ typedef struct args {
     const char *model, *nucleus_model, *nucleus, *cell, *out, *batch;
     int threads, isa, int8_isa, cell_page, cell_sample, nuc_page, nuc_sample, overlay, drop_padding, quiet, resume;
     int cell_sample_set, nuc_sample_set;
-    int max_det, max_props, tile, overlap;
+    int max_det, max_props, tile, overlap, max_memory_mb;
     float min_score, scale, diameter, model_diameter;
     int norm16;
     float lo, hi;
@@ -86,6 +87,7 @@ static const option options[] = {
     {"--min-score", "S", "model's (0.7)", "keep detections scoring at least S, 0 < S <= 1"},
     {"--max-detections", "N", "model's (200)", "most detections per tile, 1..65535"},
     {"--max-proposals", "N", "model's (500)", "region proposals per tile, 1..65536 (more: denser fields, slower)"},
+    {"--max-memory", "MB", "16384 (FPF_MAX_WORKSPACE_BYTES)", "largest network workspace in MiB, 1..16384; over it, an image fails (try a smaller --tile)"},
     {"--tile", "PX", "1024", "tile side in network pixels, 256..8192; 0 = the whole image in one piece"},
     {"--overlap", "PX", "256 (nuclei: 128)", "pixels shared by neighbouring tiles; objects larger than this may be lost"},
     {"--scale", "F", "1", "resample the images by F before the network, 0.05..20 (masks come back full size)"},
@@ -281,6 +283,7 @@ static void parse(int argc, char **argv, args *a) {
         else if (!strcmp(k, "--min-score")) a->min_score = parse_float(k, v, 0.0, 1, 1.0);
         else if (!strcmp(k, "--max-detections")) a->max_det = (int)parse_int(k, v, 1, 65535);
         else if (!strcmp(k, "--max-proposals")) a->max_props = (int)parse_int(k, v, 1, 65536);
+        else if (!strcmp(k, "--max-memory")) a->max_memory_mb = (int)parse_int(k, v, 1, (long)(FPF_MAX_WORKSPACE_BYTES >> 20));
         else if (!strcmp(k, "--tile")) {
             a->tile = (int)parse_int(k, v, 0, 8192);
             if (a->tile && a->tile < 256) usage_error("--tile %s: must be 0 (no tiling) or between 256 and 8192", v);
@@ -342,103 +345,22 @@ static void parse(int argc, char **argv, args *a) {
 
 /* ------------------------------------------------------------------ the list of images */
 
-typedef struct job { char id[128], nucleus[PATH_LEN], cell[PATH_LEN], reporter[PATH_LEN], error[256]; } job;
-typedef struct jobs { job *j; int n, cap; } jobs;
+typedef fpfm_job job;   /* the list of images: examples/fpf_manifest.h */
+typedef fpfm_jobs jobs;
 
 static job *add_job(jobs *js) {
-    if (js->n == js->cap) {
-        js->cap = js->cap ? js->cap * 2 : 16;
-        js->j = (job *)realloc(js->j, (size_t)js->cap * sizeof(job));
-        if (!js->j) die("out of memory for the list of images");
-    }
-    memset(&js->j[js->n], 0, sizeof(job));
-    return &js->j[js->n++];
+    job *j = fpfm_add(js);
+    if (!j && js->n >= FPFM_MAX_ROWS) die("more than %d images in one batch", FPFM_MAX_ROWS);
+    if (!j) die("out of memory for the list of images");
+    return j;
 }
 
-/* One CSV field (double quotes allowed); advances *p past the comma. */
-static void csv_field(const char **p, char *dst, size_t n) {
-    const char *s = *p;
-    size_t len = 0;
-    int quoted = *s == '"';
-    if (quoted) s++;
-    while (*s && (quoted ? !(*s == '"' && s[1] != '"') : *s != ',')) {
-        if (quoted && *s == '"') s++;
-        if (len + 1 < n) dst[len++] = *s;
-        s++;
-    }
-    if (quoted && *s == '"') s++;
-    while (*s && *s != ',') s++;
-    if (*s == ',') s++;
-    dst[len] = 0;
-    *p = s;
-}
-
-static int safe_id(const char *id) {
-    return id[0] && strcmp(id, ".") && strcmp(id, "..") && !strchr(id, '/') && id[0] != '.';
-}
-
-static void join_path(char *dst, size_t n, const char *dir, const char *name) {
-    if (!name[0] || name[0] == '/' || !dir[0]) sfmt(dst, n, "%s", name);
-    else sfmt(dst, n, "%s/%s", dir, name);
-}
-
-/* The manifest: a header naming the columns (id, nucleus, cell, reporter; others are ignored with
-   a warning), then one image per row. Relative paths are relative to the manifest's folder. */
 static void read_manifest(const char *path, jobs *js) {
     FILE *f = fopen(path, "r");
-    char line[4 * PATH_LEN], dir[PATH_LEN], field[PATH_LEN];
-    int col[16], ncol = 0, row = 1, i, have_id = 0, have_img = 0;
-    const char *slash = strrchr(path, '/');
+    char err[FPFM_LINE + 512];
     if (!f) die("%s: cannot open the manifest (%s)", path, strerror(errno));
-    sfmt(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 0, path);
-    if (!fgets(line, sizeof line, f)) die("%s: empty manifest; the first line must name the columns, e.g. id,nucleus,cell", path);
-    {
-        const char *p = line;
-        line[strcspn(line, "\r\n")] = 0;
-        while (*p && ncol < 16) {
-            csv_field(&p, field, sizeof field);
-            col[ncol] = !strcmp(field, "id") ? 0 : !strcmp(field, "nucleus") ? 1 : !strcmp(field, "cell") ? 2
-                      : !strcmp(field, "reporter") ? 3 : -1;
-            if (col[ncol] < 0) warn("%s: column '%s' is not used (known: id, nucleus, cell, reporter)", path, field);
-            have_id |= col[ncol] == 0; have_img |= col[ncol] == 1 || col[ncol] == 2;
-            ncol++;
-        }
-    }
-    if (!have_id || !have_img) die("%s: the header must name an id column and a nucleus and/or cell column (got '%s')", path, line);
-    while (fgets(line, sizeof line, f)) {
-        const char *p = line;
-        job *j;
-        row++;
-        line[strcspn(line, "\r\n")] = 0;
-        if (!line[0]) continue;
-        j = add_job(js);
-        for (i = 0; i < ncol; i++) {
-            csv_field(&p, field, sizeof field);
-            if (col[i] == 0) sfmt(j->id, sizeof j->id, "%s", field);
-            else if (col[i] == 1 && field[0]) join_path(j->nucleus, sizeof j->nucleus, dir, field);
-            else if (col[i] == 2 && field[0]) join_path(j->cell, sizeof j->cell, dir, field);
-            else if (col[i] == 3 && field[0]) join_path(j->reporter, sizeof j->reporter, dir, field);
-        }
-        if (!safe_id(j->id)) {
-            sfmt(j->error, sizeof j->error, "row %d: id '%s' cannot name a folder (empty, starts with '.', or has '/')", row, j->id);
-            if (!j->id[0]) sfmt(j->id, sizeof j->id, "row%d", row);
-        }
-        for (i = 0; i < js->n - 1 && !j->error[0]; i++)
-            if (!strcmp(js->j[i].id, j->id)) sfmt(j->error, sizeof j->error, "row %d: id '%s' appears twice", row, j->id);
-    }
+    if (fpfm_read(f, path, js, warn, err, sizeof err)) die("%s", err);
     fclose(f);
-    if (!js->n) die("%s: no images listed under the header", path);
-}
-
-/* The part of path that the single '*' of pattern matched ("" if it does not fit). */
-static int pattern_stem(const char *pattern, const char *path, char *stem, size_t n) {
-    const char *star = strchr(pattern, '*');
-    size_t pre, suf, len = strlen(path);
-    if (!star) return 0;
-    pre = (size_t)(star - pattern); suf = strlen(star + 1);
-    if (len < pre + suf || strncmp(path, pattern, pre) || strcmp(path + len - suf, star + 1)) return 0;
-    sfmt(stem, n, "%.*s", (int)(len - pre - suf), path + pre);
-    return 1;
 }
 
 /* The reporter of each image: rep_pattern with its '*' replaced by the image's id. */
@@ -468,14 +390,14 @@ static void glob_jobs(const char *nuc_pattern, const char *cell_pattern, jobs *j
     for (i = 0; i < g[k].gl_pathc; i++) {
         job *jb = add_job(js);
         char stem[PATH_LEN];
-        pattern_stem(pats[k], g[k].gl_pathv[i], stem, sizeof stem);
+        fpfm_pattern_stem(pats[k], g[k].gl_pathv[i], stem, sizeof stem);
         sfmt(jb->id, sizeof jb->id, "%s", stem);
         sfmt(k ? jb->cell : jb->nucleus, PATH_LEN, "%s", g[k].gl_pathv[i]);
-        if (!safe_id(jb->id)) sfmt(jb->error, sizeof jb->error, "'%s' cannot name an output folder", jb->id);
+        if (!fpfm_safe_id(jb->id)) sfmt(jb->error, sizeof jb->error, "'%s' cannot name an output folder", jb->id);
         if (k == 0 && pats[1]) {
             for (j = 0; j < g[1].gl_pathc; j++) {
                 char s2[PATH_LEN];
-                if (pattern_stem(pats[1], g[1].gl_pathv[j], s2, sizeof s2) && !strcmp(s2, stem)) {
+                if (fpfm_pattern_stem(pats[1], g[1].gl_pathv[j], s2, sizeof s2) && !strcmp(s2, stem)) {
                     sfmt(jb->cell, PATH_LEN, "%s", g[1].gl_pathv[j]);
                     break;
                 }
@@ -487,7 +409,7 @@ static void glob_jobs(const char *nuc_pattern, const char *cell_pattern, jobs *j
         for (j = 0; j < g[1].gl_pathc; j++) {
             char s2[PATH_LEN];
             int found = 0;
-            pattern_stem(pats[1], g[1].gl_pathv[j], s2, sizeof s2);
+            fpfm_pattern_stem(pats[1], g[1].gl_pathv[j], s2, sizeof s2);
             for (i = 0; i < (size_t)js->n && !found; i++) found = !strcmp(js->j[i].id, s2);
             if (!found) {
                 job *jb = add_job(js);
@@ -994,6 +916,7 @@ static int engine_ready(engine *e, int H, int W, char *err, size_t n) {
     fpf_options opt;
     fpf_tile_options to;
     fpf_result r;
+    char msg[256] = "";
     if (Hs > FPF_MAX_IMAGE_DIM || Ws > FPF_MAX_IMAGE_DIM) {
         sfmt(err, n, "%dx%d at scale %g is %dx%d, over the most this build takes (%d per side)", W, H, e->scale, Ws, Hs, FPF_MAX_IMAGE_DIM);
         return -1;
@@ -1010,9 +933,14 @@ static int engine_ready(engine *e, int H, int W, char *err, size_t n) {
     opt.det_max_instances = a->max_det; opt.max_proposals = a->max_props;
     e->pr.quiet = a->quiet || a->batch || (a->nucleus && strchr(a->nucleus, '*')) || (a->cell && strchr(a->cell, '*'));
     opt.stage = on_stage; opt.stage_user = &e->pr;
+    opt.max_workspace_bytes = (size_t)a->max_memory_mb << 20;
+    opt.init_msg = msg; opt.init_msg_size = sizeof msg;
     if ((r = fpf_session_init(e->m, e->nm, sh, sw, &opt, &e->s)) != FPF_OK) {
-        sfmt(err, n, "cannot set up the network for %dx%d pixels: %s", sw, sh,
-                 r == FPF_ERR_OUT_OF_MEMORY ? "not enough memory (try a smaller --tile)" : fpf_result_string(r));
+        if (r == FPF_ERR_OUT_OF_MEMORY)
+            sfmt(err, n, "cannot set up the network for %dx%d pixels: %s (try a smaller --tile%s)", sw, sh,
+                 msg[0] ? msg : "not enough memory", a->max_memory_mb ? " or a larger --max-memory" : "");
+        else
+            sfmt(err, n, "cannot set up the network for %dx%d pixels: %s", sw, sh, fpf_result_string(r));
         return -1;
     }
     memset(&to, 0, sizeof to);

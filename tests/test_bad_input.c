@@ -106,8 +106,12 @@ TEST(bad_images_and_sizes) {
     size_t need;
     CHECK(fpf_session_init(m, NULL, 0, 10, NULL, &s) == FPF_ERR_IMAGE_SIZE);
     CHECK(fpf_session_init(m, NULL, 10, FPF_MAX_IMAGE_DIM + 1, NULL, &s) == FPF_ERR_IMAGE_SIZE);
-    CHECK(fpf_session_workspace_size(m, NULL, FPF_MAX_IMAGE_DIM, FPF_MAX_IMAGE_DIM, NULL, &need) == FPF_OK);
-    CHECK(need > (size_t)FPF_MAX_IMAGE_DIM * FPF_MAX_IMAGE_DIM); /* large but no overflow */
+    CHECK(fpf_session_workspace_size(m, NULL, FPF_MAX_IMAGE_DIM / 4, FPF_MAX_IMAGE_DIM / 4, NULL, &need) == FPF_OK);
+    CHECK(need > (size_t)FPF_MAX_IMAGE_DIM / 4 * (FPF_MAX_IMAGE_DIM / 4)); /* large but no overflow */
+    CHECK(need <= FPF_MAX_WORKSPACE_BYTES);
+    /* the largest side needs more than FPF_MAX_WORKSPACE_BYTES: refused, not overflowed */
+    CHECK(fpf_session_workspace_size(m, NULL, FPF_MAX_IMAGE_DIM, FPF_MAX_IMAGE_DIM, NULL, &need) == FPF_ERR_OUT_OF_MEMORY);
+    CHECK(need == 0);
     CHECK(fpf_session_init(m, w, 64, 80, NULL, &s) == FPF_ERR_MODEL_PAIR); /* not a cores model */
     CHECK(fpf_session_init(NULL, NULL, 64, 80, NULL, &s) == FPF_ERR_INVALID_ARG);
     CHECK(fpf_session_init(m, NULL, 64, 80, NULL, &s) == FPF_OK);

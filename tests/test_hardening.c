@@ -53,6 +53,8 @@ static void *cnt_realloc(void *q, size_t n) {
 #include "fpf_eval.h"
 #include "fpf_image.h"
 #include "fpf_seeded.h"
+#define FPFM_MAX_ROWS 8 /* the row limit, made small enough to reach */
+#include "fpf_manifest.h"
 #include "harness.h"
 #include <dirent.h>
 #include <sys/stat.h>
@@ -218,7 +220,8 @@ TEST(largest_legal_config_runs) {
     CHECK(fpf_model_load_memory(f, n, NULL, &m0, msg, sizeof msg) == FPF_OK);
     free(f);
     c.pre_nms_limit = FPF_MAX_PRE_NMS; c.post_nms_rois = FPF_MAX_PROPOSALS;
-    c.det_max_instances = FPF_MAX_DETECTIONS; c.pool_size = 14;
+    c.det_max_instances = FPF_MAX_DETECTIONS; c.pool_size = 14; c.mask_pool_size = 28;
+    c.blocks[0] = c.blocks[1] = c.blocks[2] = c.blocks[3] = 8;
     f = seeded(&c, &n);
     CHECK(fpf_model_load_memory(f, n, NULL, &m, msg, sizeof msg) == FPF_OK);
     free(f);
@@ -234,6 +237,66 @@ TEST(largest_legal_config_runs) {
     CHECK(s && out->n_cells <= FPF_MAX_DETECTIONS);
     fpf_session_free(s);
     fpf_model_free(m); fpf_model_free(m0);
+}
+
+/* fpf_options.max_workspace_bytes: a limit of exactly the workspace size passes and allocates
+   that once; one byte less is refused before anything is allocated, with the two sizes named.
+   FPF_MAX_WORKSPACE_BYTES (16 GiB on 64-bit) holds whatever the caller's limit. */
+static int g_allocs;
+static size_t g_alloc_size;
+static void *rec_alloc(size_t size, size_t align, void *user) { g_allocs++; g_alloc_size = size; return hook_alloc(size, align, user); }
+TEST(workspace_limit_is_exact) {
+    fpf_config c;
+    size_t n, need = 0, got = 1;
+    unsigned char *f;
+    fpf_model *m = NULL;
+    fpf_session *s = NULL;
+    fpf_options o;
+    char msg[256], want[256];
+    void *buf;
+    fpf_seeded_config(&c, "tiny", FPF_VARIANT_CORES);
+    f = seeded(&c, &n);
+    CHECK(fpf_model_load_memory(f, n, NULL, &m, msg, sizeof msg) == FPF_OK);
+    free(f);
+    memset(&o, 0, sizeof o);
+    o.allocator.alloc = rec_alloc; o.allocator.free = hook_free;
+    o.init_msg = msg; o.init_msg_size = sizeof msg;
+    CHECK(fpf_session_workspace_size(m, NULL, 64, 64, &o, &need) == FPF_OK && need > 0);
+    o.max_workspace_bytes = need;                          /* exactly enough */
+    CHECK(fpf_session_workspace_size(m, NULL, 64, 64, &o, &got) == FPF_OK);
+    CHECK_EQ_INT((long)got, (long)need);
+    g_allocs = 0;
+    CHECK(fpf_session_init(m, NULL, 64, 64, &o, &s) == FPF_OK);
+    CHECK_EQ_INT(g_allocs, 1);
+    CHECK_EQ_INT((long)g_alloc_size, (long)need);
+    fpf_session_free(s); s = NULL;
+    o.max_workspace_bytes = need - 1;                      /* one byte short */
+    snprintf(want, sizeof want, "the session workspace needs %lu bytes; the limit is %lu (fpf_options.max_workspace_bytes)",
+             (unsigned long)need, (unsigned long)(need - 1));
+    msg[0] = 0;
+    CHECK(fpf_session_workspace_size(m, NULL, 64, 64, &o, &got) == FPF_ERR_OUT_OF_MEMORY);
+    CHECK(got == 0);
+    CHECK_MSG(!strcmp(msg, want), "%s", msg);
+    g_allocs = 0; msg[0] = 0;
+    CHECK(fpf_session_init(m, NULL, 64, 64, &o, &s) == FPF_ERR_OUT_OF_MEMORY && s == NULL);
+    CHECK_EQ_INT(g_allocs, 0);
+    CHECK_MSG(!strcmp(msg, want), "%s", msg);
+    buf = malloc(need + 64);                               /* a big enough buffer does not lift it */
+    CHECK(fpf_session_init_preallocated(m, NULL, 64, 64, &o, buf, need + 64, &s) == FPF_ERR_OUT_OF_MEMORY);
+    free(buf);
+    /* the build's limit: a 32768 x 32768 workspace is refused whatever the caller allows */
+    o.max_workspace_bytes = (size_t)-1; msg[0] = 0;
+    CHECK(fpf_session_workspace_size(m, NULL, FPF_MAX_IMAGE_DIM, FPF_MAX_IMAGE_DIM, &o, &got) == FPF_ERR_OUT_OF_MEMORY);
+    CHECK_MSG(strstr(msg, "(FPF_MAX_WORKSPACE_BYTES)") != NULL, "%s", msg);
+#if SIZE_MAX > 0xFFFFFFFFu
+    CHECK_MSG(strstr(msg, "; the limit is 17179869184 (") != NULL, "%s", msg); /* 16 GiB */
+#endif
+    {   /* the need it names is the real one: larger than the image's pixels and the limit */
+        const char *p = strstr(msg, "needs ");
+        double named = p ? strtod(p + 6, NULL) : 0.0;
+        CHECK(named > (double)FPF_MAX_WORKSPACE_BYTES && named > (double)FPF_MAX_IMAGE_DIM * FPF_MAX_IMAGE_DIM);
+    }
+    fpf_model_free(m);
 }
 
 /* Invalid options are refused at session set-up: the repro's --norm16 fixed:0:inf and friends. */
@@ -605,6 +668,94 @@ TEST(imageinfo_error_exits) {
     CHECK_MSG(run(cmd, first, sizeof first) == 1, "%s", first);
 }
 
+/* fpf_segment --max-memory MB: strict parsing, and a limit below the workspace fails the image
+   with one line naming the bytes. */
+TEST(cli_max_memory) {
+    fpf_config c;
+    size_t n;
+    unsigned char *f;
+    char cmd[768], first[512], p[160];
+    FILE *fp;
+    int i;
+    fpf_seeded_config(&c, "tiny", FPF_VARIANT_CORES);
+    f = seeded(&c, &n);
+    snprintf(p, sizeof p, "%s/tiny.fpf", g_dir);
+    if ((fp = fopen(p, "wb"))) { fwrite(f, 1, n, fp); fclose(fp); }
+    free(f);
+    snprintf(p, sizeof p, "%s/nuc.pgm", g_dir);
+    if ((fp = fopen(p, "wb"))) {
+        fprintf(fp, "P5\n64 64\n255\n");
+        for (i = 0; i < 64 * 64; i++) fputc((i * 7919 >> 5) & 255, fp);
+        fclose(fp);
+    }
+#define SEG "build/fpf_segment --model %s/tiny.fpf --nucleus %s/nuc.pgm --out %s/mm --quiet --threads 1 --tile 0"
+    snprintf(cmd, sizeof cmd, SEG " --max-memory 0", g_dir, g_dir, g_dir);
+    CHECK_MSG(run(cmd, first, sizeof first) == 2, "%s", first);
+    snprintf(cmd, sizeof cmd, SEG " --max-memory 16385", g_dir, g_dir, g_dir);
+    CHECK_MSG(run(cmd, first, sizeof first) == 2, "%s", first);
+    snprintf(cmd, sizeof cmd, SEG " --max-memory 1.5", g_dir, g_dir, g_dir);
+    CHECK_MSG(run(cmd, first, sizeof first) == 2, "%s", first);
+    snprintf(cmd, sizeof cmd, SEG " --max-memory 1", g_dir, g_dir, g_dir);
+    CHECK_MSG(run(cmd, first, sizeof first) == 1, "%s", first);
+    CHECK_MSG(strstr(first, "; the limit is 1048576 (fpf_options.max_workspace_bytes)") != NULL, "%s", first);
+    snprintf(cmd, sizeof cmd, SEG " --max-memory 16384", g_dir, g_dir, g_dir);
+    CHECK_MSG(run(cmd, first, sizeof first) == 0, "%s", first);
+#undef SEG
+}
+
+/* fpf_segment's manifest reader (examples/fpf_manifest.h): paths joined to the manifest's
+   folder, empty lines skipped, bad and repeated ids kept as row errors (repeats found by a sort,
+   so a long manifest costs n log n, not n^2), and at most FPFM_MAX_ROWS rows. */
+static int g_warns;
+static void count_warn(const char *fmt, ...) { (void)fmt; g_warns++; }
+static int read_text_manifest(const char *text, fpfm_jobs *js, char *err, size_t n) {
+    FILE *f = fmemopen((void *)(uintptr_t)text, strlen(text), "r");
+    int r;
+    if (!f) return -2;
+    memset(js, 0, sizeof *js);
+    r = fpfm_read(f, "plate/m.csv", js, count_warn, err, n);
+    fclose(f);
+    return r;
+}
+TEST(manifest_rows_and_limits) {
+    fpfm_jobs js;
+    char err[512];
+    static const struct { const char *id, *nucleus, *cell, *error; int row; } want[] = {
+        {"A01", "plate/n1.tif", "plate/c1.tif", "", 2},
+        {"A02", "/abs/n2.tif", "", "", 4},
+        {"A01", "plate/n3.tif", "plate/c3.tif", "row 5: id 'A01' appears twice", 5},
+        {"row6", "plate/n4.tif", "plate/c4.tif", "row 6: id '' cannot name a folder (empty, starts with '.', or has '/')", 6},
+        {"row6", "plate/n5.tif", "", "row 7: id 'row6' appears twice", 7},
+        {"q,\"x", "plate/n6.tif", "", "", 8},
+        {"A01", "plate/n7.tif", "", "row 9: id 'A01' appears twice", 9}};
+    int i;
+    g_warns = 0;
+    CHECK(read_text_manifest("id,nucleus,cell,extra\nA01,n1.tif,c1.tif,x\n\nA02,/abs/n2.tif,,\nA01,n3.tif,c3.tif\n"
+                             ",n4.tif,c4.tif\nrow6,n5.tif,\n\"q,\"\"x\",n6.tif,\nA01,n7.tif,\n", &js, err, sizeof err) == 0);
+    CHECK_EQ_INT(g_warns, 1);                              /* the column 'extra' */
+    CHECK_EQ_INT(js.n, 7);
+    for (i = 0; i < 7 && i < js.n; i++) {
+        CHECK_MSG(!strcmp(js.j[i].id, want[i].id), "row %d: id '%s'", i, js.j[i].id);
+        CHECK_MSG(!strcmp(js.j[i].nucleus, want[i].nucleus), "row %d: nucleus '%s'", i, js.j[i].nucleus);
+        CHECK_MSG(!strcmp(js.j[i].cell, want[i].cell), "row %d: cell '%s'", i, js.j[i].cell);
+        CHECK_MSG(!strcmp(js.j[i].error, want[i].error), "row %d: error '%s'", i, js.j[i].error);
+        CHECK_EQ_INT(js.j[i].row, want[i].row);
+    }
+    free(js.j);
+    CHECK(read_text_manifest("id,cell\na,1\nb,2\nc,3\nd,4\ne,5\nf,6\ng,7\nh,8\ni,9\n", &js, err, sizeof err) == -1);
+    CHECK_MSG(!strcmp(err, "plate/m.csv: more than 8 images; split the manifest"), "%s", err);
+    free(js.j);
+    CHECK(read_text_manifest("id,cell\na,1\nb,2\nc,3\nd,4\ne,5\nf,6\ng,7\nh,8\n", &js, err, sizeof err) == 0);
+    CHECK_EQ_INT(js.n, 8);                                 /* exactly the limit */
+    free(js.j);
+    CHECK(read_text_manifest("id,reporter\na,r.tif\n", &js, err, sizeof err) == -1);
+    CHECK_MSG(strstr(err, "must name an id column and a nucleus and/or cell column") != NULL, "%s", err);
+    free(js.j);
+    CHECK(read_text_manifest("id,cell\n\n\n", &js, err, sizeof err) == -1);
+    CHECK_MSG(!strcmp(err, "plate/m.csv: no images listed under the header"), "%s", err);
+    free(js.j);
+}
+
 int main(void) {
     snprintf(g_dir, sizeof g_dir, "/tmp/fpf_hardening_XXXXXX");
     if (!mkdtemp(g_dir)) { printf("hardening: 0 passed, 1 failed\n"); return 1; }
@@ -612,6 +763,7 @@ int main(void) {
     RUN(config_bounds);
     RUN(largest_legal_config_runs);
     RUN(options_are_checked);
+    RUN(workspace_limit_is_exact);
     RUN(huge_model_files_cost_nothing);
     RUN(decode_peak_stays_within_the_limit);
     RUN(huge_image_files_cost_nothing);
@@ -622,6 +774,8 @@ int main(void) {
     RUN(eval_cli_rejects_huge_scores);
     RUN(cli_refuses_huge_files_at_once);
     RUN(imageinfo_error_exits);
+    RUN(cli_max_memory);
+    RUN(manifest_rows_and_limits);
     {
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);

@@ -224,6 +224,29 @@ TEST(topk_ties_to_lower_index) {
     CHECK(c[0].idx == 1 && c[1].idx == 4 && c[2].idx == 6 && c[3].idx == 0 && c[4].idx == 2);
 }
 
+/* Top-k with its partition budget spent after 0, 1, 2, ... rounds (the fallback that bounds the
+   time of adversarial scores) gives the same k, in the same order, as sorting everything. */
+TEST(topk_fallback_is_the_same_selection) {
+    enum { N = 300 };
+    static fpf__cand c[N], ref[N];
+    int pattern, rounds, k, i, same;
+    for (pattern = 0; pattern < 3; pattern++)
+        for (rounds = 0; rounds <= 6; rounds++)
+            for (k = 1; k <= N; k += 37) {
+                for (i = 0; i < N; i++) {
+                    c[i].idx = i;
+                    c[i].score = pattern == 0 ? (float)((i * 7919) % 101) / 7.0f   /* many ties */
+                               : pattern == 1 ? (float)(i % 2 ? i : N - i)          /* sawtooth */
+                                              : 1.0f;                              /* all equal */
+                }
+                memcpy(ref, c, sizeof c);
+                qsort(ref, N, sizeof *ref, fpf__cand_cmp);
+                fpf__topk_rounds(c, N, k, rounds);
+                for (i = 0, same = 1; i < k; i++) same &= c[i].idx == ref[i].idx;
+                CHECK_MSG(same, "pattern %d, rounds %d, k %d", pattern, rounds, k);
+            }
+}
+
 /* 10. RPN softmax divides (e/Σe); the head softmax multiplies by 1/Σe. For logits (0, −5.601893)
    the two differ in the last bit, and each function must give its own form. */
 TEST(two_softmax_forms) {
@@ -318,6 +341,7 @@ int main(void) {
     RUN(roi_level_half_even_and_zero_area);
     RUN(nms_strict_threshold_and_heap_ties);
     RUN(topk_ties_to_lower_index);
+    RUN(topk_fallback_is_the_same_selection);
     RUN(two_softmax_forms);
     RUN(mask_paste_edge_attenuation_and_clip);
     RUN(padded_proposals_flagged);

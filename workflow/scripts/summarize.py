@@ -22,6 +22,6 @@ with open(sm.output[0], "w", newline="") as out:
     for meta, cpath, npath in zip(sm.params.fields, sm.input.cells, sm.input.nuclei):
         c, n = rows(cpath), rows(npath)
         w.writerow([meta["plate"], meta["well"], meta["site"], len(c), len(n),
-                    f"{mean([float(r['area']) for r in c]):.2f}",
-                    f"{mean([float(r['score']) for r in c]):.4f}",
-                    f"{mean([float(r['area']) for r in n]):.2f}", cpath])
+                    f"{mean([float(r['AreaShape_Area']) for r in c]):.2f}",
+                    f"{mean([float(r['Score']) for r in c]):.4f}",
+                    f"{mean([float(r['AreaShape_Area']) for r in n]):.2f}", cpath])

@@ -5,8 +5,8 @@
  *   build/label_match GT_labels.tif cells.tif cells.csv
  *
  * recall: ground-truth objects matched by a detected label at mask IoU >= 0.5; precision: detected
- * labels matched the same way; duplicates: pairs of detections in the CSV whose boxes overlap with
- * IoU > 0.5 (the same object found twice). */
+ * labels matched the same way; duplicates: pairs of detected labels whose bounding boxes overlap with
+ * IoU > 0.5 (the same object found twice). The third argument (the CSV) is accepted and not read. */
 #define FPF_IMAGE_IMPLEMENTATION
 #include "fpf_image.h"
 #include <stdio.h>
@@ -19,11 +19,10 @@ typedef struct hit { int d; long n; } hit;
 
 int main(int argc, char **argv) {
     fpfi_image g, d;
-    char err[256], line[1024];
+    char err[256];
     long *ag, *ad, i;
     hit *h;
     int ng = 0, nd = 0, k, matched_g = 0, matched_d = 0, *dm, (*box)[4] = NULL, nb = 0, cap = 0, a, b, dup = 0;
-    FILE *f;
     if (argc != 4) { fprintf(stderr, "usage: label_match GT.tif DT.tif DT.csv\n"); return 2; }
     if (fpfi_read(argv[1], 0, 0, &g, err, sizeof err) || fpfi_read(argv[2], 0, 0, &d, err, sizeof err)) { fprintf(stderr, "%s\n", err); return 1; }
     if (g.w != d.w || g.h != d.h || g.type != FPFI_U16 || d.type != FPFI_U16) { fprintf(stderr, "sizes or types differ\n"); return 1; }
@@ -51,16 +50,20 @@ int main(int argc, char **argv) {
         matched_g += got;
     }
     for (b = 1; b <= nd; b++) matched_d += dm[b];
-    if (!(f = fopen(argv[3], "r"))) { fprintf(stderr, "%s: cannot open\n", argv[3]); return 1; }
-    if (!fgets(line, sizeof line, f)) return 1;
-    while (fgets(line, sizeof line, f)) {
-        int id, y1, x1, y2, x2;
-        float s;
-        if (sscanf(line, "%d,%f,%d,%d,%d,%d", &id, &s, &y1, &x1, &y2, &x2) != 6) continue;
-        if (nb == cap) { cap = cap ? 2 * cap : 1024; box = (int (*)[4])realloc(box, (size_t)cap * sizeof *box); }
-        box[nb][0] = y1; box[nb][1] = x1; box[nb][2] = y2; box[nb][3] = x2; nb++;
+    /* one box per detected label, from the label image (y2/x2 exclusive); the CSV is not read, so any
+       column layout works */
+    cap = nd + 1; box = (int (*)[4])malloc((size_t)cap * sizeof *box);
+    for (b = 0; b <= nd; b++) { box[b][0] = g.h; box[b][1] = g.w; box[b][2] = 0; box[b][3] = 0; }
+    for (i = 0; i < (long)g.w * g.h; i++) {
+        int y = ((uint16_t *)d.pixels)[i], r = (int)(i / g.w), c = (int)(i % g.w);
+        if (!y) continue;
+        if (r < box[y][0]) box[y][0] = r;
+        if (c < box[y][1]) box[y][1] = c;
+        if (r + 1 > box[y][2]) box[y][2] = r + 1;
+        if (c + 1 > box[y][3]) box[y][3] = c + 1;
     }
-    fclose(f);
+    for (b = 1; b <= nd; b++)               /* compact to the labels present */
+        if (ad[b]) { memmove(box[nb], box[b], sizeof *box); nb++; }
     for (a = 0; a < nb; a++)
         for (b = a + 1; b < nb; b++) {
             double ih = (box[a][2] < box[b][2] ? box[a][2] : box[b][2]) - (box[a][0] > box[b][0] ? box[a][0] : box[b][0]);

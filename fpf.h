@@ -3850,6 +3850,8 @@ static fpf_result fpf__check_pair(const fpf_model *m, const fpf_model *nuc, int 
     if (opt && (opt->det_max_instances < 0 || opt->det_max_instances > FPF_MAX_DETECTIONS))
         return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, "det_max_instances must be 0 .. ", fpf__num(n, FPF_MAX_DETECTIONS),
                               " (FPF_MAX_DETECTIONS)");
+    if (opt && (opt->max_proposals < 0 || opt->max_proposals > (1 << 16)))
+        return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, "max_proposals must be 0..65536", "", "");
     if (opt && (bad = fpf__options_bad(opt)) != NULL) return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, bad, "", "");
     if (opt && ((int)opt->isa < FPF_ISA_AUTO || (int)opt->isa > FPF_ISA_NEON))
         return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, "unknown fpf_options.isa ", fpf__num(n, (size_t)(opt->isa < 0 ? 0 : opt->isa)), "");
@@ -3887,10 +3889,6 @@ FPF_DEF fpf_result fpf_session_workspace_size(const fpf_model *m, const fpf_mode
     if (!bytes) return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, "bytes is NULL", "", "");
     *bytes = 0;
     if ((r = fpf__check_pair(m, nuc, max_h, max_w, opt)) != FPF_OK) return r;
-    if (opt && (opt->det_max_instances < 0 || opt->det_max_instances > (1 << 16)))
-        return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, "det_max_instances must be 0..65536", "", "");
-    if (opt && (opt->max_proposals < 0 || opt->max_proposals > (1 << 16)))
-        return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, "max_proposals must be 0..65536", "", "");
     {   /* the largest buffer, in float64, must fit size_t with room to spare */
         double hw = (double)fpf__ceil64(max_h) * (double)fpf__ceil64(max_w);
         double widest = (double)(fpf__depth(&m->cfg) > m->cfg.rpn_width ? fpf__depth(&m->cfg) : m->cfg.rpn_width);

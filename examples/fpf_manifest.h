@@ -37,11 +37,11 @@ typedef struct fpfm_job {
 typedef struct fpfm_jobs { fpfm_job *j; int n, cap; } fpfm_jobs;
 typedef void (*fpfm_warn_fn)(const char *fmt, ...);
 
-/* snprintf that returns 1 when the text fit. */
+/* snprintf that returns 1 when the text fit (fpf_segment uses it for every path it builds). */
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((format(printf, 3, 4)))
 #endif
-FPFM_DEF int fpfm__fmt(char *dst, size_t n, const char *fmt, ...) {
+FPFM_DEF int fpfm_fmt(char *dst, size_t n, const char *fmt, ...) {
     va_list ap;
     int len;
     va_start(ap, fmt); len = vsnprintf(dst, n, fmt, ap); va_end(ap);
@@ -85,8 +85,8 @@ FPFM_DEF int fpfm_safe_id(const char *id) {
 }
 
 FPFM_DEF void fpfm_join_path(char *dst, size_t n, const char *dir, const char *name) {
-    if (!name[0] || name[0] == '/' || !dir[0]) fpfm__fmt(dst, n, "%s", name);
-    else fpfm__fmt(dst, n, "%s/%s", dir, name);
+    if (!name[0] || name[0] == '/' || !dir[0]) fpfm_fmt(dst, n, "%s", name);
+    else fpfm_fmt(dst, n, "%s/%s", dir, name);
 }
 
 /* The part of path that the single '*' of pattern matched; 0 if it does not fit. */
@@ -96,7 +96,7 @@ FPFM_DEF int fpfm_pattern_stem(const char *pattern, const char *path, char *stem
     if (!star) return 0;
     pre = (size_t)(star - pattern); suf = strlen(star + 1);
     if (len < pre + suf || strncmp(path, pattern, pre) || strcmp(path + len - suf, star + 1)) return 0;
-    fpfm__fmt(stem, n, "%.*s", (int)(len - pre - suf), path + pre);
+    fpfm_fmt(stem, n, "%.*s", (int)(len - pre - suf), path + pre);
     return 1;
 }
 
@@ -118,7 +118,7 @@ FPFM_DEF int fpfm__mark_repeats(fpfm_jobs *js) {
     qsort(s, (size_t)js->n, sizeof *s, fpfm__by_id);
     for (i = 1; i < js->n; i++)
         if (!strcmp(s[i]->id, s[i - 1]->id) && !s[i]->error[0])
-            fpfm__fmt(s[i]->error, sizeof s[i]->error, "row %d: id '%s' appears twice", s[i]->row, s[i]->id);
+            fpfm_fmt(s[i]->error, sizeof s[i]->error, "row %d: id '%s' appears twice", s[i]->row, s[i]->id);
     free(s);
     return 0;
 }
@@ -129,9 +129,9 @@ FPFM_DEF int fpfm_read(FILE *f, const char *path, fpfm_jobs *js, fpfm_warn_fn wa
     char line[FPFM_LINE], dir[FPFM_PATH], field[FPFM_PATH];
     int col[16], ncol = 0, row = 1, i, have_id = 0, have_img = 0;
     const char *slash = strrchr(path, '/');
-    fpfm__fmt(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 0, path);
+    fpfm_fmt(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 0, path);
     if (!fgets(line, sizeof line, f)) {
-        fpfm__fmt(err, err_n, "%s: empty manifest; the first line must name the columns, e.g. id,nucleus,cell", path);
+        fpfm_fmt(err, err_n, "%s: empty manifest; the first line must name the columns, e.g. id,nucleus,cell", path);
         return -1;
     }
     {
@@ -147,7 +147,7 @@ FPFM_DEF int fpfm_read(FILE *f, const char *path, fpfm_jobs *js, fpfm_warn_fn wa
         }
     }
     if (!have_id || !have_img) {
-        fpfm__fmt(err, err_n, "%s: the header must name an id column and a nucleus and/or cell column (got '%s')", path, line);
+        fpfm_fmt(err, err_n, "%s: the header must name an id column and a nucleus and/or cell column (got '%s')", path, line);
         return -1;
     }
     while (fgets(line, sizeof line, f)) {
@@ -158,25 +158,25 @@ FPFM_DEF int fpfm_read(FILE *f, const char *path, fpfm_jobs *js, fpfm_warn_fn wa
         if (!line[0]) continue;
         if (!(j = fpfm_add(js))) {
             if (js->n >= FPFM_MAX_ROWS)
-                fpfm__fmt(err, err_n, "%s: more than %d images; split the manifest", path, FPFM_MAX_ROWS);
-            else fpfm__fmt(err, err_n, "out of memory for the list of images");
+                fpfm_fmt(err, err_n, "%s: more than %d images; split the manifest", path, FPFM_MAX_ROWS);
+            else fpfm_fmt(err, err_n, "out of memory for the list of images");
             return -1;
         }
         j->row = row;
         for (i = 0; i < ncol; i++) {
             fpfm_csv_field(&p, field, sizeof field);
-            if (col[i] == 0) fpfm__fmt(j->id, sizeof j->id, "%s", field);
+            if (col[i] == 0) fpfm_fmt(j->id, sizeof j->id, "%s", field);
             else if (col[i] == 1 && field[0]) fpfm_join_path(j->nucleus, sizeof j->nucleus, dir, field);
             else if (col[i] == 2 && field[0]) fpfm_join_path(j->cell, sizeof j->cell, dir, field);
             else if (col[i] == 3 && field[0]) fpfm_join_path(j->reporter, sizeof j->reporter, dir, field);
         }
         if (!fpfm_safe_id(j->id)) {
-            fpfm__fmt(j->error, sizeof j->error, "row %d: id '%s' cannot name a folder (empty, starts with '.', or has '/')", row, j->id);
-            if (!j->id[0]) fpfm__fmt(j->id, sizeof j->id, "row%d", row);
+            fpfm_fmt(j->error, sizeof j->error, "row %d: id '%s' cannot name a folder (empty, starts with '.', or has '/')", row, j->id);
+            if (!j->id[0]) fpfm_fmt(j->id, sizeof j->id, "row%d", row);
         }
     }
-    if (!js->n) { fpfm__fmt(err, err_n, "%s: no images listed under the header", path); return -1; }
-    if (fpfm__mark_repeats(js)) { fpfm__fmt(err, err_n, "out of memory for the list of images"); return -1; }
+    if (!js->n) { fpfm_fmt(err, err_n, "%s: no images listed under the header", path); return -1; }
+    if (fpfm__mark_repeats(js)) { fpfm_fmt(err, err_n, "out of memory for the list of images"); return -1; }
     return 0;
 }
 

@@ -112,16 +112,6 @@ static const option options[] = {
     {"--help", NULL, "", "this list"}};
 #define N_OPTIONS (int)(sizeof options / sizeof options[0])
 
-/* snprintf that returns 1 when the text fit (paths that do not fit are refused where it matters). */
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static int sfmt(char *dst, size_t n, const char *fmt, ...) {
-    va_list ap;
-    int len;
-    va_start(ap, fmt); len = vsnprintf(dst, n, fmt, ap); va_end(ap);
-    return len >= 0 && (size_t)len < n;
-}
 
 /* Appends to buf[cap] at len; returns the new length (clamped: the text is cut, never overrun). */
 #if defined(__GNUC__) || defined(__clang__)
@@ -164,7 +154,7 @@ static void help(void) {
            "       fpf_segment --model ... --nucleus 'DIR/*_w1.tif' --cell 'DIR/*_w2.tif' --out DIR [options]\n\n");
     for (i = 0; i < N_OPTIONS; i++) {
         char lhs[64];
-        sfmt(lhs, sizeof lhs, "%s%s%s", options[i].name, options[i].value ? " " : "", options[i].value ? options[i].value : "");
+        fpfm_fmt(lhs, sizeof lhs, "%s%s%s", options[i].name, options[i].value ? " " : "", options[i].value ? options[i].value : "");
         if (!options[i].dflt[0]) printf("  %-30s %s\n", lhs, options[i].help);
         else if (!strcmp(options[i].dflt, "required")) printf("  %-30s %s [required]\n", lhs, options[i].help);
         else printf("  %-30s %s [default: %s]\n", lhs, options[i].help, options[i].dflt);
@@ -370,8 +360,8 @@ static void reporter_jobs(const char *rep_pattern, jobs *js) {
     if (strchr(star + 1, '*') || strpbrk(rep_pattern, "?["))
         die("%s: a pattern needs exactly one '*' (the shared part of the paired file names) and no ? or [", rep_pattern);
     for (i = 0; i < js->n; i++)
-        if (!sfmt(js->j[i].reporter, PATH_LEN, "%.*s%s%s", (int)(star - rep_pattern), rep_pattern, js->j[i].id, star + 1))
-            sfmt(js->j[i].error, sizeof js->j[i].error, "the reporter path for '%s' is too long", js->j[i].id);
+        if (!fpfm_fmt(js->j[i].reporter, PATH_LEN, "%.*s%s%s", (int)(star - rep_pattern), rep_pattern, js->j[i].id, star + 1))
+            fpfm_fmt(js->j[i].error, sizeof js->j[i].error, "the reporter path for '%s' is too long", js->j[i].id);
 }
 
 static void glob_jobs(const char *nuc_pattern, const char *cell_pattern, jobs *js) {
@@ -391,18 +381,18 @@ static void glob_jobs(const char *nuc_pattern, const char *cell_pattern, jobs *j
         job *jb = add_job(js);
         char stem[PATH_LEN];
         fpfm_pattern_stem(pats[k], g[k].gl_pathv[i], stem, sizeof stem);
-        sfmt(jb->id, sizeof jb->id, "%s", stem);
-        sfmt(k ? jb->cell : jb->nucleus, PATH_LEN, "%s", g[k].gl_pathv[i]);
-        if (!fpfm_safe_id(jb->id)) sfmt(jb->error, sizeof jb->error, "'%s' cannot name an output folder", jb->id);
+        fpfm_fmt(jb->id, sizeof jb->id, "%s", stem);
+        fpfm_fmt(k ? jb->cell : jb->nucleus, PATH_LEN, "%s", g[k].gl_pathv[i]);
+        if (!fpfm_safe_id(jb->id)) fpfm_fmt(jb->error, sizeof jb->error, "'%s' cannot name an output folder", jb->id);
         if (k == 0 && pats[1]) {
             for (j = 0; j < g[1].gl_pathc; j++) {
                 char s2[PATH_LEN];
                 if (fpfm_pattern_stem(pats[1], g[1].gl_pathv[j], s2, sizeof s2) && !strcmp(s2, stem)) {
-                    sfmt(jb->cell, PATH_LEN, "%s", g[1].gl_pathv[j]);
+                    fpfm_fmt(jb->cell, PATH_LEN, "%s", g[1].gl_pathv[j]);
                     break;
                 }
             }
-            if (!jb->cell[0]) sfmt(jb->error, sizeof jb->error, "no cell image matches %s for '%s'", pats[1], stem);
+            if (!jb->cell[0]) fpfm_fmt(jb->error, sizeof jb->error, "no cell image matches %s for '%s'", pats[1], stem);
         }
     }
     if (pats[0] && pats[1])                              /* cell images without a nucleus image */
@@ -413,9 +403,9 @@ static void glob_jobs(const char *nuc_pattern, const char *cell_pattern, jobs *j
             for (i = 0; i < (size_t)js->n && !found; i++) found = !strcmp(js->j[i].id, s2);
             if (!found) {
                 job *jb = add_job(js);
-                sfmt(jb->id, sizeof jb->id, "%s", s2);
-                sfmt(jb->cell, PATH_LEN, "%s", g[1].gl_pathv[j]);
-                sfmt(jb->error, sizeof jb->error, "no nucleus image matches %s for '%s'", pats[0], s2);
+                fpfm_fmt(jb->id, sizeof jb->id, "%s", s2);
+                fpfm_fmt(jb->cell, PATH_LEN, "%s", g[1].gl_pathv[j]);
+                fpfm_fmt(jb->error, sizeof jb->error, "no nucleus image matches %s for '%s'", pats[0], s2);
             }
         }
     globfree(&g[0]); if (pats[1]) globfree(&g[1]);
@@ -430,16 +420,16 @@ static int mkdir_p(const char *dir, made_dirs *made, char *err, size_t n) {
     char p[PATH_LEN];
     size_t i, len;
     struct stat st;
-    sfmt(p, sizeof p, "%s", dir);
+    fpfm_fmt(p, sizeof p, "%s", dir);
     len = strlen(p);
     for (i = 1; i <= len; i++) {
         if (p[i] != '/' && p[i] != 0) continue;
         p[i] = 0;
         if (stat(p, &st) != 0) {
-            if (mkdir(p, 0777) != 0) { sfmt(err, n, "%s: cannot create folder (%s)", p, strerror(errno)); return -1; }
-            if (made && made->n < 32) sfmt(made->path[made->n++], PATH_LEN, "%s", p);
+            if (mkdir(p, 0777) != 0) { fpfm_fmt(err, n, "%s: cannot create folder (%s)", p, strerror(errno)); return -1; }
+            if (made && made->n < 32) fpfm_fmt(made->path[made->n++], PATH_LEN, "%s", p);
         } else if (!S_ISDIR(st.st_mode)) {
-            sfmt(err, n, "%s exists and is not a folder", p);
+            fpfm_fmt(err, n, "%s exists and is not a folder", p);
             return -1;
         }
         if (i < len) p[i] = '/';
@@ -468,10 +458,10 @@ static void sweep_tmp(const char *dir) {
             char p[PATH_LEN], q[PATH_LEN];
             DIR *d2;
             struct dirent *e2;
-            sfmt(p, sizeof p, "%s/%s", dir, e->d_name);
+            fpfm_fmt(p, sizeof p, "%s/%s", dir, e->d_name);
             if ((d2 = opendir(p))) {
                 while ((e2 = readdir(d2)))
-                    if (e2->d_name[0] != '.') { sfmt(q, sizeof q, "%s/%s", p, e2->d_name); remove(q); }
+                    if (e2->d_name[0] != '.') { fpfm_fmt(q, sizeof q, "%s/%s", p, e2->d_name); remove(q); }
                 closedir(d2);
             }
             rmdir(p);
@@ -481,10 +471,10 @@ static void sweep_tmp(const char *dir) {
 
 static int outset_begin(outset *o, const char *dir, char *err, size_t n) {
     memset(o, 0, sizeof *o);
-    sfmt(o->dir, sizeof o->dir, "%s", dir);
+    fpfm_fmt(o->dir, sizeof o->dir, "%s", dir);
     sweep_tmp(dir);
-    sfmt(o->tmp, sizeof o->tmp, "%s/.fpf_tmp.XXXXXX", dir);
-    if (!mkdtemp(o->tmp)) { sfmt(err, n, "%s: cannot write here (%s)", dir, strerror(errno)); return -1; }
+    fpfm_fmt(o->tmp, sizeof o->tmp, "%s/.fpf_tmp.XXXXXX", dir);
+    if (!mkdtemp(o->tmp)) { fpfm_fmt(err, n, "%s: cannot write here (%s)", dir, strerror(errno)); return -1; }
     return 0;
 }
 
@@ -498,16 +488,16 @@ static int write_all(const char *path, const void *data, size_t size) {
 /* Writes one output into the temporary folder; the data is not kept. */
 static int outset_add(outset *o, const char *name, const void *data, size_t size, char *err, size_t n) {
     char p[PATH_LEN];
-    sfmt(p, sizeof p, "%s/%s", o->tmp, name);
-    if (write_all(p, data, size) != 0) { sfmt(err, n, "%s/%s: cannot write (%s)", o->dir, name, strerror(errno)); return -1; }
-    sfmt(o->name[o->n++], 64, "%s", name);
+    fpfm_fmt(p, sizeof p, "%s/%s", o->tmp, name);
+    if (write_all(p, data, size) != 0) { fpfm_fmt(err, n, "%s/%s: cannot write (%s)", o->dir, name, strerror(errno)); return -1; }
+    fpfm_fmt(o->name[o->n++], 64, "%s", name);
     return 0;
 }
 
 static void outset_abort(outset *o) {
     int i;
     char p[PATH_LEN];
-    for (i = 0; i < o->n; i++) { sfmt(p, sizeof p, "%s/%s", o->tmp, o->name[i]); remove(p); }
+    for (i = 0; i < o->n; i++) { fpfm_fmt(p, sizeof p, "%s/%s", o->tmp, o->name[i]); remove(p); }
     if (o->tmp[0]) rmdir(o->tmp);
     o->tmp[0] = 0;
 }
@@ -526,40 +516,40 @@ static int outset_commit(outset *o, int quiet, char *err, size_t n) {
     int moved_old[N_KNOWN], placed = 0, i, k;
     struct stat st;
     for (k = 0; k < N_KNOWN; k++) {
-        sfmt(to, sizeof to, "%s/%s", o->dir, known_outputs[k]);
+        fpfm_fmt(to, sizeof to, "%s/%s", o->dir, known_outputs[k]);
         moved_old[k] = 0;
         if (lstat(to, &st) == 0 && !S_ISREG(st.st_mode)) {
-            sfmt(err, n, "%s exists and is not a plain file; move it away and run again", to);
+            fpfm_fmt(err, n, "%s exists and is not a plain file; move it away and run again", to);
             outset_abort(o);
             return -1;
         }
     }
     for (k = 0; k < N_KNOWN; k++) {                         /* 2: earlier files aside */
-        sfmt(to, sizeof to, "%s/%s", o->dir, known_outputs[k]);
-        sfmt(from, sizeof from, "%s/old.%s", o->tmp, known_outputs[k]);
+        fpfm_fmt(to, sizeof to, "%s/%s", o->dir, known_outputs[k]);
+        fpfm_fmt(from, sizeof from, "%s/old.%s", o->tmp, known_outputs[k]);
         if (lstat(to, &st) != 0) continue;
-        if (rename(to, from) != 0) { sfmt(err, n, "%s: cannot replace (%s)", to, strerror(errno)); goto undo; }
+        if (rename(to, from) != 0) { fpfm_fmt(err, n, "%s: cannot replace (%s)", to, strerror(errno)); goto undo; }
         moved_old[k] = 1;
         if (!in_set(o, known_outputs[k]) && strlen(stale) + strlen(known_outputs[k]) + 3 < sizeof stale)
-            sfmt(stale + strlen(stale), sizeof stale - strlen(stale), "%s%s", stale[0] ? ", " : "", known_outputs[k]);
+            fpfm_fmt(stale + strlen(stale), sizeof stale - strlen(stale), "%s%s", stale[0] ? ", " : "", known_outputs[k]);
     }
     for (placed = 0; placed < o->n; placed++) {             /* 3: the new set in (the marker is last) */
-        sfmt(from, sizeof from, "%s/%s", o->tmp, o->name[placed]);
-        sfmt(to, sizeof to, "%s/%s", o->dir, o->name[placed]);
-        if (rename(from, to) != 0) { sfmt(err, n, "%s: cannot write (%s)", to, strerror(errno)); goto undo; }
+        fpfm_fmt(from, sizeof from, "%s/%s", o->tmp, o->name[placed]);
+        fpfm_fmt(to, sizeof to, "%s/%s", o->dir, o->name[placed]);
+        if (rename(from, to) != 0) { fpfm_fmt(err, n, "%s: cannot write (%s)", to, strerror(errno)); goto undo; }
     }
     for (k = 0; k < N_KNOWN; k++)
-        if (moved_old[k]) { sfmt(from, sizeof from, "%s/old.%s", o->tmp, known_outputs[k]); remove(from); }
+        if (moved_old[k]) { fpfm_fmt(from, sizeof from, "%s/old.%s", o->tmp, known_outputs[k]); remove(from); }
     rmdir(o->tmp);
     o->tmp[0] = 0;
     if (stale[0] && !quiet) fprintf(stderr, "fpf_segment: note: removed %s in %s, left by an earlier run and not written by this one\n", stale, o->dir);
     return 0;
 undo:
-    for (i = 0; i < placed; i++) { sfmt(to, sizeof to, "%s/%s", o->dir, o->name[i]); remove(to); }
+    for (i = 0; i < placed; i++) { fpfm_fmt(to, sizeof to, "%s/%s", o->dir, o->name[i]); remove(to); }
     for (k = 0; k < N_KNOWN; k++)
         if (moved_old[k]) {
-            sfmt(from, sizeof from, "%s/old.%s", o->tmp, known_outputs[k]);
-            sfmt(to, sizeof to, "%s/%s", o->dir, known_outputs[k]);
+            fpfm_fmt(from, sizeof from, "%s/old.%s", o->tmp, known_outputs[k]);
+            fpfm_fmt(to, sizeof to, "%s/%s", o->dir, known_outputs[k]);
             rename(from, to);
         }
     outset_abort(o);
@@ -605,28 +595,28 @@ static int load_image(const char *path, const char *which, int page, int sample,
     fpfi_info info;
     struct stat st;
     memset(keep, 0, sizeof *keep);
-    if (stat(path, &st) != 0) { sfmt(err, n, "%s: cannot open the %s image (%s)", path, which, strerror(errno)); return -1; }
-    if (S_ISDIR(st.st_mode)) { sfmt(err, n, "%s: is a folder, not a %s image", path, which); return -1; }
-    if (fpfi_info_read(path, &info, e, sizeof e) != 0) { sfmt(err, n, "%s: %s", path, e); return -1; }
+    if (stat(path, &st) != 0) { fpfm_fmt(err, n, "%s: cannot open the %s image (%s)", path, which, strerror(errno)); return -1; }
+    if (S_ISDIR(st.st_mode)) { fpfm_fmt(err, n, "%s: is a folder, not a %s image", path, which); return -1; }
+    if (fpfi_info_read(path, &info, e, sizeof e) != 0) { fpfm_fmt(err, n, "%s: %s", path, e); return -1; }
     if (page >= info.npages) {
-        sfmt(err, n, "%s: has %d page(s); --%s-page %d does not exist", path, info.npages, which, page);
+        fpfm_fmt(err, n, "%s: has %d page(s); --%s-page %d does not exist", path, info.npages, which, page);
         fpfi_info_free(&info); return -1;
     }
     if (info.pages[page].samples > 1 && !sample_set) {
-        sfmt(err, n, "%s: has %d samples per pixel (RGB or multichannel); choose one with --%s-sample 0..%d",
+        fpfm_fmt(err, n, "%s: has %d samples per pixel (RGB or multichannel); choose one with --%s-sample 0..%d",
                  path, info.pages[page].samples, which, info.pages[page].samples - 1);
         fpfi_info_free(&info); return -1;
     }
     if (sample >= info.pages[page].samples) {
-        sfmt(err, n, "%s: has %d sample(s) per pixel; --%s-sample %d does not exist", path, info.pages[page].samples, which, sample);
+        fpfm_fmt(err, n, "%s: has %d sample(s) per pixel; --%s-sample %d does not exist", path, info.pages[page].samples, which, sample);
         fpfi_info_free(&info); return -1;
     }
     fpfi_info_free(&info);
-    if (fpfi_read(path, page, sample, keep, e, sizeof e) != 0) { sfmt(err, n, "%s: %s", path, e); return -1; }
+    if (fpfi_read(path, page, sample, keep, e, sizeof e) != 0) { fpfm_fmt(err, n, "%s: %s", path, e); return -1; }
     if (keep->type == FPFI_U8) *out = fpf_image_u8((const uint8_t *)keep->pixels, keep->w, keep->h, (size_t)keep->w);
     else if (keep->type == FPFI_U16) *out = fpf_image_u16((const uint16_t *)keep->pixels, keep->w, keep->h, (size_t)keep->w * 2);
     else {
-        sfmt(err, n, "%s: %s samples are not supported; convert to 8 or 16-bit unsigned", path, fpfi_type_name(keep->type));
+        fpfm_fmt(err, n, "%s: %s samples are not supported; convert to 8 or 16-bit unsigned", path, fpfi_type_name(keep->type));
         fpfi_free(keep); return -1;
     }
     return 0;
@@ -673,7 +663,7 @@ static int add_overlay(outset *o, const fpf_image *cell, const fpf_image *nuc, c
     size_t size = 0;
     char e[256];
     int y, x, rc;
-    if (!rgb) { sfmt(err, n, "out of memory for overlay.png"); return -1; }
+    if (!rgb) { fpfm_fmt(err, n, "out of memory for overlay.png"); return -1; }
     if (cell) range(cell, &clo, &ck);
     if (nuc) range(nuc, &nlo, &nk);
     for (y = 0; y < h; y++)
@@ -687,7 +677,7 @@ static int add_overlay(outset *o, const fpf_image *cell, const fpf_image *nuc, c
     if (cl && c) mark_infected(rgb, cl, h, w, c);
     rc = fpfi_encode_png_rgb(w, h, rgb, &png, &size, e, sizeof e);
     free(rgb);
-    if (rc != 0) { sfmt(err, n, "overlay.png: %s", e); return -1; }
+    if (rc != 0) { fpfm_fmt(err, n, "overlay.png: %s", e); return -1; }
     rc = outset_add(o, "overlay.png", png, size, err, n);
     free(png);
     return rc;
@@ -745,11 +735,11 @@ static int make_labels(objects *ob, const char *name, const fpf_instance *inst, 
                        char *err, size_t en) {
     int i;
     ob->name = name;
-    if (n > 65535) { sfmt(err, en, "%d %s do not fit a 16-bit label image (most 65535)", n, name); return -1; }
+    if (n > 65535) { fpfm_fmt(err, en, "%d %s do not fit a 16-bit label image (most 65535)", n, name); return -1; }
     ob->labels = (uint16_t *)calloc((size_t)h * w, sizeof(uint16_t));
     ob->score = (float *)calloc((size_t)capacity + 1, sizeof(float));
-    if (!ob->labels || !ob->score) { sfmt(err, en, "out of memory for the %s label image", name); return -1; }
-    if (fpf_label_image(inst, n, h, w, ob->labels, (size_t)w) != FPF_OK) { sfmt(err, en, "cannot build the %s label image", name); return -1; }
+    if (!ob->labels || !ob->score) { fpfm_fmt(err, en, "out of memory for the %s label image", name); return -1; }
+    if (fpf_label_image(inst, n, h, w, ob->labels, (size_t)w) != FPF_OK) { fpfm_fmt(err, en, "cannot build the %s label image", name); return -1; }
     ob->n = n;
     for (i = 0; i < n; i++) ob->score[i] = inst[i].score;
     return 0;
@@ -760,9 +750,9 @@ static int measure(objects *ob, int h, int w, const fpf_image *const *ch, int n_
     void *scratch = malloc(ss ? ss : 1);
     int rc = -1;
     ob->obj = (fpf_object *)calloc((size_t)ob->n + 1, sizeof(fpf_object));
-    if (!scratch || !ob->obj) sfmt(err, en, "out of memory measuring the %s", ob->name);
+    if (!scratch || !ob->obj) fpfm_fmt(err, en, "out of memory measuring the %s", ob->name);
     else if (fpf_measure_objects(ob->labels, (size_t)w, h, w, ob->n, ch, n_ch, ob->obj, scratch, ss) != FPF_OK)
-        sfmt(err, en, "cannot measure the %s", ob->name);
+        fpfm_fmt(err, en, "cannot measure the %s", ob->name);
     else rc = 0;
     free(scratch);
     return rc;
@@ -805,12 +795,12 @@ static int build_results(engine *e, const job *j, const fpf_input *in, const fpf
         void *scratch = malloc(ss ? ss : 1);
         double t0 = now_s();
         fpf_result r;
-        if (!scratch) { sfmt(err, n, "out of memory for post-processing"); return -1; }
+        if (!scratch) { fpfm_fmt(err, n, "out of memory for post-processing"); return -1; }
         po.merge_shared_nuclei = a->post & 1; po.missed_regions = (a->post >> 1) & 1; po.uncovered_nuclei = (a->post >> 2) & 1;
         r = fpf_postprocess(c->labels, (size_t)w, h, w, &c->n, (int)capacity, c->score, have_nuc ? nu->labels : NULL, nu->n,
                             ch[1], &po, scratch, ss, &is->st);
         free(scratch);
-        if (r != FPF_OK) { sfmt(err, n, "post-processing failed: %s", fpf_result_string(r)); return -1; }
+        if (r != FPF_OK) { fpfm_fmt(err, n, "post-processing failed: %s", fpf_result_string(r)); return -1; }
         is->post = a->post;
         if (!e->pr.quiet)
             fprintf(stderr, "fpf_segment: post-processing in %.3f s: %d merged, %d regions added, %d discarded, %d new; "
@@ -822,7 +812,7 @@ static int build_results(engine *e, const job *j, const fpf_input *in, const fpf
         long *ov = (long *)calloc(((size_t)nu->n + 1) * ((size_t)c->n + 1), sizeof(long));
         nu->parent = (int *)calloc((size_t)nu->n + 1, sizeof(int));
         c->children = (int *)calloc((size_t)c->n + 1, sizeof(int));
-        if (!ov || !nu->parent || !c->children) { free(ov); sfmt(err, n, "out of memory linking nuclei to cells"); return -1; }
+        if (!ov || !nu->parent || !c->children) { free(ov); fpfm_fmt(err, n, "out of memory linking nuclei to cells"); return -1; }
         fpf_assign_nuclei(nu->labels, c->labels, (size_t)w, h, w, nu->n, c->n, nu->parent, ov);
         fpf_count_children(nu->parent, nu->n, c->n, c->children);
         free(ov);
@@ -834,10 +824,10 @@ static int build_results(engine *e, const job *j, const fpf_input *in, const fpf
         ro.method = (fpf_threshold_method)a->rep_method; ro.param = a->rep_param; ro.min_positive_area = a->infected_min_area;
         c->positive = (long *)calloc((size_t)c->n + 1, sizeof(long));
         c->infected = (int *)calloc((size_t)c->n + 1, sizeof(int));
-        if (!hist || !c->positive || !c->infected) { free(hist); sfmt(err, n, "out of memory for the reporter readout"); return -1; }
+        if (!hist || !c->positive || !c->infected) { free(hist); fpfm_fmt(err, n, "out of memory for the reporter readout"); return -1; }
         if (fpf_reporter_readout(c->labels, (size_t)w, h, w, c->n, rep, &ro, hist, 65536 * sizeof(uint32_t), &is->rep_threshold,
                                  c->positive, c->infected) != FPF_OK) {
-            free(hist); sfmt(err, n, "the reporter readout failed"); return -1;
+            free(hist); fpfm_fmt(err, n, "the reporter readout failed"); return -1;
         }
         free(hist);
         for (is->n_infected = 0, i = 0; i < c->n; i++) is->n_infected += c->infected[i];
@@ -851,7 +841,7 @@ static void mark_infected(unsigned char *rgb, const uint16_t *cl, int h, int w, 
 
 static int add_buf(outset *o, const char *name, fpfr_buf *b, char *err, size_t n) {
     int rc = -1;
-    if (b->oom) sfmt(err, n, "out of memory for %s", name);
+    if (b->oom) fpfm_fmt(err, n, "out of memory for %s", name);
     else rc = outset_add(o, name, b->p, b->len, err, n);
     free(b->p);
     memset(b, 0, sizeof *b);
@@ -866,22 +856,22 @@ static int add_objects(outset *o, const args *a, const objects *ob, int h, int w
     uint32_t *l32 = (uint32_t *)malloc((size_t)h * w * sizeof(uint32_t));
     size_t i;
     memset(&b, 0, sizeof b);
-    if (!l32) { sfmt(err, n, "out of memory for %s.tif", ob->name); return -1; }
+    if (!l32) { fpfm_fmt(err, n, "out of memory for %s.tif", ob->name); return -1; }
     for (i = 0; i < (size_t)h * w; i++) l32[i] = ob->labels[i];
     if (fpfr_label_tiff(l32, w, h, ps, &b) != 0) b.oom = 1;
     free(l32);
-    sfmt(file, sizeof file, "%s.tif", ob->name);
+    fpfm_fmt(file, sizeof file, "%s.tif", ob->name);
     if (add_buf(o, file, &b, err, n)) return -1;
     memset(&t, 0, sizeof t);
     t.obj = ob->obj; t.n = ob->n; t.score = ob->score; t.n_channels = n_ch; t.pixel_size = ps;
     t.children = ob->children; t.parent = ob->parent; t.positive = ob->positive; t.infected = ob->infected;
     fpfr_objects_csv(&b, &t);
-    sfmt(file, sizeof file, "%s.csv", ob->name);
+    fpfm_fmt(file, sizeof file, "%s.csv", ob->name);
     if (add_buf(o, file, &b, err, n)) return -1;
     if (a->coco) {
-        sfmt(file, sizeof file, "%s_coco.json", ob->name);
+        fpfm_fmt(file, sizeof file, "%s_coco.json", ob->name);
         if (fpfr_coco(&b, ob->labels, w, h, ob->score, ob->n, 1) != 0) {
-            free(b.p); sfmt(err, n, "cannot encode %s", file); return -1;
+            free(b.p); fpfm_fmt(err, n, "cannot encode %s", file); return -1;
         }
         if (add_buf(o, file, &b, err, n)) return -1;
     }
@@ -918,7 +908,7 @@ static int engine_ready(engine *e, int H, int W, char *err, size_t n) {
     fpf_result r;
     char msg[256] = "";
     if (Hs > FPF_MAX_IMAGE_DIM || Ws > FPF_MAX_IMAGE_DIM) {
-        sfmt(err, n, "%dx%d at scale %g is %dx%d, over the most this build takes (%d per side)", W, H, e->scale, Ws, Hs, FPF_MAX_IMAGE_DIM);
+        fpfm_fmt(err, n, "%dx%d at scale %g is %dx%d, over the most this build takes (%d per side)", W, H, e->scale, Ws, Hs, FPF_MAX_IMAGE_DIM);
         return -1;
     }
     if (!a->tile && (Hs > 8192 || Ws > 8192))
@@ -937,17 +927,17 @@ static int engine_ready(engine *e, int H, int W, char *err, size_t n) {
     opt.init_msg = msg; opt.init_msg_size = sizeof msg;
     if ((r = fpf_session_init(e->m, e->nm, sh, sw, &opt, &e->s)) != FPF_OK) {
         if (r == FPF_ERR_OUT_OF_MEMORY)
-            sfmt(err, n, "cannot set up the network for %dx%d pixels: %s (try a smaller --tile%s)", sw, sh,
+            fpfm_fmt(err, n, "cannot set up the network for %dx%d pixels: %s (try a smaller --tile%s)", sw, sh,
                  msg[0] ? msg : "not enough memory", a->max_memory_mb ? " or a larger --max-memory" : "");
         else
-            sfmt(err, n, "cannot set up the network for %dx%d pixels: %s", sw, sh, fpf_result_string(r));
+            fpfm_fmt(err, n, "cannot set up the network for %dx%d pixels: %s", sw, sh, fpf_result_string(r));
         return -1;
     }
     memset(&to, 0, sizeof to);
     to.overlap = a->overlap;
     to.scale = e->scale;
     if ((r = fpf_tiler_init(e->s, &to, &e->t)) != FPF_OK) {
-        sfmt(err, n, "cannot set up tiling: %s", fpf_session_message(e->s)[0] ? fpf_session_message(e->s) : fpf_result_string(r));
+        fpfm_fmt(err, n, "cannot set up tiling: %s", fpf_session_message(e->s)[0] ? fpf_session_message(e->s) : fpf_result_string(r));
         return -1;
     }
     e->sh = sh; e->sw = sw;
@@ -976,22 +966,22 @@ static int run_image(engine *e, const job *j, const char *dir, result *res, char
     memset(res, 0, sizeof *res);
     need_nuc = e->main_is_nuclei || e->nm || fpf_model_config(e->m)->variant >= FPF_VARIANT_WITH_NUCLEUS;
     need_cell = !e->main_is_nuclei;
-    if (need_nuc && !j->nucleus[0]) { sfmt(err, n, "this model needs a nucleus image (--nucleus)"); return -1; }
-    if (need_cell && !j->cell[0]) { sfmt(err, n, "this model needs a cell image (--cell)"); return -1; }
+    if (need_nuc && !j->nucleus[0]) { fpfm_fmt(err, n, "this model needs a nucleus image (--nucleus)"); return -1; }
+    if (need_cell && !j->cell[0]) { fpfm_fmt(err, n, "this model needs a cell image (--cell)"); return -1; }
     if (j->cell[0] && need_cell && load_image(j->cell, "cell", a->cell_page, a->cell_sample, a->cell_sample_set, &ci, &in.cell, err, n)) goto done;
     if (j->nucleus[0] && need_nuc && load_image(j->nucleus, "nucleus", a->nuc_page, a->nuc_sample, a->nuc_sample_set, &ni, &in.nucleus, err, n)) goto done;
     if (in.cell.pixels && in.nucleus.pixels && (in.cell.width != in.nucleus.width || in.cell.height != in.nucleus.height)) {
-        sfmt(err, n, "the nucleus image is %dx%d but the cell image is %dx%d; they must be the same size",
+        fpfm_fmt(err, n, "the nucleus image is %dx%d but the cell image is %dx%d; they must be the same size",
                  in.nucleus.width, in.nucleus.height, in.cell.width, in.cell.height);
         goto done;
     }
     H = in.cell.pixels ? in.cell.height : in.nucleus.height;
     W = in.cell.pixels ? in.cell.width : in.nucleus.width;
     if (j->reporter[0]) {
-        if (e->main_is_nuclei) { sfmt(err, n, "a reporter is read per cell; this is a nucleus model"); goto done; }
+        if (e->main_is_nuclei) { fpfm_fmt(err, n, "a reporter is read per cell; this is a nucleus model"); goto done; }
         if (load_image(j->reporter, "reporter", a->rep_page, a->rep_sample, a->rep_sample_set, &ri, &rep, err, n)) goto done;
         if (rep.width != W || rep.height != H) {
-            sfmt(err, n, "the reporter image is %dx%d but the other channels are %dx%d; they must be the same size",
+            fpfm_fmt(err, n, "the reporter image is %dx%d but the other channels are %dx%d; they must be the same size",
                  rep.width, rep.height, W, H);
             goto done;
         }
@@ -999,15 +989,15 @@ static int run_image(engine *e, const job *j, const char *dir, result *res, char
     if (engine_ready(e, H, W, err, n)) goto done;
     if (!e->pr.quiet) {
         char sc[48] = "", q8[48] = "";
-        if (e->scale != 1.0f) sfmt(sc, sizeof sc, ", resampled by %g", e->scale);
+        if (e->scale != 1.0f) fpfm_fmt(sc, sizeof sc, ", resampled by %g", e->scale);
         if (int8_layers(e->m) + int8_layers(e->nm))
-            sfmt(q8, sizeof q8, " (int8 layers: %s)", fpf_qisa_name(fpf_session_qisa(e->s)));
+            fpfm_fmt(q8, sizeof q8, " (int8 layers: %s)", fpf_qisa_name(fpf_session_qisa(e->s)));
         fprintf(stderr, "fpf_segment: %dx%d%s, %d thread(s), %s kernels%s, models loaded in %.2f s\n", W, H, sc,
                 a->threads, fpf_isa_name(fpf_session_isa(e->s)), q8, e->load_s);
     }
     e->pr.t0 = now_s();
     if (fpf_tiler_run(e->t, &in, &out) != FPF_OK) {
-        sfmt(err, n, "%s", fpf_session_message(e->s)[0] ? fpf_session_message(e->s) : "the network failed");
+        fpfm_fmt(err, n, "%s", fpf_session_message(e->s)[0] ? fpf_session_message(e->s) : "the network failed");
         goto done;
     }
     res->n_main = out->n_cells; res->n_nuclei = out->n_nuclei;
@@ -1077,7 +1067,7 @@ static int complete(const char *dir, char *summary, size_t n, result *res) {
     char p[PATH_LEN], line[2048];
     FILE *f;
     int ok = 0;
-    sfmt(p, sizeof p, "%s/%s", dir, MARKER);
+    fpfm_fmt(p, sizeof p, "%s/%s", dir, MARKER);
     if (!(f = fopen(p, "r"))) return 0;
     summary[0] = 0;
     while (fgets(line, sizeof line, f)) {
@@ -1088,7 +1078,7 @@ static int complete(const char *dir, char *summary, size_t n, result *res) {
         if (!strncmp(line, "infected=", 9) ||
             !strncmp(line, "cells=", 6) || !strncmp(line, "nuclei=", 7) || !strncmp(line, "nuclei_found=", 13) ||
             !strncmp(line, "over_max=", 9) || !strncmp(line, "tiles=", 6))
-            sfmt(summary + strlen(summary), n - strlen(summary), "%s%s", summary[0] ? " " : "", line);
+            fpfm_fmt(summary + strlen(summary), n - strlen(summary), "%s%s", summary[0] ? " " : "", line);
         if (!strncmp(line, "files=", 6)) {
             char *tok = line + 6, *next;
             ok = 1;
@@ -1096,7 +1086,7 @@ static int complete(const char *dir, char *summary, size_t n, result *res) {
                 struct stat st;
                 next = strchr(tok, ',');
                 if (next) *next++ = 0;
-                sfmt(p, sizeof p, "%s/%s", dir, tok);
+                fpfm_fmt(p, sizeof p, "%s/%s", dir, tok);
                 if (stat(p, &st) != 0) ok = 0;
             }
         }
@@ -1114,13 +1104,13 @@ static void csv_cell(char *dst, size_t n, const char *s) {
 
 static void hms(double s, char *dst, size_t n) {
     long t = (long)(s + 0.5);
-    if (t >= 3600) sfmt(dst, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else sfmt(dst, n, "%ld:%02ld", t / 60, t % 60);
+    if (t >= 3600) fpfm_fmt(dst, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else fpfm_fmt(dst, n, "%ld:%02ld", t / 60, t % 60);
 }
 
 /* summary.csv's infected column: the count, or empty without a reporter. */
 static const char *infected_text(const result *res, char *dst, size_t n) {
-    if (res->n_infected >= 0) sfmt(dst, n, "%d", res->n_infected); else dst[0] = 0;
+    if (res->n_infected >= 0) fpfm_fmt(dst, n, "%d", res->n_infected); else dst[0] = 0;
     return dst;
 }
 
@@ -1141,11 +1131,11 @@ static int run_batch(engine *e, jobs *js) {
         result res;
         char prev[512], eta[32] = "", status[16];
         int rc;
-        sfmt(dir, sizeof dir, "%s/%s", a->out, j->id);
+        fpfm_fmt(dir, sizeof dir, "%s/%s", a->out, j->id);
         err[0] = 0;
         memset(&res, 0, sizeof res);
         res.n_infected = -1;
-        if (j->error[0]) { sfmt(err, sizeof err, "%s", j->error); rc = -1; }
+        if (j->error[0]) { fpfm_fmt(err, sizeof err, "%s", j->error); rc = -1; }
         else if (a->resume && complete(dir, prev, sizeof prev, &res)) {
             n_skipped++;
             if (!a->quiet) fprintf(stderr, "[%d/%d] %s: complete, skipped (%s)\n", i + 1, js->n, j->id, prev);
@@ -1154,7 +1144,7 @@ static int run_batch(engine *e, jobs *js) {
                         infected_text(&res, q[1], sizeof q[1]), res.over_main, res.tiles);
             continue;
         } else rc = run_image(e, j, dir, &res, err, sizeof err);
-        sfmt(status, sizeof status, "%s", rc ? "failed" : "ok");
+        fpfm_fmt(status, sizeof status, "%s", rc ? "failed" : "ok");
         csv_cell(q[0], sizeof q[0], j->id);
         if (rc) {
             n_failed++;
@@ -1176,15 +1166,15 @@ static int run_batch(engine *e, jobs *js) {
             if (rc) fprintf(stderr, "[%d/%d] %s: failed; %.2f images/s, ETA %s\n", i + 1, js->n, j->id, rate, eta);
             else {
                 char nuc[32] = "";
-                if (e->nm && !e->main_is_nuclei) sfmt(nuc, sizeof nuc, ", %d nuclei", res.n_nuclei);
+                if (e->nm && !e->main_is_nuclei) fpfm_fmt(nuc, sizeof nuc, ", %d nuclei", res.n_nuclei);
                 fprintf(stderr, "[%d/%d] %s: %d %s%s in %.2f s; %.2f images/s, ETA %s\n", i + 1, js->n, j->id, res.n_main,
                         e->main_is_nuclei ? "nuclei" : "cells", nuc, res.seconds, rate, eta);
             }
         }
     }
-    sfmt(dir, sizeof dir, "%s/summary.csv", a->out);
+    fpfm_fmt(dir, sizeof dir, "%s/summary.csv", a->out);
     if (fpfi_write_file_atomic(dir, summary, slen, err, sizeof err)) die("%s: %s", dir, err);
-    sfmt(dir, sizeof dir, "%s/failed.csv", a->out);
+    fpfm_fmt(dir, sizeof dir, "%s/failed.csv", a->out);
     if (fpfi_write_file_atomic(dir, failed, flen, err, sizeof err)) die("%s: %s", dir, err);
     if (!a->quiet || n_failed)
         fprintf(stderr, "fpf_segment: %d image(s) done, %d skipped as complete, %d failed%s; %s/summary.csv\n", n_done,
@@ -1236,9 +1226,9 @@ int main(int argc, char **argv) {
         result res;
         char err[1024];
         memset(&j, 0, sizeof j);
-        if (a.nucleus) sfmt(j.nucleus, sizeof j.nucleus, "%s", a.nucleus);
-        if (a.cell) sfmt(j.cell, sizeof j.cell, "%s", a.cell);
-        if (a.reporter) sfmt(j.reporter, sizeof j.reporter, "%s", a.reporter);
+        if (a.nucleus) fpfm_fmt(j.nucleus, sizeof j.nucleus, "%s", a.nucleus);
+        if (a.cell) fpfm_fmt(j.cell, sizeof j.cell, "%s", a.cell);
+        if (a.reporter) fpfm_fmt(j.reporter, sizeof j.reporter, "%s", a.reporter);
         if (run_image(&e, &j, a.out, &res, err, sizeof err)) die("%s", err);
         if (!a.quiet) {
             if (e.nm && !e.main_is_nuclei) fprintf(stderr, "fpf_segment: %d cells, %d nuclei in %.2f s (%d tile%s)\n", res.n_main, res.n_nuclei, res.seconds, res.tiles, res.tiles > 1 ? "s" : "");

@@ -54,6 +54,21 @@ def parse_eval(text):
     return res
 
 
+def write_scores(path, rows_by_image):
+    """fpf_eval --dt-scores from fpf_segment CSVs: `file,label,score` from each (image name, CSV path);
+    the CSVs' first two columns are ObjectNumber (the label) and Score."""
+    rows = ['file,label,score']
+    for n, csv_path in rows_by_image:
+        with open(csv_path) as f:
+            next(f)
+            for line in f:
+                p = line.split(',')
+                rows.append('%s.tif,%s,%s' % (n, p[0], p[1]))
+    with open(path, 'w') as f:
+        f.write('\n'.join(rows) + '\n')
+    return path
+
+
 def run(model, set_dir, gt_suffix, work, threads=1, nucleus_model=None, min_score=None, keep=False, extra=()):
     variant = model_variant(model)
     kind = 'nuclei' if variant == 'cores' else 'cells'
@@ -65,7 +80,6 @@ def run(model, set_dir, gt_suffix, work, threads=1, nucleus_model=None, min_scor
     gt_dir, dt_dir, seg_dir = (os.path.join(work, x) for x in ('gt', 'dt', 'seg'))
     for d in (gt_dir, dt_dir, seg_dir):
         os.makedirs(d)
-    rows = ['file,label,score']
     for n in names:
         out = os.path.join(seg_dir, n)
         cmd = [os.path.join(BUILD, 'fpf_segment'), '--model', model, '--nucleus',
@@ -80,14 +94,8 @@ def run(model, set_dir, gt_suffix, work, threads=1, nucleus_model=None, min_scor
         subprocess.check_call(cmd)
         os.symlink(os.path.join(out, kind + '.tif'), os.path.join(dt_dir, n + '.tif'))
         os.symlink(os.path.join(set_dir, '%s_%s.tif' % (n, gt_suffix)), os.path.join(gt_dir, n + '.tif'))
-        with open(os.path.join(out, kind + '.csv')) as f:
-            next(f)
-            for line in f:
-                p = line.split(',')
-                rows.append('%s.tif,%s,%s' % (n, p[0], p[1]))
-    scores = os.path.join(work, 'scores.csv')
-    with open(scores, 'w') as f:
-        f.write('\n'.join(rows) + '\n')
+    scores = write_scores(os.path.join(work, 'scores.csv'),
+                          [(n, os.path.join(seg_dir, n, kind + '.csv')) for n in names])
     txt = subprocess.check_output([os.path.join(BUILD, 'fpf_eval'), '--gt-labels', gt_dir, '--dt-labels', dt_dir,
                                    '--dt-scores', scores]).decode()
     res = parse_eval(txt)

@@ -28,6 +28,8 @@ ROOT = os.path.abspath(os.path.join(HERE, '..', '..'))
 BUILD = os.path.join(ROOT, 'build')
 TEST = os.path.join(ROOT, '..', 'shared', 'data', 'dsb2018_test_fluo')
 IOUS = (0.5, 0.7)
+sys.path.insert(0, HERE)
+from evaluate import write_scores  # noqa: E402  (the one fpf_segment CSV -> --dt-scores writer)
 
 
 def names_of(set_dir):
@@ -61,18 +63,10 @@ def score(set_dir, names, seg, work, max_dets):
     gt_dir, dt_dir = os.path.join(work, 'gt'), os.path.join(work, 'dt')
     os.makedirs(gt_dir, exist_ok=True)
     os.makedirs(dt_dir, exist_ok=True)
-    rows = ['file,label,score']
     for n in names:
         link(os.path.join(set_dir, n + '_labels.tif'), os.path.join(gt_dir, n + '.tif'))
         link(os.path.join(seg, n, 'nuclei.tif'), os.path.join(dt_dir, n + '.tif'))
-        with open(os.path.join(seg, n, 'nuclei.csv')) as f:
-            next(f)
-            for line in f:
-                p = line.split(',')
-                rows.append('%s.tif,%s,%s' % (n, p[0], p[1]))
-    scores = os.path.join(work, 'scores.csv')
-    with open(scores, 'w') as f:
-        f.write('\n'.join(rows) + '\n')
+    scores = write_scores(os.path.join(work, 'scores.csv'), [(n, os.path.join(seg, n, 'nuclei.csv')) for n in names])
     cmd = [os.path.join(BUILD, 'fpf_eval'), '--gt-labels', gt_dir, '--dt-labels', dt_dir, '--dt-scores', scores,
            '--max-dets', str(max_dets), '--match-iou', ','.join(str(t) for t in IOUS)]
     res = json.loads(subprocess.check_output(cmd + ['--json']).decode())

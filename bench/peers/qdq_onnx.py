@@ -19,7 +19,9 @@ What the QDQ model computes (the arithmetic of fpf.h, "int8 quantized models", a
   scales s_w (axis 0, zero point 0), checked against the fp32 export (|w - s_w q_w| <= s_w / 2);
 - its bias is int32 round(b / (s_x s_w)) through DequantizeLinear with scale s_x s_w (ORT's QDQ conv wants
   an int32 bias); fpf adds the float bias after acc * s_x s_w, so they differ by < s_x s_w / 2;
-- layers the .fpf keeps fp32 (the stem, the RPN output convs) stay float Conv nodes.
+- layers the .fpf keeps fp32 (the stem, the RPN output convs) stay float Conv nodes;
+- an int8 conv's output that is also a graph output (F2..F5 of one-tower variants) is given out as a DQ of it;
+  the FPF fusion (Add / Concat) writes F2..F5 in float, as fpf does.
 ORT fuses DQ -> Conv -> Q into QLinearConv (u8 x s8, NHWC), DQ, DQ -> Add -> Q into QLinearAdd, and runs
 Resize / MaxPool on u8, but only where the conv's output is itself quantized. fpf keeps the output of a
 conv in float when a float epilogue follows (2c and the shortcut before the residual add, the FPN laterals
@@ -167,6 +169,13 @@ class Plan(object):
             if y not in self.q and y not in self.calib:
                 self.calib.append(y)
 
+    def int8_output(self, t):
+        """t is written by an int8 conv (directly or through its ReLU)."""
+        n = self.producer.get(t)
+        if n is not None and n.op_type == 'Relu':
+            n = self.producer.get(n.input[0])
+        return n is not None and n.name in self.int8
+
     def summary(self):
         return '%d convs int8 (%d layers), %d fp32 (%s); %d tensors with fpf scales, %d with calibrated ranges' % (
             len(self.int8), len(set(self.int8.values())), len(self.fp32), ', '.join(sorted(set(self.fp32))),
@@ -218,7 +227,13 @@ def build(m, plan, ranges):
     for k, (t, (s, z, _)) in enumerate(sorted(plan.q.items())):
         tag = 'q%d' % k
         new_inits += [nh.from_array(np.array(s, np.float32), tag + '/s'), nh.from_array(np.array(z, np.uint8), tag + '/z')]
-        new_nodes.append(h.make_node('QuantizeLinear', [t, tag + '/s', tag + '/z'], [tag + '/u8'], name=tag + '/Q'))
+        src = t
+        if t in plan.outputs and plan.int8_output(t):
+            # an int8 conv's output that is also a graph output (F2..F5 of one-tower variants): the graph
+            # output becomes a DQ of it, else ORT could not fuse the conv (its output would have a float reader)
+            plan.producer[t].output[0] = src = t + '/pre_q'
+            new_nodes.append(h.make_node('DequantizeLinear', [tag + '/u8', tag + '/s', tag + '/z'], [t], name=tag + '/out_DQ'))
+        new_nodes.append(h.make_node('QuantizeLinear', [src, tag + '/s', tag + '/z'], [tag + '/u8'], name=tag + '/Q'))
         for j, c in enumerate(plan.consumers.get(t, [])):
             d = '%s/dq%d' % (tag, j)
             new_nodes.append(h.make_node('DequantizeLinear', [tag + '/u8', tag + '/s', tag + '/z'], [d], name=d + '/DQ'))

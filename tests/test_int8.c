@@ -300,7 +300,7 @@ TEST(int8_forward_same_bits_on_every_path_and_thread_count) {
 }
 
 /* The bottlenecks' int8 chains pass u8 maps, quantized in the writer's epilogue; the reference
-   twin (int8_requantize = 1) passes floats that each reader quantizes. Same bits in C2..C5, F2
+   twin (int8_requantize = 1) passes floats that each reader quantizes. Same bits in C2..C5, F2, the masks
    and the detections, on every int8 row and thread count, for the cell-and-nucleus model and
    the nucleus model. */
 static int chains_match(const char *model, int q, int threads) {

@@ -110,7 +110,7 @@ TEST(quantize_is_deterministic_and_small) {
     CHECK(a && n1 * 100 <= n0 * 30);                     /* at most 30 % of the fp32 file */
     snprintf(calib, sizeof calib, "%s/n0.tif %s/n1.tif", g_dir, g_dir);
     CHECK(quantize("cores.fpf", calib, "cores8.fpf", &lines, NULL) == 0);
-    { /* the default is min/max; percentiles give another valid model with narrower input ranges */
+    { /* the default is mse; min/max never clips, percentiles do */
         char cmd[1024], p[160];
         fpf_model *m1 = NULL, *m2 = NULL;
         fpf_layer_info i1[FPF_MAX_LAYERS], i2[FPF_MAX_LAYERS];
@@ -122,8 +122,10 @@ TEST(quantize_is_deterministic_and_small) {
         snprintf(cmd, sizeof cmd, "build/fpf_quantize --model %s/cores.fpf --calib %s --out %s/cores8pct.fpf --method percentile", g_dir, calib, g_dir);
         CHECK(run(cmd, &lines, NULL, 0) == 0);
         snprintf(p, sizeof p, "%s/cores8.fpf", g_dir); x = slurp(p, &na);
-        snprintf(p, sizeof p, "%s/cores8mm.fpf", g_dir); y = slurp(p, &nb);
-        CHECK(x && y && na == nb && memcmp(x, y, na) == 0); /* the default method is minmax */
+        snprintf(cmd, sizeof cmd, "build/fpf_quantize --model %s/cores.fpf --calib %s --out %s/cores8mse.fpf --method mse", g_dir, calib, g_dir);
+        CHECK(run(cmd, &lines, NULL, 0) == 0);
+        snprintf(p, sizeof p, "%s/cores8mse.fpf", g_dir); y = slurp(p, &nb);
+        CHECK(x && y && na == nb && memcmp(x, y, na) == 0); /* the default method is mse */
         free(x); free(y);
         snprintf(p, sizeof p, "%s/cores8pct.fpf", g_dir); fpf_model_load_file(p, NULL, &m1, NULL, 0);
         snprintf(p, sizeof p, "%s/cores8mm.fpf", g_dir); fpf_model_load_file(p, NULL, &m2, NULL, 0);
@@ -330,17 +332,18 @@ TEST(quantize_bias_correction_changes_only_int8_biases) {
     free(mask); free(a); free(b);
 }
 
-/* --method mse clips: no input range wider than min/max, some narrower; the same layers int8. */
+/* --method mse (the default, add8.fpf) clips: no input range wider than min/max, some narrower; the
+   same layers int8. */
 TEST(quantize_mse_never_widens_ranges) {
     char cmd[1024], p[160];
     int lines, l, n, narrower = 0, ok = 1;
     fpf_model *m0 = NULL, *m1 = NULL;
     fpf_layer_info i0[FPF_MAX_LAYERS], i1[FPF_MAX_LAYERS];
     snprintf(cmd, sizeof cmd, "build/fpf_quantize --model %s/fpf_add.fpf --calib %s/c0.tif,%s/n0.tif %s/c1.tif,%s/n1.tif "
-             "--out %s/add8mse.fpf --method mse", g_dir, g_dir, g_dir, g_dir, g_dir, g_dir);
+             "--out %s/add8mm.fpf --method minmax", g_dir, g_dir, g_dir, g_dir, g_dir, g_dir);
     CHECK(run(cmd, &lines, NULL, 0) == 0);
-    snprintf(p, sizeof p, "%s/add8.fpf", g_dir); fpf_model_load_file(p, NULL, &m0, NULL, 0);
-    snprintf(p, sizeof p, "%s/add8mse.fpf", g_dir); fpf_model_load_file(p, NULL, &m1, NULL, 0);
+    snprintf(p, sizeof p, "%s/add8mm.fpf", g_dir); fpf_model_load_file(p, NULL, &m0, NULL, 0);
+    snprintf(p, sizeof p, "%s/add8.fpf", g_dir); fpf_model_load_file(p, NULL, &m1, NULL, 0);
     CHECK(m0 && m1);
     if (!m0 || !m1) { fpf_model_free(m0); fpf_model_free(m1); return; }
     n = fpf_model_layers(m0, i0, FPF_MAX_LAYERS);

@@ -23,6 +23,10 @@ never used for tuning) and counts the share of fp32 detections that int8 reprodu
 build/int8/NAME_KEY.fpf and scores it beside the shipped int8 file (key "int8"), to compare options.
 Each score is cached in build/eval/int8/ under the SHA-1 of the model file, so rerunning --eval after
 new fp32 models (and --quantize) rescores only what changed; results merge into --out.
+--floor also scores two fp32 files made from each model (build/int8/NAME_bf16.fpf, NAME_w8.fpf): every
+kernel rounded to bfloat16 (8 significant bits), and the int8 model's weights alone (each kernel that
+int8 quantizes, quantized per output channel as fpf_quantize does and stored back as float; inputs stay
+float). They show how much a much smaller change than int8 already moves the scores.
 --models a,b limits any step to some models.
 """
 import argparse
@@ -180,7 +184,41 @@ def real_set():
     return d
 
 
-def do_eval(out, tries, names, real):
+FP32_LAYERS = ('rpn_class_raw', 'rpn_bbox_pred', 'mrcnn_class_logits', 'mrcnn_bbox_fc', 'mrcnn_mask')
+
+
+def perturbed(src, dst, mode):
+    """src with every kernel rounded to bfloat16 ('bf16') or its int8 weights as floats ('w8')."""
+    sys.path.insert(0, os.path.join(ROOT, 'weights'))
+    import fpf_write
+    b = bytearray(open(src, 'rb').read())
+    for t in range(struct.unpack_from('<I', b, 12)[0]):
+        e = 320 + 128 * t
+        name = bytes(b[e:e + 80]).split(b'\0', 1)[0].decode()
+        ndim = struct.unpack_from('<I', b, e + 84)[0]
+        dims = struct.unpack_from('<4I', b, e + 88)[:ndim]
+        off, nbytes = struct.unpack_from('<QQ', b, e + 104)
+        if not name.endswith('/kernel'):
+            continue
+        w = np.frombuffer(bytes(b[off:off + nbytes]), '<f4').astype(np.float32)
+        if mode == 'bf16':  # round half to even to the top 16 bits
+            u = w.view(np.uint32).astype(np.uint64)
+            w = (((u + 0x7FFF + ((u >> 16) & 1)) >> 16) << 16).astype(np.uint32).view(np.float32)
+        else:  # as fpf_quantize: the stem (cin < 4) and the output layers stay float
+            if name[:-7] in FP32_LAYERS or dims[-2] % 4 != 0 or int(np.prod(dims[:-1])) > 32768:
+                continue
+            W = w.reshape(-1, dims[-1])
+            sc = (np.abs(W).max(0) / np.float32(127)).astype(np.float32)
+            sc[sc == 0] = 1
+            w = (np.clip(np.round(W / sc), -127, 127).astype(np.float32) * sc).astype(np.float32).ravel()
+        b[off:off + nbytes] = w.astype('<f4').tobytes()
+    struct.pack_into('<Q', b, 24, 0)
+    struct.pack_into('<Q', b, 24, fpf_write.checksum(bytes(b)))
+    with open(dst, 'wb') as f:
+        f.write(b)
+
+
+def do_eval(out, tries, names, real, floor):
     res = {}
     if os.path.exists(out):
         with open(out) as f:
@@ -201,6 +239,11 @@ def do_eval(out, tries, names, real):
                 with open(stamp, 'w') as f:
                     f.write(want)
             variants[key] = q
+        for mode in (('bf16', 'w8') if floor else ()):
+            q = os.path.join(BUILD, 'int8', '%s_%s.fpf' % (name, mode))
+            os.makedirs(os.path.dirname(q), exist_ok=True)
+            perturbed(p32, q, mode)
+            variants[mode] = q
         r = res.setdefault(name, {})
         sets = [('test', E.ensure_set('test'), None), ('clustered', E.ensure_set('clustered'), None)]
         if real and kind == 'nuclei' and real_set():
@@ -248,9 +291,13 @@ def table(res, key='int8'):
     return '\n'.join(L)
 
 
+KEY_NAMES = {'int8': 'shipped (mse)', 'minmax': 'min/max', 'bc': 'min/max, bias corrected', 'mse_bc': 'mse, bias corrected',
+             'w8': 'int8 weights only (float file)', 'bf16': 'bf16 weights (float file)'}
+
+
 def compare(res, keys):
     """Options side by side: Δ mean segm AP, detections reproduced (instances / label images)."""
-    L = ['| model | set | ' + ' | '.join('%s: Δ AP, reproduced inst. / labels' % k for k in keys) + ' |',
+    L = ['| model | set | ' + ' | '.join(KEY_NAMES.get(k, k) for k in keys) + ' |',
          '|---|---|' + '---:|' * len(keys)]
     for name in MODELS:
         if name not in res:
@@ -277,6 +324,7 @@ if __name__ == '__main__':
     ap.add_argument('--real', action='store_true', help='with --eval: the nucleus model on ../shared/data/dsb2018_test_fluo too')
     ap.add_argument('--try', dest='tries', action='append', default=[], metavar="KEY='ARGS'",
                     help='with --eval: also quantize with these fpf_quantize options and score as KEY')
+    ap.add_argument('--floor', action='store_true', help='with --eval: also the bf16-weight and int8-weight-only fp32 files')
     ap.add_argument('--models', default=','.join(MODELS))
     ap.add_argument('--table')
     ap.add_argument('--key', default='int8', help='the int8 column of --table')
@@ -290,7 +338,7 @@ if __name__ == '__main__':
             if os.path.exists(p32):
                 quantize(p32, os.path.join(MODEL_DIR, name + '_int8.fpf'), ARGS.calib_count, QUANTIZE)
     if ARGS.eval:
-        do_eval(ARGS.out, [t.split('=', 1) for t in ARGS.tries], names, ARGS.real)
+        do_eval(ARGS.out, [t.split('=', 1) for t in ARGS.tries], names, ARGS.real, ARGS.floor)
     if ARGS.table:
         with open(ARGS.table) as f:
             r = json.load(f)

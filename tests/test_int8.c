@@ -110,7 +110,7 @@ TEST(quantize_is_deterministic_and_small) {
     CHECK(a && n1 * 100 <= n0 * 30);                     /* at most 30 % of the fp32 file */
     snprintf(calib, sizeof calib, "%s/n0.tif %s/n1.tif", g_dir, g_dir);
     CHECK(quantize("cores.fpf", calib, "cores8.fpf", &lines, NULL) == 0);
-    { /* the default is min/max; percentiles give another valid model with narrower input ranges */
+    { /* the default is mse; min/max never clips, percentiles do */
         char cmd[1024], p[160];
         fpf_model *m1 = NULL, *m2 = NULL;
         fpf_layer_info i1[FPF_MAX_LAYERS], i2[FPF_MAX_LAYERS];
@@ -122,8 +122,10 @@ TEST(quantize_is_deterministic_and_small) {
         snprintf(cmd, sizeof cmd, "build/fpf_quantize --model %s/cores.fpf --calib %s --out %s/cores8pct.fpf --method percentile", g_dir, calib, g_dir);
         CHECK(run(cmd, &lines, NULL, 0) == 0);
         snprintf(p, sizeof p, "%s/cores8.fpf", g_dir); x = slurp(p, &na);
-        snprintf(p, sizeof p, "%s/cores8mm.fpf", g_dir); y = slurp(p, &nb);
-        CHECK(x && y && na == nb && memcmp(x, y, na) == 0); /* the default method is minmax */
+        snprintf(cmd, sizeof cmd, "build/fpf_quantize --model %s/cores.fpf --calib %s --out %s/cores8mse.fpf --method mse", g_dir, calib, g_dir);
+        CHECK(run(cmd, &lines, NULL, 0) == 0);
+        snprintf(p, sizeof p, "%s/cores8mse.fpf", g_dir); y = slurp(p, &nb);
+        CHECK(x && y && na == nb && memcmp(x, y, na) == 0); /* the default method is mse */
         free(x); free(y);
         snprintf(p, sizeof p, "%s/cores8pct.fpf", g_dir); fpf_model_load_file(p, NULL, &m1, NULL, 0);
         snprintf(p, sizeof p, "%s/cores8mm.fpf", g_dir); fpf_model_load_file(p, NULL, &m2, NULL, 0);
@@ -224,6 +226,193 @@ TEST(quantize_refusals_one_line_no_file) {
     snprintf(p, sizeof p, "%s/x4.fpf", g_dir); CHECK(!file_exists(p));
     { size_t n; unsigned char *d; snprintf(p, sizeof p, "%s/keep.fpf", g_dir); d = slurp(p, &n);
       CHECK(d && n == 11 && memcmp(d, "earlier run", 11) == 0); free(d); } /* an earlier file survives */
+}
+
+TEST(quantize_option_refusals_one_line_no_file) {
+    static const char *bad[][2] = {
+        {"--method bogus", "--method must be minmax, percentile or mse"},
+        {"--percentile 40", "--percentile must be in (50, 100]"},
+        {"--keep-worst -1", "--keep-worst must be an integer"},
+        {"--keep-worst 2x", "--keep-worst must be an integer"},
+        {"--bias-correct yes", "--bias-correct must be on or off"},
+        {"--threads 0", "--threads must be an integer"},
+        {"--compare x.fpf", "--compare checks a model and writes none"},
+    };
+    char cmd[1024], first[256], p[160];
+    int i, lines;
+    snprintf(p, sizeof p, "%s/opt.fpf", g_dir);
+    for (i = 0; i < (int)(sizeof bad / sizeof bad[0]); i++) {
+        snprintf(cmd, sizeof cmd, "build/fpf_quantize --model %s/cores.fpf --calib %s/n0.tif --out %s %s", g_dir, g_dir, p, bad[i][0]);
+        CHECK_MSG(run(cmd, &lines, first, sizeof first) == 1 && lines == 1 && strstr(first, bad[i][1]), "%s: %s", bad[i][0], first);
+        CHECK(!file_exists(p));
+    }
+    /* --compare: models of two variants */
+    snprintf(cmd, sizeof cmd, "build/fpf_quantize --model %s/cores.fpf --compare %s/add8.fpf --calib %s/n0.tif", g_dir, g_dir, g_dir);
+    CHECK(run(cmd, &lines, first, sizeof first) == 1 && lines == 1 && strstr(first, "different variants"));
+}
+
+/* The table entry of a tensor in a file image: data offset and bytes. */
+static int find_tensor(const unsigned char *f, const char *name, uint64_t *off, uint64_t *nbytes) {
+    uint32_t t, nt = (uint32_t)f[12] | (uint32_t)f[13] << 8;
+    for (t = 0; t < nt; t++) {
+        const unsigned char *e = f + 320 + 128 * t;
+        if (strcmp((const char *)e, name) == 0) { memcpy(off, e + 104, 8); memcpy(nbytes, e + 112, 8); return 1; }
+    }
+    return 0;
+}
+
+/* The --report line of a layer: precision ("int8"/"fp32"), SQNR (dB; -1 when not measured) and the
+   largest bias shift. */
+typedef struct report_row { char name[64], prec[8]; double sqnr, shift; } report_row;
+static int read_report(const char *path, report_row *rows, int max) {
+    FILE *f = fopen(path, "r");
+    char line[256], sq[32], sh[32];
+    int n = 0;
+    long long samples;
+    if (!f) return 0;
+    while (n < max && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "%63s %7s %31s %lld %31s", rows[n].name, rows[n].prec, sq, &samples, sh) != 5 || !strcmp(rows[n].name, "layer")) continue;
+        rows[n].sqnr = sq[0] == '-' ? -1.0 : atof(sq);
+        rows[n].shift = sh[0] == '-' ? 0.0 : atof(sh);
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+/* --bias-correct on changes the biases of int8 layers and nothing else; each layer's largest change
+   is the largest mean error that --report prints for it. */
+TEST(quantize_bias_correction_changes_only_int8_biases) {
+    char cmd[1024], p[160];
+    int lines, l, n, nr, changed = 0, ok = 1, ok_report = 1;
+    size_t na = 0, nb = 0, i;
+    unsigned char *a, *b, *mask;
+    fpf_model *m0 = NULL, *m1 = NULL;
+    fpf_layer_info info[FPF_MAX_LAYERS];
+    report_row rows[FPF_MAX_LAYERS];
+    snprintf(cmd, sizeof cmd, "(build/fpf_quantize --model %s/fpf_add.fpf --calib %s/c0.tif,%s/n0.tif %s/c1.tif,%s/n1.tif "
+             "--out %s/add8bc.fpf --bias-correct on --report > %s/report_bc.txt)", g_dir, g_dir, g_dir, g_dir, g_dir, g_dir, g_dir);
+    CHECK(run(cmd, &lines, NULL, 0) == 0);
+    snprintf(p, sizeof p, "%s/add8.fpf", g_dir); a = slurp(p, &na);
+    snprintf(p, sizeof p, "%s/add8bc.fpf", g_dir); b = slurp(p, &nb);
+    CHECK(a && b && na == nb);
+    if (!a || !b || na != nb) { free(a); free(b); return; }
+    fpf_model_load_memory(a, na, NULL, &m0, NULL, 0);
+    fpf_model_load_memory(b, nb, NULL, &m1, NULL, 0);
+    CHECK(m0 && m1);
+    mask = (unsigned char *)calloc(na, 1); /* 1: bytes allowed to differ */
+    memset(mask + 24, 1, 8);               /* the checksum */
+    snprintf(p, sizeof p, "%s/report_bc.txt", g_dir);
+    nr = read_report(p, rows, FPF_MAX_LAYERS);
+    n = m0 ? fpf_model_layers(m0, info, FPF_MAX_LAYERS) : 0;
+    CHECK(nr == n && n > 0);
+    for (l = 0; l < n && m1 && nr == n; l++) {
+        char name[96];
+        uint64_t off, nbytes;
+        const float *b0, *b1;
+        double mx = 0.0;
+        int co;
+        snprintf(name, sizeof name, "%.63s/bias", info[l].desc.name);
+        b0 = fpf_model_tensor(m0, name, NULL, NULL); b1 = fpf_model_tensor(m1, name, NULL, NULL);
+        if (!b0 || !b1 || !find_tensor(a, name, &off, &nbytes)) { ok = 0; continue; }
+        for (co = 0; co < info[l].desc.cout; co++) mx = fabs((double)b1[co] - b0[co]) > mx ? fabs((double)b1[co] - b0[co]) : mx;
+        if (info[l].bits == 8) {
+            memset(mask + off, 1, (size_t)nbytes);
+            changed += mx > 0.0;
+            ok_report &= !strcmp(rows[l].name, info[l].desc.name) && fabs(mx - rows[l].shift) <= 1e-5 * rows[l].shift + 1e-6;
+        } else {
+            ok &= mx == 0.0;
+        }
+    }
+    for (i = 0; i < na; i++) ok &= mask[i] || a[i] == b[i];
+    CHECK(ok);          /* kernels, scales, input_q and fp32 layers: the same bytes */
+    CHECK(ok_report);   /* the shift applied is the one reported */
+    CHECK(changed > 0);
+    fpf_model_free(m0); fpf_model_free(m1);
+    free(mask); free(a); free(b);
+}
+
+/* --method mse (the default, add8.fpf) clips: no input range wider than min/max, some narrower; the
+   same layers int8. */
+TEST(quantize_mse_never_widens_ranges) {
+    char cmd[1024], p[160];
+    int lines, l, n, narrower = 0, ok = 1;
+    fpf_model *m0 = NULL, *m1 = NULL;
+    fpf_layer_info i0[FPF_MAX_LAYERS], i1[FPF_MAX_LAYERS];
+    snprintf(cmd, sizeof cmd, "build/fpf_quantize --model %s/fpf_add.fpf --calib %s/c0.tif,%s/n0.tif %s/c1.tif,%s/n1.tif "
+             "--out %s/add8mm.fpf --method minmax", g_dir, g_dir, g_dir, g_dir, g_dir, g_dir);
+    CHECK(run(cmd, &lines, NULL, 0) == 0);
+    snprintf(p, sizeof p, "%s/add8mm.fpf", g_dir); fpf_model_load_file(p, NULL, &m0, NULL, 0);
+    snprintf(p, sizeof p, "%s/add8.fpf", g_dir); fpf_model_load_file(p, NULL, &m1, NULL, 0);
+    CHECK(m0 && m1);
+    if (!m0 || !m1) { fpf_model_free(m0); fpf_model_free(m1); return; }
+    n = fpf_model_layers(m0, i0, FPF_MAX_LAYERS);
+    fpf_model_layers(m1, i1, FPF_MAX_LAYERS);
+    for (l = 0; l < n; l++) {
+        ok &= i0[l].bits == i1[l].bits;
+        if (i0[l].bits != 8) continue;
+        ok &= i1[l].in_scale <= i0[l].in_scale * (1.0f + 1e-6f);
+        narrower += i1[l].in_scale < i0[l].in_scale * 0.999f;
+    }
+    CHECK(ok);
+    CHECK(narrower > 0);
+    fpf_model_free(m0); fpf_model_free(m1);
+}
+
+/* --keep-worst K keeps exactly the K int8 layers of lowest SQNR (as --report prints them) fp32. */
+TEST(quantize_keep_worst_keeps_lowest_sqnr) {
+    char cmd[1024], p[160];
+    int lines, l, n, nr, kept = 0, ok = 1;
+    double worst_kept = -1.0, best_int8 = 1e300;
+    fpf_model *m0 = NULL, *m1 = NULL;
+    fpf_layer_info i0[FPF_MAX_LAYERS], i1[FPF_MAX_LAYERS];
+    report_row rows[FPF_MAX_LAYERS];
+    snprintf(cmd, sizeof cmd, "(build/fpf_quantize --model %s/fpf_add.fpf --calib %s/c0.tif,%s/n0.tif %s/c1.tif,%s/n1.tif "
+             "--out %s/add8kw.fpf --keep-worst 3 --report > %s/report_kw.txt)", g_dir, g_dir, g_dir, g_dir, g_dir, g_dir, g_dir);
+    CHECK(run(cmd, &lines, NULL, 0) == 0);
+    snprintf(p, sizeof p, "%s/add8.fpf", g_dir); fpf_model_load_file(p, NULL, &m0, NULL, 0);
+    snprintf(p, sizeof p, "%s/add8kw.fpf", g_dir); fpf_model_load_file(p, NULL, &m1, NULL, 0);
+    snprintf(p, sizeof p, "%s/report_kw.txt", g_dir);
+    nr = read_report(p, rows, FPF_MAX_LAYERS);
+    CHECK(m0 && m1);
+    if (!m0 || !m1) { fpf_model_free(m0); fpf_model_free(m1); return; }
+    n = fpf_model_layers(m0, i0, FPF_MAX_LAYERS);
+    fpf_model_layers(m1, i1, FPF_MAX_LAYERS);
+    CHECK(nr == n);
+    for (l = 0; l < n && nr == n; l++) {
+        ok &= !strcmp(rows[l].prec, i1[l].bits == 8 ? "int8" : "fp32");
+        if (i0[l].bits == 8 && i1[l].bits == 32) { kept++; worst_kept = rows[l].sqnr > worst_kept ? rows[l].sqnr : worst_kept; }
+        else if (i1[l].bits == 8) best_int8 = rows[l].sqnr < best_int8 ? rows[l].sqnr : best_int8;
+        else ok &= i0[l].bits == 32; /* no layer goes int8 that the default keeps fp32 */
+    }
+    CHECK(ok);
+    CHECK_EQ_INT(kept, 3);
+    CHECK(worst_kept >= 0.0 && worst_kept <= best_int8);
+    fpf_model_free(m0); fpf_model_free(m1);
+}
+
+/* --compare: a model against itself reproduces all of its detections; the int8 model some of them. */
+static int compare_line(const char *a, const char *b, const char *calib, long *hit, long *total) {
+    char cmd[1024], p[160], line[256];
+    int lines, found = 0;
+    FILE *f;
+    snprintf(cmd, sizeof cmd, "(build/fpf_quantize --model %s/%s --compare %s/%s --calib %s > %s/compare.txt)", g_dir, a, g_dir, b, calib, g_dir);
+    if (run(cmd, &lines, NULL, 0) != 0 || lines != 0) return -1;
+    snprintf(p, sizeof p, "%s/compare.txt", g_dir);
+    if (!(f = fopen(p, "r"))) return -1;
+    while (fgets(line, sizeof line, f)) found += sscanf(line, "reproduced %ld of %ld", hit, total) == 2;
+    fclose(f);
+    return found == 1 ? 0 : -1;
+}
+
+TEST(compare_counts_reproduced_detections) {
+    char calib[512];
+    long hit = -1, total = -1, hit8 = -1, total8 = -1;
+    snprintf(calib, sizeof calib, "%s/c0.tif,%s/n0.tif %s/c1.tif,%s/n1.tif %s/c2.tif,%s/n2.tif", g_dir, g_dir, g_dir, g_dir, g_dir, g_dir);
+    CHECK(compare_line("fpf_add.fpf", "fpf_add.fpf", calib, &hit, &total) == 0);
+    CHECK(total > 0 && hit == total);
+    CHECK(compare_line("fpf_add.fpf", "add8.fpf", calib, &hit8, &total8) == 0);
+    CHECK(total8 == total && hit8 >= 0 && hit8 <= total8);
 }
 
 /* Runs model (+ nucleus) on scene 2 and keeps the pyramid F2 (stage dump) and the detections. */
@@ -495,6 +684,11 @@ int main(void) {
     RUN(int8_file_records_precision_per_layer);
     RUN(loader_refuses_bad_int8_fields);
     RUN(quantize_refusals_one_line_no_file);
+    RUN(quantize_option_refusals_one_line_no_file);
+    RUN(quantize_bias_correction_changes_only_int8_biases);
+    RUN(quantize_mse_never_widens_ranges);
+    RUN(quantize_keep_worst_keeps_lowest_sqnr);
+    RUN(compare_counts_reproduced_detections);
     RUN(int8_forward_same_bits_on_every_path_and_thread_count);
     RUN(int8_u8_chains_same_bits_as_requantizing_twin);
     RUN(int8_u8_chains_same_bits_at_paper_config);

@@ -6,13 +6,13 @@ set -e
 D=${SHARED_DATA:-../shared/data}
 OUT=build/demo_real
 MODELS=${MODELS:-"fpf_add without_nucleus with_nucleus"}
-NUC=${NUC:-weights/models/cores.fpf}
+NUC=${NUC:-weights/models/cores_dsb2018.fpf}   # the real-data nucleus model (issue #12)
 [ -d "$D" ] || { echo "demo-real: $D not found (set SHARED_DATA)"; exit 1; }
 run() { # model name nucleus-args cell-args
     m=$1; n=$2; shift 2
     [ -f weights/models/$m.fpf ] || { echo "skip $m (not shipped)"; return 0; }
     mkdir -p $OUT/$m
-    build/fpf_segment --model weights/models/$m.fpf --nucleus-model $NUC "$@" --out $OUT/$m/$n --overlay --quiet --threads 2
+    build/fpf_segment --model weights/models/$m.fpf --nucleus-model $NUC "$@" --out $OUT/$m/$n --overlay --quiet --threads 2 --tile 512
     c=$(($(wc -l < $OUT/$m/$n/cells.csv) - 1)); k=$(($(wc -l < $OUT/$m/$n/nuclei.csv) - 1))
     printf '%-18s %-16s %4d cells %4d nuclei  -> %s/overlay.png\n' "$m" "$n" "$c" "$k" "$OUT/$m/$n"
 }

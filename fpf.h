@@ -168,13 +168,13 @@
        then the fp32 epilogue in float: + residual (or nearest-upsampled map), ReLU, += (FPF-add).
        Taps outside the input read q_x = z_x, i.e. the real value 0, as in fp32. A NaN input
        quantizes to 0. Where an int8 layer feeds an int8 layer (inside the bottleneck stages, from
-       one stage to the next, and the FPN's lateral 1×1 to its 3×3) the writer makes its output
-       u8 with the reader's {s_x, z_x}, quantized by the first line in its epilogue (and as float
-       too where a shortcut add, an upsample-add or the FPN needs it); a first block's 2a and
-       shortcut share one u8 copy of their input; every other int8 layer quantizes the rows of
-       the float map it reads, once per call, into the session's u8 buffer. Both give the
-       same bytes (fpf_options.int8_requantize = 1 forces the second everywhere: the reference
-       twin). Readers of one tensor get the same parameters (calibrated on the same values).
+       one stage to the next, the FPN's lateral 1×1 to its 3×3, and the mask head) the writer
+       makes its output u8 with the reader's {s_x, z_x}, quantized by the first line in its
+       epilogue (and as float too where a shortcut add, an upsample-add or the FPN needs it); a
+       first block's 2a and shortcut share one u8 copy of their input; every other int8 layer
+       quantizes the rows of the float map it reads, once per call, into the session's u8 buffer.
+       Both give the same bytes (fpf_options.int8_requantize = 1 forces the second everywhere: the
+       reference twin). Readers of one tensor get the same parameters (calibrated on the same values).
        Integer sums are exact, so every kernel row (scalar, AVX2 without VNNI via int16 vpmaddwd,
        AVX-VNNI, AVX-512 VNNI, NEON, NEON dotprod) gives bit-identical results; the int8 epilogue
        is the same float operations in every row; fpf_options.int8_isa forces one row.
@@ -1580,13 +1580,18 @@ typedef struct fpf__conv_args {
     float qout_s;
     int qout_z, qkeep;
     const uint8_t *qin;
+    /* flat: the mask head's batches (fpf__flat_*): the batch images' pixels form one axis, and a
+       block kernel's x0 + p is pixel (i·out.h + y)·out.w + x of image i, called with y = 0. No
+       residual, no bands; images are contiguous (out_bs = out.h·out.w·out.ld). */
+    int flat;
 } fpf__conv_args;
 
 /* Kernel names say data type, operation, tile and instruction set, as XNNPACK's do:
        fpf__<types>_<op>_<px>x<cb>[c<k>]__<isa>
    types  f32 (float in, float weights, float out); qu8s8 (u8 activations, s8 weights with
           per-channel scales, requantized: the int8 layers, in their own table fpf__qkernels__<isa>)
-   op     conv (every conv, dense layer and deconv tap runs through it)
+   op     conv (every conv, dense layer and deconv tap runs through it); narrow (mrcnn_mask, a 1×1
+          conv to K = 2 channels, with its lanes over input channels: fpf__f32_narrow__ref)
    tile   px output pixels × cb output channels held in registers; c<k>: input channels per
           dot-product step (VNNI/dot: c4)
    isa    scalar, avx2, avx512, neon; int8 also avxvnni, avx512vnni, neondot
@@ -1660,9 +1665,29 @@ FPF__REF_TWIN void fpf__f32_conv__ref_fused(const fpf__conv_args *a) { fpf__f32_
 #define FPF__ZEROS 4096
 static const float fpf__zeros[FPF__ZEROS] = {0};
 
+/* Flat batches (the mask head): the position of pixel L of the flat axis, image i, row y, column x. */
+static void fpf__flat_pos(const fpf__conv_args *a, int L, int *i, int *y, int *x) {
+    int hw = a->out.h * a->out.w, r;
+    *i = L / hw; r = L - *i * hw;
+    *y = r / a->out.w; *x = r - *y * a->out.w;
+}
+
+/* fpf__tap_rows for a flat batch: consecutive pixels walk along rows and on into the next image. */
+static void fpf__flat_tap_rows(const fpf__conv_args *a, int x0, int np, int ky, int kx, const float **src, int px) {
+    int p, i, y, x;
+    fpf__flat_pos(a, x0, &i, &y, &x);
+    for (p = 0; p < px; p++) {
+        int iy = y * a->stride - a->pad + ky, ix = x * a->stride - a->pad + kx;
+        int ok = iy >= 0 && iy < a->in.h && ix >= 0 && ix < a->in.w;
+        src[p] = p >= np ? src[0] : ok ? a->in.d + (size_t)i * a->in_bs + ((size_t)iy * a->in.w + ix) * a->in.ld : fpf__zeros;
+        if (++x == a->out.w) { x = 0; if (++y == a->out.h) { y = 0; i++; } }
+    }
+}
+
 static void fpf__tap_rows(const fpf__conv_args *a, int y, int x0, int np, int ky, int kx,
                           const float **src, int px) {
     int p, iy = (y + a->y0) * a->stride - a->pad + ky - a->iy0;
+    if (a->flat) { fpf__flat_tap_rows(a, x0, np, ky, kx, src, px); return; }
     for (p = 0; p < px; p++) {
         int ix = (x0 + p) * a->stride - a->pad + kx;
         int ok = iy >= 0 && iy < a->in.h && ix >= 0 && ix < a->in.w;
@@ -1984,6 +2009,31 @@ static void fpf__conv_task(void *ctx, int task) {
     }
 }
 
+/* Flat batches (the mask head's 14×14 maps, flags flat): the batch's pixels are one axis, cut
+   into blocks of the kernel's px that run on across rows and images, so a 14-pixel row no longer
+   leaves 2 of 16 pixel slots empty. A task is about FPF__FLAT_PX pixels (whole blocks) × a group
+   of output-channel blocks; every output value is still one kernel call's fixed-order sum. */
+#define FPF__FLAT_PX 192
+static int fpf__flat_split(fpf__conv_args *a, int px, int nblk) { /* sets rpt (pixels per task) and groups */
+    int n = (a->batch > 1 ? a->batch : 1) * a->out.h * a->out.w, chunks = (n + FPF__FLAT_PX - 1) / FPF__FLAT_PX;
+    a->rpt = ((n + chunks - 1) / chunks + px - 1) / px * px;
+    chunks = (n + a->rpt - 1) / a->rpt;
+    for (a->groups = 1; a->groups < nblk && (chunks * a->groups < 32 || nblk % a->groups); a->groups++) {}
+    return chunks * a->groups; /* >= 32 tasks where it can, every group the same number of blocks */
+}
+
+static void fpf__flat_task(void *ctx, int task) {
+    const fpf__conv_args *a = (const fpf__conv_args *)ctx;
+    const fpf__kernels *K = a->kern;
+    int n = (a->batch > 1 ? a->batch : 1) * a->out.h * a->out.w, nblk = (a->k->cout + K->cb - 1) / K->cb;
+    int g = task % a->groups, l0 = task / a->groups * a->rpt, l1 = l0 + a->rpt < n ? l0 + a->rpt : n, L, blk;
+    for (blk = g * nblk / a->groups; blk < (g + 1) * nblk / a->groups; blk++) {
+        int c0 = blk * K->cb, cb = a->k->cout - c0 < K->cb ? a->k->cout - c0 : K->cb;
+        int tail = K->f32_conv_tail && a->k->cout - c0 <= 16, px = tail ? K->tail_px : K->px;
+        for (L = l0; L < l1; L += px) (tail ? K->f32_conv_tail : K->f32_conv)(a, 0, L, l1 - L < px ? l1 - L : px, c0, cb);
+    }
+}
+
 static void fpf__qconv2d(const fpf__runner *r, const fpf__conv_args *a0);
 static void fpf__observe(const fpf__runner *r, const fpf__conv_args *a);
 
@@ -2002,6 +2052,7 @@ static void fpf__conv2d(const fpf__runner *r, const fpf__conv_args *a0) {
         }
         return;
     }
+    if (a.flat) { fpf__parallel(r, fpf__flat_task, &a, fpf__flat_split(&a, a.kern->px, (a.k->cout + a.kern->cb - 1) / a.kern->cb)); return; }
     chunks = a.out.w < FPF__TASK_PX / 4 ? (a.out.h * a.out.w + FPF__TASK_PX - 1) / FPF__TASK_PX : a.out.h;
     chunks = chunks < 1 ? 1 : chunks > a.out.h ? a.out.h : chunks;
     a.rpt = (a.out.h + chunks - 1) / chunks;                        /* rows per task */
@@ -2135,10 +2186,24 @@ static void fpf__qblock_store(const fpf__qargs *a, const int32_t *acc, int ldacc
         }
 }
 
+/* fpf__qtap_rows for a flat batch (fpf__flat_tap_rows). */
+static void fpf__flat_qtap_rows(const fpf__qargs *a, int x0, int np, int ky, int kx, const uint8_t **src, int px) {
+    const fpf__conv_args *c = &a->c;
+    int p, i, y, x, cin = c->k->cin;
+    fpf__flat_pos(c, x0, &i, &y, &x);
+    for (p = 0; p < px; p++) {
+        int iy = y * c->stride - c->pad + ky, ix = x * c->stride - c->pad + kx;
+        int ok = iy >= 0 && iy < c->in.h && ix >= 0 && ix < c->in.w;
+        src[p] = p >= np ? src[0] : ok ? a->x + (size_t)i * a->img + ((size_t)iy * c->in.w + ix) * cin : a->zrow;
+        if (++x == c->out.w) { x = 0; if (++y == c->out.h) { y = 0; i++; } }
+    }
+}
+
 /* Input rows of the px pixels of a block for tap (ky, kx); outside the input: the z_x row. */
 static void fpf__qtap_rows(const fpf__qargs *a, int y, int x0, int np, int ky, int kx, const uint8_t **src, int px) {
     const fpf__conv_args *c = &a->c;
     int p, iy = (y + c->y0) * c->stride - c->pad + ky - c->iy0, cin = c->k->cin;
+    if (c->flat) { fpf__flat_qtap_rows(a, x0, np, ky, kx, src, px); return; }
     for (p = 0; p < px; p++) {
         int ix = (x0 + p) * c->stride - c->pad + kx;
         int ok = iy >= 0 && iy < c->in.h && ix >= 0 && ix < c->in.w;
@@ -2586,6 +2651,18 @@ static void fpf__qconv_task(void *ctx, int task) {
     }
 }
 
+static void fpf__qflat_task(void *ctx, int task) { /* fpf__flat_task for an int8 layer */
+    const fpf__qargs *a = (const fpf__qargs *)ctx;
+    const struct fpf__qkernels *K = a->kern;
+    const fpf__conv_args *c = &a->c;
+    int n = (c->batch > 1 ? c->batch : 1) * c->out.h * c->out.w, nblk = (c->k->cout + K->cb - 1) / K->cb;
+    int g = task % c->groups, l0 = task / c->groups * c->rpt, l1 = l0 + c->rpt < n ? l0 + c->rpt : n, L, blk;
+    for (blk = g * nblk / c->groups; blk < (g + 1) * nblk / c->groups; blk++) {
+        int c0 = blk * K->cb, cb = c->k->cout - c0 < K->cb ? c->k->cout - c0 : K->cb;
+        for (L = l0; L < l1; L += K->px) K->qu8s8_conv(a, 0, L, l1 - L < K->px ? l1 - L : K->px, c0, cb);
+    }
+}
+
 static void fpf__qconv2d(const fpf__runner *r, const fpf__conv_args *a0) {
     fpf__qargs qa;
     fpf__qquant_args qq;
@@ -2614,6 +2691,7 @@ static void fpf__qconv2d(const fpf__runner *r, const fpf__conv_args *a0) {
     fpf__in_rows(a0, &lo, &hi);
     qq.c = a0; qq.q = &qa; qq.dst = r->qbuf + FPF__ZEROS; qq.lo = lo; qq.rows = hi - lo;
     if (!a0->qin) fpf__parallel(r, fpf__qquant_task, &qq, nimg * (hi - lo)); /* else its producer made it */
+    if (a0->flat) { fpf__parallel(r, fpf__qflat_task, &qa, fpf__flat_split(&qa.c, qa.kern->px, (a0->k->cout + qa.kern->cb - 1) / qa.kern->cb)); return; }
     tiles = (a0->out.w + FPF__QTILE_W - 1) / FPF__QTILE_W;
     chunks = a0->out.w < FPF__TASK_PX / 4 ? (a0->out.h * a0->out.w + FPF__TASK_PX - 1) / FPF__TASK_PX : a0->out.h;
     chunks = chunks < 1 ? 1 : chunks > a0->out.h ? a0->out.h : chunks;
@@ -2670,23 +2748,169 @@ FPF__REF_TWIN void fpf__deconv2x2__ref(const fpf__conv *k, fpf__map in, fpf__map
                     }
 }
 
-static void fpf__deconv2x2(const fpf__runner *r, const fpf__conv *k, fpf__map in, fpf__map out, float *tmp) {
-    int ab, i, j, o;
+/* The mask head's last conv, mrcnn_mask (1×1, 256 -> K = 2 channels), as a "narrow" kernel that
+   runs its lanes over input channels, not output channels (a 16-channel block would hold 2 useful
+   lanes): each output value sums its cin products in 16 lanes, lane l taking the channels
+   ci ≡ l (mod 16) in order, then adds the lanes pairwise (l + 8, then + 4, + 2, + 1), then the bias.
+   wT holds the weights transposed, [K][cin]. x: n pixels, ldx floats apart; out: [n][K].
+   fused = 1 rounds each multiply-add once (fmaf), as the SIMD rows do. The SIMD rows need
+   cin % 16 == 0; otherwise every row runs this twin (with its own fusion), which gives the same bits. */
+FPF__REF_TWIN void fpf__f32_narrow__ref(const float *x, int n, int ldx, int cin, const float *wT, int K,
+                                        const float *b, float *out, int fused) {
+    int p, k, ci, l, h;
+    for (p = 0; p < n; p++)
+        for (k = 0; k < K; k++) {
+            float s[16];
+            const float *xp = x + (size_t)p * ldx, *w = wT + (size_t)k * cin;
+            for (l = 0; l < 16; l++) s[l] = 0.0f;
+            for (ci = 0; ci < cin; ci++) s[ci % 16] = fused ? fmaf(xp[ci], w[ci], s[ci % 16]) : s[ci % 16] + xp[ci] * w[ci];
+            for (h = 8; h >= 1; h /= 2)
+                for (l = 0; l < h; l++) s[l] = s[l] + s[l + h];
+            out[(size_t)p * K + k] = s[0] + b[k];
+        }
+}
+typedef void (*fpf__f32_narrow_fn)(const float *x, int n, int ldx, int cin, const float *wT, int K, const float *b, float *out);
+static void fpf__f32_narrow_1xKc16__scalar(const float *x, int n, int ldx, int cin, const float *wT, int K, const float *b, float *out) {
+    fpf__f32_narrow__ref(x, n, ldx, cin, wT, K, b, out, 0);
+}
+#if defined(FPF__X86)
+FPF__AVX512 static void fpf__f32_narrow_1xKc16__avx512(const float *x, int n, int ldx, int cin, const float *wT, int K,
+                                                       const float *b, float *out) {
+    int p, k, ci;
+    for (p = 0; p < n; p++)
+        for (k = 0; k < K; k++) {
+            const float *xp = x + (size_t)p * ldx, *w = wT + (size_t)k * cin;
+            __m512 s = _mm512_setzero_ps();
+            __m256 h;
+            __m128 q;
+            for (ci = 0; ci < cin; ci += 16) s = _mm512_fmadd_ps(_mm512_loadu_ps(xp + ci), _mm512_loadu_ps(w + ci), s);
+            h = _mm256_add_ps(_mm512_castps512_ps256(s), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(s), 1)));
+            q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)); /* l + 8, then l + 4 */
+            q = _mm_add_ps(q, _mm_movehl_ps(q, q));                                 /* l + 2 */
+            q = _mm_add_ss(q, _mm_shuffle_ps(q, q, 1));                             /* l + 1 */
+            out[(size_t)p * K + k] = _mm_cvtss_f32(q) + b[k];
+        }
+}
+FPF__AVX2 static void fpf__f32_narrow_1xKc16__avx2(const float *x, int n, int ldx, int cin, const float *wT, int K,
+                                                   const float *b, float *out) {
+    int p, k, ci;
+    for (p = 0; p < n; p++)
+        for (k = 0; k < K; k++) {
+            const float *xp = x + (size_t)p * ldx, *w = wT + (size_t)k * cin;
+            __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), h; /* lanes 0..7, 8..15 */
+            __m128 q;
+            for (ci = 0; ci < cin; ci += 16) {
+                s0 = _mm256_fmadd_ps(_mm256_loadu_ps(xp + ci), _mm256_loadu_ps(w + ci), s0);
+                s1 = _mm256_fmadd_ps(_mm256_loadu_ps(xp + ci + 8), _mm256_loadu_ps(w + ci + 8), s1);
+            }
+            h = _mm256_add_ps(s0, s1);
+            q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+            q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+            q = _mm_add_ss(q, _mm_shuffle_ps(q, q, 1));
+            out[(size_t)p * K + k] = _mm_cvtss_f32(q) + b[k];
+        }
+}
+#endif
+#if defined(FPF__NEON)
+static void fpf__f32_narrow_1xKc16__neon(const float *x, int n, int ldx, int cin, const float *wT, int K,
+                                         const float *b, float *out) {
+    int p, k, ci, j;
+    for (p = 0; p < n; p++)
+        for (k = 0; k < K; k++) {
+            const float *xp = x + (size_t)p * ldx, *w = wT + (size_t)k * cin;
+            float32x4_t v[4], q;
+            float32x2_t r;
+            for (j = 0; j < 4; j++) v[j] = vdupq_n_f32(0.0f);
+            for (ci = 0; ci < cin; ci += 16)
+                for (j = 0; j < 4; j++) v[j] = vfmaq_f32(v[j], vld1q_f32(xp + ci + 4 * j), vld1q_f32(w + ci + 4 * j));
+            q = vaddq_f32(vaddq_f32(v[0], v[2]), vaddq_f32(v[1], v[3])); /* l + 8, then l + 4 */
+            r = vadd_f32(vget_low_f32(q), vget_high_f32(q));            /* l + 2 */
+            out[(size_t)p * K + k] = (vget_lane_f32(r, 0) + vget_lane_f32(r, 1)) + b[k];
+        }
+}
+#endif
+
+/* The narrow kernel of a kernel row (the twin with the row's fusion when cin % 16 != 0: NULL). */
+static fpf__f32_narrow_fn fpf__narrow_for(const fpf__kernels *K, int cin) {
+    if (cin % 16) return NULL;
+    switch (K->isa) {
+#if defined(FPF__X86)
+    case FPF_ISA_AVX2: return fpf__f32_narrow_1xKc16__avx2;
+    case FPF_ISA_AVX512: return fpf__f32_narrow_1xKc16__avx512;
+#endif
+#if defined(FPF__NEON)
+    case FPF_ISA_NEON: return fpf__f32_narrow_1xKc16__neon;
+#endif
+    default: return fpf__f32_narrow_1xKc16__scalar;
+    }
+}
+
+static float fpf__sigmoidf(float x);
+
+/* The deconv's tap ab, n pixels of tmp (a w-wide map, cin deep), each to its output pixel
+   (2i + a, 2j + b) of out: copied (head NULL), or its K mask values sigmoid(head 1×1 conv):
+   with wT by the narrow kernel, else (an int8 head) from the logits the conv made in tmp2. */
+#define FPF__NARROW_PX 64
+typedef struct fpf__mask_up_args {
+    const float *tmp, *logits, *wT, *b;
+    fpf__f32_narrow_fn fn;
+    int n, w, cin, K, ab, fused;
+    fpf__map out;
+} fpf__mask_up_args;
+
+static void fpf__mask_up_task(void *ctx, int task) {
+    const fpf__mask_up_args *a = (const fpf__mask_up_args *)ctx;
+    float lg[FPF__NARROW_PX * 16];
+    int L0 = task * FPF__NARROW_PX, n = a->n - L0 < FPF__NARROW_PX ? a->n - L0 : FPF__NARROW_PX, p, o;
+    const float *src = a->tmp + (size_t)L0 * a->cin, *v = lg;
+    if (a->logits) v = a->logits + (size_t)L0 * a->K;
+    else if (a->wT && a->fn) a->fn(src, n, a->cin, a->cin, a->wT, a->K, a->b, lg);
+    else if (a->wT) fpf__f32_narrow__ref(src, n, a->cin, a->cin, a->wT, a->K, a->b, lg, a->fused);
+    for (p = 0; p < n; p++) {
+        int L = L0 + p, i = L / a->w, j = L - i * a->w;
+        float *d = a->out.d + ((size_t)(2 * i + a->ab / 2) * a->out.w + 2 * j + a->ab % 2) * a->out.ld;
+        if (!a->wT && !a->logits) memcpy(d, src + (size_t)p * a->cin, (size_t)a->cin * sizeof(float));
+        else for (o = 0; o < a->K; o++) d[o] = fpf__sigmoidf(v[(size_t)p * a->K + o]);
+    }
+}
+
+/* The 2×2 transposed conv on in (a batch of maps as one tall map: the rows of each map stay
+   together), each tap a 1×1 conv over all pixels as one flat axis, into tmp. qin: in as u8 (an int8
+   chain). head NULL: out = the deconv output (ReLU'd), out.c = k->cout. Else out = the mask head's
+   masks, sigmoid(head(deconv)), out.c = head->cout <= 16: wT (head's weights transposed, [K][cin])
+   runs it as the narrow kernel; an int8 head (wT NULL) runs as a conv into logits [in.h·in.w][K]. */
+static void fpf__deconv2x2(const fpf__runner *r, const fpf__conv *k, fpf__map in, const uint8_t *qin, fpf__map out,
+                           float *tmp, const fpf__conv *head, const float *wT, float *logits) {
+    int ab;
     fpf__qconv qt;
     for (ab = 0; ab < 4; ab++) {
         fpf__conv tap = *k; /* the (a, b) tap as a 1×1 conv */
-        fpf__map t = fpf__mk(tmp, in.h, in.w, k->cout);
+        fpf__conv_args a;
+        fpf__mask_up_args m;
+        const fpf__kernels *K = r && r->kern ? r->kern : &fpf__kernels__scalar;
         tap.kh = tap.kw = 1;
         tap.w = k->w ? k->w + (size_t)ab * k->cin * k->cout : NULL; /* NULL once packed in place */
         tap.wp = k->wp ? k->wp + (size_t)ab * k->cin * 16 : NULL; /* rows ab·cin .. of each panel */
         if (k->q) tap.q = fpf__qtap(k->q, ab, k->cin, k->cout, &qt);
-        fpf__conv_run(r, &tap, in, t, 1, FPF__RELU, NULL);
-        for (i = 0; i < in.h; i++)
-            for (j = 0; j < in.w; j++) {
-                const float *s = tmp + ((size_t)i * in.w + j) * k->cout;
-                float *d = out.d + ((size_t)(2 * i + ab / 2) * out.w + 2 * j + ab % 2) * out.ld;
-                for (o = 0; o < k->cout; o++) d[o] = s[o];
+        memset(&a, 0, sizeof a);
+        a.k = &tap; a.in = in; a.out = fpf__mk(tmp, in.h, in.w, k->cout); a.stride = 1; a.flags = FPF__RELU;
+        a.qin = qin; a.flat = 1;
+        fpf__conv2d(r, &a);                                                     /* [n, cout] */
+        memset(&m, 0, sizeof m);
+        m.tmp = tmp; m.n = in.h * in.w; m.w = in.w; m.cin = k->cout; m.ab = ab; m.out = out; m.fused = K->fused;
+        if (head) {
+            fpf__conv_args h;
+            memset(&h, 0, sizeof h);
+            h.k = head; h.in = a.out; h.out = fpf__mk(logits, in.h, in.w, head->cout); h.stride = 1; h.flat = 1;
+            m.K = head->cout; m.b = head->b;
+            if (wT) {
+                if (r && r->observe) fpf__observe(r, &h); /* calibration sees every conv's input */
+                m.wT = wT; m.fn = fpf__narrow_for(K, m.cin);
+            } else {
+                fpf__conv2d(r, &h); m.logits = logits;
             }
+        }
+        fpf__parallel(r, fpf__mask_up_task, &m, (m.n + FPF__NARROW_PX - 1) / FPF__NARROW_PX);
     }
 }
 
@@ -3444,7 +3668,8 @@ typedef struct fpf__hbuf {
     int *keep, *cid, *rows, *dsel; /* [post] kept rows, class per row, rows of one class, NMS picks */
     float *cbox, *cscore; /* [post][4], [post] boxes and scores of one class */
     float *det;          /* [max_det][6] */
-    float *m1, *m2, *mtmp, *mup; /* mask head, per batch of 8: [8·MP²][m] ×3, [8·(2MP)²][m] */
+    float *m1, *m2, *mtmp; /* mask head, per batch of FPF__MASK_BATCH: [B·MP²][m] ×3 */
+    float *mwT, *mlogits; /* mrcnn_mask's weights transposed [K][m]; an int8 mrcnn_mask's logits [B·MP²][K] */
     float *mmask;        /* [max_det][(2MP)²][K] */
     int *src;            /* [max_det] the proposal row of each detection */
 } fpf__hbuf;
@@ -3470,7 +3695,7 @@ static void fpf__heads_layout(fpf__bump *b, const fpf_config *c, int Hp, int Wp,
     o->det = FPF__TAKEF(b, (size_t)max_det * 6);
     o->m1 = FPF__TAKEF(b, FPF__MASK_BATCH * M2 * Mw); o->m2 = FPF__TAKEF(b, FPF__MASK_BATCH * M2 * Mw);
     o->mtmp = FPF__TAKEF(b, FPF__MASK_BATCH * M2 * Mw);
-    o->mup = FPF__TAKEF(b, FPF__MASK_BATCH * 4 * M2 * Mw);
+    o->mwT = FPF__TAKEF(b, K * Mw); o->mlogits = FPF__TAKEF(b, FPF__MASK_BATCH * M2 * K);
     o->mmask = FPF__TAKEF(b, (size_t)max_det * 4 * M2 * K);
 }
 
@@ -3606,34 +3831,44 @@ static int fpf__detect(fpf_session *s, const fpf_config *c, fpf__hbuf *o, const 
 }
 
 /* Mask head (§10.1) on the N0 detection boxes only (the padded rows are discarded anyway), in
-   batches of FPF__MASK_BATCH detections so that every layer has enough tasks for the threads:
-   the 3×3 convs run on a batch of 14×14 maps (each zero-padded on its own); the deconv and the
-   final 1×1 conv see the batch as one tall map, which is the same thing for them. */
+   batches of FPF__MASK_BATCH detections. Every conv sees a batch of 14×14 maps as one flat axis of
+   pixels (each map zero-padded on its own), so its pixel blocks run on across rows and maps; the
+   deconv's taps feed mrcnn_mask (1×1 to K, sigmoid) directly, pixel by pixel, with no 28×28×256
+   map in between. An int8 conv whose reader is int8 too writes only the u8 that reader needs (its
+   floats have no other reader), as fpf__stage does; int8_requantize = 1 passes floats instead. */
 static void fpf__mask_head(fpf_session *s, const fpf__heads *h, const fpf_config *c, const fpf__pyr *F,
                            fpf__hbuf *o, int n0) {
-    int MP = c->mask_pool_size, D = fpf__depth(c), Mw = c->mask_width, K = c->num_classes, i, l;
-    size_t M2 = (size_t)MP * MP, j;
+    int MP = c->mask_pool_size, D = fpf__depth(c), Mw = c->mask_width, K = c->num_classes, i, l, co;
+    int chain = !s->opt.int8_requantize && !s->run.observe;
+    size_t M2 = (size_t)MP * MP, ci;
+    const fpf__conv *ko = &h->mask_out;
     for (i = 0; i < n0; i++) memcpy(o->rois + 4 * (size_t)i, o->det + 6 * (size_t)i, 4 * sizeof(float));
     fpf__roi_align(s, F, c, o->rois, n0, MP, o->feat);
     fpf__dump(s, "mask_feat", o->feat, 4, n0, MP, MP, D, 0);
+    if (!ko->q) /* mrcnn_mask's weights transposed for the narrow kernel: [K][Mw] */
+        for (co = 0; co < K; co++)
+            for (ci = 0; ci < (size_t)Mw; ci++)
+                o->mwT[(size_t)co * Mw + ci] = ko->w ? ko->w[ci * K + co] : ko->wp[(size_t)(co / 16) * ko->pstride + ci * 16 + co % 16];
     for (i = 0; i < n0; i += FPF__MASK_BATCH) {
         int nb = n0 - i < FPF__MASK_BATCH ? n0 - i : FPF__MASK_BATCH;
         fpf__map x = fpf__mk(o->feat + (size_t)i * M2 * D, MP, MP, D);           /* nb × [14, 14, D] */
-        fpf__map up = fpf__mk(o->mup, 2 * MP * nb, 2 * MP, Mw);                   /* [nb·28, 28, Mw] */
+        const uint8_t *x8 = NULL;                                                /* x as u8 (a chain) */
         float *out = o->mmask + (size_t)i * 4 * M2 * K;                          /* [nb·28, 28, K] */
         for (l = 0; l < 4; l++) {                                                /* 4 × (3×3 conv, BN, ReLU) */
+            const fpf__conv *k = &h->mask_conv[l], *nxt = l < 3 ? &h->mask_conv[l + 1] : &h->mask_deconv;
+            float *buf = l % 2 ? o->m2 : o->m1;
             fpf__conv_args a;
-            fpf__map y = fpf__mk(l % 2 ? o->m2 : o->m1, MP, MP, Mw);
+            fpf__map y = fpf__mk(buf, MP, MP, Mw);                               /* nb × [14, 14, Mw] */
             memset(&a, 0, sizeof a);
-            a.k = &h->mask_conv[l]; a.in = x; a.out = y; a.stride = 1; a.pad = 1; a.flags = FPF__RELU;
-            a.batch = nb; a.in_bs = M2 * x.c; a.out_bs = M2 * Mw;
+            a.k = k; a.in = x; a.out = y; a.stride = 1; a.pad = 1; a.flags = FPF__RELU; a.flat = 1;
+            a.batch = nb; a.in_bs = M2 * x.c; a.out_bs = M2 * Mw; a.qin = x8;
+            if (chain && k->q && nxt->q) { a.qout = (uint8_t *)buf; a.qout_s = nxt->q->in_scale; a.qout_z = nxt->q->in_zero; }
             fpf__conv2d(&s->run, &a);
-            x = y;
+            x = y; x8 = a.qout;
         }
-        x.h = MP * nb;
-        fpf__deconv2x2(&s->run, &h->mask_deconv, x, up, o->mtmp);              /* 2×2/2 transposed conv, ReLU */
-        fpf__conv_run(&s->run, &h->mask_out, up, fpf__mk(out, 2 * MP * nb, 2 * MP, K), 1, FPF__LINEAR, NULL);
-        for (j = 0; j < (size_t)nb * 4 * M2 * K; j++) out[j] = fpf__sigmoidf(out[j]);
+        x.h = MP * nb;                                                           /* [nb·14, 14, Mw] */
+        fpf__deconv2x2(&s->run, &h->mask_deconv, x, x8, fpf__mk(out, 2 * MP * nb, 2 * MP, K), o->mtmp, ko,
+                       ko->q ? NULL : o->mwT, o->mlogits);                      /* 2×2/2 deconv, ReLU; 1×1 to K, sigmoid */
     }
     fpf__dump(s, "mrcnn_mask", o->mmask, 4, n0, 2 * MP, 2 * MP, K, 0);
 }
@@ -3855,7 +4090,7 @@ static size_t fpf__qcap(const fpf_config *c, int Hp, int Wp, int max_det) {
     n = fpf__max(n, (size_t)FPF__BAND * W4 * c->rpn_width);
     n = fpf__max(n, fpf__max(post * P2, (size_t)max_det * M2) * D);
     n = fpf__max(n, post * c->fc_width);
-    n = fpf__max(n, (size_t)FPF__MASK_BATCH * 4 * M2 * c->mask_width);
+    n = fpf__max(n, (size_t)FPF__MASK_BATCH * M2 * c->mask_width);
     return n;
 }
 

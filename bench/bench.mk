@@ -1,7 +1,8 @@
 # bench/bench.mk - benchmarks (not tests); included by the top Makefile (-include bench/bench.mk).
 #
 #   make bench        full: paper config, FPF-add, 1024x1280, threads 1 and 2, 1 warm-up + 5 timed runs,
-#                     fpf vs PyTorch (reference + fast trunk) vs ONNX Runtime (npm); writes
+#                     fpf vs PyTorch (reference + fast trunk) vs ONNX Runtime (npm; fp32, and int8 QDQ
+#                     with fpf's own int8 scales: bench/peers/qdq_onnx.py); writes
 #                     build/bench/BENCHMARKS.generated.md. Takes a long time; wants a quiet machine.
 #   make bench-quick  smoke test of the same pipeline: tiny config, 256x320, 2 runs.
 #   make bench-peak   only the fp32 FMA peak.
@@ -34,7 +35,7 @@ $(BENCH_ORT):
 
 bench-deps: $(BENCH_DIR)/peak $(BENCH_DIR)/bench_fpf build/fpf_mkmodel build/fpf_quantize
 	@$(BENCH_PY) -c "import numpy, torch" 2>/dev/null || { echo "bench: $(BENCH_PY) needs numpy and torch (apt-get install python3-torch)"; exit 1; }
-	@$(BENCH_PY) -c "import onnx" 2>/dev/null || echo "bench: python3-onnx is missing (apt-get install python3-onnx); the ONNX export may fail"
+	@$(BENCH_PY) -c "import onnx" 2>/dev/null || echo "bench: python3-onnx is missing (apt-get install python3-onnx); the ONNX export and the int8 QDQ peer may fail"
 	@if command -v node >/dev/null && command -v npm >/dev/null; then \
 	  $(MAKE) --no-print-directory $(BENCH_ORT) || echo "bench: npm install onnxruntime-node failed; ONNX Runtime is skipped"; \
 	else echo "bench: node/npm not found; ONNX Runtime is skipped"; fi

@@ -6,6 +6,9 @@
  *                         [--threads 1,2] [--warmup 1] [--runs 5] [--stage-runs 5]
  *                         [--pool builtin|openmp] [--isa auto|scalar|avx2|avx512|neon]
  *                         [--peak-json PEAK.json | --peak 1:94,2:188 | --no-peak] [--json OUT.json] [--quiet]
+ *   build/bench/bench_fpf --dump DIR [--model FILE.fpf ...] [--cell C.u8 --nucleus N.u8] [--threads 2]
+ *                         one untimed run; F2..F5, rpn_class and rpn_bbox as DIR/<name>.f32 (raw
+ *                         float32, HWC / [A, k]) for bench/peers/qdq_onnx.py's output check
  *
  * What it does, in order:
  *   1. load time: fpf_model_load_file (or _memory for a model built in memory) timed 3 times, each
@@ -33,7 +36,9 @@
 #define BENCH_PEAK_NO_MAIN
 #include "bench/peak.c"
 #include <stdarg.h>
+#include <errno.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---------------------------------------------------------------------------------------------
@@ -581,6 +586,51 @@ static void print_macs(const fpf_config *c, int H, int W) {
     printf("  total                %8.2f G\n", tot / 1e9);
 }
 
+/* --dump DIR: one untimed run whose trunk outputs (F2..F5, rpn_class, rpn_bbox of the main
+   model) are written as DIR/<name>.f32, raw float32, rows packed (the tensor's ld dropped), HWC for
+   the maps. bench/peers/qdq_onnx.py compares them with ONNX Runtime's. Each file goes through a
+   temporary name, so a failed run leaves no partial file. */
+typedef struct dumper { const char *dir; int failed; } dumper;
+
+static void on_dump(void *user, const char *name, const float *data, int ndim, const int *dims, int ld) {
+    static const char *keep[6] = {"F2", "F3", "F4", "F5", "rpn_class", "rpn_bbox"};
+    dumper *d = (dumper *)user;
+    char path[1024], tmp[1040];
+    size_t rows = 1, cols = (size_t)dims[ndim - 1], r;
+    int k;
+    FILE *f;
+    for (k = 0; k < 6 && strcmp(name, keep[k]); k++) {}
+    if (k == 6) return;
+    for (k = 0; k < ndim - 1; k++) rows *= (size_t)dims[k];
+    snprintf(path, sizeof path, "%s/%s.f32", d->dir, name);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (!(f = fopen(tmp, "wb"))) { d->failed = 1; return; }
+    for (r = 0; r < rows; r++)
+        if (fwrite(data + r * (size_t)ld, sizeof(float), cols, f) != cols) d->failed = 1;
+    if (fclose(f) != 0 || d->failed || rename(tmp, path) != 0) { d->failed = 1; remove(tmp); }
+}
+
+static void dump_run(const bench *B, int threads, const char *dir) {
+    fpf_options opt;
+    fpf_session *s = NULL;
+    const fpf_output *out = NULL;
+    dumper d;
+    fpf_result e;
+    memset(&opt, 0, sizeof opt);
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST) die("cannot create %s", dir);
+    d.dir = dir;
+    d.failed = 0;
+    opt.isa = B->isa;
+    opt.stage = on_dump;
+    opt.stage_user = &d;
+    if (bench_threads_setup(&opt, threads) != 0) die("--pool openmp: bench_fpf was built without -fopenmp");
+    if ((e = fpf_session_init(B->m, B->nm, B->H, B->W, &opt, &s)) != FPF_OK) die("fpf_session_init: %s", fpf_result_string(e));
+    if ((e = fpf_session_run(s, &B->in, &out)) != FPF_OK) die("fpf_session_run: %s (%s)", fpf_result_string(e), fpf_session_message(s));
+    fpf_session_free(s);
+    if (d.failed) die("cannot write the dumps into %s", dir);
+    printf("fpf dump: F2..F5, rpn_class, rpn_bbox written to %s (threads=%d)\n", dir, threads);
+}
+
 static void usage(void) {
     fprintf(stderr,
             "usage: bench_fpf [--model FILE.fpf | --config paper|tiny --variant NAME [--seed S] [--nucleus-seed S]]\n"
@@ -588,13 +638,14 @@ static void usage(void) {
             "                 [--threads 1,2] [--warmup N] [--runs N] [--stage-runs N] [--pool builtin|openmp]\n"
             "                 [--isa auto|scalar|avx2|avx512|neon]\n"
             "                 [--peak-json FILE | --peak T:GFLOPS,... | --no-peak] [--json OUT] [--quiet]\n"
+            "       bench_fpf --dump DIR [--model FILE.fpf ...] [--cell C.u8 --nucleus N.u8] [--threads T]  (one untimed run)\n"
             "       bench_fpf --macs-only [--config C --variant V] [--height H --width W]\n");
     exit(2);
 }
 
 int main(int argc, char **argv) {
     const char *model = NULL, *nmodel = NULL, *cfgname = "paper", *vname = "fpf_add", *cellf = NULL, *nucf = NULL;
-    const char *json = NULL, *peak_json = NULL, *peak_str = NULL;
+    const char *json = NULL, *peak_json = NULL, *peak_str = NULL, *dump_dir = NULL;
     unsigned long long seed = 1, nseed = 7;
     int threads[8] = {1, 2}, nt = 2, no_peak = 0, macs_only = 0, i;
     double load_ms[3], load_first = 0, model_bytes = 0;
@@ -649,6 +700,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(k, "--peak-json")) peak_json = v;
         else if (!strcmp(k, "--peak")) peak_str = v;
         else if (!strcmp(k, "--json")) json = v;
+        else if (!strcmp(k, "--dump")) dump_dir = v;
         else usage();
     }
     if (B.stage_runs < 0) B.stage_runs = B.runs;
@@ -716,6 +768,15 @@ int main(int argc, char **argv) {
     nuc_px = nucf ? read_u8(nucf, B.H, B.W) : make_pattern(B.H, B.W, 2, 6);
     B.in.cell = fpf_image_u8(cell_px, B.W, B.H, (size_t)B.W);
     B.in.nucleus = fpf_image_u8(nuc_px, B.W, B.H, (size_t)B.W);
+
+    if (dump_dir) {
+        dump_run(&B, threads[0], dump_dir);
+        free(cell_px);
+        free(nuc_px);
+        fpf_model_free(m);
+        fpf_model_free(nm);
+        return 0;
+    }
 
     /* 2. peak */
     memset(&peak, 0, sizeof peak);

@@ -115,7 +115,7 @@ class Runner(object):
                 self.records.append(rec)
                 return None
             for l in tail:
-                if re.match(r'^(ort |torch |fpf |peak |cpu:|load:|== |WHOLE|dense trunk|fast trunk|wrote )', l.strip()):
+                if re.match(r'^(ort |torch |fpf |peak |cpu:|load:|== |WHOLE|dense trunk|fast trunk|wrote |qdq )', l.strip()):
                     self.say('    ' + l.strip())
             res = {}
             if json_out and os.path.exists(json_out):
@@ -176,6 +176,71 @@ def cpu_info():
         pass
     isa = [x for x in ('avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_tile') if x in flags]
     return model, fam, mod, isa
+
+
+def int8_peer_report(w, a, R, env, fpf, f8, gops):
+    """fpf int8 against the ONNX Runtime int8 QDQ peer on the same trunk (bench/peers/qdq_onnx.py)."""
+    if not any(R.get('ort_int8_trunk_T%d' % t) for t in a.threads):
+        return
+    w('### fpf int8 against ONNX Runtime int8 QDQ, the same trunk')
+    w('')
+    w('ONNX Runtime runs `trunk.onnx` made QDQ by `bench/peers/qdq_onnx.py` with the int8 `.fpf`\'s own s8 weights, '
+      'per-output-channel scales and per-layer input {scale, zero point} (u8); the stem and the RPN output convs '
+      'stay fp32 as in fpf. fpf keeps some conv outputs in float before a float epilogue (residual, upsample-add, '
+      'fusion add, the RPN output convs); ORT cannot, so those tensors get u8 Q/DQ with min/max ranges from its '
+      'own fp32 run on the calibration pair fpf_quantize used. GOP/s = 2 × trunk MACs / median time; % of the int8 '
+      'VNNI peak of this run.')
+    w('')
+    w('| T | fpf int8 trunk | ORT int8 QDQ trunk | ORT int8 / fpf int8 | fpf int8 GOP/s, % peak | ORT int8 GOP/s, % peak '
+      '| ORT fp32 trunk | ORT int8 speed-up over its fp32 |')
+    w('|---|---|---|---|---|---|---|---|')
+    tmacs = next((r['results'][0]['trunk_macs'] for r in f8.values() if r), 0)
+
+    def rate(s, t):
+        if not s or not tmacs:
+            return ''
+        g = 2 * tmacs / 1e9 / (s['median'] / 1e3)
+        return '%.1f, %.1f %%' % (g, 100 * g / gops[t]) if gops.get(t) else '%.1f' % g
+    for t in a.threads:
+        r8 = f8.get(t)
+        s8 = st(r8['results'][0]['trunk_ms']) if r8 else None
+        o8 = R.get('ort_int8_trunk_T%d' % t)
+        o8 = st(o8['ms']['all']) if o8 else None
+        o32 = R.get('ort_trunk_T%d' % t)
+        o32 = st(o32['ms']['all']) if o32 else None
+        w('| %d | %s | %s | %s | %s | %s | %s | %s |' % (t, fmt_ms(s8), fmt_ms(o8), ratio(o8, s8), rate(s8, t), rate(o8, t),
+                                                         fmt_ms(o32), ratio(o32, o8)))
+    w('')
+    q = env.get('qdq') or {}
+    ops = q.get('ops') or {}
+    if ops:
+        w('Kernels ONNX Runtime runs (its optimized-model dump of the QDQ trunk): %s.' % ', '.join(
+            '%s × %d' % kv for kv in ops.items()))
+        w('')
+    errs = q.get('errors') or {}
+    if errs:
+        w('Trunk outputs on the timed input (T=2; maps and RPN outputs in fpf\'s layout): max |Δ| / mean |Δ|, and the '
+          'reference\'s max |x| / mean |x|.')
+        w('')
+        names = sorted({k for v in errs.values() for k in v})
+        w('| comparison | ' + ' | '.join(names) + ' |')
+        w('|---|' + '---|' * len(names))
+        for pair, per in errs.items():
+            w('| %s | %s |' % (pair, ' | '.join('%.3g / %.3g (%.3g / %.3g)' % (
+                per[k]['max_abs'], per[k]['mean_abs'], per[k]['ref_max_abs'], per[k]['ref_mean_abs']) if k in per else ''
+                for k in names)))
+        w('')
+    t2 = 2 if 2 in a.threads else a.threads[-1]
+    r8, o8 = f8.get(t2), R.get('ort_int8_trunk_T%d' % t2)
+    if r8 and o8 and gops.get(t2):
+        s8, so = st(r8['results'][0]['trunk_ms']), st(o8['ms']['all'])
+        pct = 100 * 2 * tmacs / 1e9 / (s8['median'] / 1e3) / gops[t2]
+        w('| issue #11 target (T=%d) | measured | met |' % t2)
+        w('|---|---|---|')
+        w('| int8 dense trunk ≥ 60 %% of the measured VNNI peak | %.1f %% | %s |' % (pct, 'yes' if pct >= 60 else '**no**'))
+        w('| int8 dense trunk faster than ONNX Runtime int8 QDQ | %s vs %s | %s |' % (
+            fmt_ms(s8), fmt_ms(so), 'yes' if s8['median'] < so['median'] else '**no**'))
+        w('')
 
 
 def report(a, R, env):
@@ -385,6 +450,7 @@ def report(a, R, env):
                 fmt_ms(t8) if t8 else '', '%.2f×' % (t32['median'] / t8['median']) if t32 and t8 else '',
                 '%.1f, %.1f %%' % (tg, 100 * tg / gops[t]) if tg and gops.get(t) else ''))
         w('')
+        int8_peer_report(w, a, R, env, fpf, f8, gops)
         for t in a.threads:
             r8 = f8.get(t)
             if not r8:
@@ -393,8 +459,9 @@ def report(a, R, env):
             g8 = gops.get(t, 0)
             w('### int8 per stage, T=%d (%% of the int8 VNNI peak %.1f GOP/s; the stem and output layers stay fp32)' % (t, g8))
             w('')
-            w('| stage | GMAC | int8 | GOP/s | % int8 peak | fp32 | int8 speed-up |')
-            w('|---|---|---|---|---|---|---|')
+            o8p = (R.get('ort_int8_trunk_T%d' % t) or {}).get('stages_profiled', {})
+            w('| stage | GMAC | int8 | GOP/s | % int8 peak | fp32 | int8 speed-up | ORT int8 QDQ (profiled) | ORT int8 / fpf int8 |')
+            w('|---|---|---|---|---|---|---|---|---|')
             f32 = {g['name']: g for g in fpf[t]['results'][0]['stages']} if fpf.get(t) else {}
             for g in x['stages']:
                 s = st(g['ms'])
@@ -402,10 +469,16 @@ def report(a, R, env):
                 rate = 2 * gm / (s['median'] / 1e3) if s and s['median'] > 0 else 0
                 o = f32.get(g['name'])
                 so = st(o['ms']) if o else None
-                w('| %s | %s | %s | %s | %s | %s | %s |' % (
+                op = o8p.get(g['name'])
+                w('| %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
                     g['name'], '%.2f' % gm if gm else '', fmt_ms(s), '%.1f' % rate if gm else '',
                     '%.1f%%' % (100 * rate / g8) if gm and g8 else '', fmt_ms(so) if so else '',
-                    '%.2f×' % (so['median'] / s['median']) if so and s and s['median'] > 0 else ''))
+                    '%.2f×' % (so['median'] / s['median']) if so and s and s['median'] > 0 else '',
+                    '%.1f ms' % op if op is not None else '',
+                    '%.2f×' % (op / s['median']) if op is not None and s and s['median'] > 0 else ''))
+            for k in ('(layout reorders)', '(other)'):
+                if k in o8p:
+                    w('| ORT %s | | | | | | | %.1f ms | |' % (k, o8p[k]))
             w('')
 
     # load + memory
@@ -498,6 +571,59 @@ def report(a, R, env):
     return '\n'.join(L)
 
 
+# -------------------------------------------------------------------------------- ONNX Runtime int8
+def make_qdq(a, run, skip, man, man_f, onnx_dir, model_f, model8_f, pgms, bin_fpf, out, resd, img_args):
+    """The ORT int8 peer's model (untimed): trunk.onnx made QDQ with the int8 .fpf's own s8 weights, weight
+    scales and input quantization (bench/peers/qdq_onnx.py); the tensors fpf keeps in float get ranges from
+    ORT's fp32 run on the calibration pair fpf_quantize used. Then the check: the kernels ORT runs (its
+    optimized-model dump) and the trunk outputs of fpf int8 / fp32 and ORT int8 / fp32 on the timed input.
+    Returns (QDQ model path or None, the check's JSON or None)."""
+    trunk_f = man.get('outputs', {}).get('trunk', {}).get('file')
+    if 'ort_int8' in skip or not os.path.exists(model8_f) or not trunk_f:
+        return None, None
+    qd = os.path.join(onnx_dir, 'int8')
+    qdq_f = os.path.join(qd, 'trunk_int8.onnx')
+    qpy = ['bench/peers/qdq_onnx.py']
+    deps = [trunk_f, model8_f, os.path.join(HERE, 'peers', 'qdq_onnx.py'), os.path.join(HERE, 'peers', 'ort_peer.js')]
+    base = ['--onnx', trunk_f, '--manifest', man_f, '--int8', model8_f]
+    if not os.path.exists(qdq_f) or os.path.getmtime(qdq_f) < max(os.path.getmtime(x) for x in deps):
+        run.say('making the ONNX Runtime int8 QDQ trunk (untimed) ...')
+        steps = [('qdq_plan', [PY] + qpy + ['plan'] + base + ['--calib-cell', pgms[0], '--calib-nucleus', pgms[1],
+                                                           '--out-dir', qd]),
+                 ('qdq_ranges', ['node', 'bench/peers/ort_peer.js', '--model', os.path.join(qd, 'calib.onnx'),
+                                 '--manifest', os.path.join(qd, 'calib_manifest.json'), '--threads', '2',
+                                 '--ranges', os.path.join(qd, 'ranges.json'), '--ort-dir', out]),
+                 ('qdq_build', [PY] + qpy + ['build'] + base + ['--ranges', os.path.join(qd, 'ranges.json'),
+                                                            '--out', qdq_f])]
+        for key, cmd in steps:
+            if run.run(key, cmd, None, timed=False) is None:
+                return None, None
+    j = os.path.join(resd, 'qdq_check_%s.json' % os.path.basename(onnx_dir))
+    if os.path.exists(j) and os.path.getmtime(j) > max(os.path.getmtime(x) for x in [qdq_f, model_f, bin_fpf] + deps):
+        with open(j) as f:                          # the same models and programs: the check stands
+            return qdq_f, json.load(f)
+    run.say('checking the ONNX Runtime int8 QDQ trunk against fpf (untimed) ...')
+    dirs = {k: os.path.join(qd, 'out_' + k) for k in ('fpf_int8', 'fpf_fp32', 'ort_int8', 'ort_fp32')}
+    opt_f = os.path.join(qd, 'trunk_int8.optimized.onnx')
+    if os.path.exists(opt_f):
+        os.remove(opt_f)
+    ort = ['bench/peers/ort_peer.js', '--manifest', man_f, '--threads', '2', '--warmup', '0', '--runs', '1',
+           '--ort-dir', out, '--quiet']
+    checks = [('qdq_out_ort_int8', ['env', 'ORT_OPT_OUT=' + opt_f, 'node'] + ort + ['--model', qdq_f,
+                                                                                   '--save-outputs', dirs['ort_int8']]),
+              ('qdq_out_ort_fp32', ['node'] + ort + ['--model', trunk_f, '--save-outputs', dirs['ort_fp32']]),
+              ('qdq_out_fpf_int8', [bin_fpf, '--dump', dirs['fpf_int8'], '--model', model8_f, '--threads', '2'] + img_args),
+              ('qdq_out_fpf_fp32', [bin_fpf, '--dump', dirs['fpf_fp32'], '--model', model_f, '--threads', '2'] + img_args)]
+    for key, cmd in checks:
+        if run.run(key, cmd, None, timed=False) is None:
+            return qdq_f, None
+    if run.run('qdq_check', [PY] + qpy + ['check', '--optimized', opt_f, '--manifest', man_f, '--json', j] +
+               sum([['--' + k.replace('_', '-'), d] for k, d in dirs.items()], []), None, timed=False) is None:
+        return qdq_f, None
+    with open(j) as f:
+        return qdq_f, json.load(f)
+
+
 # --------------------------------------------------------------------------------------------- main
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -514,12 +640,16 @@ def main():
     ap.add_argument('--max-wait', type=int, default=None, help='seconds to wait for a quiet machine per command')
     ap.add_argument('--quiet-load', type=float, default=0.15, help='foreign load (cores) that counts as quiet')
     ap.add_argument('--retries', type=int, default=None, help='re-runs of a command whose runs saw foreign load')
-    ap.add_argument('--skip', default='', help='comma list of: torch_ref,torch_trunk,torch_whole,ort_trunk,ort_whole,int8')
+    ap.add_argument('--skip', default='', help='comma list of: torch_ref,torch_trunk,torch_whole,ort_trunk,ort_whole,'
+                    'int8 (fpf int8 and the ORT int8 peer),ort_int8 (only the ORT int8 QDQ peer)')
     ap.add_argument('--extra-torch', action='store_true', help='also time trunk_eager (NCHW) and trunk_ref')
     ap.add_argument('--isa', default='auto', help='fpf kernels: auto|scalar|avx2|avx512|neon (bench_fpf --isa)')
     ap.add_argument('--pool', default='builtin', help='fpf threads: builtin (fpf_options.n_threads) or openmp '
                     '(OpenMP through fpf_options.parallel_for)')
     ap.add_argument('--out', default=os.path.join(REPO, 'build', 'bench'))
+    ap.add_argument('--prepare-only', action='store_true',
+                    help='only the untimed set-up (models, inputs, ONNX exports, the int8 QDQ trunk and its check), '
+                    'so that a later run with the same options times without it')
     ap.add_argument('--report-only', action='store_true',
                     help='re-render BENCHMARKS.generated.md from the last run\'s results/all_<tag>.json')
     a = ap.parse_args()
@@ -560,7 +690,9 @@ def main():
     ort_ok = os.path.isdir(os.path.join(out, 'node_modules', 'onnxruntime-node'))
     if not ort_ok:
         run.say('onnxruntime-node is not installed under %s (make bench installs it); skipping ORT' % out)
-        skip |= {'ort_trunk', 'ort_whole'}
+        skip |= {'ort_trunk', 'ort_whole', 'ort_int8'}
+    if 'int8' in skip:
+        skip.add('ort_int8')
 
     # inputs and model (untimed, cached)
     cell_f = os.path.join(out, 'inputs', '%dx%d_cell.u8' % (a.height, a.width))
@@ -580,30 +712,41 @@ def main():
     onnx_dir = os.path.join(out, 'onnx', '%s_s%d_n%d' % (tag, a.seed, a.nucleus_seed))
     man_f = os.path.join(onnx_dir, 'manifest.json')
     srcs = [os.path.join(HERE, 'peers', f) for f in ('export_onnx.py', 'fpf_fast.py', 'common.py')]
-    if not (skip >= {'ort_trunk', 'ort_whole'}):
-        if not os.path.exists(man_f) or os.path.getmtime(man_f) < max(os.path.getmtime(s) for s in srcs):
+    if not (skip >= {'ort_trunk', 'ort_whole', 'ort_int8'}):
+        old = json.load(open(man_f)) if os.path.exists(man_f) else {}
+        if not old or os.path.getmtime(man_f) < max(os.path.getmtime(s) for s in srcs) or (
+                'ort_whole' not in skip and not old.get('outputs', {}).get('whole')):
             run.say('exporting ONNX (untimed) ...')
-            run.run('export', [PY, 'bench/peers/export_onnx.py'] + common_args + ['--out-dir', onnx_dir], None, timed=False)
+            run.run('export', [PY, 'bench/peers/export_onnx.py'] + common_args + ['--out-dir', onnx_dir] + (
+                ['--no-whole'] if 'ort_whole' in skip else []), None, timed=False)
     man = json.load(open(man_f)) if os.path.exists(man_f) else {}
 
     # int8: the same weights through build/fpf_quantize (untimed), calibrated on a synthetic pair
     # other than the timed input (seed 1004), written as PGM
     model8_f = model_f[:-4] + '_int8.fpf'
+    pgms = [os.path.join(out, 'inputs', 'calib_%dx%d_%s.pgm' % (a.height, a.width, nm)) for nm in ('cell', 'nucleus')]
     if 'int8' not in skip:
         qbin = os.path.join(REPO, 'build', 'fpf_quantize')
-        if not os.path.exists(model8_f) or os.path.getmtime(model8_f) < max(os.path.getmtime(model_f), os.path.getmtime(qbin)):
-            pgms = []
-            for nm, img in zip(('cell', 'nucleus'), common.synth_pair(a.height, a.width, seed=1004)):
-                pg = os.path.join(out, 'inputs', 'calib_%dx%d_%s.pgm' % (a.height, a.width, nm))
+        if not all(os.path.exists(pg) for pg in pgms):
+            for pg, img in zip(pgms, common.synth_pair(a.height, a.width, seed=1004)):
                 with open(pg, 'wb') as f:
                     f.write(b'P5\n%d %d\n255\n' % (a.width, a.height) + img.astype('uint8').tobytes())
-                pgms.append(pg)
+        if not os.path.exists(model8_f) or os.path.getmtime(model8_f) < max(
+                os.path.getmtime(model_f), os.path.getmtime(qbin), os.path.getmtime(pgms[0])):
             run.say('quantizing the model to int8 (untimed) ...')
             item = ','.join(pgms) if a.variant in ('with_nucleus', 'fpf_add', 'fpf_concat') else pgms[1 if a.variant == 'cores' else 0]
             subprocess.run([qbin, '--model', model_f, '--calib', item, '--out', model8_f, '--threads', '2'], check=True)
 
+    qdq_f, qdq = make_qdq(a, run, skip, man, man_f, onnx_dir, model_f, model8_f, pgms, bin_fpf, out, resd,
+                          ['--height', str(a.height), '--width', str(a.width), '--cell', cell_f, '--nucleus', nuc_f])
+
+    if a.prepare_only:
+        errs = [r for r in run.records if r and 'error' in r]
+        run.say('prepared (models, inputs, ONNX exports, the QDQ trunk and its check); nothing timed')
+        return 1 if errs else 0
+
     R = {}
-    env = dict(model_bytes=model_bytes, rpn_sums={}, errors=[])
+    env = dict(model_bytes=model_bytes, rpn_sums={}, errors=[], qdq=qdq)
     if os.path.exists(model8_f):
         env['model8_bytes'] = os.path.getsize(model8_f)
     # peak
@@ -646,6 +789,12 @@ def main():
             R['ort_%s_T%d' % (w_, t)] = run.run('ort_%s_T%d' % (w_, t), [
                 'node', 'bench/peers/ort_peer.js', '--model', mo['file'], '--manifest', man_f, '--threads', str(t),
                 '--warmup', str(a.warmup), '--runs', str(a.runs), '--profile-runs', '0' if w_ == 'whole' else str(min(3, a.runs)),
+                '--ort-dir', out, '--json', j, '--quiet'], j, t)
+        if qdq_f:
+            j = os.path.join(resd, 'ort_int8_trunk_T%d.json' % t)
+            R['ort_int8_trunk_T%d' % t] = run.run('ort_int8_trunk_T%d' % t, [
+                'node', 'bench/peers/ort_peer.js', '--model', qdq_f, '--manifest', man_f, '--threads', str(t),
+                '--warmup', str(a.warmup), '--runs', str(a.runs), '--profile-runs', str(min(3, a.runs)),
                 '--ort-dir', out, '--json', j, '--quiet'], j, t)
 
     # cross-checks and versions

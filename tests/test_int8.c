@@ -227,10 +227,15 @@ TEST(quantize_refusals_one_line_no_file) {
 }
 
 /* Runs model (+ nucleus) on scene 2 and keeps the pyramid F2 (stage dump) and the detections. */
-typedef struct capture { float *f2; size_t n; double csum; } capture;
+typedef struct capture { float *f2; size_t n; double csum, msum; } capture; /* msum: the masks (mrcnn_mask), bit-weighted */
 static void grab(void *user, const char *name, const float *d, int ndim, const int *dims, int ld) {
     capture *c = (capture *)user;
     size_t i, px, ch;
+    if (strlen(name) >= 10 && strcmp(name + strlen(name) - 10, "mrcnn_mask") == 0 && ndim == 4) {
+        size_t n = (size_t)dims[0] * dims[1] * dims[2] * dims[3];
+        uint32_t u;
+        for (i = 0; i < n; i++) { memcpy(&u, d + i, 4); c->msum += (double)u * (double)(i % 991 + 1); }
+    }
     if (ndim == 3 && name[0] && strchr(name, '.') && strchr(name, '.')[1] == 'C') { /* "<tower>.C2".."C5": a bit-weighted sum */
         size_t n = (size_t)dims[0] * dims[1] * dims[2];
         uint32_t u;
@@ -263,7 +268,7 @@ static int run_model(const char *name, int isa, int qisa, int threads, capture *
     memset(&o, 0, sizeof o);
     o.isa = isa; o.int8_isa = qisa; o.n_threads = threads; o.stage = grab; o.stage_user = cap;
     o.int8_requantize = g_requant;
-    cap->csum = 0;
+    cap->csum = 0; cap->msum = 0;
     if (fpf_session_init(m, NULL, H, W, &o, &s) != FPF_OK) { fpf_model_free(m); return -1; }
     in.cell = fpf_image_u16(g_scene[2].cell, W, H, W * 2);
     in.nucleus = fpf_image_u16(g_scene[2].nucleus, W, H, W * 2);
@@ -282,7 +287,7 @@ static int run_model(const char *name, int isa, int qisa, int threads, capture *
 }
 
 TEST(int8_forward_same_bits_on_every_path_and_thread_count) {
-    capture c0 = {NULL, 0, 0}, c1 = {NULL, 0, 0};
+    capture c0 = {NULL, 0, 0, 0}, c1 = {NULL, 0, 0, 0};
     float b0[320], b1[320];
     int n0 = 0, n1 = 0, q, fisa = FPF_ISA_AUTO, ok = 1;
     CHECK(run_model("add8.fpf", fisa, FPF_QISA_SCALAR, 1, &c0, b0, &n0) == 0);
@@ -291,21 +296,21 @@ TEST(int8_forward_same_bits_on_every_path_and_thread_count) {
         memset(b1, 0, sizeof b1);
         ok &= run_model("add8.fpf", fisa, q, q % 2 ? 2 : 1, &c1, b1, &n1) == 0;
         ok &= c0.f2 && c1.f2 && c0.n == c1.n && memcmp(c0.f2, c1.f2, c0.n * 4) == 0;
-        ok &= n0 == n1 && memcmp(b0, b1, (size_t)n0 * 5 * 4) == 0;
+        ok &= n0 == n1 && memcmp(b0, b1, (size_t)n0 * 5 * 4) == 0 && c0.msum != 0 && c0.msum == c1.msum;
         if (!ok) printf("  int8 path %s differs from scalar\n", fpf_qisa_name((fpf_qisa)q));
     }
     CHECK(run_model("add8.fpf", fisa, 0, 2, &c1, b1, &n1) == 0); /* AUTO, 2 threads */
-    ok &= c0.n == c1.n && memcmp(c0.f2, c1.f2, c0.n * 4) == 0;
+    ok &= c0.n == c1.n && memcmp(c0.f2, c1.f2, c0.n * 4) == 0 && c0.msum == c1.msum;
     CHECK(ok);
     free(c0.f2); free(c1.f2);
 }
 
 /* The bottlenecks' int8 chains pass u8 maps, quantized in the writer's epilogue; the reference
-   twin (int8_requantize = 1) passes floats that each reader quantizes. Same bits in C2..C5, F2..F6
-   and the detections, on every int8 row and thread count, for the cell-and-nucleus model and
-   the nucleus model. */
+   twin (int8_requantize = 1) passes floats that each reader quantizes. Same bits in C2..C5,
+   F2..F6, the masks and the detections, on every int8 row and thread count, for the
+   cell-and-nucleus model and the nucleus model. */
 static int chains_match(const char *model, int q, int threads) {
-    capture c0 = {NULL, 0, 0}, c1 = {NULL, 0, 0};
+    capture c0 = {NULL, 0, 0, 0}, c1 = {NULL, 0, 0, 0};
     float b0[320], b1[320];
     int n0 = 0, n1 = 0, ok;
     memset(b0, 0, sizeof b0); memset(b1, 0, sizeof b1);
@@ -314,6 +319,7 @@ static int chains_match(const char *model, int q, int threads) {
     g_requant = 0;
     ok &= run_model(model, 0, q, threads, &c1, b1, &n1) == 0;
     ok &= c0.csum != 0 && c0.csum == c1.csum && n0 == n1 && memcmp(b0, b1, sizeof b0) == 0;
+    ok &= c0.msum == c1.msum && (n0 == 0 || c0.msum != 0);  /* the mask head's chains too */
     ok &= (c0.f2 == NULL && c1.f2 == NULL) || (c0.f2 && c1.f2 && c0.n == c1.n && memcmp(c0.f2, c1.f2, c0.n * 4) == 0);
     if (!ok) printf("  %s, int8 row %s, %d threads: the u8 chains differ from the requantizing twin\n", model, fpf_qisa_name((fpf_qisa)q), threads);
     free(c0.f2); free(c1.f2);
@@ -355,7 +361,7 @@ TEST(int8_u8_chains_same_bits_at_paper_config) {
 }
 
 TEST(int8_forward_close_to_fp32) { /* the fused pyramid F2 of the seeded model: int8 within a few % */
-    capture c8 = {NULL, 0, 0}, c32 = {NULL, 0, 0};
+    capture c8 = {NULL, 0, 0, 0}, c32 = {NULL, 0, 0, 0};
     float b[320];
     int n, i;
     double num = 0, den = 0;

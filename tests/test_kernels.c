@@ -113,7 +113,7 @@ TEST(deconv_equals_ref) { /* every kernel row; the reference multiply-adds match
         if (!K) continue;
         memset(&r, 0, sizeof r);
         r.kern = K;
-        fpf__deconv2x2(&r, &kp, fpf__mk(in, h, w, cin), fpf__mk(o1, 2 * h, 2 * w, cout), tmp);
+        fpf__deconv2x2(&r, &kp, fpf__mk(in, h, w, cin), NULL, fpf__mk(o1, 2 * h, 2 * w, cout), tmp, NULL, NULL, NULL);
         if (K->fused) { /* the reference with fused multiply-adds: the conv twin on each tap */
             int ab, y, x, o;
             for (ab = 0; ab < 4; ab++) {
@@ -136,6 +136,123 @@ TEST(deconv_equals_ref) { /* every kernel row; the reference multiply-adds match
 }
 
 
+/* The mask head's flat batches (fpf__conv_args.flat): nb maps as one axis of pixels, blocks running
+   on across rows and maps, each map zero-padded on its own. Every row against the twin, map by map. */
+static int flat_matches(int h, int w, int cin, int cout, int k, int nb) {
+    size_t ni = (size_t)h * w * cin, no = (size_t)h * w * cout, nw = (size_t)k * k * cin * cout, i;
+    float *in = (float *)malloc(ni * nb * 4), *wt = (float *)malloc(nw * 4), *b = (float *)malloc((size_t)cout * 4);
+    float *o1 = (float *)malloc(no * nb * 4), *o2 = (float *)malloc(no * nb * 4);
+    uint32_t seed = (uint32_t)(h * 3 + w * 5 + cin + cout * 7 + k + nb);
+    fpf__conv kk = make_conv(wt, b, k, cin, cout), kp;
+    float *packed = (float *)malloc(fpf__packed_floats(&kk) * 4);
+    int isa, ok = 1, j;
+    for (i = 0; i < ni * nb; i++) in[i] = frand(&seed);
+    for (i = 0; i < nw; i++) wt[i] = frand(&seed);
+    for (i = 0; i < (size_t)cout; i++) b[i] = frand(&seed);
+    fpf__pack(wt, fpf__rows(&kk), cout, packed);
+    kp = kk; kp.w = NULL; kp.wp = packed; kp.pstride = fpf__rows(&kk) * 16;
+    for (isa = FPF_ISA_SCALAR; isa <= FPF_ISA_NEON; isa++) {
+        const fpf__kernels *K = fpf__kernels_for((fpf_isa)isa);
+        fpf__conv_args a;
+        fpf__runner r;
+        if (!K) continue;
+        memset(&a, 0, sizeof a);
+        memset(&r, 0, sizeof r);
+        r.kern = K;
+        a.k = &kp; a.in = fpf__mk(in, h, w, cin); a.out = fpf__mk(o1, h, w, cout); a.stride = 1; a.pad = (k - 1) / 2;
+        a.flags = FPF__RELU; a.batch = nb; a.in_bs = ni; a.out_bs = no; a.flat = 1;
+        fpf__conv2d(&r, &a);
+        for (j = 0; j < nb; j++) {
+            fpf__conv_args one = a;
+            one.k = &kk; one.batch = 0; one.flat = 0; one.in.d = in + (size_t)j * ni; one.out.d = o2 + (size_t)j * no;
+            if (K->fused) fpf__f32_conv__ref_fused(&one); else fpf__f32_conv__ref(&one);
+        }
+        if (memcmp(o1, o2, no * nb * 4) != 0) { printf("  %s flat differs at %dx%d cin %d cout %d k %d batch %d\n", fpf_isa_name(K->isa), h, w, cin, cout, k, nb); ok = 0; }
+    }
+    free(in); free(wt); free(b); free(o1); free(o2); free(packed);
+    return ok;
+}
+
+TEST(flat_batches_equal_ref) {
+    CHECK(flat_matches(14, 14, 24, 64, 3, 3));  /* the mask head: 3 maps of 14×14 */
+    CHECK(flat_matches(5, 7, 9, 48, 3, 4));     /* odd maps: blocks straddle rows and maps; the 16-channel tail */
+    CHECK(flat_matches(3, 3, 5, 17, 3, 7));     /* maps smaller than a block, channel tail */
+    CHECK(flat_matches(14, 14, 16, 32, 1, 2));  /* a deconv tap: 1×1 */
+    CHECK(flat_matches(1, 1, 3, 2, 3, 1));      /* one pixel */
+}
+
+/* The narrow kernel (mrcnn_mask, 1×1 to K channels): 16 lanes over input channels, lane l takes
+   ci ≡ l (mod 16) in order, then the lanes are added pairwise (+8, +4, +2, +1), then the bias. */
+TEST(narrow_order_by_hand) {
+    float x[32], wT[32], b[1] = {0.0f}, out[1];
+    int i;
+    for (i = 0; i < 32; i++) { x[i] = 1.0f; wT[i] = 0.0f; }
+    wT[0] = 16777216.0f; wT[1] = 1.0f; wT[17] = 1.0f; /* lane 0: 2^24, lane 1: 1 + 1 = 2 */
+    /* in order, 2^24 + 1 rounds back to 2^24 twice; by lanes, 2^24 + 2 is exact */
+    fpf__f32_narrow__ref(x, 1, 32, 32, wT, 1, b, out, 0);
+    CHECK(out[0] == 16777218.0f);
+    fpf__f32_narrow__ref(x, 1, 32, 32, wT, 1, b, out, 1);
+    CHECK(out[0] == 16777218.0f);
+}
+
+TEST(narrow_rows_equal_twin) {
+    static const int cins[3] = {256, 48, 20}; /* 20: no SIMD kernel, every row runs the twin */
+    float x[5 * 260], wT[3 * 256], b[3], o1[5 * 3], o2[5 * 3];
+    uint32_t seed = 11;
+    int isa, c, ok = 1;
+    size_t i;
+    for (i = 0; i < sizeof x / 4; i++) x[i] = frand(&seed);
+    for (i = 0; i < sizeof wT / 4; i++) wT[i] = frand(&seed);
+    for (i = 0; i < 3; i++) b[i] = frand(&seed);
+    for (isa = FPF_ISA_SCALAR; isa <= FPF_ISA_NEON; isa++) {
+        const fpf__kernels *K = fpf__kernels_for((fpf_isa)isa);
+        if (!K) continue;
+        for (c = 0; c < 3; c++) {
+            fpf__f32_narrow_fn fn = fpf__narrow_for(K, cins[c]);
+            if (fn) fn(x, 5, 260, cins[c], wT, 3, b, o1); else fpf__f32_narrow__ref(x, 5, 260, cins[c], wT, 3, b, o1, K->fused);
+            fpf__f32_narrow__ref(x, 5, 260, cins[c], wT, 3, b, o2, K->fused);
+            if (memcmp(o1, o2, sizeof o1) != 0) { printf("  %s narrow differs at cin %d\n", fpf_isa_name(K->isa), cins[c]); ok = 0; }
+            if ((fn != NULL) != (cins[c] % 16 == 0)) ok = 0;
+        }
+    }
+    CHECK(ok);
+}
+
+/* The mask head's end: the deconv's taps straight into mrcnn_mask's sigmoid, against the deconv's
+   28×28 output followed by the narrow twin and the sigmoid, pixel by pixel. */
+TEST(mask_upsample_equals_deconv_then_narrow) {
+    enum { H = 6, W = 3, CIN = 16, C = 32, KC = 2 }; /* H: two 3-row maps as one tall map */
+    float in[H * W * CIN], wt[4 * CIN * C], b[C], wo[C * KC], bo[KC], wT[KC * C], up[4 * H * W * C], tmp[H * W * C];
+    float m1[4 * H * W * KC], m2[4 * H * W * KC], lg[H * W * KC], packed[4 * CIN * 32], po[C * 16];
+    uint32_t seed = 21;
+    fpf__conv k = make_conv(wt, b, 2, CIN, C), kp, ko = make_conv(wo, bo, 1, C, KC), kop;
+    int isa, ok = 1, p, o;
+    size_t i;
+    for (i = 0; i < sizeof in / 4; i++) in[i] = frand(&seed);
+    for (i = 0; i < sizeof wt / 4; i++) wt[i] = frand(&seed);
+    for (i = 0; i < C; i++) b[i] = frand(&seed);
+    for (i = 0; i < C * KC; i++) wo[i] = frand(&seed);
+    bo[0] = 0.25f; bo[1] = -0.5f;
+    for (o = 0; o < KC; o++) for (p = 0; p < C; p++) wT[o * C + p] = wo[p * KC + o];
+    fpf__pack(wt, fpf__rows(&k), C, packed);
+    kp = k; kp.wp = packed; kp.pstride = fpf__rows(&k) * 16; kp.w = NULL;
+    fpf__pack(wo, fpf__rows(&ko), KC, po);
+    kop = ko; kop.wp = po; kop.pstride = fpf__rows(&ko) * 16; kop.w = NULL;
+    for (isa = FPF_ISA_SCALAR; isa <= FPF_ISA_NEON; isa++) {
+        fpf__runner r;
+        const fpf__kernels *K = fpf__kernels_for((fpf_isa)isa);
+        if (!K) continue;
+        memset(&r, 0, sizeof r);
+        r.kern = K;
+        fpf__deconv2x2(&r, &kp, fpf__mk(in, H, W, CIN), NULL, fpf__mk(m1, 2 * H, 2 * W, KC), tmp, &kop, wT, lg);
+        fpf__deconv2x2(&r, &kp, fpf__mk(in, H, W, CIN), NULL, fpf__mk(up, 2 * H, 2 * W, C), tmp, NULL, NULL, NULL);
+        fpf__f32_narrow__ref(up, 4 * H * W, C, C, wT, KC, bo, m2, K->fused);
+        for (i = 0; i < 4 * H * W * KC; i++) m2[i] = fpf__sigmoidf(m2[i]);
+        if (memcmp(m1, m2, sizeof m1) != 0) { printf("  %s mask upsample differs\n", fpf_isa_name(K->isa)); ok = 0; }
+    }
+    CHECK(ok);
+}
+
 TEST(pack_layout_by_hand) { /* 1×1, cin 2, cout 17: panel 0 = channels 0..15, panel 1 = 16 + zeros */
     float w[2 * 17], packed[2 * 2 * 16];
     int i;
@@ -152,6 +269,10 @@ int main(void) {
     RUN(pack_layout_by_hand);
     RUN(conv_tiled_equals_ref_on_odd_shapes);
     RUN(deconv_equals_ref);
+    RUN(flat_batches_equal_ref);
+    RUN(narrow_order_by_hand);
+    RUN(narrow_rows_equal_twin);
+    RUN(mask_upsample_equals_deconv_then_narrow);
 #if defined(__aarch64__)
     return harness_summary("kernels aarch64-qemu");
 #else

@@ -52,7 +52,7 @@ static float qinput(uint32_t *s, float scale, int zero) {
 static uint8_t qbuf_mem[FPF__ZEROS + (1 << 20)];
 
 static int qconv_matches(const struct fpf__qkernels *K, int h, int w, int cin, int cout, int k, int stride,
-                         int relu, int with_res, int accumulate, int zero, int batch, int band) {
+                         int relu, int with_res, int accumulate, int zero, int batch, int band, int flat) {
     int pad = (k - 1) / 2, oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1, nb = batch > 1 ? batch : 1;
     int y0 = band ? 1 : 0, iy0 = 0, ohb = band ? oh - 2 : oh, ok, i;
     size_t ni = (size_t)h * w * cin * nb, no = (size_t)oh * ow * cout * nb, j;
@@ -72,7 +72,7 @@ static int qconv_matches(const struct fpf__qkernels *K, int h, int w, int cin, i
     a.stride = stride; a.pad = pad;
     a.flags = (relu ? FPF__RELU : 0) | (accumulate ? FPF__ACCUMULATE : 0) |
               (with_res == 2 ? FPF__RESIDUAL_UP2 : with_res ? FPF__RESIDUAL : 0); /* 2: half-size residual */
-    a.res = with_res ? &rm : NULL; a.y0 = y0; a.iy0 = iy0;
+    a.res = with_res ? &rm : NULL; a.y0 = y0; a.iy0 = iy0; a.flat = flat;
     if (batch > 1) { a.batch = batch; a.in_bs = (size_t)h * w * cin; a.out_bs = (size_t)oh * ow * cout; }
     memset(&r, 0, sizeof r);
     r.qkern = K; r.qbuf = qbuf_mem; r.qcap = sizeof qbuf_mem - FPF__ZEROS;
@@ -83,21 +83,24 @@ static int qconv_matches(const struct fpf__qkernels *K, int h, int w, int cin, i
         fpf__qu8s8_conv__ref(&one);
     }
     ok = memcmp(o1, o2, no * 4) == 0;
-    if (!ok) printf("  %s differs at %dx%d cin %d cout %d k %d s %d z %d batch %d band %d\n", fpf_qisa_name(K->isa), h, w, cin, cout, k, stride, zero, batch, band);
+    if (!ok) printf("  %s differs at %dx%d cin %d cout %d k %d s %d z %d batch %d band %d flat %d\n", fpf_qisa_name(K->isa), h, w, cin, cout, k, stride, zero, batch, band, flat);
     qlayer_free(&L);
     free(in); free(o1); free(o2); free(res);
     return ok;
 }
 
-static int all_paths(int h, int w, int cin, int cout, int k, int stride, int relu, int with_res, int zero, int batch, int band) {
+static int paths(int h, int w, int cin, int cout, int k, int stride, int relu, int with_res, int zero, int batch, int band, int flat) {
     int isa, ok = 1;
     for (isa = FPF_QISA_SCALAR; isa <= FPF_QISA_NEONDOT; isa++) {
         const struct fpf__qkernels *K = fpf__qkernels_for((fpf_qisa)isa, FPF_ISA_AUTO);
         if (!K) continue;
-        ok &= qconv_matches(K, h, w, cin, cout, k, stride, relu, with_res, 0, zero, batch, band);
-        ok &= qconv_matches(K, h, w, cin, cout, k, stride, relu, with_res, 1, zero, batch, band);
+        ok &= qconv_matches(K, h, w, cin, cout, k, stride, relu, with_res, 0, zero, batch, band, flat);
+        ok &= qconv_matches(K, h, w, cin, cout, k, stride, relu, with_res, 1, zero, batch, band, flat);
     }
     return ok;
+}
+static int all_paths(int h, int w, int cin, int cout, int k, int stride, int relu, int with_res, int zero, int batch, int band) {
+    return paths(h, w, cin, cout, k, stride, relu, with_res, zero, batch, band, 0);
 }
 
 TEST(int8_paths_this_cpu_runs) {
@@ -225,6 +228,16 @@ TEST(int8_largest_sums_stay_exact) {
     CHECK(ok);
 }
 
+/* The mask head's flat batches: the batch's pixels as one axis, blocks running on across rows and
+   maps (each map zero-padded on its own); every row against the twin, map by map. */
+TEST(int8_flat_batches_equal_twin) {
+    CHECK(paths(14, 14, 24, 40, 3, 1, 1, 0, 9, 3, 0, 1));   /* the mask head: 3 maps of 14×14, 40 = 32 + 8 */
+    CHECK(paths(5, 7, 12, 17, 3, 1, 0, 0, 131, 4, 0, 1));   /* odd maps: blocks straddle rows and maps */
+    CHECK(paths(3, 3, 8, 16, 3, 1, 1, 0, 0, 7, 0, 1));      /* maps smaller than a block */
+    CHECK(paths(14, 14, 16, 32, 1, 1, 1, 0, 200, 2, 0, 1)); /* a deconv tap: 1×1 */
+    CHECK(paths(1, 1, 4, 3, 3, 1, 0, 0, 5, 0, 0, 1));       /* one pixel, no batch */
+}
+
 /* An int8 chain link (fpf__stage): u8 input (qin) and u8 output (qout, quantized in the epilogue
    with the next layer's (s, z)); keep: also the floats, with a residual add (a block's 2c). On every
    row: the bytes of the twin with qin/qout, and the bytes that quantizing the float output of the
@@ -284,6 +297,53 @@ TEST(int8_chain_links_equal_twin_and_requantizing_path) {
     CHECK(ok);
 }
 
+/* A flat batch inside an int8 chain (the mask head's convs 1..4): u8 in, u8 out, no floats kept;
+   every row against the twin map by map. */
+static int flat_chain_matches(const struct fpf__qkernels *K, int h, int w, int cin, int cout, int k, int nb, int zin, int zout) {
+    int pad = (k - 1) / 2, i, ok;
+    size_t ni = (size_t)h * w * cin, no = (size_t)h * w * cout, j;
+    float *in = (float *)malloc(ni * nb * 4), *of = (float *)malloc(no * nb * 4);
+    uint8_t *qi = (uint8_t *)malloc(ni * nb), *q1 = (uint8_t *)malloc(no * nb), *q2 = (uint8_t *)malloc(no * nb);
+    uint32_t seed = (uint32_t)(h * 7 + w + cin * 5 + cout + nb + zin);
+    float s = 0.03f, so = 0.07f;
+    qlayer L;
+    fpf__conv_args a;
+    fpf__runner r;
+    qlayer_make(&L, k, cin, cout, s, zin, 0, &seed);
+    for (j = 0; j < ni * nb; j++) qi[j] = fpf__quant(qinput(&seed, s, zin), s, zin);
+    memset(q1, 1, no * nb); memset(q2, 2, no * nb);
+    memset(&a, 0, sizeof a);
+    a.k = &L.k; a.in = fpf__mk(in, h, w, cin); a.out = fpf__mk(of, h, w, cout); a.stride = 1; a.pad = pad; a.flags = FPF__RELU;
+    a.batch = nb; a.in_bs = ni; a.out_bs = no; a.flat = 1;
+    a.qin = qi; a.qout = q1; a.qout_s = so; a.qout_z = zout;
+    memset(&r, 0, sizeof r);
+    r.qkern = K; r.qbuf = qbuf_mem; r.qcap = sizeof qbuf_mem - FPF__ZEROS;
+    fpf__conv2d(&r, &a);
+    for (i = 0; i < nb; i++) {
+        fpf__conv_args one = a;
+        one.batch = 0; one.flat = 0; one.qin = qi + (size_t)i * ni; one.qout = q2 + (size_t)i * no;
+        one.in.d = in + (size_t)i * ni; one.out.d = of + (size_t)i * no;
+        fpf__qu8s8_conv__ref(&one);
+    }
+    ok = memcmp(q1, q2, no * nb) == 0;
+    if (!ok) printf("  %s flat chain differs at %dx%d cin %d cout %d k %d batch %d\n", fpf_qisa_name(K->isa), h, w, cin, cout, k, nb);
+    qlayer_free(&L);
+    free(in); free(of); free(qi); free(q1); free(q2);
+    return ok;
+}
+
+TEST(int8_flat_chain_equals_twin) {
+    int isa, ok = 1;
+    for (isa = FPF_QISA_SCALAR; isa <= FPF_QISA_NEONDOT; isa++) {
+        const struct fpf__qkernels *K = fpf__qkernels_for((fpf_qisa)isa, FPF_ISA_AUTO);
+        if (!K) continue;
+        ok &= flat_chain_matches(K, 14, 14, 32, 64, 3, 3, 0, 0);   /* conv2..4: 3×3, ReLU, whole vectors */
+        ok &= flat_chain_matches(K, 6, 5, 16, 48, 3, 5, 120, 7);   /* odd maps, 48 = 32 + 16 */
+        ok &= flat_chain_matches(K, 14, 14, 16, 40, 1, 2, 3, 250); /* 1×1 with a channel tail */
+    }
+    CHECK(ok);
+}
+
 TEST(int8_deconv_equals_twin) { /* the 2×2 transposed conv: four 1×1 taps with their own sums */
     int h = 3, w = 5, cin = 12, cout = 9, isa, ab, y, x, o, ok = 1;
     float in[3 * 5 * 12], o1[6 * 10 * 9], o2[6 * 10 * 9], tmp[3 * 5 * 9];
@@ -312,11 +372,57 @@ TEST(int8_deconv_equals_twin) { /* the 2×2 transposed conv: four 1×1 taps with
         if (!K) continue;
         memset(&r, 0, sizeof r);
         r.qkern = K; r.qbuf = qbuf_mem; r.qcap = sizeof qbuf_mem - FPF__ZEROS;
-        fpf__deconv2x2(&r, &L.k, fpf__mk(in, h, w, cin), fpf__mk(o1, 2 * h, 2 * w, cout), tmp);
+        fpf__deconv2x2(&r, &L.k, fpf__mk(in, h, w, cin), NULL, fpf__mk(o1, 2 * h, 2 * w, cout), tmp, NULL, NULL, NULL);
         if (memcmp(o1, o2, sizeof o1) != 0) { printf("  %s deconv differs\n", fpf_qisa_name(K->isa)); ok = 0; }
     }
     CHECK(ok);
     qlayer_free(&L);
+}
+
+/* The mask head's end with an int8 deconv fed by a chain (u8 input) and an int8 mrcnn_mask (a file
+   may quantize it; fpf_quantize keeps it fp32): the taps straight into the head's logits and the
+   sigmoid, against the twin's deconv output, the head's twin on it, and the sigmoid. */
+TEST(int8_mask_upsample_equals_twin) {
+    enum { H = 4, W = 3, CIN = 16, C = 20, KC = 2 };
+    float in[H * W * CIN], up[4 * H * W * C], tmp[H * W * C], m1[4 * H * W * KC], m2[4 * H * W * KC], lg[H * W * KC];
+    uint8_t qi[H * W * CIN];
+    uint32_t seed = 8;
+    qlayer L, O;
+    int isa, ab, y, x, o, ok = 1;
+    size_t i;
+    fpf__conv_args a;
+    qlayer_make(&L, 2, CIN, C, 0.03f, 20, 1, &seed);
+    qlayer_make(&O, 1, C, KC, 0.05f, 0, 0, &seed);
+    for (i = 0; i < sizeof in / 4; i++) { in[i] = qinput(&seed, 0.03f, 20); qi[i] = fpf__quant(in[i], 0.03f, 20); }
+    for (ab = 0; ab < 4; ab++) { /* the twins: each tap, interleaved; then the head on the 2H×2W map */
+        fpf__conv tap = L.k;
+        fpf__qconv qt;
+        tap.kh = tap.kw = 1;
+        tap.q = fpf__qtap(&L.q, ab, CIN, C, &qt);
+        memset(&a, 0, sizeof a);
+        a.k = &tap; a.in = fpf__mk(in, H, W, CIN); a.out = fpf__mk(tmp, H, W, C); a.stride = 1; a.flags = FPF__RELU;
+        fpf__qu8s8_conv__ref(&a);
+        for (y = 0; y < H; y++)
+            for (x = 0; x < W; x++)
+                for (o = 0; o < C; o++)
+                    up[((size_t)(2 * y + ab / 2) * 2 * W + 2 * x + ab % 2) * C + o] = tmp[((size_t)y * W + x) * C + o];
+    }
+    memset(&a, 0, sizeof a);
+    a.k = &O.k; a.in = fpf__mk(up, 2 * H, 2 * W, C); a.out = fpf__mk(m2, 2 * H, 2 * W, KC); a.stride = 1;
+    fpf__qu8s8_conv__ref(&a);
+    for (i = 0; i < sizeof m2 / 4; i++) m2[i] = fpf__sigmoidf(m2[i]);
+    for (isa = FPF_QISA_SCALAR; isa <= FPF_QISA_NEONDOT; isa++) {
+        fpf__runner r;
+        const struct fpf__qkernels *K = fpf__qkernels_for((fpf_qisa)isa, FPF_ISA_AUTO);
+        if (!K) continue;
+        memset(&r, 0, sizeof r);
+        r.qkern = K; r.qbuf = qbuf_mem; r.qcap = sizeof qbuf_mem - FPF__ZEROS;
+        memset(m1, 0, sizeof m1);
+        fpf__deconv2x2(&r, &L.k, fpf__mk(in, H, W, CIN), qi, fpf__mk(m1, 2 * H, 2 * W, KC), tmp, &O.k, NULL, lg);
+        if (memcmp(m1, m2, sizeof m1) != 0) { printf("  %s int8 mask upsample differs\n", fpf_qisa_name(K->isa)); ok = 0; }
+    }
+    CHECK(ok);
+    qlayer_free(&L); qlayer_free(&O);
 }
 
 TEST(int8_pack_layout_by_hand) { /* 1×1, cin 4, cout 17: rows of [16 channels][4 inputs], a zero panel past the last */
@@ -350,8 +456,11 @@ int main(void) {
     RUN(int8_conv_paths_equal_twin_on_odd_shapes);
     RUN(int8_row_blocks_by_hand);
     RUN(int8_largest_sums_stay_exact);
+    RUN(int8_flat_batches_equal_twin);
     RUN(int8_chain_links_equal_twin_and_requantizing_path);
+    RUN(int8_flat_chain_equals_twin);
     RUN(int8_deconv_equals_twin);
+    RUN(int8_mask_upsample_equals_twin);
 #if defined(__aarch64__)
     return harness_summary("int8 kernels aarch64-qemu");
 #else

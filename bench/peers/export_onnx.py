@@ -13,7 +13,8 @@ Writes into --out-dir:
                   Mask pasting to full resolution is not part of it (fpf_session_run does not paste either).
   cell.f32, nucleus.f32   the molded inputs (float32, NCHW)
   manifest.json   input names/files/shapes, the output names, and torch's values to check ORT against
-                  (sum of rpn_bbox; N0 of WholeNet).
+                  (sum of rpn_bbox; N0 of WholeNet); trunk_layers: each trunk conv's ONNX weight
+                  initializer -> its Keras layer name (the .fpf tensor prefix), for qdq_onnx.py.
 Identity nodes on shared initializers (torch 1.13 exporter) are removed (a known exporter trap).
 """
 import argparse
@@ -118,6 +119,9 @@ def main():
     n_id = strip_identity(path)
     man['outputs']['trunk'] = dict(file=os.path.abspath(path), outputs=tout, export_s=time.perf_counter() - t1,
                                    identity_removed=n_id, bytes=os.path.getsize(path))
+    # ONNX weight initializer -> Keras layer name (= the .fpf tensor prefix; the nucleus tower's end in
+    # "_core"), for bench/peers/qdq_onnx.py
+    man['trunk_layers'] = {'%s.weight' % n: mod.kname for n, mod in m.named_modules() if hasattr(mod, 'kname')}
     print('wrote %s (%.1f MB, %.1f s, %d Identity removed)' % (path, os.path.getsize(path) / 1e6,
                                                              time.perf_counter() - t1, n_id), flush=True)
 

@@ -41,6 +41,7 @@ def fold(kconv, kbn=None):
     c = nn.Conv2d(cin, cout, kh, stride=stride, padding=pad)
     c.weight.data.copy_(w.float())
     c.bias.data.copy_(b.float())
+    c.kname = kconv.kname         # the Keras layer name (the .fpf tensor name), for the int8 QDQ export
     return c
 
 

@@ -2,6 +2,7 @@
 //
 //   node bench/peers/ort_peer.js --model trunk.onnx --manifest manifest.json --threads 2 \
 //        [--warmup 1] [--runs 5] [--profile-runs 3] [--json OUT] [--ort-dir build/bench] [--quiet]
+//        [--save-outputs DIR] [--ranges OUT]
 //
 // The package is found under --ort-dir (default: build/bench, where `make bench` installs it with
 // ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node). Session options follow
@@ -11,6 +12,9 @@
 // times of the last K are summed per stage (node names carry the torch module scopes of
 // bench/peers/fpf_fast.py: /core/res3/..., /tower/fpn/..., /rpn/...) and averaged. These per-stage
 // figures come from separate, profiled runs, not from the timed ones.
+// --save-outputs DIR: after the timed runs, every output of the last run goes to DIR/<name>.f32 (raw
+// float32, the ONNX layout). --ranges OUT: calibration only: one run, then {output: [min, max]} of
+// every output goes to OUT as JSON and nothing is timed (bench/peers/qdq_onnx.py calibrates with it).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -86,6 +90,19 @@ function readF32(file) {
   const loadMs = performance.now() - t0;
   const feeds = {};
   for (const inp of manifest.inputs) feeds[inp.name] = new ort.Tensor('float32', readF32(inp.file), inp.shape);
+  const rangesOut = arg('ranges');
+  if (rangesOut) {
+    const out = await sess.run(feeds);
+    const rng = {};
+    for (const k of sess.outputNames) {
+      let lo = Infinity, hi = -Infinity;
+      for (const v of out[k].data) { if (v < lo) lo = v; if (v > hi) hi = v; }
+      rng[k] = [lo, hi];
+    }
+    fs.writeFileSync(rangesOut, JSON.stringify(rng, null, 1));
+    console.log(`ort ranges: ${Object.keys(rng).length} outputs of ${path.basename(model)} -> ${rangesOut}`);
+    return;
+  }
   const info = {};
   const check = (out) => {
     if (out.rpn_bbox) { let s = 0; for (const v of out.rpn_bbox.data) s += v; info.rpn_bbox_sum = s; }
@@ -98,20 +115,33 @@ function readF32(file) {
     if (!quiet) console.log(`  ort T=${threads} warm-up ${i + 1}/${warmup}: ${(performance.now() - t0).toFixed(1)} ms`);
   }
   const ts = [], foreign = [];
+  let last = null;
   for (let i = 0; i < runs; i++) {
     const fm = foreignStart();
     t0 = performance.now();
     const out = await sess.run(feeds);
+    last = out;
     ts.push(performance.now() - t0);
     foreign.push(foreignStop(fm));
     if (warmup === 0 && i === 0) check(out);
     if (!quiet) console.log(`  ort T=${threads} run ${i + 1}/${runs}: ${ts[i].toFixed(1)} ms (foreign load ${foreign[i].toFixed(2)} cores)`);
+  }
+  const saveDir = arg('save-outputs');
+  if (saveDir && last) {
+    fs.mkdirSync(saveDir, { recursive: true });
+    for (const k of sess.outputNames) {
+      const d = last[k].data;
+      const f = path.join(saveDir, k + '.f32');
+      fs.writeFileSync(f + '.tmp', Buffer.from(d.buffer, d.byteOffset, d.byteLength));
+      fs.renameSync(f + '.tmp', f);
+    }
   }
   const stages = {};
   const profRuns = +arg('profile-runs', '0');
   if (profRuns > 0) {
     const po = Object.assign({}, opt, { enableProfiling: true,
       profileFilePrefix: path.join(require('os').tmpdir(), 'ort_peer_' + process.pid) });
+    delete po.optimizedModelFilePath;
     const ps = await ort.InferenceSession.create(model, po);
     await ps.run(feeds);
     // ORT writes the events of every run; keep the last profRuns: drop the first run's events by time.

@@ -6,7 +6,7 @@ set -e
 D=${SHARED_DATA:-../shared/data}
 OUT=build/demo_real
 MODELS=${MODELS:-"fpf_add without_nucleus with_nucleus"}
-NUC=weights/models/cores.fpf
+NUC=${NUC:-weights/models/cores.fpf}
 [ -d "$D" ] || { echo "demo-real: $D not found (set SHARED_DATA)"; exit 1; }
 run() { # model name nucleus-args cell-args
     m=$1; n=$2; shift 2
@@ -25,4 +25,21 @@ for m in $MODELS; do
         F=$D/cellprofiler_examples/ExampleFly/01_${p}
         run $m fly_$p --nucleus ${F}_D.TIF --cell ${F}_F.TIF
     done
+done
+
+# The plain baseline: a global Otsu threshold + 8-connected components of >= 20 px, per channel
+# (bench/otsu_count.c; no smoothing and no splitting of touching objects).
+mkdir -p build
+[ build/otsu_count -nt bench/otsu_count.c ] || cc -O2 -std=c99 -I. -Iexamples bench/otsu_count.c -o build/otsu_count -lm
+otsu() { # name nucleus-image nucleus-page cell-image cell-page
+    printf '%-18s %-16s %4d cells %4d nuclei  (Otsu threshold + connected components)\n' otsu "$1" \
+        "$(build/otsu_count "$4" --page "$5" | cut -d' ' -f1)" "$(build/otsu_count "$2" --page "$3" | cut -d' ' -f1)"
+}
+I=$D/instanseg_fluorescence_example/Fluorescence_example.tif
+H=$D/cellprofiler_examples/ExampleHuman/AS_09125_050116030001_D03f00d
+otsu instanseg "$I" 1 "$I" 0
+otsu human ${H}0.tif 0 ${H}2.tif 0
+for p in POS002 POS076 POS218; do
+    F=$D/cellprofiler_examples/ExampleFly/01_${p}
+    otsu fly_$p ${F}_D.TIF 0 ${F}_F.TIF 0
 done

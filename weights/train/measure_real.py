@@ -36,7 +36,7 @@ def names_of(set_dir):
     return sorted(f[:-len('_labels.tif')] for f in os.listdir(set_dir) if f.endswith('_labels.tif'))
 
 
-def segment(model, set_dir, names, work, threads, min_score, log):
+def segment(model, set_dir, names, work, threads, min_score, log, extra=()):
     seg = os.path.join(work, 'seg')
     os.makedirs(seg, exist_ok=True)
     t0 = time.time()
@@ -48,7 +48,7 @@ def segment(model, set_dir, names, work, threads, min_score, log):
                '--out', out, '--threads', str(threads), '--quiet']
         if min_score is not None:
             cmd += ['--min-score', str(min_score)]
-        subprocess.check_call(cmd)
+        subprocess.check_call(cmd + list(extra))
         log('%3d/%d %s  %.0f s' % (i + 1, len(names), n, time.time() - t0))
     return seg
 
@@ -94,6 +94,7 @@ def main():
     ap.add_argument('--set-dir', default=TEST, help='NAME.png + NAME_labels.tif folder (default: the test set)')
     ap.add_argument('--work', help='output folder (default build/real_eval/MODEL_SET)')
     ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--segment-args', default='', help='more fpf_segment arguments, e.g. "--scale 2"')
     ap.add_argument('--min-score', type=float, help="fpf_segment --min-score (default: the model's, 0.7)")
     ap.add_argument('--max-dets', type=int, default=1000)
     ap.add_argument('--json', help='write the scores here as JSON')
@@ -108,7 +109,7 @@ def main():
     names = names_of(a.set_dir)
     t0 = time.time()
     seg = segment(a.model, a.set_dir, names, work, a.threads, a.min_score,
-                  lambda m: print('measure_real: ' + m, file=sys.stderr, flush=True))
+                  lambda m: print('measure_real: ' + m, file=sys.stderr, flush=True), a.segment_args.split())
     res = score(a.set_dir, names, seg, work, a.max_dets)
     res.update(model=a.model, set_dir=a.set_dir, images=len(names), threads=a.threads, min_score=a.min_score,
                seconds=round(time.time() - t0, 1))

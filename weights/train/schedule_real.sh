@@ -3,12 +3,13 @@
 #   1. the validation split (build/real_data/{train,val}, symlinks into ../shared/data/dsb2018_train_fluo);
 #   2. the nucleus model on the real train split -> build/real/cores, a checkpoint kept every 2000 iterations;
 #   3. model choice: every kept checkpoint exported and scored on the VALIDATION split (accuracy at IoU 0.5,
-#      then AP50) -> build/real/cores/best.fpf;  the test set is not read before step 5;
-#   4. the six cell models on semi-synthetic fields around real nuclei mixed 1:1 with the synthetic scenes, the
-#      FPF ones on the frozen tower of best.fpf, JOBS at a time (same data and schedule for all: a fair comparison);
-#   5. the chosen nucleus model scored once on dsb2018_test_fluo -> build/real/cores_test.json.
+#      then AP50), then the chosen one's score floor (FLOORS) the same way -> build/real/cores/best.fpf;  the test set is not read before step 5;
+#   4. the chosen nucleus model scored once on dsb2018_test_fluo -> build/real/cores_test.json;
+#   5. the cell models (CELLS, default all six) on semi-synthetic fields around real nuclei mixed 1:1 with the
+#      synthetic scenes, the FPF ones on the frozen tower of best.fpf, JOBS at a time (same data and schedule
+#      for all: a fair comparison).
 #     mkdir -p build/real && nohup sh weights/train/schedule_real.sh > build/real/schedule.log 2>&1 &
-# Environment: CORE_ITERS CELL_ITERS KEEP JOBS THREADS SEED OUT REAL SYNTH_ARGS, SKIP_TEST=1 skips step 5
+# Environment: CORE_ITERS CELL_ITERS KEEP JOBS THREADS SEED OUT REAL SYNTH_ARGS CELLS FLOORS, SKIP_TEST=1 skips step 4
 # (the smoke test in the README uses them to run every step in a few minutes).
 # Rerunning continues where it stopped (train.py --resume; finished steps are skipped).
 set -e
@@ -16,10 +17,12 @@ PY=${PY:-/usr/bin/python3}
 REAL=${REAL:-../shared/data/dsb2018_train_fluo}
 JOBS=${JOBS:-2}
 THREADS=${THREADS:-1}
-CORE_ITERS=${CORE_ITERS:-20000}
-CELL_ITERS=${CELL_ITERS:-12000}
+CORE_ITERS=${CORE_ITERS:-15000}
+CELL_ITERS=${CELL_ITERS:-3000}
 SEED=${SEED:-1}
-KEEP=${KEEP:-2000}
+KEEP=${KEEP:-2500}
+FLOORS=${FLOORS:-"0.5 0.6 0.8 0.9"}   # score floors tried on validation besides the default 0.7
+CELLS=${CELLS:-"without_nucleus with_nucleus fpf_add fpf_concat fpf_add_weighted fpf_concat_weighted"}
 OUT=${OUT:-build/real}
 SYNTH_ARGS=${SYNTH_ARGS:-}   # e.g. "--data DIR --count N --size S" (default: train.py's 400 synthetic scenes)
 DENSE="--anchor-scales 8,16,32,64,128 --pre-nms 4000 --post-nms 1000 --train-rois 256 --mask-rois 32 \
@@ -52,14 +55,35 @@ print('%.6f %.6f' % (m['accuracy'], r['ap50']))" $OUT/cores/$n.val.json)
             best=$n; best_key=$key
         fi
     done
-    cp $OUT/cores/$best.fpf $OUT/cores/best.fpf.tmp && mv $OUT/cores/best.fpf.tmp $OUT/cores/best.fpf
     echo "$best $best_key" > $OUT/cores/best.txt
     echo "$(date +%T) chosen on validation: $best ($best_key)"
+    # 3b. the score floor (det_min_confidence) of the chosen checkpoint, on the validation split too
+    ck=$OUT/cores/$best.pt; [ -f "$ck" ] || ck=$OUT/cores/ckpt.pt
+    floor=0.7; fkey=$best_key
+    for s in $FLOORS; do
+        [ -f $OUT/cores/$best.min$s.val.json ] || $PY weights/train/measure_real.py --model $OUT/cores/$best.fpf \
+            --set-dir build/real_data/val --min-score $s --work $OUT/cores/val_${best}_$s \
+            --json $OUT/cores/$best.min$s.val.json > /dev/null
+        key=$($PY -c "import json,sys; r=json.load(open(sys.argv[1]))['segm']; m=r['matching'][0]; \
+print('%.6f %.6f' % (m['accuracy'], r['ap50']))" $OUT/cores/$best.min$s.val.json)
+        echo "$(date +%T) val $best, score floor $s: accuracy@0.5 AP50 = $key"
+        if [ "$(printf '%s\n%s\n' "$key" "$fkey" | sort -g -r | head -1)" = "$key" ] && [ "$key" != "$fkey" ]; then
+            floor=$s; fkey=$key
+        fi
+    done
+    $PY weights/train/export.py "$ck" $OUT/cores/best.fpf.tmp det_min_confidence=$floor
+    mv $OUT/cores/best.fpf.tmp $OUT/cores/best.fpf
+    echo "$best $best_key floor $floor $fkey" > $OUT/cores/best.txt
+    echo "$(date +%T) score floor chosen on validation: $floor ($fkey)"
 fi
 
-# 4. cell models (name: extra arguments)
+# 4. the one test-set measurement of the chosen nucleus model
+[ -n "$SKIP_TEST" ] || [ -f $OUT/cores_test.json ] || $PY weights/train/measure_real.py --model $OUT/cores/best.fpf --json $OUT/cores_test.json
+
+# 5. cell models (name: extra arguments)
 cell() {
     m=$1; shift
+    case " $CELLS " in *" $m "*) ;; *) return 0 ;; esac
     [ -f $OUT/$m/done.json ] && return 0
     echo "$(date +%T) train $m ($CELL_ITERS iterations)"
     nice -n 10 $PY weights/train/train.py "$@" --real "$REAL" --semi 0.5 --aug strong --crop 256 $CELL_DENSE \
@@ -72,12 +96,11 @@ for spec in "without_nucleus --variant without_nucleus" "with_nucleus --variant 
             "fpf_add --variant fpf_add $NUC" "fpf_concat --variant fpf_concat $NUC" \
             "fpf_add_weighted --variant fpf_add --weighted $NUC" "fpf_concat_weighted --variant fpf_concat --weighted $NUC"; do
     # shellcheck disable=SC2086
+    case " $CELLS " in *" ${spec%% *} "*) ;; *) continue ;; esac
     cell $spec &
     running=$((running + 1))
     if [ $running -ge "$JOBS" ]; then wait; running=0; fi
 done
 wait
 
-# 5. the one test-set measurement of the chosen nucleus model
-[ -n "$SKIP_TEST" ] || [ -f $OUT/cores_test.json ] || $PY weights/train/measure_real.py --model $OUT/cores/best.fpf --json $OUT/cores_test.json
 echo "$(date +%T) schedule done"

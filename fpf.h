@@ -675,6 +675,14 @@ static int fpf__hwcap_dotprod(void) { /* HWCAP_ASIMDDP */
 #pragma STDC FP_CONTRACT OFF
 #endif
 
+/* Helpers inside a kernel's tap loop: a call there would make the compiler spill the vector
+   accumulators (every zmm is caller-saved), so these are always inlined. */
+#if defined(__GNUC__) || defined(__clang__)
+#define FPF__INLINE static inline __attribute__((always_inline))
+#else
+#define FPF__INLINE static inline
+#endif
+
 /* Reference twins (__ref) are compiled always; only the tests call some of them. */
 #if defined(__GNUC__) || defined(__clang__)
 #define FPF__REF_TWIN __attribute__((unused)) static
@@ -1666,7 +1674,7 @@ FPF__REF_TWIN void fpf__f32_conv__ref_fused(const fpf__conv_args *a) { fpf__f32_
 static const float fpf__zeros[FPF__ZEROS] = {0};
 
 /* Flat batches (the mask head): the position of pixel L of the flat axis, image i, row y, column x. */
-static void fpf__flat_pos(const fpf__conv_args *a, int L, int *i, int *y, int *x) {
+FPF__INLINE void fpf__flat_pos(const fpf__conv_args *a, int L, int *i, int *y, int *x) {
     int hw = a->out.h * a->out.w, r;
     *i = L / hw; r = L - *i * hw;
     *y = r / a->out.w; *x = r - *y * a->out.w;
@@ -2187,7 +2195,7 @@ static void fpf__qblock_store(const fpf__qargs *a, const int32_t *acc, int ldacc
 }
 
 /* fpf__qtap_rows for a flat batch (fpf__flat_tap_rows). */
-static void fpf__flat_qtap_rows(const fpf__qargs *a, int x0, int np, int ky, int kx, const uint8_t **src, int px) {
+FPF__INLINE void fpf__flat_qtap_rows(const fpf__qargs *a, int x0, int np, int ky, int kx, const uint8_t **src, int px) {
     const fpf__conv_args *c = &a->c;
     int p, i, y, x, cin = c->k->cin;
     fpf__flat_pos(c, x0, &i, &y, &x);
@@ -2200,7 +2208,7 @@ static void fpf__flat_qtap_rows(const fpf__qargs *a, int x0, int np, int ky, int
 }
 
 /* Input rows of the px pixels of a block for tap (ky, kx); outside the input: the z_x row. */
-static void fpf__qtap_rows(const fpf__qargs *a, int y, int x0, int np, int ky, int kx, const uint8_t **src, int px) {
+FPF__INLINE void fpf__qtap_rows(const fpf__qargs *a, int y, int x0, int np, int ky, int kx, const uint8_t **src, int px) {
     const fpf__conv_args *c = &a->c;
     int p, iy = (y + c->y0) * c->stride - c->pad + ky - c->iy0, cin = c->k->cin;
     if (c->flat) { fpf__flat_qtap_rows(a, x0, np, ky, kx, src, px); return; }

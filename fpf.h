@@ -167,13 +167,14 @@
            y   = (float)acc · m[co] + bias[co],   m[co] = s_x · s_w[co]    (one float product)
        then the fp32 epilogue in float: + residual (or nearest-upsampled map), ReLU, += (FPF-add).
        Taps outside the input read q_x = z_x, i.e. the real value 0, as in fp32. A NaN input
-       quantizes to 0. Inside the bottleneck stages and the mask head an int8 layer that feeds an
-       int8 layer writes its output as u8 with the reader's {s_x, z_x}, quantized by the first
-       line in its epilogue (and as float too where the shortcut add needs it); every other int8
-       layer quantizes the rows of the float map it reads, once per call, into the session's u8
-       buffer. Both give the same bytes (fpf_options.int8_requantize = 1 forces the second
-       everywhere: the reference twin). Readers of one tensor get the same parameters
-       (calibrated on the same values).
+       quantizes to 0. Where an int8 layer feeds an int8 layer (inside the bottleneck stages, from
+       one stage to the next, the FPN's lateral 1×1 to its 3×3, and the mask head) the writer
+       makes its output u8 with the reader's {s_x, z_x}, quantized by the first line in its
+       epilogue (and as float too where a shortcut add, an upsample-add or the FPN needs it); a
+       first block's 2a and shortcut share one u8 copy of their input; every other int8 layer
+       quantizes the rows of the float map it reads, once per call, into the session's u8 buffer.
+       Both give the same bytes (fpf_options.int8_requantize = 1 forces the second everywhere: the
+       reference twin). Readers of one tensor get the same parameters (calibrated on the same values).
        Integer sums are exact, so every kernel row (scalar, AVX2 without VNNI via int16 vpmaddwd,
        AVX-VNNI, AVX-512 VNNI, NEON, NEON dotprod) gives bit-identical results; the int8 epilogue
        is the same float operations in every row; fpf_options.int8_isa forces one row.
@@ -474,8 +475,8 @@ typedef struct fpf_options {
                                   _workspace_size) writes its one-line message, NUL-terminated */
     size_t init_msg_size;      /* bytes at init_msg */
     int int8_requantize;       /* 1: every int8 layer quantizes the float map it reads, also inside
-                                  the bottlenecks' int8 chains (the reference twin of the 8-bit
-                                  chains; the same bits, slower); 0 = chains stay 8-bit */
+                                  the int8 chains of the stages and the FPN (the reference twin of
+                                  the 8-bit chains; the same bits, slower); 0 = chains stay 8-bit */
     size_t max_workspace_bytes; /* 0 = no limit but FPF_MAX_WORKSPACE_BYTES; else a session whose
                                   workspace would need more is refused (FPF_ERR_OUT_OF_MEMORY, and
                                   init_msg names the bytes needed and allowed) before anything is
@@ -672,6 +673,14 @@ static int fpf__hwcap_dotprod(void) { /* HWCAP_ASIMDDP */
 /* The post-processing follows TF's float32 operation order; a fused multiply-add would change it. */
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
+#endif
+
+/* Helpers inside a kernel's tap loop: a call there would make the compiler spill the vector
+   accumulators (every zmm is caller-saved), so these are always inlined. */
+#if defined(__GNUC__) || defined(__clang__)
+#define FPF__INLINE static inline __attribute__((always_inline))
+#else
+#define FPF__INLINE static inline
 #endif
 
 /* Reference twins (__ref) are compiled always; only the tests call some of them. */
@@ -1594,7 +1603,7 @@ typedef struct fpf__conv_args {
    tile   px output pixels × cb output channels held in registers; c<k>: input channels per
           dot-product step (VNNI/dot: c4)
    isa    scalar, avx2, avx512, neon; int8 also avxvnni, avx512vnni, neondot
-   e.g. fpf__f32_conv_8x32__avx512, fpf__qu8s8_conv_8x32c4__avx512vnni. Helpers of a kernel carry
+   e.g. fpf__f32_conv_8x32__avx512, fpf__qu8s8_conv_12x32c4__avx512vnni. Helpers of a kernel carry
    its prefix (fpf__f32_conv_store__avx2); each kernel's plain-loop twin ends in __ref
    (fpf__f32_conv__ref, and __ref_fused for the fused-multiply-add rows; fpf__qu8s8_conv__ref).
 
@@ -1665,7 +1674,7 @@ FPF__REF_TWIN void fpf__f32_conv__ref_fused(const fpf__conv_args *a) { fpf__f32_
 static const float fpf__zeros[FPF__ZEROS] = {0};
 
 /* Flat batches (the mask head): the position of pixel L of the flat axis, image i, row y, column x. */
-static void fpf__flat_pos(const fpf__conv_args *a, int L, int *i, int *y, int *x) {
+FPF__INLINE void fpf__flat_pos(const fpf__conv_args *a, int L, int *i, int *y, int *x) {
     int hw = a->out.h * a->out.w, r;
     *i = L / hw; r = L - *i * hw;
     *y = r / a->out.w; *x = r - *y * a->out.w;
@@ -2118,6 +2127,8 @@ struct fpf__qkernels {
     fpf__qblock_fn qu8s8_conv; /* px × cb output values */
     fpf__qquant_fn quant;      /* a row of floats to u8 */
     int px, cb;
+    fpf__qblock_fn qu8s8_conv_small; /* px_small <= px pixels × cb, for row tails; NULL: none */
+    int px_small;
 };
 
 struct fpf__qargs {
@@ -2184,7 +2195,7 @@ static void fpf__qblock_store(const fpf__qargs *a, const int32_t *acc, int ldacc
 }
 
 /* fpf__qtap_rows for a flat batch (fpf__flat_tap_rows). */
-static void fpf__flat_qtap_rows(const fpf__qargs *a, int x0, int np, int ky, int kx, const uint8_t **src, int px) {
+FPF__INLINE void fpf__flat_qtap_rows(const fpf__qargs *a, int x0, int np, int ky, int kx, const uint8_t **src, int px) {
     const fpf__conv_args *c = &a->c;
     int p, i, y, x, cin = c->k->cin;
     fpf__flat_pos(c, x0, &i, &y, &x);
@@ -2197,7 +2208,7 @@ static void fpf__flat_qtap_rows(const fpf__qargs *a, int x0, int np, int ky, int
 }
 
 /* Input rows of the px pixels of a block for tap (ky, kx); outside the input: the z_x row. */
-static void fpf__qtap_rows(const fpf__qargs *a, int y, int x0, int np, int ky, int kx, const uint8_t **src, int px) {
+FPF__INLINE void fpf__qtap_rows(const fpf__qargs *a, int y, int x0, int np, int ky, int kx, const uint8_t **src, int px) {
     const fpf__conv_args *c = &a->c;
     int p, iy = (y + c->y0) * c->stride - c->pad + ky - c->iy0, cin = c->k->cin;
     if (c->flat) { fpf__flat_qtap_rows(a, x0, np, ky, kx, src, px); return; }
@@ -2272,24 +2283,10 @@ FPF__AVX512VNNI static __m128i fpf__qquant_vec__avx512(__m512 v, float s, int z)
     return _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(t));
 }
 
-/* The vector epilogue of 16 (8) channels from co: y = (float)(acc − z_x·Σq_w) · m, lane by lane,
-   then the fp32 kernels' store (bias, residual, ReLU, accumulate): the scalar epilogue's operations.
-   In an int8 chain (qout): bias, residual and ReLU as that store, the floats when qkeep, then the
-   quantizer's 16 (8) bytes. */
-FPF__AVX512VNNI static void fpf__qu8s8_conv_store__avx512vnni(const fpf__qargs *a, __m512i acc, int y, int x, int co) {
-    __m512i s = _mm512_sub_epi32(acc, _mm512_mullo_epi32(_mm512_set1_epi32(a->q->in_zero), _mm512_loadu_si512((const void *)(a->q->wsum + co))));
-    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(s), _mm512_loadu_ps(a->q->mul + co));
-    if (a->c.qout) {
-        v = _mm512_add_ps(v, _mm512_loadu_ps(a->c.k->b + co));
-        if (a->c.res) v = _mm512_add_ps(v, _mm512_loadu_ps(fpf__res_at(&a->c, y, x, co)));
-        if (a->c.flags & FPF__RELU) v = _mm512_max_ps(_mm512_setzero_ps(), v);
-        if (a->c.qkeep) _mm512_storeu_ps(a->c.out.d + ((size_t)y * a->c.out.w + x) * a->c.out.ld + co, v);
-        _mm_storeu_si128((__m128i *)(void *)(a->c.qout + ((size_t)y * a->c.out.w + x) * a->c.k->cout + co),
-                         fpf__qquant_vec__avx512(v, a->c.qout_s, a->c.qout_z));
-        return;
-    }
-    fpf__f32_conv_store__avx512(&a->c, v, y, x, co);
-}
+/* The vector epilogue of 8 channels from co (AVX-VNNI): y = (float)(acc − z_x·Σq_w) · m, lane by
+   lane, then the fp32 kernels' store (bias, residual, ReLU, accumulate): the scalar epilogue's
+   operations. In an int8 chain (qout): bias, residual and ReLU as that store, the floats when
+   qkeep, then the quantizer's 8 bytes. */
 FPF__AVXVNNI static void fpf__qu8s8_conv_store__avxvnni(const fpf__qargs *a, __m256i acc, int y, int x, int co) {
     __m256i s = _mm256_sub_epi32(acc, _mm256_mullo_epi32(_mm256_set1_epi32(a->q->in_zero), _mm256_loadu_si256((const __m256i *)(const void *)(a->q->wsum + co))));
     __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(s), _mm256_loadu_ps(a->q->mul + co));
@@ -2305,22 +2302,30 @@ FPF__AVXVNNI static void fpf__qu8s8_conv_store__avxvnni(const fpf__qargs *a, __m
     fpf__f32_conv_store__avx2(&a->c, v, y, x, co);
 }
 
-/* AVX-512 VNNI: 8 pixels × 32 channels (two panels) in 16 zmm; vpdpbusd adds four u8·s8
-   products per int32 lane. The zero panel past the last lets the second panel always be read. */
-FPF__AVX512VNNI static void fpf__qu8s8_conv_8x32c4__avx512vnni(const fpf__qargs *a, int y, int x0, int np, int c0, int cb) {
+/* AVX-512 VNNI: 12 pixels × 32 channels (two panels) in 24 zmm; vpdpbusd adds four u8·s8
+   products per int32 lane. The zero panel past the last lets the second panel always be read.
+   The sums start at −z_x·Σq_w, so they end as Σ (q_x − z_x)·q_w with no correction (the same
+   integers: every partial sum stays within ±2^31). The epilogue of a whole block runs here, with
+   the multipliers and biases loaded once: the scalar epilogue's operations, lane by lane. */
+#define FPF__QPX512 12
+FPF__AVX512VNNI static inline __attribute__((always_inline)) void fpf__qu8s8_conv_px32c4__avx512vnni(
+    const fpf__qargs *a, int y, int x0, int np, int c0, int cb, const int PX) {
     const fpf__conv *k = a->c.k;
-    __m512i acc[8][2];
-    int32_t t[8][32];
-    int p, ky, kx, g;
-    FPF__UNROLL for (p = 0; p < 8; p++) acc[p][0] = acc[p][1] = _mm512_setzero_si512();
+    const fpf__conv_args *c = &a->c;
+    __m512i acc[FPF__QPX512][2], z0, z1;
+    int32_t t[FPF__QPX512][32];
+    int p, ky, kx, g, G = k->cin / 4;
+    z0 = _mm512_mullo_epi32(_mm512_set1_epi32(-a->q->in_zero), _mm512_loadu_si512((const void *)(a->q->wsum + c0)));
+    z1 = _mm512_mullo_epi32(_mm512_set1_epi32(-a->q->in_zero), _mm512_loadu_si512((const void *)(a->q->wsum + c0 + 16)));
+    FPF__UNROLL for (p = 0; p < PX; p++) { acc[p][0] = z0; acc[p][1] = z1; }
     for (ky = 0; ky < k->kh; ky++)
         for (kx = 0; kx < k->kw; kx++) {
-            const uint8_t *src[8];
+            const uint8_t *src[FPF__QPX512];
             const int8_t *w = fpf__qpanel(a, c0, ky, kx), *v = w + a->q->pstride;
-            fpf__qtap_rows(a, y, x0, np, ky, kx, src, 8);
-            for (g = 0; g < k->cin / 4; g++, w += 64, v += 64) {
+            fpf__qtap_rows(a, y, x0, np, ky, kx, src, PX);
+            for (g = 0; g < G; g++, w += 64, v += 64) {
                 __m512i w0 = _mm512_loadu_si512((const void *)w), w1 = _mm512_loadu_si512((const void *)v);
-                FPF__UNROLL for (p = 0; p < 8; p++) {
+                _Pragma("GCC unroll 12") for (p = 0; p < PX; p++) {
                     __m512i x = _mm512_set1_epi32((int)fpf__ld4(src[p] + 4 * g));
                     acc[p][0] = _mm512_dpbusd_epi32(acc[p][0], x, w0);
                     acc[p][1] = _mm512_dpbusd_epi32(acc[p][1], x, w1);
@@ -2328,15 +2333,44 @@ FPF__AVX512VNNI static void fpf__qu8s8_conv_8x32c4__avx512vnni(const fpf__qargs 
             }
         }
     if (cb == 32) { /* whole vectors: the vector epilogue */
-        FPF__UNROLL for (p = 0; p < 8; p++)
-            if (p < np) { fpf__qu8s8_conv_store__avx512vnni(a, acc[p][0], y, x0 + p, c0); fpf__qu8s8_conv_store__avx512vnni(a, acc[p][1], y, x0 + p, c0 + 16); }
+        const __m512 m0 = _mm512_loadu_ps(a->q->mul + c0), m1 = _mm512_loadu_ps(a->q->mul + c0 + 16);
+        const __m512 b0 = _mm512_loadu_ps(k->b + c0), b1 = _mm512_loadu_ps(k->b + c0 + 16);
+        const int relu = c->flags & FPF__RELU, accu = c->flags & FPF__ACCUMULATE, keep = !c->qout || c->qkeep;
+        _Pragma("GCC unroll 12") for (p = 0; p < PX; p++) {
+            if (p < np) {
+                size_t px = (size_t)y * c->out.w + x0 + p;
+                float *dst = c->out.d + px * c->out.ld + c0;
+                __m512 v0 = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[p][0]), m0), b0);
+                __m512 v1 = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[p][1]), m1), b1);
+                if (c->res) {
+                    const float *r = fpf__res_at(c, y, x0 + p, c0);
+                    v0 = _mm512_add_ps(v0, _mm512_loadu_ps(r));
+                    v1 = _mm512_add_ps(v1, _mm512_loadu_ps(r + 16));
+                }
+                if (relu) { v0 = _mm512_max_ps(_mm512_setzero_ps(), v0); v1 = _mm512_max_ps(_mm512_setzero_ps(), v1); }
+                if (accu) { v0 = _mm512_add_ps(_mm512_loadu_ps(dst), v0); v1 = _mm512_add_ps(_mm512_loadu_ps(dst + 16), v1); }
+                if (keep) { _mm512_storeu_ps(dst, v0); _mm512_storeu_ps(dst + 16, v1); }
+                if (c->qout) {
+                    uint8_t *qd = c->qout + px * k->cout + c0;
+                    _mm_storeu_si128((__m128i *)(void *)qd, fpf__qquant_vec__avx512(v0, c->qout_s, c->qout_z));
+                    _mm_storeu_si128((__m128i *)(void *)(qd + 16), fpf__qquant_vec__avx512(v1, c->qout_s, c->qout_z));
+                }
+            }
+        }
         return;
     }
-    FPF__UNROLL for (p = 0; p < 8; p++) {
-        _mm512_storeu_si512((void *)t[p], acc[p][0]);
-        _mm512_storeu_si512((void *)(t[p] + 16), acc[p][1]);
+    z0 = _mm512_sub_epi32(_mm512_setzero_si512(), z0); z1 = _mm512_sub_epi32(_mm512_setzero_si512(), z1);
+    FPF__UNROLL for (p = 0; p < PX; p++) { /* back to Σ q_x·q_w for the shared epilogue */
+        _mm512_storeu_si512((void *)t[p], _mm512_add_epi32(acc[p][0], z0));
+        _mm512_storeu_si512((void *)(t[p] + 16), _mm512_add_epi32(acc[p][1], z1));
     }
     fpf__qblock_store(a, &t[0][0], 32, y, x0, np, c0, cb);
+}
+FPF__AVX512VNNI static void fpf__qu8s8_conv_12x32c4__avx512vnni(const fpf__qargs *a, int y, int x0, int np, int c0, int cb) {
+    fpf__qu8s8_conv_px32c4__avx512vnni(a, y, x0, np, c0, cb, 12);
+}
+FPF__AVX512VNNI static void fpf__qu8s8_conv_8x32c4__avx512vnni(const fpf__qargs *a, int y, int x0, int np, int c0, int cb) {
+    fpf__qu8s8_conv_px32c4__avx512vnni(a, y, x0, np, c0, cb, 8);
 }
 
 /* AVX-VNNI (VEX vpdpbusd on ymm): 6 pixels × 16 channels. */
@@ -2484,25 +2518,25 @@ static void fpf__qu8s8_conv_4x16c4__neondot(const fpf__qargs *a, int y, int x0, 
 
 static const struct fpf__qkernels fpf__qkernels__scalar = {
     FPF__F(isa) FPF_QISA_SCALAR, FPF__F(qu8s8_conv) fpf__qu8s8_conv_4x16c4__scalar, FPF__F(quant) fpf__qquant__scalar,
-    FPF__F(px) 4, FPF__F(cb) 16};
+    FPF__F(px) 4, FPF__F(cb) 16, FPF__F(qu8s8_conv_small) NULL, FPF__F(px_small) 0};
 #if defined(FPF__X86)
 static const struct fpf__qkernels fpf__qkernels__avx2 = {
     FPF__F(isa) FPF_QISA_AVX2, FPF__F(qu8s8_conv) fpf__qu8s8_conv_6x8c4__avx2, FPF__F(quant) fpf__qquant__avx2,
-    FPF__F(px) 6, FPF__F(cb) 8};
+    FPF__F(px) 6, FPF__F(cb) 8, FPF__F(qu8s8_conv_small) NULL, FPF__F(px_small) 0};
 static const struct fpf__qkernels fpf__qkernels__avxvnni = {
     FPF__F(isa) FPF_QISA_AVXVNNI, FPF__F(qu8s8_conv) fpf__qu8s8_conv_6x16c4__avxvnni, FPF__F(quant) fpf__qquant__avx2,
-    FPF__F(px) 6, FPF__F(cb) 16};
+    FPF__F(px) 6, FPF__F(cb) 16, FPF__F(qu8s8_conv_small) NULL, FPF__F(px_small) 0};
 static const struct fpf__qkernels fpf__qkernels__avx512vnni = {
-    FPF__F(isa) FPF_QISA_AVX512VNNI, FPF__F(qu8s8_conv) fpf__qu8s8_conv_8x32c4__avx512vnni, FPF__F(quant) fpf__qquant__avx512,
-    FPF__F(px) 8, FPF__F(cb) 32};
+    FPF__F(isa) FPF_QISA_AVX512VNNI, FPF__F(qu8s8_conv) fpf__qu8s8_conv_12x32c4__avx512vnni, FPF__F(quant) fpf__qquant__avx512,
+    FPF__F(px) FPF__QPX512, FPF__F(cb) 32, FPF__F(qu8s8_conv_small) fpf__qu8s8_conv_8x32c4__avx512vnni, FPF__F(px_small) 8};
 #endif
 #if defined(FPF__NEON)
 static const struct fpf__qkernels fpf__qkernels__neon = {
     FPF__F(isa) FPF_QISA_NEON, FPF__F(qu8s8_conv) fpf__qu8s8_conv_1x16c4__neon, FPF__F(quant) fpf__qquant__scalar,
-    FPF__F(px) 1, FPF__F(cb) 16};
+    FPF__F(px) 1, FPF__F(cb) 16, FPF__F(qu8s8_conv_small) NULL, FPF__F(px_small) 0};
 static const struct fpf__qkernels fpf__qkernels__neondot = {
     FPF__F(isa) FPF_QISA_NEONDOT, FPF__F(qu8s8_conv) fpf__qu8s8_conv_4x16c4__neondot, FPF__F(quant) fpf__qquant__scalar,
-    FPF__F(px) 4, FPF__F(cb) 16};
+    FPF__F(px) 4, FPF__F(cb) 16, FPF__F(qu8s8_conv_small) NULL, FPF__F(px_small) 0};
 #endif
 
 FPF_DEF int fpf_qisa_supported(fpf_qisa isa) {
@@ -2585,14 +2619,25 @@ static void fpf__qquant_task(void *ctx, int task) { /* one input row of one imag
         a->q->kern->quant(src + (size_t)x * c->in.ld, cin, a->q->q->in_scale, a->q->q->in_zero, dst + (size_t)x * cin);
 }
 
-/* Tasks as fpf__conv_task: (rows, 64-pixel tile, channel group), each output value by one task. */
+/* Pixels of the next block of a row with n pixels left: blocks of px, and where a row has a
+   small kernel (px_small), the split of the tail that computes the fewest padded pixels, e.g.
+   14 = 8 + 6 rather than 12 + 2 (the mask head's 14-pixel rows), 32 = 12 + 8 + 12. */
+static int fpf__qblock_px(const struct fpf__qkernels *K, int n) {
+    int big = K->px, small = K->px_small;
+    if (!small || n > big + small || (n > small && n <= big)) return n < big ? n : big;
+    return n < small ? n : small;
+}
+
+/* Tasks as fpf__conv_task: (rows, 96-pixel tile, channel group), each output value by one task.
+   96 pixels: a whole number of every int8 row's pixel blocks (1, 4, 6, 8, 12). */
+#define FPF__QTILE_W 96
 static void fpf__qconv_task(void *ctx, int task) {
     const fpf__qargs *a = (const fpf__qargs *)ctx;
     const struct fpf__qkernels *K = a->kern;
     const fpf__conv_args *c = &a->c;
-    int tiles = (c->out.w + FPF__TILE_W - 1) / FPF__TILE_W, nblk = (c->k->cout + K->cb - 1) / K->cb;
+    int tiles = (c->out.w + FPF__QTILE_W - 1) / FPF__QTILE_W, nblk = (c->k->cout + K->cb - 1) / K->cb;
     int chunks = (c->out.h + c->rpt - 1) / c->rpt;
-    int g = task % c->groups, rest = task / c->groups, y, y0, y1, xs, xe, x, blk;
+    int g = task % c->groups, rest = task / c->groups, y, y0, y1, xs, xe, x, blk, np;
     fpf__qargs one;
     if (c->batch > 1) {
         int img = rest / (chunks * tiles);
@@ -2603,11 +2648,14 @@ static void fpf__qconv_task(void *ctx, int task) {
         a = &one; c = &one.c;
     }
     y0 = rest / tiles * c->rpt; y1 = y0 + c->rpt < c->out.h ? y0 + c->rpt : c->out.h;
-    xs = (rest % tiles) * FPF__TILE_W; xe = xs + FPF__TILE_W < c->out.w ? xs + FPF__TILE_W : c->out.w;
+    xs = (rest % tiles) * FPF__QTILE_W; xe = xs + FPF__QTILE_W < c->out.w ? xs + FPF__QTILE_W : c->out.w;
     for (blk = g * nblk / c->groups; blk < (g + 1) * nblk / c->groups; blk++) {
         int c0 = blk * K->cb, cb = c->k->cout - c0 < K->cb ? c->k->cout - c0 : K->cb;
         for (y = y0; y < y1; y++)
-            for (x = xs; x < xe; x += K->px) K->qu8s8_conv(a, y, x, xe - x < K->px ? xe - x : K->px, c0, cb);
+            for (x = xs; x < xe; x += np) {
+                np = fpf__qblock_px(K, xe - x);
+                (np > K->px_small ? K->qu8s8_conv : K->qu8s8_conv_small)(a, y, x, np, c0, cb);
+            }
     }
 }
 
@@ -2652,7 +2700,7 @@ static void fpf__qconv2d(const fpf__runner *r, const fpf__conv_args *a0) {
     qq.c = a0; qq.q = &qa; qq.dst = r->qbuf + FPF__ZEROS; qq.lo = lo; qq.rows = hi - lo;
     if (!a0->qin) fpf__parallel(r, fpf__qquant_task, &qq, nimg * (hi - lo)); /* else its producer made it */
     if (a0->flat) { fpf__parallel(r, fpf__qflat_task, &qa, fpf__flat_split(&qa.c, qa.kern->px, (a0->k->cout + qa.kern->cb - 1) / qa.kern->cb)); return; }
-    tiles = (a0->out.w + FPF__TILE_W - 1) / FPF__TILE_W;
+    tiles = (a0->out.w + FPF__QTILE_W - 1) / FPF__QTILE_W;
     chunks = a0->out.w < FPF__TASK_PX / 4 ? (a0->out.h * a0->out.w + FPF__TASK_PX - 1) / FPF__TASK_PX : a0->out.h;
     chunks = chunks < 1 ? 1 : chunks > a0->out.h ? a0->out.h : chunks;
     qa.c.rpt = (a0->out.h + chunks - 1) / chunks;
@@ -3105,35 +3153,76 @@ static void fpf__chain_run(const fpf__runner *r, const fpf__conv *k, fpf__map in
     fpf__conv2d(r, &a);
 }
 
+/* A whole map to u8 with (s, z), a row per task, as an int8 layer quantizes the rows it reads. */
+typedef struct fpf__qmap_args { fpf__map m; float s; int z; uint8_t *dst; const struct fpf__qkernels *K; } fpf__qmap_args;
+
+static void fpf__qmap_task(void *ctx, int y) {
+    const fpf__qmap_args *a = (const fpf__qmap_args *)ctx;
+    const float *src = a->m.d + (size_t)y * a->m.w * a->m.ld;
+    uint8_t *dst = a->dst + (size_t)y * a->m.w * a->m.c;
+    int x;
+    if (a->m.ld == a->m.c) { a->K->quant(src, a->m.w * a->m.c, a->s, a->z, dst); return; }
+    for (x = 0; x < a->m.w; x++) a->K->quant(src + (size_t)x * a->m.ld, a->m.c, a->s, a->z, dst + (size_t)x * a->m.c);
+}
+
+static void fpf__qmap(const fpf__runner *r, fpf__map m, const fpf__qconv *q, uint8_t *dst) {
+    fpf__qmap_args a;
+    a.m = m; a.s = q->in_scale; a.z = q->in_zero; a.dst = dst;
+    a.K = r->qkern ? r->qkern : &fpf__qkernels__scalar;
+    fpf__parallel(r, fpf__qmap_task, &a, m.h);
+}
+
+/* Do two int8 layers read their input with the same (s_x, z_x)? */
+static int fpf__same_q(const fpf__conv *a, const fpf__conv *b) {
+    return a->q && b->q && a->q->in_scale == b->q->in_scale && a->q->in_zero == b->q->in_zero;
+}
+
 /* A stage of bottleneck blocks. Between int8 layers the maps stay 8-bit: the writer's epilogue
    makes the u8 its one reader would make of the float. m1 and m2 (read by one conv each) are then
    only u8; a block's output x, read by the next block's 2a and, as floats, by its shortcut add, is
    both. Two scratch buffers take turns: A holds x's u8 and then m2, B holds m1 and then the next
    x's u8 (a quarter of its float size, so it fits when stage_out <= 4·bottleneck, as in ResNet).
-   fpf_options.int8_requantize = 1 passes floats only: the reference twin, the same bits. */
-static void fpf__stage(fpf_session *s, const fpf__tower *t, const fpf_config *c, int st,
-                       fpf__map in, fpf__map out, float *t1, float *t2) {
+   The stage's output also goes on as u8 to the next stage's first block (its 2a and, when it reads
+   with the same (s, z), its shortcut), returned here and passed back as in8; a first block without
+   in8 (the stem's C1) quantizes its input once for both. The shortcut runs before 2b, which then
+   overwrites that u8. fpf_options.int8_requantize = 1 passes floats only: the reference twin, the
+   same bits. */
+static const uint8_t *fpf__stage(fpf_session *s, const fpf__tower *t, const fpf_config *c, int st,
+                                 fpf__map in, fpf__map out, float *t1, float *t2, size_t tbytes, const uint8_t *in8) {
     int b, chain = !s->opt.int8_requantize && !s->run.observe, x8 = 0;
-    float *A = t2, *B = t1, *sw;
+    float *A = in8 == (const uint8_t *)t1 ? t1 : t2, *B = A == t1 ? t2 : t1, *sw;
     for (b = 0; b < c->blocks[st]; b++) {
         const fpf__conv *k = t->block[st][b], *kn = b + 1 < c->blocks[st] ? t->block[st][b + 1] : NULL;
         int stride = b == 0 && st > 0 ? 2 : 1;  /* stage 2 keeps its resolution; the stride sits on the 1×1 */
-        int u1 = chain && k[0].q && k[1].q, u2 = chain && k[1].q && k[2].q;
+        int u1 = chain && k[0].q && k[1].q, u2 = chain && k[1].q && k[2].q, s8 = 0;
         int u3 = chain && kn && k[2].q && kn[0].q && c->stage_out[st] <= 4 * c->bottleneck[st];
         fpf__map x = b == 0 ? in : out;
         fpf__map m1 = fpf__mk(B, out.h, out.w, c->bottleneck[st]);
         fpf__map m2 = fpf__mk(A, out.h, out.w, c->bottleneck[st]);
+        if (!kn && st + 1 < 4) { /* the last block: its output also feeds the next stage's first 2a */
+            kn = t->block[st + 1][0];
+            u3 = chain && k[2].q && kn[0].q && (size_t)out.h * out.w * out.c <= tbytes;
+        }
+        if (b == 0) {
+            x8 = in8 != NULL && chain && k[0].q;
+            if (!x8 && chain && fpf__same_q(&k[0], &k[3]) && (size_t)in.h * in.w * in.c <= tbytes) {
+                fpf__qmap(&s->run, in, k[0].q, (uint8_t *)A);                               /* C1 to u8, once */
+                x8 = 1;
+            }
+            s8 = x8 && fpf__same_q(&k[0], &k[3]);
+        }
         fpf__chain_run(&s->run, &k[0], x, x8 ? (uint8_t *)A : NULL, m1, u1 ? (uint8_t *)B : NULL, 0, &k[1],
                        stride, FPF__RELU, NULL);                                            /* 2a: 1×1 (/2), BN, ReLU */
+        if (b == 0)                                                                         /* shortcut: 1×1 (/2), BN */
+            fpf__chain_run(&s->run, &k[3], in, s8 ? (uint8_t *)A : NULL, out, NULL, 0, NULL, stride, FPF__LINEAR, NULL);
         fpf__chain_run(&s->run, &k[1], m1, u1 ? (uint8_t *)B : NULL, m2, u2 ? (uint8_t *)A : NULL, 0, &k[2],
                        1, FPF__RELU, NULL);                                                 /* 2b: 3×3, BN, ReLU */
-        if (b == 0)                                                                         /* shortcut: 1×1 (/2), BN */
-            fpf__conv_run(&s->run, &k[3], in, out, stride, FPF__LINEAR, NULL);
         fpf__chain_run(&s->run, &k[2], m2, u2 ? (uint8_t *)A : NULL, out, u3 ? (uint8_t *)B : NULL, 1, kn,
                        1, FPF__RESIDUAL | FPF__RELU, &out);                                 /* 2c: + shortcut, ReLU */
         x8 = u3;
         sw = A; A = B; B = sw;
     }
+    return x8 ? (const uint8_t *)A : NULL;
 }
 
 static const char *fpf__cname[4] = {"C2", "C3", "C4", "C5"};
@@ -3143,7 +3232,8 @@ typedef struct fpf__tbuf {
     float *band;        /* conv1 rows of one band of C1, later the L2 rows of one band of P2 */
     float *cols;        /* the stem's input patches of one band: [rows][W/2][7·7·cin] */
     float *pool;        /* C1 [H/4][W/4][stem], later L3 [H/8][W/8][F] */
-    float *t1, *t2;     /* bottleneck scratch */
+    float *t1, *t2;     /* bottleneck scratch; after the stages t1 holds the u8 of L5..L3 */
+    size_t tbytes;      /* bytes of t1 (and t2) */
     float *C[4];        /* C2..C5 */
     float *L4, *L5;     /* FPN top-down maps [.][.][F] */
 } fpf__tbuf;
@@ -3163,6 +3253,7 @@ static void fpf__tower_layout(fpf__bump *b, const fpf_config *c, int Hp, int Wp,
     o->pool = FPF__TAKEF(b, fpf__max(H4 * W4 * c->stem_width, (H4 / 2) * (W4 / 2) * c->fpn_width));
     o->t1 = FPF__TAKEF(b, tmax);
     o->t2 = FPF__TAKEF(b, tmax);
+    o->tbytes = tmax * sizeof(float);
     for (i = 0; i < 4; i++) {
         n = (size_t)(Hp >> (i + 2)) * (size_t)(Wp >> (i + 2));
         o->C[i] = FPF__TAKEF(b, n * c->stage_out[i]);
@@ -3210,18 +3301,29 @@ static void fpf__stem(fpf_session *s, const fpf__tower *t, const fpf_config *c, 
 }
 
 /* P2 = 3×3(L2), L2 = c2p2(C2) + upsample2(L3), per band of P2 rows [y0, y1): L2 rows
-   [y0 − 1, y1 + 1) (the 3×3's halo, clipped to the map) are made into band, then smoothed. */
+   [y0 − 1, y1 + 1) (the 3×3's halo, clipped to the map) are made into band, then smoothed.
+   chain (both int8): L2 has one reader, so c2p2 writes it into band as u8 only (fpf__stage). */
 static void fpf__p2_bands(fpf_session *s, const fpf__tower *t, fpf__map C2, const fpf__map *L3, float *band,
-                          fpf__map P, int fuse) {
+                          fpf__map P, int fuse, int chain) {
+    uint8_t *u8 = chain && t->lateral[0].q && t->smooth[0].q ? (uint8_t *)band : NULL;
     int y0;
     for (y0 = 0; y0 < P.h; y0 += FPF__BAND) {
         int y1 = P.h - y0 < FPF__BAND ? P.h : y0 + FPF__BAND;
         int r0 = y0 > 0 ? y0 - 1 : 0, r1 = y1 < P.h ? y1 + 1 : P.h;
         fpf__map L2 = fpf__mk(band, r1 - r0, P.w, t->lateral[0].cout);                 /* L2 rows [r0, r1) */
         fpf__map Pb = P;
+        fpf__conv_args a;
         Pb.d = P.d + (size_t)y0 * P.w * P.ld; Pb.h = y1 - y0;
-        fpf__conv_band(&s->run, &t->lateral[0], C2, 0, L2, r0, 1, FPF__RESIDUAL_UP2, L3); /* c2p2(C2) + up2(L3) */
-        fpf__conv_band(&s->run, &t->smooth[0], L2, r0, Pb, y0, 1, fuse, NULL);          /* P2 = 3×3(L2) */
+        memset(&a, 0, sizeof a);                                                        /* c2p2(C2) + up2(L3) */
+        a.k = &t->lateral[0]; a.in = C2; a.out = L2; a.stride = 1; a.pad = (a.k->kh - 1) / 2;
+        a.flags = FPF__RESIDUAL_UP2; a.res = L3; a.y0 = r0;
+        if (u8) { a.qout = u8; a.qout_s = t->smooth[0].q->in_scale; a.qout_z = t->smooth[0].q->in_zero; }
+        fpf__conv2d(&s->run, &a);
+        memset(&a, 0, sizeof a);                                                        /* P2 = 3×3(L2) */
+        a.k = &t->smooth[0]; a.in = L2; a.iy0 = r0; a.out = Pb; a.y0 = y0; a.stride = 1; a.pad = (a.k->kh - 1) / 2;
+        a.flags = fuse;
+        a.qin = u8;
+        fpf__conv2d(&s->run, &a);
     }
 }
 
@@ -3232,7 +3334,9 @@ static void fpf__tower_run(fpf_session *s, const fpf__tower *t, const fpf_config
     fpf__bump b;
     fpf__tbuf o;
     fpf__map x, C1, C[4], L[4], P[4];
+    const uint8_t *x8 = NULL;
     int i, Fw = c->fpn_width, fuse = accumulate ? FPF__ACCUMULATE : 0; /* FPF-add: P += the tower's */
+    int chain = !s->opt.int8_requantize && !s->run.observe;             /* u8 between int8 layers */
     char name[32];
     b.base = s->arena; b.used = 0;
     fpf__tower_layout(&b, c, s->Hp, s->Wp, &o);
@@ -3242,7 +3346,7 @@ static void fpf__tower_run(fpf_session *s, const fpf__tower *t, const fpf_config
     for (i = 0; i < 4; i++) {                                         /* C2..C5 at stride 4..32 */
         int h = s->Hp >> (i + 2), w = s->Wp >> (i + 2);
         C[i] = fpf__mk(o.C[i], h, w, c->stage_out[i]);
-        fpf__stage(s, t, c, i, i == 0 ? C1 : C[i - 1], C[i], o.t1, o.t2);
+        x8 = fpf__stage(s, t, c, i, i == 0 ? C1 : C[i - 1], C[i], o.t1, o.t2, o.tbytes, x8); /* x8: C[i] as u8 */
         fpf__msg3(name, sizeof name, who, ".", fpf__cname[i]);
         fpf__dump(s, name, C[i].d, 3, h, w, C[i].c, 0, 0);
     }
@@ -3254,12 +3358,15 @@ static void fpf__tower_run(fpf_session *s, const fpf__tower *t, const fpf_config
         P[i] = fpf__mk(dst->d[i] + c_off, dst->h[i], dst->w[i], Fw);     /* [H/4·2^-i, W/4·2^-i, Fw] */
         P[i].ld = dst->ld;
     }
-    fpf__conv_run(&s->run, &t->lateral[3], C[3], L[3], 1, FPF__LINEAR, NULL);            /* L5 = c5p5(C5) */
-    for (i = 2; i >= 1; i--)                                         /* L4, L3 = ckpk(Ck) + up2(L(k+1)) */
-        fpf__conv_run(&s->run, &t->lateral[i], C[i], L[i], 1, FPF__RESIDUAL_UP2, &L[i + 1]);
-    for (i = 3; i >= 1; i--)                                         /* P5..P3 = 3×3(Lk) (+= for FPF-add) */
-        fpf__conv_run(&s->run, &t->smooth[i], L[i], P[i], 1, fuse, NULL);
-    fpf__p2_bands(s, t, C[0], &L[1], o.band, P[0], fuse);
+    for (i = 3; i >= 1; i--) {   /* L5 = c5p5(C5); L4, L3 = ckpk(Ck) + up2(L(k+1)); P5..P3 = 3×3(Lk) (+=) */
+        /* both int8: Lk's floats stay for the finer level's up2-add, its u8 for the 3×3 goes to t1 */
+        uint8_t *u8 = chain && t->lateral[i].q && t->smooth[i].q && (size_t)L[i].h * L[i].w * Fw <= o.tbytes
+                          ? (uint8_t *)o.t1 : NULL;
+        fpf__chain_run(&s->run, &t->lateral[i], C[i], NULL, L[i], u8, 1, &t->smooth[i], 1,
+                       i == 3 ? FPF__LINEAR : FPF__RESIDUAL_UP2, i == 3 ? NULL : &L[i + 1]);
+        fpf__chain_run(&s->run, &t->smooth[i], L[i], u8, P[i], NULL, 0, NULL, 1, fuse, NULL);
+    }
+    fpf__p2_bands(s, t, C[0], &L[1], o.band, P[0], fuse, chain);
     for (i = 0; i < 4 && !accumulate; i++) {
         fpf__msg3(name, sizeof name, who, ".", fpf__pname[i]);
         fpf__dump(s, name, P[i].d, 3, P[i].h, P[i].w, Fw, 0, P[i].ld);

@@ -430,6 +430,12 @@ static void grab(void *user, const char *name, const float *d, int ndim, const i
         uint32_t u;
         for (i = 0; i < n; i++) { memcpy(&u, d + i, 4); c->csum += (double)u * (double)(i % 977 + 1); }
     }
+    if (ndim == 3 && name[0] == 'F' && name[1] >= '3' && name[1] <= '6' && !name[2]) { /* F3..F6 (the FPN's u8 links) */
+        size_t np = (size_t)dims[0] * dims[1], nc = (size_t)dims[2];
+        uint32_t u;
+        for (px = 0; px < np; px++)
+            for (ch = 0; ch < nc; ch++) { memcpy(&u, d + px * ld + ch, 4); c->csum += (double)u * (double)((px * nc + ch) % 983 + 1); }
+    }
     if (strcmp(name, "F2") != 0 || ndim != 3) return;
     px = (size_t)dims[0] * dims[1]; ch = (size_t)dims[2];
     free(c->f2);
@@ -489,9 +495,9 @@ TEST(int8_forward_same_bits_on_every_path_and_thread_count) {
 }
 
 /* The bottlenecks' int8 chains pass u8 maps, quantized in the writer's epilogue; the reference
-   twin (int8_requantize = 1) passes floats that each reader quantizes. Same bits in C2..C5, F2, the masks
-   and the detections, on every int8 row and thread count, for the cell-and-nucleus model and
-   the nucleus model. */
+   twin (int8_requantize = 1) passes floats that each reader quantizes. Same bits in C2..C5,
+   F2..F6, the masks and the detections, on every int8 row and thread count, for the
+   cell-and-nucleus model and the nucleus model. */
 static int chains_match(const char *model, int q, int threads) {
     capture c0 = {NULL, 0, 0, 0}, c1 = {NULL, 0, 0, 0};
     float b0[320], b1[320];

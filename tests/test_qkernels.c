@@ -173,6 +173,61 @@ TEST(int8_conv_paths_equal_twin_on_odd_shapes) {
     CHECK(all_paths(1, 3, 300, 2, 1, 1, 0, 0, 3, 0, 0));     /* dense: long cin, 2 outputs */
 }
 
+/* Row tails: the pixel blocks of a row (fpf__qblock_px) by hand, and every row width from 1 to 40
+   (and past a 96-pixel tile) through whichever block kernels the row splits into. */
+TEST(int8_row_blocks_by_hand) {
+    struct fpf__qkernels K;
+    int n, x, ok = 1;
+    static const int w14[] = {8, 6}, w17[] = {8, 9}, w32[] = {12, 8, 12}, w25[] = {12, 8, 5};
+    memset(&K, 0, sizeof K);
+    K.px = 12; K.px_small = 8;
+    CHECK(fpf__qblock_px(&K, 5) == 5 && fpf__qblock_px(&K, 8) == 8 && fpf__qblock_px(&K, 9) == 9 && fpf__qblock_px(&K, 12) == 12);
+    for (n = 14, x = 0; n > 0; n -= fpf__qblock_px(&K, n)) ok &= fpf__qblock_px(&K, n) == w14[x++];
+    for (n = 17, x = 0; n > 0; n -= fpf__qblock_px(&K, n)) ok &= fpf__qblock_px(&K, n) == w17[x++];
+    for (n = 32, x = 0; n > 0; n -= fpf__qblock_px(&K, n)) ok &= fpf__qblock_px(&K, n) == w32[x++];
+    for (n = 25, x = 0; n > 0; n -= fpf__qblock_px(&K, n)) ok &= fpf__qblock_px(&K, n) == w25[x++];
+    CHECK(ok);
+    K.px = 6; K.px_small = 0; /* a row without a small kernel: blocks of px */
+    CHECK(fpf__qblock_px(&K, 14) == 6 && fpf__qblock_px(&K, 2) == 2);
+    for (n = 1, ok = 1; n <= 40; n++) ok &= all_paths(2, n, 8, 40, n % 2 ? 3 : 1, 1, n % 3 == 0, n % 4 == 1, n % 5 ? 0 : 200, 0, 0);
+    ok &= all_paths(3, 203, 12, 32, 3, 1, 1, 1, 17, 0, 0); /* 96 + 96 + 11 */
+    CHECK(ok);
+}
+
+/* The vector rows start their sums at −z_x·Σq_w: the largest sums an int8 layer may have
+   (kh·kw·cin = 32768, z = 255, every weight −128, inputs 0 or 255) stay exact. */
+TEST(int8_largest_sums_stay_exact) {
+    int isa, ok = 1, v;
+    for (v = 0; v < 2; v++) {
+        int h = 1, w = 13, cin = 32768, cout = 32, zero = v ? 0 : 255;
+        size_t ni = (size_t)h * w * cin, no = (size_t)h * w * cout, j;
+        float *in = (float *)malloc(ni * 4), *o1 = (float *)malloc(no * 4), *o2 = (float *)malloc(no * 4);
+        uint32_t seed = 3;
+        qlayer L;
+        qlayer_make(&L, 1, cin, cout, 1.0f, zero, 0, &seed);
+        for (j = 0; j < (size_t)cin * cout; j++) L.w[j] = (int8_t)(j % 7 == 3 ? 127 : -128);
+        fpf__qinit(&L.q, &L.k, 0, (void *)(((uintptr_t)L.mem + 63) & ~(uintptr_t)63));
+        for (j = 0; j < ni; j++) in[j] = (j / cin) % 2 ? 255.0f - (float)zero : -(float)zero; /* q_x = 255 or 0 */
+        for (isa = FPF_QISA_SCALAR; isa <= FPF_QISA_NEONDOT; isa++) {
+            const struct fpf__qkernels *K = fpf__qkernels_for((fpf_qisa)isa, FPF_ISA_AUTO);
+            fpf__conv_args a;
+            fpf__runner r;
+            if (!K) continue;
+            memset(&a, 0, sizeof a);
+            a.k = &L.k; a.in = fpf__mk(in, h, w, cin); a.out = fpf__mk(o1, h, w, cout); a.stride = 1;
+            memset(&r, 0, sizeof r);
+            r.qkern = K; r.qbuf = qbuf_mem; r.qcap = sizeof qbuf_mem - FPF__ZEROS;
+            fpf__conv2d(&r, &a);
+            a.out.d = o2;
+            fpf__qu8s8_conv__ref(&a);
+            if (memcmp(o1, o2, no * 4) != 0) { printf("  %s differs on the largest sums (z %d)\n", fpf_qisa_name(K->isa), zero); ok = 0; }
+        }
+        qlayer_free(&L);
+        free(in); free(o1); free(o2);
+    }
+    CHECK(ok);
+}
+
 /* The mask head's flat batches: the batch's pixels as one axis, blocks running on across rows and
    maps (each map zero-padded on its own); every row against the twin, map by map. */
 TEST(int8_flat_batches_equal_twin) {
@@ -399,6 +454,8 @@ int main(void) {
     RUN(int8_conv_by_hand);
     RUN(int8_pack_layout_by_hand);
     RUN(int8_conv_paths_equal_twin_on_odd_shapes);
+    RUN(int8_row_blocks_by_hand);
+    RUN(int8_largest_sums_stay_exact);
     RUN(int8_flat_batches_equal_twin);
     RUN(int8_chain_links_equal_twin_and_requantizing_path);
     RUN(int8_flat_chain_equals_twin);

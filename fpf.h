@@ -1681,7 +1681,7 @@ FPF__INLINE void fpf__flat_pos(const fpf__conv_args *a, int L, int *i, int *y, i
 }
 
 /* fpf__tap_rows for a flat batch: consecutive pixels walk along rows and on into the next image. */
-static void fpf__flat_tap_rows(const fpf__conv_args *a, int x0, int np, int ky, int kx, const float **src, int px) {
+FPF__INLINE void fpf__flat_tap_rows(const fpf__conv_args *a, int x0, int np, int ky, int kx, const float **src, int px) {
     int p, i, y, x;
     fpf__flat_pos(a, x0, &i, &y, &x);
     for (p = 0; p < px; p++) {
@@ -1692,7 +1692,7 @@ static void fpf__flat_tap_rows(const fpf__conv_args *a, int x0, int np, int ky, 
     }
 }
 
-static void fpf__tap_rows(const fpf__conv_args *a, int y, int x0, int np, int ky, int kx,
+FPF__INLINE void fpf__tap_rows(const fpf__conv_args *a, int y, int x0, int np, int ky, int kx,
                           const float **src, int px) {
     int p, iy = (y + a->y0) * a->stride - a->pad + ky - a->iy0;
     if (a->flat) { fpf__flat_tap_rows(a, x0, np, ky, kx, src, px); return; }

@@ -2030,12 +2030,22 @@ static int fpf__flat_split(fpf__conv_args *a, int px, int nblk) { /* sets rpt (p
     return chunks * a->groups; /* >= 32 tasks where it can, every group the same number of blocks */
 }
 
+/* A flat task's share: flat pixels [l0, l1) and channel blocks [b0, b1) of cb channels each (both precisions). */
+static void fpf__flat_range(const fpf__conv_args *a, int cb, int task, int *l0, int *l1, int *b0, int *b1) {
+    int n = (a->batch > 1 ? a->batch : 1) * a->out.h * a->out.w, nblk = (a->k->cout + cb - 1) / cb;
+    int g = task % a->groups;
+    *l0 = task / a->groups * a->rpt;
+    *l1 = *l0 + a->rpt < n ? *l0 + a->rpt : n;
+    *b0 = g * nblk / a->groups;
+    *b1 = (g + 1) * nblk / a->groups;
+}
+
 static void fpf__flat_task(void *ctx, int task) {
     const fpf__conv_args *a = (const fpf__conv_args *)ctx;
     const fpf__kernels *K = a->kern;
-    int n = (a->batch > 1 ? a->batch : 1) * a->out.h * a->out.w, nblk = (a->k->cout + K->cb - 1) / K->cb;
-    int g = task % a->groups, l0 = task / a->groups * a->rpt, l1 = l0 + a->rpt < n ? l0 + a->rpt : n, L, blk;
-    for (blk = g * nblk / a->groups; blk < (g + 1) * nblk / a->groups; blk++) {
+    int l0, l1, b0, b1, L, blk;
+    fpf__flat_range(a, K->cb, task, &l0, &l1, &b0, &b1);
+    for (blk = b0; blk < b1; blk++) {
         int c0 = blk * K->cb, cb = a->k->cout - c0 < K->cb ? a->k->cout - c0 : K->cb;
         int tail = K->f32_conv_tail && a->k->cout - c0 <= 16, px = tail ? K->tail_px : K->px;
         for (L = l0; L < l1; L += px) (tail ? K->f32_conv_tail : K->f32_conv)(a, 0, L, l1 - L < px ? l1 - L : px, c0, cb);
@@ -2663,9 +2673,9 @@ static void fpf__qflat_task(void *ctx, int task) { /* fpf__flat_task for an int8
     const fpf__qargs *a = (const fpf__qargs *)ctx;
     const struct fpf__qkernels *K = a->kern;
     const fpf__conv_args *c = &a->c;
-    int n = (c->batch > 1 ? c->batch : 1) * c->out.h * c->out.w, nblk = (c->k->cout + K->cb - 1) / K->cb;
-    int g = task % c->groups, l0 = task / c->groups * c->rpt, l1 = l0 + c->rpt < n ? l0 + c->rpt : n, L, blk;
-    for (blk = g * nblk / c->groups; blk < (g + 1) * nblk / c->groups; blk++) {
+    int l0, l1, b0, b1, L, blk;
+    fpf__flat_range(c, K->cb, task, &l0, &l1, &b0, &b1);
+    for (blk = b0; blk < b1; blk++) {
         int c0 = blk * K->cb, cb = c->k->cout - c0 < K->cb ? c->k->cout - c0 : K->cb;
         for (L = l0; L < l1; L += K->px) K->qu8s8_conv(a, 0, L, l1 - L < K->px ? l1 - L : K->px, c0, cb);
     }

@@ -344,28 +344,35 @@ TEST(int8_flat_chain_equals_twin) {
     CHECK(ok);
 }
 
-TEST(int8_deconv_equals_twin) { /* the 2×2 transposed conv: four 1×1 taps with their own sums */
-    int h = 3, w = 5, cin = 12, cout = 9, isa, ab, y, x, o, ok = 1;
-    float in[3 * 5 * 12], o1[6 * 10 * 9], o2[6 * 10 * 9], tmp[3 * 5 * 9];
-    uint32_t seed = 5;
-    qlayer L;
-    size_t i;
-    qlayer_make(&L, 2, cin, cout, 0.03f, 20, 1, &seed);
-    for (i = 0; i < sizeof in / 4; i++) in[i] = qinput(&seed, 0.03f, 20);
-    for (ab = 0; ab < 4; ab++) { /* the reference: the twin on each tap, interleaved */
-        fpf__conv tap = L.k;
+/* The 2×2 transposed conv by its twin: each tap a 1×1 conv (fpf__qu8s8_conv__ref, ReLU), written interleaved
+   into out (2h × 2w × cout). tmp: h × w × cout. */
+static void qdeconv_twin(const qlayer *L, float *in, int h, int w, int cin, int cout, float *tmp, float *out) {
+    int ab, y, x, o;
+    for (ab = 0; ab < 4; ab++) {
+        fpf__conv tap = L->k;
         fpf__qconv qt;
         fpf__conv_args a;
         tap.kh = tap.kw = 1;
-        tap.q = fpf__qtap(&L.q, ab, cin, cout, &qt);
+        tap.q = fpf__qtap(&L->q, ab, cin, cout, &qt);
         memset(&a, 0, sizeof a);
         a.k = &tap; a.in = fpf__mk(in, h, w, cin); a.out = fpf__mk(tmp, h, w, cout); a.stride = 1; a.flags = FPF__RELU;
         fpf__qu8s8_conv__ref(&a);
         for (y = 0; y < h; y++)
             for (x = 0; x < w; x++)
                 for (o = 0; o < cout; o++)
-                    o2[((size_t)(2 * y + ab / 2) * 2 * w + 2 * x + ab % 2) * cout + o] = tmp[((size_t)y * w + x) * cout + o];
+                    out[((size_t)(2 * y + ab / 2) * 2 * w + 2 * x + ab % 2) * cout + o] = tmp[((size_t)y * w + x) * cout + o];
     }
+}
+
+TEST(int8_deconv_equals_twin) { /* the 2×2 transposed conv: four 1×1 taps with their own sums */
+    int h = 3, w = 5, cin = 12, cout = 9, isa, ok = 1;
+    float in[3 * 5 * 12], o1[6 * 10 * 9], o2[6 * 10 * 9], tmp[3 * 5 * 9];
+    uint32_t seed = 5;
+    qlayer L;
+    size_t i;
+    qlayer_make(&L, 2, cin, cout, 0.03f, 20, 1, &seed);
+    for (i = 0; i < sizeof in / 4; i++) in[i] = qinput(&seed, 0.03f, 20);
+    qdeconv_twin(&L, in, h, w, cin, cout, tmp, o2); /* the reference: the twin on each tap, interleaved */
     for (isa = FPF_QISA_SCALAR; isa <= FPF_QISA_NEONDOT; isa++) {
         fpf__runner r;
         const struct fpf__qkernels *K = fpf__qkernels_for((fpf_qisa)isa, FPF_ISA_AUTO);
@@ -388,25 +395,13 @@ TEST(int8_mask_upsample_equals_twin) {
     uint8_t qi[H * W * CIN];
     uint32_t seed = 8;
     qlayer L, O;
-    int isa, ab, y, x, o, ok = 1;
+    int isa, ok = 1;
     size_t i;
     fpf__conv_args a;
     qlayer_make(&L, 2, CIN, C, 0.03f, 20, 1, &seed);
     qlayer_make(&O, 1, C, KC, 0.05f, 0, 0, &seed);
     for (i = 0; i < sizeof in / 4; i++) { in[i] = qinput(&seed, 0.03f, 20); qi[i] = fpf__quant(in[i], 0.03f, 20); }
-    for (ab = 0; ab < 4; ab++) { /* the twins: each tap, interleaved; then the head on the 2H×2W map */
-        fpf__conv tap = L.k;
-        fpf__qconv qt;
-        tap.kh = tap.kw = 1;
-        tap.q = fpf__qtap(&L.q, ab, CIN, C, &qt);
-        memset(&a, 0, sizeof a);
-        a.k = &tap; a.in = fpf__mk(in, H, W, CIN); a.out = fpf__mk(tmp, H, W, C); a.stride = 1; a.flags = FPF__RELU;
-        fpf__qu8s8_conv__ref(&a);
-        for (y = 0; y < H; y++)
-            for (x = 0; x < W; x++)
-                for (o = 0; o < C; o++)
-                    up[((size_t)(2 * y + ab / 2) * 2 * W + 2 * x + ab % 2) * C + o] = tmp[((size_t)y * W + x) * C + o];
-    }
+    qdeconv_twin(&L, in, H, W, CIN, C, tmp, up); /* the twins: each tap, interleaved; then the head on the 2H×2W map */
     memset(&a, 0, sizeof a);
     a.k = &O.k; a.in = fpf__mk(up, 2 * H, 2 * W, C); a.out = fpf__mk(m2, 2 * H, 2 * W, KC); a.stride = 1;
     fpf__qu8s8_conv__ref(&a);

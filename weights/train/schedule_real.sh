@@ -40,6 +40,10 @@ if [ ! -f $OUT/cores/done.json ]; then
 fi
 
 # 3. model choice on the validation split
+# valkey JSON: "accuracy@0.5 AP50" of a measure_real.py result; at_least A B: key A >= key B (accuracy, then AP50)
+valkey() { $PY -c "import json,sys; r=json.load(open(sys.argv[1]))['segm']; m=r['matching'][0]; \
+print('%.6f %.6f' % (m['accuracy'], r['ap50']))" "$1"; }
+at_least() { [ "$(printf '%s\n%s\n' "$1" "$2" | sort -g -r | head -1)" = "$1" ]; }
 if [ ! -f $OUT/cores/best.fpf ]; then
     best=""; best_key=""
     for ck in $OUT/cores/ckpt_*.pt $OUT/cores/ckpt.pt; do
@@ -48,14 +52,12 @@ if [ ! -f $OUT/cores/best.fpf ]; then
         [ -f $OUT/cores/$n.fpf ] || $PY weights/train/export.py "$ck" $OUT/cores/$n.fpf
         [ -f $OUT/cores/$n.val.json ] || $PY weights/train/measure_real.py --model $OUT/cores/$n.fpf \
             --set-dir build/real_data/val --work $OUT/cores/val_$n --json $OUT/cores/$n.val.json > /dev/null
-        key=$($PY -c "import json,sys; r=json.load(open(sys.argv[1]))['segm']; m=r['matching'][0]; \
-print('%.6f %.6f' % (m['accuracy'], r['ap50']))" $OUT/cores/$n.val.json)
+        key=$(valkey $OUT/cores/$n.val.json)
         echo "$(date +%T) val $n: accuracy@0.5 AP50 = $key"
-        if [ -z "$best" ] || [ "$(printf '%s\n%s\n' "$key" "$best_key" | sort -g -r | head -1)" = "$key" ]; then
+        if [ -z "$best" ] || at_least "$key" "$best_key"; then
             best=$n; best_key=$key
         fi
     done
-    echo "$best $best_key" > $OUT/cores/best.txt
     echo "$(date +%T) chosen on validation: $best ($best_key)"
     # 3b. the score floor (det_min_confidence) of the chosen checkpoint, on the validation split too
     ck=$OUT/cores/$best.pt; [ -f "$ck" ] || ck=$OUT/cores/ckpt.pt
@@ -64,10 +66,9 @@ print('%.6f %.6f' % (m['accuracy'], r['ap50']))" $OUT/cores/$n.val.json)
         [ -f $OUT/cores/$best.min$s.val.json ] || $PY weights/train/measure_real.py --model $OUT/cores/$best.fpf \
             --set-dir build/real_data/val --min-score $s --work $OUT/cores/val_${best}_$s \
             --json $OUT/cores/$best.min$s.val.json > /dev/null
-        key=$($PY -c "import json,sys; r=json.load(open(sys.argv[1]))['segm']; m=r['matching'][0]; \
-print('%.6f %.6f' % (m['accuracy'], r['ap50']))" $OUT/cores/$best.min$s.val.json)
+        key=$(valkey $OUT/cores/$best.min$s.val.json)
         echo "$(date +%T) val $best, score floor $s: accuracy@0.5 AP50 = $key"
-        if [ "$(printf '%s\n%s\n' "$key" "$fkey" | sort -g -r | head -1)" = "$key" ] && [ "$key" != "$fkey" ]; then
+        if at_least "$key" "$fkey" && [ "$key" != "$fkey" ]; then
             floor=$s; fkey=$key
         fi
     done

@@ -27,9 +27,9 @@ What write_fpf does (fpf.h, "Model file format"):
     fpf_config_layers(), with the position-weighted u64 checksum; atomically (temporary file + rename),
     so a failed write never leaves a partial output file.
 
-Config: `config` is None or 'paper' (fpf_config_paper), 'tiny' (CONTRACT.md section 1), or a dict of
+Config: `config` is None or 'paper' (fpf_config_paper), 'tiny' (CONTRACT.md section 1), 'small' (twice tiny), or a dict of
 overrides of the paper config using the C field names (e.g. {'fpn_width': 32, 'blocks': [2, 2, 4, 2]});
-a dict may also hold 'base': 'tiny'. variant, merge and input_channels always follow the `variant` argument.
+a dict may also hold 'base': 'tiny' or 'small'. variant, merge and input_channels always follow the `variant` argument.
 """
 import os
 import struct
@@ -84,6 +84,9 @@ def _paper(variant):
 
 TINY = {'stem_width': 16, 'bottleneck': [8, 16, 32, 64], 'stage_out': [32, 64, 128, 256],
         'fpn_width': 32, 'rpn_width': 64, 'fc_width': 128, 'mask_width': 32}
+SMALL = {'stem_width': 32, 'bottleneck': [16, 32, 64, 128], 'stage_out': [64, 128, 256, 512],
+         'fpn_width': 64, 'rpn_width': 128, 'fc_width': 256, 'mask_width': 64}   # twice tiny (issue #12)
+BASES = {'tiny': TINY, 'small': SMALL}
 
 
 def _variant_name(variant):
@@ -105,10 +108,10 @@ def config_dict(name_or_overrides=None, variant='without_nucleus'):
     variant = _variant_name(variant)
     cfg = _paper(variant)
     base = ov.pop('base', 'paper') if isinstance(ov, dict) else (ov or 'paper')
-    if base == 'tiny':
-        cfg.update({k: (list(v) if isinstance(v, list) else v) for k, v in TINY.items()})
+    if base in BASES:
+        cfg.update({k: (list(v) if isinstance(v, list) else v) for k, v in BASES[base].items()})
     elif base != 'paper':
-        raise FpfError('unknown config %r (expected paper, tiny or a dict of overrides)' % (base,))
+        raise FpfError('unknown config %r (expected paper, tiny, small or a dict of overrides)' % (base,))
     if isinstance(ov, dict):
         for k, v in ov.items():
             if k not in _FIELD:

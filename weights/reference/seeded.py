@@ -17,6 +17,9 @@ CONFIGS = {
                   fpn=256, rpn=512, fc=1024, mask=256),
     'tiny': dict(stem=16, blocks=(2, 2, 4, 2), f1=(8, 16, 32, 64), f3=(32, 64, 128, 256),
                  fpn=32, rpn=64, fc=128, mask=32),
+    # issue #12: twice the tiny widths (a quarter of the paper's), for real nuclei; training tools only
+    'small': dict(stem=32, blocks=(2, 2, 4, 2), f1=(16, 32, 64, 128), f3=(64, 128, 256, 512),
+                  fpn=64, rpn=128, fc=256, mask=64),
 }
 VARIANTS = ('cores', 'without_nucleus', 'with_nucleus', 'fpf_add', 'fpf_concat')
 CORE_SUFFIX = '_core'

@@ -1,15 +1,15 @@
 #!/bin/sh
 # The real-data schedule of issue #12, resumable (weights/train/README.md, "Real data"):
 #   1. the validation split (build/real_data/{train,val}, symlinks into ../shared/data/dsb2018_train_fluo);
-#   2. the nucleus model on the real train split -> build/real/cores, a checkpoint kept every 2000 iterations;
+#   2. the nucleus model on the real train split -> build/real/cores, a checkpoint kept every KEEP iterations;
 #   3. model choice: every kept checkpoint exported and scored on the VALIDATION split (accuracy at IoU 0.5,
-#      then AP50), then the chosen one's score floor (FLOORS) the same way -> build/real/cores/best.fpf;  the test set is not read before step 5;
+#      then AP50), then the chosen one's score floor (FLOORS) the same way -> build/real/cores/best.fpf;  the test set is not read before step 4;
 #   4. the chosen nucleus model scored once on dsb2018_test_fluo -> build/real/cores_test.json;
 #   5. the cell models (CELLS, default all six) on semi-synthetic fields around real nuclei mixed 1:1 with the
 #      synthetic scenes, the FPF ones on the frozen tower of best.fpf, JOBS at a time (same data and schedule
 #      for all: a fair comparison).
 #     mkdir -p build/real && nohup sh weights/train/schedule_real.sh > build/real/schedule.log 2>&1 &
-# Environment: CORE_ITERS CELL_ITERS KEEP JOBS THREADS SEED OUT REAL SYNTH_ARGS CELLS FLOORS, SKIP_TEST=1 skips step 4
+# Environment: CONFIG CORE_ITERS CELL_ITERS KEEP JOBS THREADS SEED OUT REAL SYNTH_ARGS CELLS FLOORS, SKIP_TEST=1 skips step 4
 # (the smoke test in the README uses them to run every step in a few minutes).
 # Rerunning continues where it stopped (train.py --resume; finished steps are skipped).
 set -e
@@ -18,6 +18,7 @@ REAL=${REAL:-../shared/data/dsb2018_train_fluo}
 JOBS=${JOBS:-2}
 THREADS=${THREADS:-1}
 CORE_ITERS=${CORE_ITERS:-15000}
+CONFIG=${CONFIG:-tiny}        # nucleus model widths: tiny, small (twice tiny) or paper
 CELL_ITERS=${CELL_ITERS:-3000}
 SEED=${SEED:-1}
 KEEP=${KEEP:-2500}
@@ -35,7 +36,7 @@ $PY weights/train/real.py split --root "$REAL"
 # 2. nucleus model
 if [ ! -f $OUT/cores/done.json ]; then
     echo "$(date +%T) train cores ($CORE_ITERS iterations)"
-    nice -n 10 $PY weights/train/train.py --variant cores --real "$REAL" --aug strong --crop 256 $DENSE \
+    nice -n 10 $PY weights/train/train.py --variant cores --config $CONFIG --real "$REAL" --aug strong --crop 256 $DENSE \
         --iters $CORE_ITERS --keep-every $KEEP --seed $SEED --threads $THREADS --out $OUT/cores --resume
 fi
 

@@ -256,7 +256,7 @@ def load_nucleus(path, cfg):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[1])
     ap.add_argument('--variant', required=True, choices=seeded.VARIANTS)
-    ap.add_argument('--config', default='tiny', help='network widths: tiny (default, the CPU config) or paper')
+    ap.add_argument('--config', default='tiny', help='network widths: tiny (default, the CPU config), small (twice tiny) or paper')
     ap.add_argument('--weighted', action='store_true', help="paper's border-weighted mask loss")
     ap.add_argument('--aug', default='basic', choices=D.AUGS,
                     help='augmentation: basic (flips, rotations, contrast 0.85..1.15) or strong (+ zoom, gamma, gain, noise)')

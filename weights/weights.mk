@@ -90,24 +90,32 @@ convert-published:
 # --- end converter (#5) ---
 
 # --- int8 reference parity (#11) ---
-#   make int8-ref [INT8_REF_CONFIG=tiny|paper]   seeded FPF-add model -> fpf_quantize (on synthetic
-#   training scenes) -> the C kit's C2..C5 -> weights/reference/int8_ref.py recomputes C3..C5 from the
-#   documented int8 formula in numpy and compares bit for bit. Needs /usr/bin/python3 with numpy.
-INT8_REF_CONFIG ?= tiny
-INT8_REF_DIR    := build/int8_ref
+#   make int8-ref [INT8_REF_CONFIG=tiny|paper] [INT8_REF_VARIANTS="fpf_add ..."]   each seeded model ->
+#   fpf_quantize (on a synthetic training scene) -> the C kit's intermediate maps (build/int8_dump) ->
+#   weights/reference/int8_ref.py recomputes them from the documented int8 formula in numpy: C3..C5, each
+#   tower's P2..P5 and the fused F2..F6 bit for bit, the RPN and head outputs (fp32 output layers) within
+#   1e-4; then again with every zero point moved by one step, where every comparison must fail.
+#   Needs /usr/bin/python3 with numpy.
+INT8_REF_CONFIG   ?= tiny
+INT8_REF_VARIANTS ?= fpf_add fpf_concat with_nucleus without_nucleus cores
+INT8_REF_DIR      := build/int8_ref
 build/int8_dump: weights/reference/int8_dump.c fpf.h examples/fpf_image.h
 	@mkdir -p build
 	$(CC) $(CFLAGS) -I. -Iexamples $< -o $@ $(LDLIBS)
 
 int8-ref: build/int8_dump build/fpf_mkmodel build/fpf_quantize build/fpf_synth
-	@mkdir -p $(INT8_REF_DIR)/dump
-	build/fpf_mkmodel --config $(INT8_REF_CONFIG) --variant fpf_add --out $(INT8_REF_DIR)/model.fpf
+	@mkdir -p $(INT8_REF_DIR)
 	build/fpf_synth --set train --count 2 --width 640 --height 512 --out $(INT8_REF_DIR)/train --quiet
-	build/fpf_quantize --model $(INT8_REF_DIR)/model.fpf --out $(INT8_REF_DIR)/model_int8.fpf \
-	    --calib $(INT8_REF_DIR)/train/train_00000_cell.tif,$(INT8_REF_DIR)/train/train_00000_nucleus.tif
-	build/int8_dump $(INT8_REF_DIR)/model_int8.fpf $(INT8_REF_DIR)/train/train_00001_cell.tif \
-	    $(INT8_REF_DIR)/train/train_00001_nucleus.tif $(INT8_REF_DIR)/dump
-	$(PY) weights/reference/int8_ref.py $(INT8_REF_DIR)/model_int8.fpf $(INT8_REF_DIR)/dump
+	@set -e; d=$(INT8_REF_DIR); for v in $(INT8_REF_VARIANTS); do \
+	  echo "== int8 reference: $$v ($(INT8_REF_CONFIG))"; rm -rf $$d/$$v; mkdir -p $$d/$$v/dump; \
+	  build/fpf_mkmodel --config $(INT8_REF_CONFIG) --variant $$v --out $$d/$$v/model.fpf; \
+	  case $$v in cores) cal=$$d/train/train_00000_nucleus.tif;; without_nucleus) cal=$$d/train/train_00000_cell.tif;; \
+	    *) cal=$$d/train/train_00000_cell.tif,$$d/train/train_00000_nucleus.tif;; esac; \
+	  build/fpf_quantize --model $$d/$$v/model.fpf --out $$d/$$v/model_int8.fpf --calib $$cal; \
+	  build/int8_dump $$d/$$v/model_int8.fpf $$d/train/train_00001_cell.tif $$d/train/train_00001_nucleus.tif $$d/$$v/dump; \
+	  $(PY) weights/reference/int8_ref.py $$d/$$v/model_int8.fpf $$d/$$v/dump; \
+	  $(PY) weights/reference/int8_ref.py $$d/$$v/model_int8.fpf $$d/$$v/dump --must-fail | tail -1; \
+	done
 
 .PHONY: int8-ref
 # --- end int8 reference parity (#11) ---

@@ -1,8 +1,9 @@
-/* weights/reference/int8_dump.c - the C kit's backbone stage outputs C2..C5 of one model on one image
- * pair, as raw float32 files for weights/reference/int8_ref.py (int8 parity, issue #11).
+/* weights/reference/int8_dump.c - the C kit's intermediate maps of one model on one image pair (the
+ * backbone's C2..C5 and each tower's P2..P5, the fused F2..F6, the RPN's scores and deltas, the heads'
+ * pooled inputs and outputs), as raw float32 files for weights/reference/int8_ref.py (int8 parity, #11).
  *
  *   cc -std=c99 -O2 -ffp-contract=off -I. -Iexamples weights/reference/int8_dump.c -o build/int8_dump -lm -lpthread
- *   build/int8_dump MODEL.fpf CELL.tif NUCLEUS.tif OUTDIR     ->  OUTDIR/<tower>.C2.f32 ... + .shape
+ *   build/int8_dump MODEL.fpf CELL.tif NUCLEUS.tif OUTDIR     ->  OUTDIR/<name>.f32 + <name>.shape
  */
 #define _POSIX_C_SOURCE 200809L
 #define FPF_IMPLEMENTATION
@@ -15,17 +16,30 @@
 
 static const char *g_out;
 
+static const char *g_keep[] = {"F2", "F3", "F4", "F5", "F6", "rpn_class", "rpn_bbox", "roi_feat",
+                               "mrcnn_class", "mrcnn_bbox", "mask_feat", "mrcnn_mask", NULL};
+
+static int wanted(const char *name, int ndim) {
+    int i;
+    if (ndim == 3 && (strstr(name, ".C") || strstr(name, ".P"))) return 1;   /* cell.C2, nucleus.P3, ... */
+    for (i = 0; g_keep[i]; i++)
+        if (!strcmp(name, g_keep[i])) return 1;
+    return 0;
+}
+
+/* Rows of the last dimension, each `ld` floats apart (3-D maps may be views of a wider pyramid). */
 static void dump(void *user, const char *name, const float *d, int ndim, const int *dims, int ld) {
     char p[512];
     FILE *f;
     int i;
-    size_t px, c, k;
+    size_t rows = 1, c, k;
     (void)user;
-    if (ndim != 3 || !strstr(name, ".C")) return;
-    px = (size_t)dims[0] * dims[1]; c = (size_t)dims[2];
+    if (!wanted(name, ndim)) return;
+    for (i = 0; i + 1 < ndim; i++) rows *= (size_t)dims[i];
+    c = (size_t)dims[ndim - 1];
     snprintf(p, sizeof p, "%s/%s.f32", g_out, name);
     if (!(f = fopen(p, "wb"))) return;
-    for (k = 0; k < px; k++) fwrite(d + k * ld, sizeof(float), c, f);
+    for (k = 0; k < rows; k++) fwrite(d + k * ld, sizeof(float), c, f);
     fclose(f);
     snprintf(p, sizeof p, "%s/%s.shape", g_out, name);
     if (!(f = fopen(p, "w"))) return;

@@ -3353,6 +3353,8 @@ static void fpf__tower_run(fpf_session *s, const fpf__tower *t, const fpf_config
     x = fpf__mk(s->mold, s->Hp, s->Wp, cin);
     C1 = fpf__mk(o.pool, s->Hp / 4, s->Wp / 4, c->stem_width);
     fpf__stem(s, t, c, x, &o, C1);                                /* C1 [H/4, W/4, stem] */
+    fpf__msg3(name, sizeof name, who, ".C1", NULL);
+    fpf__dump(s, name, C1.d, 3, C1.h, C1.w, C1.c, 0, 0);
     for (i = 0; i < 4; i++) {                                         /* C2..C5 at stride 4..32 */
         int h = s->Hp >> (i + 2), w = s->Wp >> (i + 2);
         C[i] = fpf__mk(o.C[i], h, w, c->stage_out[i]);

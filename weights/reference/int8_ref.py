@@ -9,7 +9,7 @@ head, in numpy, written from the formula documented in fpf.h ("int8 quantized mo
     taps outside the input count as q_x = z_x.
 
 Parity, each part from the C kit's dumped input of that part (weights/reference/int8_dump.c):
-  - bit for bit: C3..C5 from C2..C4 (tower by tower), each tower's P2..P5 from its C2..C5 (the whole FPN),
+  - bit for bit: C2..C5 from C1..C4 (tower by tower), each tower's P2..P5 from its C2..C5 (the whole FPN),
     the fused F2..F6 (FPF-add in the cell tower's 3x3 epilogue, concat cell first, P6 = P5[::2, ::2]);
   - within 1e-4 relative: the RPN's scores and deltas from F2..F6, the box head's class probabilities and
     deltas from the pooled RoIs, the mask head's sigmoid masks from the pooled detections. Their hidden
@@ -22,8 +22,8 @@ Parity, each part from the C kit's dumped input of that part (weights/reference/
      /usr/bin/python3 weights/reference/int8_ref.py MODEL_int8.fpf DIR [--must-fail])
 
 Exit status 0 when every comparison holds (with --must-fail: when every comparison fails).
-Not covered: res2 and the stem (C1 is not dumped; the stem is fp32), RoIAlign and the detection layer (fp32,
-covered by the fp32 parity suite).
+Not covered: the stem (fp32; C1, its pooled output, is where the int8 part starts), RoIAlign and the
+detection layer (fp32, covered by the fp32 parity suite).
 """
 import os
 import struct
@@ -152,11 +152,11 @@ def dense_f32(t, layer, x):
 
 
 def stage(cfg, t, s, x, sfx):
-    """Residual stage s (3..5) on x, as the spec's bottleneck blocks (stride 2 on the first 1x1s)."""
+    """Residual stage s (2..5) on x, as the spec's bottleneck blocks (stride 2 on the first 1x1s of res3..res5)."""
     out = None
     for b in range(cfg['blocks'][s - 2]):
         name = lambda br: 'res%d%s_branch%s%s' % (s, chr(ord('a') + b), br, sfx)
-        stride = 2 if b == 0 else 1
+        stride = 2 if b == 0 and s > 2 else 1       # res2 follows the stem's max-pool: stride 1
         inp = x if b == 0 else out
         m1 = conv(t, name('2a'), inp, stride, True)
         m2 = conv(t, name('2b'), m1, 1, True)
@@ -276,7 +276,9 @@ def main():
     for tower, sfx in (('nucleus', '_core'), ('cell', '')):      # the nucleus pyramid first (FPF-add adds onto it)
         if not has(d, tower + '.C2'):
             continue
-        for s in (3, 4, 5):
+        for s in (2, 3, 4, 5):
+            if not has(d, '%s.C%d' % (tower, s - 1)):
+                continue
             r.exact('%s C%d from C%d' % (tower, s, s - 1), stage(cfg, t, s, load(d, '%s.C%d' % (tower, s - 1)), sfx),
                     load(d, '%s.C%d' % (tower, s)))
         C = [load(d, '%s.C%d' % (tower, s)) for s in (2, 3, 4, 5)]

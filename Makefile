@@ -14,7 +14,7 @@ HEADERS := fpf.h fpf_post.h fpf_eval.h $(wildcard examples/*.h) $(wildcard tests
 EXAMPLES := $(patsubst examples/%.c,build/%,$(wildcard examples/*.c))
 TESTS    := $(patsubst tests/%.c,build/tests/%,$(wildcard tests/test_*.c))
 # the same tests again under ASan+UBSan (rule below); defined here, before `test:` expands it
-SAN_TESTS := build/tests/sanitized_kernels build/tests/sanitized_qkernels build/tests/sanitized_coco
+SAN_TESTS := build/tests/sanitized_kernels build/tests/sanitized_qkernels build/tests/sanitized_coco build/tests/sanitized_rpn
 
 all: $(EXAMPLES)
 
@@ -35,9 +35,9 @@ build/tests/doc_snippets: tests/doc_snippets.sh Makefile
 
 # Tests again under AddressSanitizer + UBSan, any report fatal: the kernels (pointer arithmetic on
 # weights that in-place packing cleared, reads past a panel; with the kernels' FPF_ASSERT
-# preconditions on) and fpf_coco.h's JSON reader (casts of out-of-range numbers). Skipped where
-# the toolchain has no sanitizer runtime. clang when present: gcc's UBSan does not flag offsets
-# applied to NULL.
+# preconditions on), the fused RPN's tiles (tests/test_rpn.c) and fpf_coco.h's JSON reader (casts
+# of out-of-range numbers). Skipped where the toolchain has no sanitizer runtime. clang when
+# present: gcc's UBSan does not flag offsets applied to NULL.
 SAN_CC    ?= $(shell command -v clang >/dev/null && echo clang || echo $(CC))
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 build/tests/sanitized_%: tests/test_%.c $(HEADERS)

@@ -905,6 +905,8 @@ typedef struct fpf__tower {                 /* backbone + FPN of one input */
 
 typedef struct fpf__heads {
     fpf__conv rpn_conv, rpn_class, rpn_bbox;                 /* rpn_model */
+    fpf__conv rpn_head; /* rpn_class ‖ rpn_bbox as one 1×1 conv to 18 channels, made at load by
+                           fpf__rpn_head_prepare (not a layer of the file); cout 0: none */
     fpf__conv cls_conv1, cls_conv2, cls_logits, bbox_fc;     /* box head (fpn_classifier_graph) */
     fpf__conv mask_conv[4], mask_deconv, mask_out;           /* mask head (build_fpn_mask_graph) */
 } fpf__heads;
@@ -1015,6 +1017,7 @@ struct fpf_model {
     float *packed;         /* packed kernels that could not be packed in place (fpf__prepare) */
     struct fpf__qconv *qc; /* [n_layers] int8 data of each layer (q NULL for fp32 layers) */
     void *qpacked;         /* the int8 layers' packed panels, channel sums and multipliers */
+    float *rpn_head_mem;   /* heads.rpn_head's weights, bias and panels */
     int n_layers, n_int8;
 };
 
@@ -1212,6 +1215,47 @@ static fpf_result fpf__prepare(fpf__loader *ld, fpf_model *m, fpf__conv *const *
     return FPF_OK;
 }
 
+/* The RPN's two output convs, rpn_class_raw (2·3 channels) and rpn_bbox_pred (4·3), as one 1×1
+   conv of 18 channels, class first: both read the same 512-deep map, so one pass over it makes
+   both (fpf__rpn_fused). Each output value keeps its own weight column and the kernels' fixed
+   (ky, kx, ci) order, so its bits are those of the separate convs. Built from the packed panels
+   (a layer's HWIO weights may be packed over) into mem: fpf__rpn_head_floats(cls, box) floats.
+   Returns 0 (and makes nothing) unless both are fp32, packed 1×1 convs of one input depth. */
+static size_t fpf__rpn_head_floats(const fpf__conv *cls, const fpf__conv *box) {
+    size_t rows = fpf__rows(cls), cout = (size_t)cls->cout + box->cout;
+    return rows * cout + cout + (cout + 15) / 16 * rows * 16; /* HWIO weights, bias, panels */
+}
+
+static int fpf__rpn_head_make(const fpf__conv *cls, const fpf__conv *box, float *mem, fpf__conv *head) {
+    const fpf__conv *part[2];
+    size_t rows = fpf__rows(cls), r;
+    int cout = cls->cout + box->cout, i, j, co = 0;
+    float *w = mem, *b = mem + rows * cout;
+    part[0] = cls; part[1] = box;
+    memset(head, 0, sizeof *head);
+    for (i = 0; i < 2; i++)
+        if (part[i]->q || !part[i]->wp || part[i]->kh != 1 || part[i]->kw != 1 || part[i]->cin != cls->cin) return 0;
+    for (i = 0; i < 2; i++)
+        for (j = 0; j < part[i]->cout; j++, co++) {
+            const float *panel = part[i]->wp + (size_t)(j / 16) * part[i]->pstride + j % 16;
+            for (r = 0; r < rows; r++) w[r * cout + co] = panel[r * 16];
+            b[co] = part[i]->b[j];
+        }
+    fpf__pack(w, rows, cout, b + cout);
+    head->w = w; head->b = b; head->wp = b + cout; head->pstride = rows * 16;
+    head->kh = head->kw = 1; head->cin = cls->cin; head->cout = cout; head->layer = -1;
+    return 1;
+}
+
+static fpf_result fpf__rpn_head_prepare(fpf__loader *ld, fpf_model *m) {
+    const fpf__heads *h = &m->heads;
+    if (h->rpn_class.q || h->rpn_bbox.q || !h->rpn_class.wp || !h->rpn_bbox.wp) return FPF_OK; /* no fused head */
+    if (!(m->rpn_head_mem = (float *)fpf__alloc(&m->alloc, fpf__rpn_head_floats(&h->rpn_class, &h->rpn_bbox) * sizeof(float))))
+        return fpf__fail(ld, FPF_ERR_OUT_OF_MEMORY, "out of memory while packing weights", "", "");
+    fpf__rpn_head_make(&h->rpn_class, &h->rpn_bbox, m->rpn_head_mem, &m->heads.rpn_head);
+    return FPF_OK;
+}
+
 /* ---------------------------------------------------------------------------------------------
    int8 layers in the file (format in the header comment, "int8 quantized models"). A layer is
    int8 when its kernel tensor has dtype 1: s8 HWIO weights with f32 per-output-channel scales at
@@ -1388,7 +1432,8 @@ static fpf_result fpf__bind_all(fpf__loader *ld, fpf_model *m, unsigned char *us
     if ((r = fpf__check_finite(ld, desc, slot, n)) != FPF_OK) return r;
     m->n_layers = n;
     if ((r = fpf__prepare(ld, m, slot, n, ld->writable)) != FPF_OK) return r;
-    return fpf__qprepare(ld, m, slot, n);
+    if ((r = fpf__qprepare(ld, m, slot, n)) != FPF_OK) return r;
+    return fpf__rpn_head_prepare(ld, m);
 }
 
 static fpf_result fpf__parse(fpf__loader *ld, fpf_model *m) {
@@ -1494,6 +1539,7 @@ FPF_DEF void fpf_model_free(fpf_model *m) {
     a = m->alloc;
     fpf__free(&a, m->packed);
     fpf__free(&a, m->qpacked);
+    fpf__free(&a, m->rpn_head_mem);
     fpf__free(&a, m->qc);
     fpf__free(&a, m->owned);
     fpf__free(&a, m);
@@ -1989,12 +2035,29 @@ static void fpf__parallel(const fpf__runner *r, fpf_task_fn fn, void *ctx, int n
    of tasks changes nothing in any output value. */
 #define FPF__TILE_W 64
 #define FPF__TASK_PX 128 /* narrow maps: about this many output pixels per task */
+
+/* Output rows [y0, y1) × columns [xs, xe) × channel blocks [b0, b1) of one conv, block by block. */
+static void fpf__conv_tile(const fpf__conv_args *a, int y0, int y1, int xs, int xe, int b0, int b1) {
+    const fpf__kernels *K = a->kern;
+    int y, x, blk;
+    for (blk = b0; blk < b1; blk++) {
+        int c0 = blk * K->cb, cb = a->k->cout - c0 < K->cb ? a->k->cout - c0 : K->cb;
+        int tail = K->f32_conv_tail && a->k->cout - c0 <= 16; /* only one panel remains */
+        int px = tail ? K->tail_px : K->px;
+        for (y = y0; y < y1; y++)
+            for (x = xs; x < xe; x += px) {
+                int np = xe - x < px ? xe - x : px;
+                (tail ? K->f32_conv_tail : K->f32_conv)(a, y, x, np, c0, cb);
+            }
+    }
+}
+
 static void fpf__conv_task(void *ctx, int task) {
     const fpf__conv_args *a = (const fpf__conv_args *)ctx;
     const fpf__kernels *K = a->kern;
     int tiles = (a->out.w + FPF__TILE_W - 1) / FPF__TILE_W, nblk = (a->k->cout + K->cb - 1) / K->cb;
     int chunks = (a->out.h + a->rpt - 1) / a->rpt;
-    int g = task % a->groups, rest = task / a->groups, y, y0, y1, xs, xe, x, blk;
+    int g = task % a->groups, rest = task / a->groups, y0, y1, xs, xe;
     fpf__conv_args one;
     if (a->batch > 1) { /* image rest / (chunks·tiles) of the batch */
         int img = rest / (chunks * tiles);
@@ -2005,16 +2068,7 @@ static void fpf__conv_task(void *ctx, int task) {
     }
     y0 = rest / tiles * a->rpt; y1 = y0 + a->rpt < a->out.h ? y0 + a->rpt : a->out.h;
     xs = (rest % tiles) * FPF__TILE_W; xe = xs + FPF__TILE_W < a->out.w ? xs + FPF__TILE_W : a->out.w;
-    for (blk = g * nblk / a->groups; blk < (g + 1) * nblk / a->groups; blk++) {
-        int c0 = blk * K->cb, cb = a->k->cout - c0 < K->cb ? a->k->cout - c0 : K->cb;
-        int tail = K->f32_conv_tail && a->k->cout - c0 <= 16; /* only one panel remains */
-        int px = tail ? K->tail_px : K->px;
-        for (y = y0; y < y1; y++)
-            for (x = xs; x < xe; x += px) {
-                int np = xe - x < px ? xe - x : px;
-                (tail ? K->f32_conv_tail : K->f32_conv)(a, y, x, np, c0, cb);
-            }
-    }
+    fpf__conv_tile(a, y0, y1, xs, xe, g * nblk / a->groups, (g + 1) * nblk / a->groups);
 }
 
 /* Flat batches (the mask head's 14×14 maps, flags flat): the batch's pixels are one axis, cut
@@ -2641,13 +2695,28 @@ static int fpf__qblock_px(const struct fpf__qkernels *K, int n) {
 /* Tasks as fpf__conv_task: (rows, 96-pixel tile, channel group), each output value by one task.
    96 pixels: a whole number of every int8 row's pixel blocks (1, 4, 6, 8, 12). */
 #define FPF__QTILE_W 96
+
+/* fpf__conv_tile for an int8 layer. */
+static void fpf__qconv_tile(const fpf__qargs *a, int y0, int y1, int xs, int xe, int b0, int b1) {
+    const struct fpf__qkernels *K = a->kern;
+    int y, x, blk, np;
+    for (blk = b0; blk < b1; blk++) {
+        int c0 = blk * K->cb, cb = a->c.k->cout - c0 < K->cb ? a->c.k->cout - c0 : K->cb;
+        for (y = y0; y < y1; y++)
+            for (x = xs; x < xe; x += np) {
+                np = fpf__qblock_px(K, xe - x);
+                (np > K->px_small ? K->qu8s8_conv : K->qu8s8_conv_small)(a, y, x, np, c0, cb);
+            }
+    }
+}
+
 static void fpf__qconv_task(void *ctx, int task) {
     const fpf__qargs *a = (const fpf__qargs *)ctx;
     const struct fpf__qkernels *K = a->kern;
     const fpf__conv_args *c = &a->c;
     int tiles = (c->out.w + FPF__QTILE_W - 1) / FPF__QTILE_W, nblk = (c->k->cout + K->cb - 1) / K->cb;
     int chunks = (c->out.h + c->rpt - 1) / c->rpt;
-    int g = task % c->groups, rest = task / c->groups, y, y0, y1, xs, xe, x, blk, np;
+    int g = task % c->groups, rest = task / c->groups, y0, y1, xs, xe;
     fpf__qargs one;
     if (c->batch > 1) {
         int img = rest / (chunks * tiles);
@@ -2659,14 +2728,7 @@ static void fpf__qconv_task(void *ctx, int task) {
     }
     y0 = rest / tiles * c->rpt; y1 = y0 + c->rpt < c->out.h ? y0 + c->rpt : c->out.h;
     xs = (rest % tiles) * FPF__QTILE_W; xe = xs + FPF__QTILE_W < c->out.w ? xs + FPF__QTILE_W : c->out.w;
-    for (blk = g * nblk / c->groups; blk < (g + 1) * nblk / c->groups; blk++) {
-        int c0 = blk * K->cb, cb = c->k->cout - c0 < K->cb ? c->k->cout - c0 : K->cb;
-        for (y = y0; y < y1; y++)
-            for (x = xs; x < xe; x += np) {
-                np = fpf__qblock_px(K, xe - x);
-                (np > K->px_small ? K->qu8s8_conv : K->qu8s8_conv_small)(a, y, x, np, c0, cb);
-            }
-    }
+    fpf__qconv_tile(a, y0, y1, xs, xe, g * nblk / c->groups, (g + 1) * nblk / c->groups);
 }
 
 static void fpf__qflat_task(void *ctx, int task) { /* fpf__flat_task for an int8 layer */
@@ -2681,18 +2743,30 @@ static void fpf__qflat_task(void *ctx, int task) { /* fpf__flat_task for an int8
     }
 }
 
+/* The int8 call's set-up: fills qa and quantizes the input rows the outputs read into the
+   runner's qbuf (unless a0->qin holds them). 0: no buffer fits (tests), the twin must run. */
+static int fpf__qprep(const fpf__runner *r, const fpf__conv_args *a0, fpf__qargs *qa) {
+    fpf__qquant_args qq;
+    int lo, hi, nimg = a0->batch > 1 ? a0->batch : 1, cin = a0->k->cin;
+    memset(qa, 0, sizeof *qa);
+    qa->c = *a0;
+    qa->q = a0->k->q;
+    qa->kern = r && r->qkern ? r->qkern : &fpf__qkernels__scalar;
+    qa->img = (size_t)a0->in.h * a0->in.w * cin;
+    if (!r || !r->qbuf || (!a0->qin && qa->img * (size_t)nimg > r->qcap) || (a0->pad > 0 && cin > FPF__ZEROS)) return 0;
+    memset(r->qbuf, qa->q->in_zero, (size_t)(cin < FPF__ZEROS ? cin : FPF__ZEROS));
+    qa->zrow = r->qbuf;
+    qa->x = a0->qin ? a0->qin : r->qbuf + FPF__ZEROS;
+    fpf__in_rows(a0, &lo, &hi);
+    qq.c = a0; qq.q = qa; qq.dst = r->qbuf + FPF__ZEROS; qq.lo = lo; qq.rows = hi - lo;
+    if (!a0->qin) fpf__parallel(r, fpf__qquant_task, &qq, nimg * (hi - lo)); /* else its producer made it */
+    return 1;
+}
+
 static void fpf__qconv2d(const fpf__runner *r, const fpf__conv_args *a0) {
     fpf__qargs qa;
-    fpf__qquant_args qq;
-    int lo, hi, nimg = a0->batch > 1 ? a0->batch : 1, tiles, units, nblk, chunks, cin = a0->k->cin;
-    size_t need;
-    memset(&qa, 0, sizeof qa);
-    qa.c = *a0;
-    qa.q = a0->k->q;
-    qa.kern = r && r->qkern ? r->qkern : &fpf__qkernels__scalar;
-    qa.img = (size_t)a0->in.h * a0->in.w * cin;
-    need = qa.img * (size_t)nimg;
-    if (!r || !r->qbuf || (!a0->qin && need > r->qcap) || (a0->pad > 0 && cin > FPF__ZEROS)) { /* no buffer (tests): the twin */
+    int nimg = a0->batch > 1 ? a0->batch : 1, tiles, units, nblk, chunks;
+    if (!fpf__qprep(r, a0, &qa)) { /* no buffer (tests): the twin */
         int i;
         for (i = 0; i < nimg; i++) {
             fpf__conv_args one = *a0;
@@ -2703,12 +2777,6 @@ static void fpf__qconv2d(const fpf__runner *r, const fpf__conv_args *a0) {
         }
         return;
     }
-    memset(r->qbuf, qa.q->in_zero, (size_t)(cin < FPF__ZEROS ? cin : FPF__ZEROS));
-    qa.zrow = r->qbuf;
-    qa.x = a0->qin ? a0->qin : r->qbuf + FPF__ZEROS;
-    fpf__in_rows(a0, &lo, &hi);
-    qq.c = a0; qq.q = &qa; qq.dst = r->qbuf + FPF__ZEROS; qq.lo = lo; qq.rows = hi - lo;
-    if (!a0->qin) fpf__parallel(r, fpf__qquant_task, &qq, nimg * (hi - lo)); /* else its producer made it */
     if (a0->flat) { fpf__parallel(r, fpf__qflat_task, &qa, fpf__flat_split(&qa.c, qa.kern->px, (a0->k->cout + qa.kern->cb - 1) / qa.kern->cb)); return; }
     tiles = (a0->out.w + FPF__QTILE_W - 1) / FPF__QTILE_W;
     chunks = a0->out.w < FPF__TASK_PX / 4 ? (a0->out.h * a0->out.w + FPF__TASK_PX - 1) / FPF__TASK_PX : a0->out.h;
@@ -3676,7 +3744,8 @@ static void fpf__softmax_recip(const float *in, float *out, int n) {
 
 typedef struct fpf__hbuf {
     float *rpn;          /* [FPF__BAND·w2][rpn_width]  shared RPN conv of one band of rows */
-    float *logits, *probs, *deltas; /* [A][2], [A][2], [A][4] */
+    float *rpnh;         /* [FPF__BAND·w2][6·3]  the band's fused RPN outputs (fpf__rpn_fused) */
+    float *probs, *deltas; /* [A][2] logits, then probabilities in place; [A][4] */
     fpf__cand *cand;     /* [A]  scores for top-k, then the NMS heap */
     float *boxes, *scores; /* [k][4], [k]  decoded top-k proposals */
     int *sel;            /* [max(post, max_det)] */
@@ -3701,7 +3770,8 @@ static void fpf__heads_layout(fpf__bump *b, const fpf_config *c, int Hp, int Wp,
     size_t nfeat = post * P2 > (size_t)max_det * M2 ? post * P2 : (size_t)max_det * M2;
     size_t K = (size_t)c->num_classes, Mw = (size_t)c->mask_width, nsel = post > (size_t)max_det ? post : (size_t)max_det;
     o->rpn = FPF__TAKEF(b, (size_t)FPF__BAND * (Wp / 4) * c->rpn_width);
-    o->logits = FPF__TAKEF(b, A * 2); o->probs = FPF__TAKEF(b, A * 2); o->deltas = FPF__TAKEF(b, A * 4);
+    o->rpnh = FPF__TAKEF(b, (size_t)FPF__BAND * (Wp / 4) * 6 * FPF__A);
+    o->probs = FPF__TAKEF(b, A * 2); o->deltas = FPF__TAKEF(b, A * 4);
     o->cand = (fpf__cand *)fpf__take(b, (A > post ? A : post) * sizeof(fpf__cand));
     o->src = FPF__TAKEI(b, (size_t)max_det);
     o->boxes = FPF__TAKEF(b, k * 4); o->scores = FPF__TAKEF(b, k);
@@ -3720,28 +3790,98 @@ static void fpf__heads_layout(fpf__bump *b, const fpf_config *c, int Hp, int Wp,
 }
 
 /* RPN (§6.1): per level a shared 3×3 conv + ReLU, then 1×1 convs to 2·3 logits and 3·4 deltas;
-   the level outputs are concatenated P2 first, matching the anchor order. Softmax e / Σe. */
-static void fpf__rpn(fpf_session *s, const fpf__heads *h, const fpf_config *c, const fpf__pyr *F, fpf__hbuf *o) {
-    size_t off = 0, i, A;
-    int lv, y0;
-    for (lv = 0; lv < 5; lv++) {
-        int H = F->h[lv], W = F->w[lv];
-        fpf__map in = fpf__mk(F->d[lv], H, W, fpf__depth(c));
-        in.ld = F->ld;
-        for (y0 = 0; y0 < H; y0 += FPF__BAND) { /* the rpn_width-deep map one band of rows at a time */
-            int bh = H - y0 < FPF__BAND ? H - y0 : FPF__BAND;
-            size_t row = off + (size_t)y0 * W * FPF__A;
-            fpf__map mid = fpf__mk(o->rpn, bh, W, c->rpn_width);                     /* [bh, W, 512] */
-            fpf__map logits = fpf__mk(o->logits + row * 2, bh, W, 2 * FPF__A);       /* [bh, W, 2·3] */
-            fpf__map deltas = fpf__mk(o->deltas + row * 4, bh, W, 4 * FPF__A);       /* [bh, W, 4·3] */
-            fpf__conv_band(&s->run, &h->rpn_conv, in, 0, mid, y0, 1, FPF__RELU, NULL); /* 3×3, ReLU */
-            fpf__conv_run(&s->run, &h->rpn_class, mid, logits, 1, FPF__LINEAR, NULL);  /* 1×1 */
-            fpf__conv_run(&s->run, &h->rpn_bbox, mid, deltas, 1, FPF__LINEAR, NULL);   /* 1×1 */
+   the level outputs are concatenated P2 first, matching the anchor order. Softmax e / Σe.
+   A level runs a band of FPF__BAND rows at a time, fused (fpf__rpn_fused) or, where that cannot
+   run, on the plain path fpf__rpn_band__ref; both give the same bits. */
+
+/* The plain path, the fused one's twin: the band's 512-deep map whole, then each output conv
+   reads all of it, then the softmax in place. probs and deltas: the band's first anchor. */
+static void fpf__rpn_band__ref(const fpf__runner *r, const fpf__heads *h, fpf__map in, int y0, fpf__map mid,
+                               float *probs, float *deltas) {
+    size_t i, n = (size_t)mid.h * mid.w * FPF__A;
+    fpf__conv_band(r, &h->rpn_conv, in, 0, mid, y0, 1, FPF__RELU, NULL);                        /* 3×3, ReLU */
+    fpf__conv_run(r, &h->rpn_class, mid, fpf__mk(probs, mid.h, mid.w, 2 * FPF__A), 1, FPF__LINEAR, NULL); /* [bh, W, 2·3] */
+    fpf__conv_run(r, &h->rpn_bbox, mid, fpf__mk(deltas, mid.h, mid.w, 4 * FPF__A), 1, FPF__LINEAR, NULL); /* [bh, W, 4·3] */
+    for (i = 0; i < n; i++) fpf__softmax_div(probs + 2 * i, probs + 2 * i, 2);
+}
+
+/* The fused path: a task makes rows [y0, y1) × one tile of columns of the 512-deep map (all its
+   channel blocks, fp32 or int8), then at once, while that tile is in cache, the 18 channels of
+   rpn_head over it, then the tile's softmax and deltas. The map is never read back from memory. */
+typedef struct fpf__rpn_args {
+    fpf__conv_args c;     /* rpn_conv on the band: 3×3, ReLU, into mid (an fp32 layer) */
+    fpf__qargs q;         /* the same for an int8 rpn_conv (q.q set), its input quantized */
+    fpf__conv_args h;     /* rpn_head: 1×1, mid → [bh, W, 6·3] */
+    float *probs, *deltas;
+    int tile, rpt;        /* columns and rows per task */
+} fpf__rpn_args;
+
+static void fpf__rpn_task(void *ctx, int task) {
+    const fpf__rpn_args *a = (const fpf__rpn_args *)ctx;
+    int W = a->h.out.w, tiles = (W + a->tile - 1) / a->tile, nA = 2 * FPF__A;
+    int y0 = task / tiles * a->rpt, y1 = y0 + a->rpt < a->h.out.h ? y0 + a->rpt : a->h.out.h;
+    int xs = task % tiles * a->tile, xe = xs + a->tile < W ? xs + a->tile : W, y, x, j;
+    if (a->q.q) fpf__qconv_tile(&a->q, y0, y1, xs, xe, 0, (a->c.k->cout + a->q.kern->cb - 1) / a->q.kern->cb);
+    else fpf__conv_tile(&a->c, y0, y1, xs, xe, 0, (a->c.k->cout + a->c.kern->cb - 1) / a->c.kern->cb);
+    fpf__conv_tile(&a->h, y0, y1, xs, xe, 0, (a->h.k->cout + a->h.kern->cb - 1) / a->h.kern->cb);
+    for (y = y0; y < y1; y++)
+        for (x = xs; x < xe; x++) {
+            size_t px = (size_t)y * W + x;
+            const float *v = a->h.out.d + px * a->h.out.ld;                  /* 2·3 logits, 4·3 deltas */
+            for (j = 0; j < FPF__A; j++) fpf__softmax_div(v + 2 * j, a->probs + (px * FPF__A + j) * 2, 2);
+            memcpy(a->deltas + px * 4 * FPF__A, v + nA, 4 * FPF__A * sizeof(float));
         }
-        off += (size_t)H * W * FPF__A;
+}
+
+/* 0 where the fused path cannot run: no rpn_head (an int8 output conv), an unpacked layer or no
+   int8 buffer (tests), calibration (it observes every conv's input). head: [bh·W][6·3] scratch. */
+static int fpf__rpn_fused(const fpf__runner *r, const fpf__heads *h, fpf__map in, int y0, fpf__map mid,
+                          float *head, float *probs, float *deltas) {
+    const fpf__conv *k = &h->rpn_conv;
+    fpf__rpn_args a;
+    int tiles, chunks;
+    if (h->rpn_head.cout != 6 * FPF__A || h->rpn_head.cin != mid.c || (r && r->observe) || (!k->q && !k->wp)) return 0;
+    memset(&a, 0, sizeof a);
+    a.c.k = k; a.c.in = in; a.c.out = mid; a.c.stride = 1; a.c.pad = (k->kh - 1) / 2;
+    a.c.flags = FPF__RELU; a.c.y0 = y0;
+    a.c.kern = r && r->kern ? r->kern : &fpf__kernels__scalar;
+    if (k->q && !fpf__qprep(r, &a.c, &a.q)) return 0;           /* quantizes the band's input rows */
+    a.h.k = &h->rpn_head; a.h.in = mid; a.h.out = fpf__mk(head, mid.h, mid.w, h->rpn_head.cout);
+    a.h.stride = 1; a.h.flags = FPF__LINEAR; a.h.kern = a.c.kern;
+    a.probs = probs; a.deltas = deltas;
+    a.tile = k->q ? FPF__QTILE_W : FPF__TILE_W;
+    chunks = mid.w < FPF__TASK_PX / 4 ? (mid.h * mid.w + FPF__TASK_PX - 1) / FPF__TASK_PX : mid.h; /* as fpf__conv2d */
+    chunks = chunks < 1 ? 1 : chunks > mid.h ? mid.h : chunks;
+    a.rpt = (mid.h + chunks - 1) / chunks;
+    tiles = (mid.w + a.tile - 1) / a.tile;
+    fpf__parallel(r, fpf__rpn_task, &a, (mid.h + a.rpt - 1) / a.rpt * tiles);
+    return 1;
+}
+
+/* One level in bands of rows: probs [H·W·3][2], deltas [H·W·3][4]; mid [FPF__BAND·W][rpn_width]
+   and head [FPF__BAND·W][6·3] scratch. plain: the plain path only (tests). */
+static void fpf__rpn_level(const fpf__runner *r, const fpf__heads *h, fpf__map in, float *mid, float *head,
+                           float *probs, float *deltas, int plain) {
+    int y0;
+    for (y0 = 0; y0 < in.h; y0 += FPF__BAND) { /* the rpn_width-deep map one band of rows at a time */
+        int bh = in.h - y0 < FPF__BAND ? in.h - y0 : FPF__BAND;
+        size_t row = (size_t)y0 * in.w * FPF__A;
+        fpf__map m = fpf__mk(mid, bh, in.w, h->rpn_conv.cout);                    /* [bh, W, 512] */
+        if (plain || !fpf__rpn_fused(r, h, in, y0, m, head, probs + row * 2, deltas + row * 4))
+            fpf__rpn_band__ref(r, h, in, y0, m, probs + row * 2, deltas + row * 4);
+    }                                                                             /* [bh·W·3, 2], [bh·W·3, 4] */
+}
+
+static void fpf__rpn(fpf_session *s, const fpf__heads *h, const fpf_config *c, const fpf__pyr *F, fpf__hbuf *o) {
+    size_t off = 0, A;
+    int lv;
+    for (lv = 0; lv < 5; lv++) {
+        fpf__map in = fpf__mk(F->d[lv], F->h[lv], F->w[lv], fpf__depth(c));
+        in.ld = F->ld;
+        fpf__rpn_level(&s->run, h, in, o->rpn, o->rpnh, o->probs + off * 2, o->deltas + off * 4, 0);
+        off += (size_t)in.h * in.w * FPF__A;
     }
     A = off;
-    for (i = 0; i < A; i++) fpf__softmax_div(o->logits + 2 * i, o->probs + 2 * i, 2);
     fpf__dump(s, "rpn_class", o->probs, 2, (int)A, 2, 0, 0, 0);
     fpf__dump(s, "rpn_bbox", o->deltas, 2, (int)A, 4, 0, 0, 0);
 }

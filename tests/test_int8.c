@@ -416,10 +416,15 @@ TEST(compare_counts_reproduced_detections) {
 }
 
 /* Runs model (+ nucleus) on scene 2 and keeps the pyramid F2 (stage dump) and the detections. */
-typedef struct capture { float *f2; size_t n; double csum, msum; } capture; /* msum: the masks (mrcnn_mask), bit-weighted */
+typedef struct capture { float *f2; size_t n; double csum, msum, rsum; } capture; /* msum: the masks (mrcnn_mask), rsum: the RPN's scores and deltas, bit-weighted */
 static void grab(void *user, const char *name, const float *d, int ndim, const int *dims, int ld) {
     capture *c = (capture *)user;
     size_t i, px, ch;
+    if ((strcmp(name, "rpn_class") == 0 || strcmp(name, "rpn_bbox") == 0) && ndim == 2) {
+        uint32_t u;
+        for (px = 0; px < (size_t)dims[0]; px++)
+            for (ch = 0; ch < (size_t)dims[1]; ch++) { memcpy(&u, d + px * ld + ch, 4); c->rsum += (double)u * (double)((px * dims[1] + ch) % 997 + 1); }
+    }
     if (strlen(name) >= 10 && strcmp(name + strlen(name) - 10, "mrcnn_mask") == 0 && ndim == 4) {
         size_t n = (size_t)dims[0] * dims[1] * dims[2] * dims[3];
         uint32_t u;
@@ -444,6 +449,7 @@ static void grab(void *user, const char *name, const float *d, int ndim, const i
 }
 
 static int g_requant; /* fpf_options.int8_requantize of run_model */
+static int g_plain_rpn; /* run_model: the RPN on its plain path (fpf__rpn_band__ref), not fused */
 static int run_model(const char *name, int isa, int qisa, int threads, capture *cap, float *boxes, int *ndet) {
     char p[160], msg[256];
     fpf_model *m = NULL;
@@ -454,10 +460,11 @@ static int run_model(const char *name, int isa, int qisa, int threads, capture *
     int i, rc = 0;
     snprintf(p, sizeof p, "%s/%s", g_dir, name);
     if (fpf_model_load_file(p, NULL, &m, msg, sizeof msg) != FPF_OK) return -1;
+    if (g_plain_rpn) m->heads.rpn_head.cout = 0;
     memset(&o, 0, sizeof o);
     o.isa = isa; o.int8_isa = qisa; o.n_threads = threads; o.stage = grab; o.stage_user = cap;
     o.int8_requantize = g_requant;
-    cap->csum = 0; cap->msum = 0;
+    cap->csum = 0; cap->msum = 0; cap->rsum = 0;
     if (fpf_session_init(m, NULL, H, W, &o, &s) != FPF_OK) { fpf_model_free(m); return -1; }
     in.cell = fpf_image_u16(g_scene[2].cell, W, H, W * 2);
     in.nucleus = fpf_image_u16(g_scene[2].nucleus, W, H, W * 2);
@@ -476,7 +483,7 @@ static int run_model(const char *name, int isa, int qisa, int threads, capture *
 }
 
 TEST(int8_forward_same_bits_on_every_path_and_thread_count) {
-    capture c0 = {NULL, 0, 0, 0}, c1 = {NULL, 0, 0, 0};
+    capture c0 = {NULL, 0, 0, 0, 0}, c1 = {NULL, 0, 0, 0, 0};
     float b0[320], b1[320];
     int n0 = 0, n1 = 0, q, fisa = FPF_ISA_AUTO, ok = 1;
     CHECK(run_model("add8.fpf", fisa, FPF_QISA_SCALAR, 1, &c0, b0, &n0) == 0);
@@ -499,7 +506,7 @@ TEST(int8_forward_same_bits_on_every_path_and_thread_count) {
    F2..F6, the masks and the detections, on every int8 row and thread count, for the
    cell-and-nucleus model and the nucleus model. */
 static int chains_match(const char *model, int q, int threads) {
-    capture c0 = {NULL, 0, 0, 0}, c1 = {NULL, 0, 0, 0};
+    capture c0 = {NULL, 0, 0, 0, 0}, c1 = {NULL, 0, 0, 0, 0};
     float b0[320], b1[320];
     int n0 = 0, n1 = 0, ok;
     memset(b0, 0, sizeof b0); memset(b1, 0, sizeof b1);
@@ -525,6 +532,31 @@ TEST(int8_u8_chains_same_bits_as_requantizing_twin) {
     CHECK(ok);
 }
 
+/* The RPN of an int8 model (an int8 rpn_conv_shared, fp32 output convs) fused (fpf__rpn_fused)
+   and plain: the same scores and deltas, on every int8 row and thread count (tests/test_rpn.c:
+   the same on odd level shapes). */
+static int rpn_fused_matches(const char *model, int q, int threads) {
+    capture c0 = {NULL, 0, 0, 0, 0}, c1 = {NULL, 0, 0, 0, 0};
+    float b0[320], b1[320];
+    int n0 = 0, n1 = 0, ok;
+    memset(b0, 0, sizeof b0); memset(b1, 0, sizeof b1);
+    g_plain_rpn = 1;
+    ok = run_model(model, 0, q, threads, &c0, b0, &n0) == 0;
+    g_plain_rpn = 0;
+    ok &= run_model(model, 0, q, threads, &c1, b1, &n1) == 0;
+    ok &= c0.rsum != 0 && c0.rsum == c1.rsum && n0 == n1 && memcmp(b0, b1, sizeof b0) == 0;
+    if (!ok) printf("  %s, int8 row %s, %d threads: the fused RPN differs from the plain one\n", model, fpf_qisa_name((fpf_qisa)q), threads);
+    free(c0.f2); free(c1.f2);
+    return ok;
+}
+
+TEST(int8_rpn_fused_same_bits_as_plain) {
+    int q, t, ok = 1;
+    for (q = FPF_QISA_SCALAR; q <= FPF_QISA_NEONDOT; q++)
+        for (t = 1; t <= 2 && fpf_qisa_supported((fpf_qisa)q); t++) ok &= rpn_fused_matches("add8.fpf", q, t);
+    CHECK(ok);
+}
+
 /* The same at the paper configuration (bottlenecks 64..512 wide: whole vector epilogues in every
    row), its seeded FPF-add weights calibrated on one pair; 128 MB on disk while the test runs. */
 TEST(int8_u8_chains_same_bits_at_paper_config) {
@@ -546,11 +578,12 @@ TEST(int8_u8_chains_same_bits_at_paper_config) {
     for (q = FPF_QISA_SCALAR; q <= FPF_QISA_NEONDOT; q++)
         for (t = 1; t <= 2 && fpf_qisa_supported((fpf_qisa)q); t++) ok &= chains_match("paper8.fpf", q, t);
     CHECK(ok);
+    CHECK(rpn_fused_matches("paper8.fpf", 0, 1) && rpn_fused_matches("paper8.fpf", 0, 2)); /* the RPN fused and plain */
     snprintf(p, sizeof p, "%s/paper8.fpf", g_dir); remove(p);
 }
 
 TEST(int8_forward_close_to_fp32) { /* the fused pyramid F2 of the seeded model: int8 within a few % */
-    capture c8 = {NULL, 0, 0, 0}, c32 = {NULL, 0, 0, 0};
+    capture c8 = {NULL, 0, 0, 0, 0}, c32 = {NULL, 0, 0, 0, 0};
     float b[320];
     int n, i;
     double num = 0, den = 0;
@@ -697,6 +730,7 @@ int main(void) {
     RUN(compare_counts_reproduced_detections);
     RUN(int8_forward_same_bits_on_every_path_and_thread_count);
     RUN(int8_u8_chains_same_bits_as_requantizing_twin);
+    RUN(int8_rpn_fused_same_bits_as_plain);
     RUN(int8_u8_chains_same_bits_at_paper_config);
     RUN(int8_forward_close_to_fp32);
     RUN(segment_runs_an_int8_model);

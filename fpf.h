@@ -56,9 +56,9 @@
        allocated inside fpf_session_run(). Allocation goes through fpf_allocator (a zero struct
        means FPF_MALLOC / FPF_FREE, which default to malloc / free). The biggest maps (the stem's
        conv1 output, the FPN's L2, the RPN's 512-deep conv) are made in bands of rows, never whole,
-       and each bottleneck block runs 8 output rows at a time (2a, 2b, 2c, shortcut: its scratch
-       maps are band buffers that stay in cache; fpf_options.block_rows); the paper's FPF-add at
-       1024×1280 needs a 242 MiB workspace beside its 120 MiB of weights.
+       and the bottleneck blocks of the big stages run 8 output rows at a time (2a, 2b, 2c,
+       shortcut: their scratch maps are band buffers that stay in cache; fpf_options.block_rows);
+       the paper's FPF-add at 1024×1280 needs a 247 MiB workspace beside its 120 MiB of weights.
        fpf_options.max_workspace_bytes caps the workspace per session (0 = only the build's
        FPF_MAX_WORKSPACE_BYTES, 16 GiB on 64-bit): a larger one is refused before allocating.
 
@@ -484,10 +484,12 @@ typedef struct fpf_options {
                                   init_msg names the bytes needed and allowed) before anything is
                                   allocated. Tiling bounds the workspace by the tile size */
     int block_rows;            /* the bottleneck blocks run a band of this many output rows at a
-                                  time, so each block's maps stay in cache (§13): 0 = the default
-                                  (8); < 0 = whole maps, the reference twin (two whole-map
-                                  buffers more). Any value gives the same bits. Calibration
-                                  (conv_input) always runs whole maps */
+                                  time, so each block's maps stay in cache (§2.1, §13): 0 = the
+                                  default, 8 rows in res2 and res3 (the largest maps), whole maps
+                                  in res4 and res5; N > 0 =
+                                  N rows in every stage; < 0 = whole maps everywhere, the reference
+                                  twin (two whole-map buffers more). Any value gives the same bits.
+                                  Calibration (conv_input) always runs whole maps */
 } fpf_options;
 
 /* ---------------------------------------------------------------------------------------------
@@ -700,6 +702,7 @@ static int fpf__hwcap_dotprod(void) { /* HWCAP_ASIMDDP */
 #define FPF__ALIGN 64
 #define FPF__BAND 32    /* rows per band where a big map is made a band at a time */
 #define FPF__BLOCK_ROWS 8 /* output rows per band of a bottleneck block (fpf_options.block_rows) */
+#define FPF__BANDED_STAGES 2 /* stages with banded blocks by default: res2, res3 */
 #define FPF__MASK_BATCH 8 /* detections per batch of the mask head */
 #define FPF__MAXB 8     /* most blocks per stage a config may ask for */
 #define FPF__A 3        /* anchors per location (three ratios) */
@@ -3350,12 +3353,22 @@ typedef struct fpf__tbuf {
 } fpf__tbuf;
 
 static size_t fpf__max(size_t a, size_t b) { return a > b ? a : b; }
+static size_t fpf__min(size_t a, size_t b) { return a < b ? a : b; }
 
 /* Rows per band of the bottleneck blocks, or 0: whole maps (fpf_options.block_rows; calibration's
    observer must see each input row once, so it gets whole maps). */
 static int fpf__block_rows(const fpf_options *opt) {
     if (opt && (opt->block_rows < 0 || opt->conv_input)) return 0;
     return opt && opt->block_rows > 0 ? opt->block_rows : FPF__BLOCK_ROWS;
+}
+
+/* Rows per band of stage st's blocks, or 0: whole maps. block_rows > 0 bands every stage; the
+   default bands the first FPF__BANDED_STAGES (res2, res3, the largest maps): on the smaller maps
+   of res4 and res5 the task hand-outs of the extra calls cost more than the cache saves. By stage,
+   not by map size, so that a smaller image never needs a larger part of the workspace. */
+static int fpf__stage_rows(const fpf_options *opt, int st) {
+    int r = fpf__block_rows(opt);
+    return r && ((opt && opt->block_rows > 0) || st < FPF__BANDED_STAGES) ? r : 0;
 }
 
 /* Does the tower have an int8 layer (then its banded stages pass u8 maps)? */
@@ -3372,25 +3385,28 @@ static int fpf__tower_q8(const fpf__tower *t, const fpf_config *c) {
 
 /* Memory plan of one tower. The two largest maps are never stored whole: the stem's conv1 output
    (H/2 × W/2) and the FPN's L2 (H/4 × W/4 × F) are made FPF__BAND rows of C1 / P2 at a time,
-   and C1's buffer holds L3 once C1 is dead. Banded blocks (rows > 0) keep their m1 and m2 in the
-   same band buffer (free between the stem and P2); t1 and t2 then hold only the u8 of the stage
-   outputs of an int8 tower (t1 of C2 and C4, t2 of C1, C3 and C5). */
-static void fpf__tower_layout(fpf__bump *b, const fpf_config *c, int Hp, int Wp, int rows, int q8, fpf__tbuf *o) {
+   and C1's buffer holds L3 once C1 is dead. Banded stages keep their blocks' m1 and m2 in the
+   same band buffer (free between the stem and P2); for them t1 and t2 hold only the u8 of the stage
+   outputs of an int8 tower (t1 of C2 and C4, t2 of C1, C3 and C5); whole-map stages (fpf__stage)
+   need both as large as their bottleneck maps. */
+static void fpf__tower_layout(fpf__bump *b, const fpf_config *c, int Hp, int Wp, const fpf_options *opt, int q8,
+                              fpf__tbuf *o) {
     size_t tmax = 0, n, H4 = (size_t)(Hp / 4), W4 = (size_t)(Wp / 4), bb = 0, x8[2];
     int i;
-    x8[0] = 0; x8[1] = q8 ? H4 * W4 * c->stem_width : 0;
+    x8[0] = 0; x8[1] = q8 && fpf__stage_rows(opt, 0) ? H4 * W4 * c->stem_width : 0;
     for (i = 0; i < 4; i++) {
-        size_t h = (size_t)(Hp >> (i + 2)), w = (size_t)(Wp >> (i + 2)), R = (size_t)rows < h ? (size_t)rows : h;
-        tmax = fpf__max(tmax, h * w * c->bottleneck[i]);
+        size_t h = (size_t)(Hp >> (i + 2)), w = (size_t)(Wp >> (i + 2)), R = (size_t)fpf__stage_rows(opt, i);
+        R = R < h ? R : h;
+        if (!R) tmax = fpf__max(tmax, h * w * c->bottleneck[i]);
         bb = fpf__max(bb, (2 * R + 2) * w * c->bottleneck[i]);           /* m1 [R + 2][w][.], m2 [R][w][.] */
-        if (q8) x8[i % 2] = fpf__max(x8[i % 2], h * w * c->stage_out[i]);
+        if (q8 && R) x8[i % 2] = fpf__max(x8[i % 2], h * w * c->stage_out[i]);
     }
     o->band = FPF__TAKEF(b, fpf__max(fpf__max((2 * FPF__BAND + 1) * (size_t)(Wp / 2) * c->stem_width,
-                                              (FPF__BAND + 2) * W4 * c->fpn_width), rows ? bb : 0));
+                                              (FPF__BAND + 2) * W4 * c->fpn_width), bb));
     o->cols = FPF__TAKEF(b, (2 * FPF__BAND + 1) * (size_t)(Wp / 2) * 49 * c->input_channels);
     o->pool = FPF__TAKEF(b, fpf__max(H4 * W4 * c->stem_width, (H4 / 2) * (W4 / 2) * c->fpn_width));
-    o->tbytes = rows ? x8[0] : tmax * sizeof(float);
-    o->t2bytes = rows ? x8[1] : tmax * sizeof(float);
+    o->tbytes = fpf__max(x8[0], tmax * sizeof(float));
+    o->t2bytes = fpf__max(x8[1], tmax * sizeof(float));
     o->t1 = (float *)fpf__take(b, o->tbytes);
     o->t2 = (float *)fpf__take(b, o->t2bytes);
     for (i = 0; i < 4; i++) {
@@ -3479,18 +3495,17 @@ static void fpf__tower_run(fpf_session *s, const fpf__tower *t, const fpf_config
     int i, Fw = c->fpn_width, fuse = accumulate ? FPF__ACCUMULATE : 0; /* FPF-add: P += the tower's */
     int chain = !s->opt.int8_requantize && !s->run.observe;             /* u8 between int8 layers */
     char name[32];
-    int rows = fpf__block_rows(&s->opt);                                /* banded blocks, or 0 */
     b.base = s->arena; b.used = 0;
-    fpf__tower_layout(&b, c, s->Hp, s->Wp, rows, fpf__tower_q8(t, c), &o);
+    fpf__tower_layout(&b, c, s->Hp, s->Wp, &s->opt, fpf__tower_q8(t, c), &o);
     x = fpf__mk(s->mold, s->Hp, s->Wp, cin);
     C1 = fpf__mk(o.pool, s->Hp / 4, s->Wp / 4, c->stem_width);
     fpf__stem(s, t, c, x, &o, C1);                                /* C1 [H/4, W/4, stem] */
     X[0] = o.t1; X[1] = o.t2; xb[0] = o.tbytes; xb[1] = o.t2bytes;
     for (i = 0; i < 4; i++) {                                         /* C2..C5 at stride 4..32 */
-        int h = s->Hp >> (i + 2), w = s->Wp >> (i + 2);
+        int h = s->Hp >> (i + 2), w = s->Wp >> (i + 2), rows = fpf__stage_rows(&s->opt, i); /* bands, or 0 */
         C[i] = fpf__mk(o.C[i], h, w, c->stage_out[i]);
         x8 = rows ? fpf__stage_bands(s, t, c, i, i == 0 ? C1 : C[i - 1], C[i], o.band, rows, X, xb, x8)
-                  : fpf__stage(s, t, c, i, i == 0 ? C1 : C[i - 1], C[i], o.t1, o.t2, o.tbytes, x8); /* x8: C[i] as u8 */
+                  : fpf__stage(s, t, c, i, i == 0 ? C1 : C[i - 1], C[i], o.t1, o.t2, fpf__min(o.tbytes, o.t2bytes), x8);
         fpf__msg3(name, sizeof name, who, ".", fpf__cname[i]);
         fpf__dump(s, name, C[i].d, 3, h, w, C[i].c, 0, 0);
     }
@@ -4215,7 +4230,7 @@ static size_t fpf__arena_need(const fpf_model *m, const fpf_options *opt, int Hp
     if (!m) return 0;
     c = fpf__run_config(m, opt);
     t.base = NULL; t.used = 0; h.base = NULL; h.used = 0;
-    fpf__tower_layout(&t, &c, Hp, Wp, fpf__block_rows(opt), fpf__tower_q8(&m->tower, &c) || fpf__tower_q8(&m->core, &c), &tb);
+    fpf__tower_layout(&t, &c, Hp, Wp, opt, fpf__tower_q8(&m->tower, &c) || fpf__tower_q8(&m->core, &c), &tb);
     fpf__heads_layout(&h, &c, Hp, Wp, max_det, &hb);
     return t.used > h.used ? t.used : h.used;
 }

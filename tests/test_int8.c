@@ -445,6 +445,8 @@ static void grab(void *user, const char *name, const float *d, int ndim, const i
 
 static int g_requant; /* fpf_options.int8_requantize of run_model */
 static int g_rows;    /* fpf_options.block_rows of run_model */
+static int g_tall;    /* run_model on the three scenes stacked (H·3 × W) instead of scene 2 */
+static uint16_t g_tall_px[2][3 * H * W];
 static int run_model(const char *name, int isa, int qisa, int threads, capture *cap, float *boxes, int *ndet) {
     char p[160], msg[256];
     fpf_model *m = NULL;
@@ -459,9 +461,17 @@ static int run_model(const char *name, int isa, int qisa, int threads, capture *
     o.isa = isa; o.int8_isa = qisa; o.n_threads = threads; o.stage = grab; o.stage_user = cap;
     o.int8_requantize = g_requant; o.block_rows = g_rows;
     cap->csum = 0; cap->msum = 0;
-    if (fpf_session_init(m, NULL, H, W, &o, &s) != FPF_OK) { fpf_model_free(m); return -1; }
+    if (fpf_session_init(m, NULL, g_tall ? 3 * H : H, W, &o, &s) != FPF_OK) { fpf_model_free(m); return -1; }
     in.cell = fpf_image_u16(g_scene[2].cell, W, H, W * 2);
     in.nucleus = fpf_image_u16(g_scene[2].nucleus, W, H, W * 2);
+    if (g_tall) {
+        for (i = 0; i < 3; i++) {
+            memcpy(g_tall_px[0] + (size_t)i * H * W, g_scene[i].cell, (size_t)H * W * 2);
+            memcpy(g_tall_px[1] + (size_t)i * H * W, g_scene[i].nucleus, (size_t)H * W * 2);
+        }
+        in.cell = fpf_image_u16(g_tall_px[0], W, 3 * H, W * 2);
+        in.nucleus = fpf_image_u16(g_tall_px[1], W, 3 * H, W * 2);
+    }
     if (fpf_session_run(s, &in, &out) != FPF_OK) rc = -1;
     else {
         *ndet = out->n_cells;
@@ -498,7 +508,9 @@ TEST(int8_forward_same_bits_on_every_path_and_thread_count) {
 /* Banded bottleneck blocks (fpf_options.block_rows) against whole maps (block_rows < 0): the same
    bits in C2..C5, F2..F6, the masks and the detections, in fp32 (every kernel row) and int8 (every
    int8 row, u8 chains and the requantizing twin), on 1 and 2 threads, for bands of 1 row, of 3 and
-   5 rows (the maps are 32, 16, 8, 4 rows high: no multiple of them) and the default. */
+   5 rows in every stage (the maps are 32, 16, 8, 4 rows high: no multiple of them) and the default
+   (8 rows in res2 and res3, whole maps in res4 and res5: the u8 of C3 passes from a banded stage to
+   a whole-map one); g_tall: the default again on a 384-row image (res2 96 rows, 12 bands). */
 static int bands_match(const char *model, int isa, int q, int requant) {
     static const int rows[4] = {1, 3, 5, 0};
     capture c0 = {NULL, 0, 0, 0}, c1 = {NULL, 0, 0, 0};
@@ -590,6 +602,9 @@ TEST(banded_blocks_same_bits_as_whole_maps) {
             ok &= bands_match("add8.fpf", 0, q, 0) && bands_match("add8.fpf", 0, q, 1);
             ok &= bands_match("cores8.fpf", 0, q, 0);
         }
+    g_tall = 1;
+    ok &= bands_match("fpf_add.fpf", 0, 0, 0) && bands_match("add8.fpf", 0, 0, 0) && bands_match("add8.fpf", 0, 0, 1);
+    g_tall = 0;
     CHECK(ok);
 }
 

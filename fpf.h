@@ -55,8 +55,10 @@
        buffer the caller owns (firmware, arenas); fpf_session_init() allocates it. Nothing is
        allocated inside fpf_session_run(). Allocation goes through fpf_allocator (a zero struct
        means FPF_MALLOC / FPF_FREE, which default to malloc / free). The biggest maps (the stem's
-       conv1 output, the FPN's L2, the RPN's 512-deep conv) are made in bands of rows, never whole;
-       the paper's FPF-add at 1024×1280 needs a 254 MiB workspace beside its 120 MiB of weights.
+       conv1 output, the FPN's L2, the RPN's 512-deep conv) are made in bands of rows, never whole,
+       and the bottleneck blocks of the big stages run 8 output rows at a time (2a, 2b, 2c,
+       shortcut: their scratch maps are band buffers that stay in cache; fpf_options.block_rows);
+       the paper's FPF-add at 1024×1280 needs a 247 MiB workspace beside its 120 MiB of weights.
        fpf_options.max_workspace_bytes caps the workspace per session (0 = only the build's
        FPF_MAX_WORKSPACE_BYTES, 16 GiB on 64-bit): a larger one is refused before allocating.
 
@@ -481,6 +483,13 @@ typedef struct fpf_options {
                                   workspace would need more is refused (FPF_ERR_OUT_OF_MEMORY, and
                                   init_msg names the bytes needed and allowed) before anything is
                                   allocated. Tiling bounds the workspace by the tile size */
+    int block_rows;            /* the bottleneck blocks run a band of this many output rows at a
+                                  time, so each block's maps stay in cache (§2.1, §13): 0 = the
+                                  default, 8 rows in res2 and res3 (the largest maps), whole maps
+                                  in res4 and res5; N > 0 =
+                                  N rows in every stage; < 0 = whole maps everywhere, the reference
+                                  twin (two whole-map buffers more). Any value gives the same bits.
+                                  Calibration (conv_input) always runs whole maps */
 } fpf_options;
 
 /* ---------------------------------------------------------------------------------------------
@@ -692,6 +701,8 @@ static int fpf__hwcap_dotprod(void) { /* HWCAP_ASIMDDP */
 
 #define FPF__ALIGN 64
 #define FPF__BAND 32    /* rows per band where a big map is made a band at a time */
+#define FPF__BLOCK_ROWS 8 /* output rows per band of a bottleneck block (fpf_options.block_rows) */
+#define FPF__BANDED_STAGES 2 /* stages with banded blocks by default: res2, res3 */
 #define FPF__MASK_BATCH 8 /* detections per batch of the mask head */
 #define FPF__MAXB 8     /* most blocks per stage a config may ask for */
 #define FPF__A 3        /* anchors per location (three ratios) */
@@ -3303,6 +3314,98 @@ static const uint8_t *fpf__stage(fpf_session *s, const fpf__tower *t, const fpf_
     return x8 ? (const uint8_t *)A : NULL;
 }
 
+/* Banded blocks (fpf_options.block_rows, §13): a block makes its output a band of rows [y0, y1)
+   at a time, 2a -> 2b -> 2c (+ shortcut), so that m1 and m2 live in band buffers that stay in
+   cache and x is read while it is still there. The 3×3 needs m1's rows [y0 − 1, y1 + 1): m1 keeps
+   2a's rows [lo, hi), 2a makes each row once, and the two rows a band shares with the next are
+   moved to the front. An identity block's output overwrites its input x in place (floats and
+   u8): 2c writes rows [y0, y1) only after 2a has read x up to row y1 + 1, and the next band's 2a
+   reads from row y1 + 1 on. Every output value is the same sum as with whole maps. */
+typedef struct fpf__block_io {
+    fpf__map x, out;    /* whole maps; out.d == x.d in an identity block */
+    const uint8_t *x8;  /* x as u8 for 2a (and the shortcut when s8), or NULL */
+    uint8_t *out8;      /* the output as u8 too (for kn, the next int8 reader), or NULL */
+    const fpf__conv *kn;
+    int stride, s8, u1, u2; /* u1, u2: m1, m2 pass as u8 only */
+} fpf__block_io;
+
+/* conv k from in (rows from iy0 of its whole input) to out (rows from y0 of its whole output). */
+static fpf__conv_args fpf__band_args(const fpf__conv *k, fpf__map in, int iy0, const uint8_t *qin, fpf__map out,
+                                     int y0, int stride, int flags, const fpf__map *res) {
+    fpf__conv_args a;
+    memset(&a, 0, sizeof a);
+    a.k = k; a.in = in; a.iy0 = iy0; a.qin = qin; a.out = out; a.y0 = y0;
+    a.stride = stride; a.pad = (k->kh - 1) / 2; a.flags = flags; a.res = res;
+    return a;
+}
+
+/* ... that also writes its output as u8 at qout for the int8 layer nxt (the floats too when keep). */
+static void fpf__band_run(const fpf__runner *r, fpf__conv_args a, uint8_t *qout, int keep, const fpf__conv *nxt) {
+    if (qout) { a.qout = qout; a.qkeep = keep; a.qout_s = nxt->q->in_scale; a.qout_z = nxt->q->in_zero; }
+    fpf__conv2d(r, &a);
+}
+
+/* Rows [y0, y1) of out map m (a view of those rows). */
+static fpf__map fpf__map_rows(fpf__map m, int y0, int y1) {
+    m.d += (size_t)y0 * m.w * m.ld; m.h = y1 - y0;
+    return m;
+}
+
+static void fpf__block_bands(const fpf__runner *r, const fpf__conv *k, const fpf__block_io *io, int first,
+                             float *band, int rows) {
+    int H = io->out.h, W = io->out.w, F = k[0].cout, R = rows < H ? rows : H, y0, lo = 0, hi = 0;
+    size_t row1 = (size_t)W * F * (io->u1 ? 1 : sizeof(float));         /* bytes of an m1 row */
+    float *m1 = band, *m2 = band + (size_t)(R + 2) * W * F;               /* [R + 2][W][F], [R][W][F] */
+    uint8_t *q1 = (uint8_t *)m1, *q2 = io->u2 ? (uint8_t *)m2 : NULL;
+    for (y0 = 0; y0 < H; y0 += R) {
+        int y1 = y0 + R < H ? y0 + R : H, r0 = y0 > 0 ? y0 - 1 : 0, r1 = y1 < H ? y1 + 1 : H;
+        fpf__map ob = fpf__map_rows(io->out, y0, y1);
+        memmove(q1, q1 + (size_t)(r0 - lo) * row1, (size_t)(hi - r0) * row1);  /* keep m1 rows [r0, hi) */
+        lo = r0;
+        if (r1 > hi)                                                          /* 2a: 1×1 (/2), BN, ReLU */
+            fpf__band_run(r, fpf__band_args(&k[0], io->x, 0, io->x8, fpf__mk(m1 + (size_t)(hi - lo) * W * F, r1 - hi, W, F),
+                                            hi, io->stride, FPF__RELU, NULL),
+                          io->u1 ? q1 + (size_t)(hi - lo) * row1 : NULL, 0, &k[1]);
+        hi = r1;
+        if (first)                                                            /* shortcut: 1×1 (/2), BN */
+            fpf__band_run(r, fpf__band_args(&k[3], io->x, 0, io->s8 ? io->x8 : NULL, ob, y0, io->stride, FPF__LINEAR, NULL),
+                          NULL, 0, NULL);
+        fpf__band_run(r, fpf__band_args(&k[1], fpf__mk(m1, r1 - r0, W, F), r0, io->u1 ? q1 : NULL, fpf__mk(m2, y1 - y0, W, F),
+                                        y0, 1, FPF__RELU, NULL), q2, 0, &k[2]);   /* 2b: 3×3, BN, ReLU */
+        fpf__band_run(r, fpf__band_args(&k[2], fpf__mk(m2, y1 - y0, W, F), y0, q2, ob, y0, 1, FPF__RESIDUAL | FPF__RELU, &io->out),
+                      io->out8 ? io->out8 + (size_t)y0 * W * k[2].cout : NULL, 1, io->kn); /* 2c: + shortcut, ReLU */
+    }
+}
+
+/* fpf__stage with banded blocks. The u8 of the stage's output goes to X[st % 2] (written in
+   place block after block), its input's u8 comes from the other (xb: their bytes). */
+static const uint8_t *fpf__stage_bands(fpf_session *s, const fpf__tower *t, const fpf_config *c, int st, fpf__map in,
+                                       fpf__map out, float *band, int rows, float *const X[2], const size_t xb[2],
+                                       const uint8_t *in8) {
+    int b, chain = !s->opt.int8_requantize && !s->run.observe;
+    uint8_t *o8 = (uint8_t *)X[st % 2], *i8 = (uint8_t *)X[1 - st % 2];
+    const uint8_t *x8 = in8;
+    for (b = 0; b < c->blocks[st]; b++) {
+        const fpf__conv *k = t->block[st][b], *kn = b + 1 < c->blocks[st] ? t->block[st][b + 1] : NULL;
+        fpf__block_io io;
+        if (!kn && st + 1 < 4) kn = t->block[st + 1][0];  /* the last block's output feeds the next 2a */
+        memset(&io, 0, sizeof io);
+        io.x = b == 0 ? in : out; io.out = out; io.kn = kn;
+        io.stride = b == 0 && st > 0 ? 2 : 1;
+        io.u1 = chain && k[0].q && k[1].q; io.u2 = chain && k[1].q && k[2].q;
+        if (b == 0 && !x8 && chain && fpf__same_q(&k[0], &k[3]) && (size_t)in.h * in.w * in.c <= xb[1 - st % 2]) {
+            fpf__qmap(&s->run, in, k[0].q, i8);                                   /* C1 to u8, once */
+            x8 = i8;
+        }
+        io.x8 = chain && k[0].q ? x8 : NULL;
+        io.s8 = b == 0 && io.x8 && fpf__same_q(&k[0], &k[3]);
+        if (chain && kn && k[2].q && kn[0].q && (size_t)out.h * out.w * out.c <= xb[st % 2]) io.out8 = o8;
+        fpf__block_bands(&s->run, k, &io, b == 0, band, rows);
+        x8 = io.out8;
+    }
+    return x8;
+}
+
 static const char *fpf__cname[4] = {"C2", "C3", "C4", "C5"};
 static const char *fpf__pname[5] = {"P2", "P3", "P4", "P5", "P6"};
 
@@ -3310,28 +3413,70 @@ typedef struct fpf__tbuf {
     float *band;        /* conv1 rows of one band of C1, later the L2 rows of one band of P2 */
     float *cols;        /* the stem's input patches of one band: [rows][W/2][7·7·cin] */
     float *pool;        /* C1 [H/4][W/4][stem], later L3 [H/8][W/8][F] */
-    float *t1, *t2;     /* bottleneck scratch; after the stages t1 holds the u8 of L5..L3 */
-    size_t tbytes;      /* bytes of t1 (and t2) */
+    float *t1, *t2;     /* bottleneck scratch (banded blocks: the u8 of the stage outputs, or
+                           nothing in fp32); after the stages t1 holds the u8 of L5..L3 */
+    size_t tbytes, t2bytes; /* bytes of t1 and t2 */
     float *C[4];        /* C2..C5 */
     float *L4, *L5;     /* FPN top-down maps [.][.][F] */
 } fpf__tbuf;
 
 static size_t fpf__max(size_t a, size_t b) { return a > b ? a : b; }
+static size_t fpf__min(size_t a, size_t b) { return a < b ? a : b; }
+
+/* Rows per band of the bottleneck blocks, or 0: whole maps (fpf_options.block_rows; calibration's
+   observer must see each input row once, so it gets whole maps). */
+static int fpf__block_rows(const fpf_options *opt) {
+    if (opt && (opt->block_rows < 0 || opt->conv_input)) return 0;
+    return opt && opt->block_rows > 0 ? opt->block_rows : FPF__BLOCK_ROWS;
+}
+
+/* Rows per band of stage st's blocks, or 0: whole maps. block_rows > 0 bands every stage; the
+   default bands the first FPF__BANDED_STAGES (res2, res3, the largest maps): on the smaller maps
+   of res4 and res5 the task hand-outs of the extra calls cost more than the cache saves. By stage,
+   not by map size, so that a smaller image never needs a larger part of the workspace. */
+static int fpf__stage_rows(const fpf_options *opt, int st) {
+    int r = fpf__block_rows(opt);
+    return r && ((opt && opt->block_rows > 0) || st < FPF__BANDED_STAGES) ? r : 0;
+}
+
+/* Does the tower have an int8 layer (then its banded stages pass u8 maps)? */
+static int fpf__tower_q8(const fpf__tower *t, const fpf_config *c) {
+    int i, b, j;
+    for (i = 0; i < 4; i++)
+        for (b = 0; b < c->blocks[i]; b++)
+            for (j = 0; j < 4; j++)
+                if (t->block[i][b][j].q) return 1;
+    for (i = 0; i < 4; i++)
+        if (t->lateral[i].q || t->smooth[i].q) return 1;
+    return 0;
+}
 
 /* Memory plan of one tower. The two largest maps are never stored whole: the stem's conv1 output
    (H/2 × W/2) and the FPN's L2 (H/4 × W/4 × F) are made FPF__BAND rows of C1 / P2 at a time,
-   and C1's buffer holds L3 once C1 is dead. */
-static void fpf__tower_layout(fpf__bump *b, const fpf_config *c, int Hp, int Wp, fpf__tbuf *o) {
-    size_t tmax = 0, n, H4 = (size_t)(Hp / 4), W4 = (size_t)(Wp / 4);
+   and C1's buffer holds L3 once C1 is dead. Banded stages keep their blocks' m1 and m2 in the
+   same band buffer (free between the stem and P2); for them t1 and t2 hold only the u8 of the stage
+   outputs of an int8 tower (t1 of C2 and C4, t2 of C1, C3 and C5); whole-map stages (fpf__stage)
+   need both as large as their bottleneck maps. */
+static void fpf__tower_layout(fpf__bump *b, const fpf_config *c, int Hp, int Wp, const fpf_options *opt, int q8,
+                              fpf__tbuf *o) {
+    size_t tmax = 0, n, H4 = (size_t)(Hp / 4), W4 = (size_t)(Wp / 4), bb = 0, x8[2];
     int i;
-    for (i = 0; i < 4; i++) tmax = fpf__max(tmax, (size_t)(Hp >> (i + 2)) * (size_t)(Wp >> (i + 2)) * c->bottleneck[i]);
-    o->band = FPF__TAKEF(b, fpf__max((2 * FPF__BAND + 1) * (size_t)(Wp / 2) * c->stem_width,
-                                     (FPF__BAND + 2) * W4 * c->fpn_width));
+    x8[0] = 0; x8[1] = q8 && fpf__stage_rows(opt, 0) ? H4 * W4 * c->stem_width : 0;
+    for (i = 0; i < 4; i++) {
+        size_t h = (size_t)(Hp >> (i + 2)), w = (size_t)(Wp >> (i + 2)), R = (size_t)fpf__stage_rows(opt, i);
+        R = R < h ? R : h;
+        if (!R) tmax = fpf__max(tmax, h * w * c->bottleneck[i]);
+        bb = fpf__max(bb, (2 * R + 2) * w * c->bottleneck[i]);           /* m1 [R + 2][w][.], m2 [R][w][.] */
+        if (q8 && R) x8[i % 2] = fpf__max(x8[i % 2], h * w * c->stage_out[i]);
+    }
+    o->band = FPF__TAKEF(b, fpf__max(fpf__max((2 * FPF__BAND + 1) * (size_t)(Wp / 2) * c->stem_width,
+                                              (FPF__BAND + 2) * W4 * c->fpn_width), bb));
     o->cols = FPF__TAKEF(b, (2 * FPF__BAND + 1) * (size_t)(Wp / 2) * 49 * c->input_channels);
     o->pool = FPF__TAKEF(b, fpf__max(H4 * W4 * c->stem_width, (H4 / 2) * (W4 / 2) * c->fpn_width));
-    o->t1 = FPF__TAKEF(b, tmax);
-    o->t2 = FPF__TAKEF(b, tmax);
-    o->tbytes = tmax * sizeof(float);
+    o->tbytes = fpf__max(x8[0], tmax * sizeof(float));
+    o->t2bytes = fpf__max(x8[1], tmax * sizeof(float));
+    o->t1 = (float *)fpf__take(b, o->tbytes);
+    o->t2 = (float *)fpf__take(b, o->t2bytes);
     for (i = 0; i < 4; i++) {
         n = (size_t)(Hp >> (i + 2)) * (size_t)(Wp >> (i + 2));
         o->C[i] = FPF__TAKEF(b, n * c->stage_out[i]);
@@ -3413,20 +3558,24 @@ static void fpf__tower_run(fpf_session *s, const fpf__tower *t, const fpf_config
     fpf__tbuf o;
     fpf__map x, C1, C[4], L[4], P[4];
     const uint8_t *x8 = NULL;
+    float *X[2];
+    size_t xb[2];
     int i, Fw = c->fpn_width, fuse = accumulate ? FPF__ACCUMULATE : 0; /* FPF-add: P += the tower's */
     int chain = !s->opt.int8_requantize && !s->run.observe;             /* u8 between int8 layers */
     char name[32];
     b.base = s->arena; b.used = 0;
-    fpf__tower_layout(&b, c, s->Hp, s->Wp, &o);
+    fpf__tower_layout(&b, c, s->Hp, s->Wp, &s->opt, fpf__tower_q8(t, c), &o);
     x = fpf__mk(s->mold, s->Hp, s->Wp, cin);
     C1 = fpf__mk(o.pool, s->Hp / 4, s->Wp / 4, c->stem_width);
     fpf__stem(s, t, c, x, &o, C1);                                /* C1 [H/4, W/4, stem] */
     fpf__msg3(name, sizeof name, who, ".C1", NULL);
     fpf__dump(s, name, C1.d, 3, C1.h, C1.w, C1.c, 0, 0);
+    X[0] = o.t1; X[1] = o.t2; xb[0] = o.tbytes; xb[1] = o.t2bytes;
     for (i = 0; i < 4; i++) {                                         /* C2..C5 at stride 4..32 */
-        int h = s->Hp >> (i + 2), w = s->Wp >> (i + 2);
+        int h = s->Hp >> (i + 2), w = s->Wp >> (i + 2), rows = fpf__stage_rows(&s->opt, i); /* bands, or 0 */
         C[i] = fpf__mk(o.C[i], h, w, c->stage_out[i]);
-        x8 = fpf__stage(s, t, c, i, i == 0 ? C1 : C[i - 1], C[i], o.t1, o.t2, o.tbytes, x8); /* x8: C[i] as u8 */
+        x8 = rows ? fpf__stage_bands(s, t, c, i, i == 0 ? C1 : C[i - 1], C[i], o.band, rows, X, xb, x8)
+                  : fpf__stage(s, t, c, i, i == 0 ? C1 : C[i - 1], C[i], o.t1, o.t2, fpf__min(o.tbytes, o.t2bytes), x8);
         fpf__msg3(name, sizeof name, who, ".", fpf__cname[i]);
         fpf__dump(s, name, C[i].d, 3, h, w, C[i].c, 0, 0);
     }
@@ -4223,7 +4372,7 @@ static size_t fpf__arena_need(const fpf_model *m, const fpf_options *opt, int Hp
     if (!m) return 0;
     c = fpf__run_config(m, opt);
     t.base = NULL; t.used = 0; h.base = NULL; h.used = 0;
-    fpf__tower_layout(&t, &c, Hp, Wp, &tb);
+    fpf__tower_layout(&t, &c, Hp, Wp, opt, fpf__tower_q8(&m->tower, &c) || fpf__tower_q8(&m->core, &c), &tb);
     fpf__heads_layout(&h, &c, Hp, Wp, max_det, &hb);
     return t.used > h.used ? t.used : h.used;
 }

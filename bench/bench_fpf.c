@@ -4,7 +4,7 @@
  *                         [--nucleus-model CORES.fpf] [--height 1024] [--width 1280]
  *                         [--cell CELL.u8 --nucleus NUC.u8]     raw 8-bit H×W images (else a built-in pattern)
  *                         [--threads 1,2] [--warmup 1] [--runs 5] [--stage-runs 5]
- *                         [--pool builtin|openmp] [--isa auto|scalar|avx2|avx512|neon]
+ *                         [--pool builtin|openmp] [--isa auto|scalar|avx2|avx512|neon] [--block-rows N]
  *                         [--peak-json PEAK.json | --peak 1:94,2:188 | --no-peak] [--json OUT.json] [--quiet]
  *   build/bench/bench_fpf --dump DIR [--model FILE.fpf ...] [--cell C.u8 --nucleus N.u8] [--threads 2]
  *                         one untimed run; F2..F5, rpn_class and rpn_bbox as DIR/<name>.f32 (raw
@@ -372,6 +372,7 @@ typedef struct tc_result {
 
 typedef struct bench {
     int isa;                 /* fpf_isa requested (0 = AUTO) */
+    int block_rows;          /* fpf_options.block_rows (0 = the default bands, -1 = whole maps) */
     const fpf_model *m, *nm;
     const fpf_config *c, *nc;
     int H, W, Hp, Wp;
@@ -405,7 +406,7 @@ static void run_threads(const bench *B, int threads, tc_result *r) {
     int i, k;
     fpf_result e;
     memset(&opt, 0, sizeof opt);
-    opt.isa = B->isa;
+    opt.isa = B->isa; opt.block_rows = B->block_rows;
     r->threads = threads;
     if (bench_threads_setup(&opt, threads) != 0) die("--pool openmp: bench_fpf was built without -fopenmp");
     t0 = bench_now();
@@ -620,7 +621,7 @@ static void dump_run(const bench *B, int threads, const char *dir) {
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) die("cannot create %s", dir);
     d.dir = dir;
     d.failed = 0;
-    opt.isa = B->isa;
+    opt.isa = B->isa; opt.block_rows = B->block_rows;
     opt.stage = on_dump;
     opt.stage_user = &d;
     if (bench_threads_setup(&opt, threads) != 0) die("--pool openmp: bench_fpf was built without -fopenmp");
@@ -636,7 +637,7 @@ static void usage(void) {
             "usage: bench_fpf [--model FILE.fpf | --config paper|tiny --variant NAME [--seed S] [--nucleus-seed S]]\n"
             "                 [--nucleus-model CORES.fpf] [--height H] [--width W] [--cell C.u8 --nucleus N.u8]\n"
             "                 [--threads 1,2] [--warmup N] [--runs N] [--stage-runs N] [--pool builtin|openmp]\n"
-            "                 [--isa auto|scalar|avx2|avx512|neon]\n"
+            "                 [--isa auto|scalar|avx2|avx512|neon] [--block-rows N (0 = default bands, -1 = whole maps)]\n"
             "                 [--peak-json FILE | --peak T:GFLOPS,... | --no-peak] [--json OUT] [--quiet]\n"
             "       bench_fpf --dump DIR [--model FILE.fpf ...] [--cell C.u8 --nucleus N.u8] [--threads T]  (one untimed run)\n"
             "       bench_fpf --macs-only [--config C --variant V] [--height H --width W]\n");
@@ -685,6 +686,7 @@ int main(int argc, char **argv) {
         i++;
         if (!strcmp(k, "--model")) model = v;
         else if (!strcmp(k, "--nucleus-model")) nmodel = v;
+        else if (!strcmp(k, "--block-rows")) B.block_rows = atoi(v);
         else if (!strcmp(k, "--config")) cfgname = v;
         else if (!strcmp(k, "--variant")) vname = v;
         else if (!strcmp(k, "--seed")) seed = strtoull(v, NULL, 10);
@@ -839,7 +841,8 @@ int main(int argc, char **argv) {
         size_t ws = 0;
         stat3 ls = stats(load_ms, 3);
         if (!f) die("cannot write %s", json);
-        fpf_session_workspace_size(m, nm, B.H, B.W, NULL, &ws);
+        { fpf_options wo; memset(&wo, 0, sizeof wo); wo.block_rows = B.block_rows;
+          fpf_session_workspace_size(m, nm, B.H, B.W, &wo, &ws); }
         fprintf(f, "{\"cpu\": \"%s\", \"fpf_version\": \"%s\", \"model\": \"%s\", \"config\": \"%s\", \"variant\": %d, "
                    "\"model_bytes\": %.0f, \"weight_bytes\": %.0f, \"height\": %d, \"width\": %d, \"padded\": [%d, %d],\n"
                    " \"load_first_ms\": %.3f, \"load_ms\": [%.3f, %.3f, %.3f], \"load_median_ms\": %.3f, \"workspace_bytes\": %.0f,\n"

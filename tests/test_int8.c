@@ -450,6 +450,9 @@ static void grab(void *user, const char *name, const float *d, int ndim, const i
 
 static int g_requant; /* fpf_options.int8_requantize of run_model */
 static int g_plain_rpn; /* run_model: the RPN on its plain path (fpf__rpn_band__ref), not fused */
+static int g_rows;    /* fpf_options.block_rows of run_model */
+static int g_tall;    /* run_model on the three scenes stacked (H·3 × W) instead of scene 2 */
+static uint16_t g_tall_px[2][3 * H * W];
 static int run_model(const char *name, int isa, int qisa, int threads, capture *cap, float *boxes, int *ndet) {
     char p[160], msg[256];
     fpf_model *m = NULL;
@@ -463,11 +466,19 @@ static int run_model(const char *name, int isa, int qisa, int threads, capture *
     if (g_plain_rpn) m->heads.rpn_head.cout = 0;
     memset(&o, 0, sizeof o);
     o.isa = isa; o.int8_isa = qisa; o.n_threads = threads; o.stage = grab; o.stage_user = cap;
-    o.int8_requantize = g_requant;
+    o.int8_requantize = g_requant; o.block_rows = g_rows;
     cap->csum = 0; cap->msum = 0; cap->rsum = 0;
-    if (fpf_session_init(m, NULL, H, W, &o, &s) != FPF_OK) { fpf_model_free(m); return -1; }
+    if (fpf_session_init(m, NULL, g_tall ? 3 * H : H, W, &o, &s) != FPF_OK) { fpf_model_free(m); return -1; }
     in.cell = fpf_image_u16(g_scene[2].cell, W, H, W * 2);
     in.nucleus = fpf_image_u16(g_scene[2].nucleus, W, H, W * 2);
+    if (g_tall) {
+        for (i = 0; i < 3; i++) {
+            memcpy(g_tall_px[0] + (size_t)i * H * W, g_scene[i].cell, (size_t)H * W * 2);
+            memcpy(g_tall_px[1] + (size_t)i * H * W, g_scene[i].nucleus, (size_t)H * W * 2);
+        }
+        in.cell = fpf_image_u16(g_tall_px[0], W, 3 * H, W * 2);
+        in.nucleus = fpf_image_u16(g_tall_px[1], W, 3 * H, W * 2);
+    }
     if (fpf_session_run(s, &in, &out) != FPF_OK) rc = -1;
     else {
         *ndet = out->n_cells;
@@ -499,6 +510,37 @@ TEST(int8_forward_same_bits_on_every_path_and_thread_count) {
     ok &= c0.n == c1.n && memcmp(c0.f2, c1.f2, c0.n * 4) == 0 && c0.msum == c1.msum;
     CHECK(ok);
     free(c0.f2); free(c1.f2);
+}
+
+/* Banded bottleneck blocks (fpf_options.block_rows) against whole maps (block_rows < 0): the same
+   bits in C2..C5, F2..F6, the masks and the detections, in fp32 (every kernel row) and int8 (every
+   int8 row, u8 chains and the requantizing twin), on 1 and 2 threads, for bands of 1 row, of 3 and
+   5 rows in every stage (the maps are 32, 16, 8, 4 rows high: no multiple of them) and the default
+   (8 rows in res2 and res3, whole maps in res4 and res5: the u8 of C3 passes from a banded stage to
+   a whole-map one); g_tall: the default again on a 384-row image (res2 96 rows, 12 bands). */
+static int bands_match(const char *model, int isa, int q, int requant) {
+    static const int rows[4] = {1, 3, 5, 0};
+    capture c0 = {NULL, 0, 0, 0, 0}, c1 = {NULL, 0, 0, 0, 0};
+    float b0[320], b1[320];
+    int n0 = 0, n1 = 0, ok, i, t;
+    memset(b0, 0, sizeof b0);
+    g_requant = requant; g_rows = -1;
+    ok = run_model(model, isa, q, 1, &c0, b0, &n0) == 0 && c0.csum != 0 && c0.f2;
+    for (i = 0; i < 4; i++)
+        for (t = 1; t <= 2; t++) {
+            int same;
+            memset(b1, 0, sizeof b1);
+            g_rows = rows[i];
+            same = run_model(model, isa, q, t, &c1, b1, &n1) == 0 && c0.csum == c1.csum && n0 == n1 &&
+                   memcmp(b0, b1, sizeof b0) == 0 && c0.msum == c1.msum && c1.f2 && c0.n == c1.n &&
+                   memcmp(c0.f2, c1.f2, c0.n * 4) == 0;
+            if (!same) printf("  %s, row %d/%d, requantize %d, %d rows, %d threads: bands differ from whole maps\n",
+                              model, isa, q, requant, rows[i], t);
+            ok &= same;
+        }
+    g_requant = 0; g_rows = 0;
+    free(c0.f2); free(c1.f2);
+    return ok;
 }
 
 /* The bottlenecks' int8 chains pass u8 maps, quantized in the writer's epilogue; the reference
@@ -574,12 +616,29 @@ TEST(int8_u8_chains_same_bits_at_paper_config) {
     free(f);
     snprintf(calib, sizeof calib, "%s/c0.tif,%s/n0.tif", g_dir, g_dir);
     CHECK(quantize("paper.fpf", calib, "paper8.fpf", &lines, NULL) == 0);
+    CHECK(bands_match("paper.fpf", 0, 0, 0));  /* banded blocks at these widths too, fp32 and int8 */
+    CHECK(bands_match("paper8.fpf", 0, 0, 0));
     remove(p);
     for (q = FPF_QISA_SCALAR; q <= FPF_QISA_NEONDOT; q++)
         for (t = 1; t <= 2 && fpf_qisa_supported((fpf_qisa)q); t++) ok &= chains_match("paper8.fpf", q, t);
     CHECK(ok);
     CHECK(rpn_fused_matches("paper8.fpf", 0, 1) && rpn_fused_matches("paper8.fpf", 0, 2)); /* the RPN fused and plain */
     snprintf(p, sizeof p, "%s/paper8.fpf", g_dir); remove(p);
+}
+
+TEST(banded_blocks_same_bits_as_whole_maps) {
+    int isa, q, ok = 1;
+    for (isa = FPF_ISA_SCALAR; isa <= FPF_ISA_NEON; isa++)
+        if (fpf_isa_supported((fpf_isa)isa)) ok &= bands_match("fpf_add.fpf", isa, 0, 0);
+    for (q = FPF_QISA_SCALAR; q <= FPF_QISA_NEONDOT; q++)
+        if (fpf_qisa_supported((fpf_qisa)q)) {
+            ok &= bands_match("add8.fpf", 0, q, 0) && bands_match("add8.fpf", 0, q, 1);
+            ok &= bands_match("cores8.fpf", 0, q, 0);
+        }
+    g_tall = 1;
+    ok &= bands_match("fpf_add.fpf", 0, 0, 0) && bands_match("add8.fpf", 0, 0, 0) && bands_match("add8.fpf", 0, 0, 1);
+    g_tall = 0;
+    CHECK(ok);
 }
 
 TEST(int8_forward_close_to_fp32) { /* the fused pyramid F2 of the seeded model: int8 within a few % */
@@ -732,6 +791,7 @@ int main(void) {
     RUN(int8_u8_chains_same_bits_as_requantizing_twin);
     RUN(int8_rpn_fused_same_bits_as_plain);
     RUN(int8_u8_chains_same_bits_at_paper_config);
+    RUN(banded_blocks_same_bits_as_whole_maps);
     RUN(int8_forward_close_to_fp32);
     RUN(segment_runs_an_int8_model);
     RUN(segment_tiles_and_batches_an_int8_model);

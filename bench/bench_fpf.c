@@ -4,7 +4,7 @@
  *                         [--nucleus-model CORES.fpf] [--height 1024] [--width 1280]
  *                         [--cell CELL.u8 --nucleus NUC.u8]     raw 8-bit H×W images (else a built-in pattern)
  *                         [--threads 1,2] [--warmup 1] [--runs 5] [--stage-runs 5]
- *                         [--pool builtin|openmp] [--isa auto|scalar|avx2|avx512|neon]
+ *                         [--pool builtin|openmp] [--isa auto|scalar|avx2|avx512|neon] [--int8-isa auto|avx512vnni|amx|...]
  *                         [--peak-json PEAK.json | --peak 1:94,2:188 | --no-peak] [--json OUT.json] [--quiet]
  *   build/bench/bench_fpf --dump DIR [--model FILE.fpf ...] [--cell C.u8 --nucleus N.u8] [--threads 2]
  *                         one untimed run; F2..F5, rpn_class and rpn_bbox as DIR/<name>.f32 (raw
@@ -368,10 +368,12 @@ typedef struct tc_result {
     int n_props_nuc, n0_nuc;
     double rpn_bbox_sum;
     const char *isa;         /* the kernels the session ran (fpf_session_isa) */
+    const char *qisa;        /* its int8 kernels (fpf_session_qisa) */
 } tc_result;
 
 typedef struct bench {
     int isa;                 /* fpf_isa requested (0 = AUTO) */
+    int int8_isa;            /* fpf_qisa requested (0 = AUTO) */
     const fpf_model *m, *nm;
     const fpf_config *c, *nc;
     int H, W, Hp, Wp;
@@ -405,7 +407,7 @@ static void run_threads(const bench *B, int threads, tc_result *r) {
     int i, k;
     fpf_result e;
     memset(&opt, 0, sizeof opt);
-    opt.isa = B->isa;
+    opt.isa = B->isa; opt.int8_isa = B->int8_isa;
     r->threads = threads;
     if (bench_threads_setup(&opt, threads) != 0) die("--pool openmp: bench_fpf was built without -fopenmp");
     t0 = bench_now();
@@ -413,6 +415,7 @@ static void run_threads(const bench *B, int threads, tc_result *r) {
     r->session_init_ms = (bench_now() - t0) * 1e3;
     if (e != FPF_OK) die("fpf_session_init: %s", fpf_result_string(e));
     r->isa = fpf_isa_name(fpf_session_isa(s));
+    r->qisa = fpf_qisa_name(fpf_session_qisa(s));
     for (i = 0; i < B->warmup; i++) {
         say("  threads=%d warm-up %d/%d ...", threads, i + 1, B->warmup);
         t0 = bench_now();
@@ -516,8 +519,8 @@ static void print_tc(FILE *f, const bench *B, const tc_result *r, int json) {
     }
     if (!json) {
         stat3 tt = stats(trunk_t, r->nstage);
-        fprintf(f, "\n== threads=%d  kernels %s  (peak %.1f GFLOP/s)  proposals %d, detections N0 %d, cells %d\n", r->threads,
-                r->isa, r->peak, r->n_props, r->n0, r->n_cells);
+        fprintf(f, "\n== threads=%d  kernels %s, int8 %s  (peak %.1f GFLOP/s)  proposals %d, detections N0 %d, cells %d\n", r->threads,
+                r->isa, r->qisa, r->peak, r->n_props, r->n0, r->n_cells);
         fprintf(f, "%-34s %10s %10s %10s %9s %9s %7s\n", "stage", "median ms", "min", "max", "GMAC", "GMAC/s", "%peak");
         for (k = 0; k < r->ng; k++) {
             stat3 s = stats(r->g[k].t, r->nstage);
@@ -536,9 +539,9 @@ static void print_tc(FILE *f, const bench *B, const tc_result *r, int json) {
         fprintf(f, "session init %.1f ms\n", r->session_init_ms);
         return;
     }
-    fprintf(f, "{\"threads\": %d, \"isa\": \"%s\", \"pool\": \"%s\", \"peak_gflops\": %.3f, \"session_init_ms\": %.3f, \"n_props\": %d, \"n0\": %d, "
+    fprintf(f, "{\"threads\": %d, \"isa\": \"%s\", \"int8_isa\": \"%s\", \"pool\": \"%s\", \"peak_gflops\": %.3f, \"session_init_ms\": %.3f, \"n_props\": %d, \"n0\": %d, "
                "\"n_cells\": %d, \"n_nuclei\": %d, \"total_macs\": %.0f, \"trunk_macs\": %.0f, \"rpn_bbox_sum\": %.6f,\n",
-            r->threads, r->isa, use_caller_pool ? "openmp" : "built-in", r->peak, r->session_init_ms, r->n_props,
+            r->threads, r->isa, r->qisa, use_caller_pool ? "openmp" : "built-in", r->peak, r->session_init_ms, r->n_props,
             r->n0, r->n_cells, r->n_nuclei, total_macs, trunk_macs,
             r->rpn_bbox_sum);
     fprintf(f, "   \"forward_ms\": [");
@@ -620,7 +623,7 @@ static void dump_run(const bench *B, int threads, const char *dir) {
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) die("cannot create %s", dir);
     d.dir = dir;
     d.failed = 0;
-    opt.isa = B->isa;
+    opt.isa = B->isa; opt.int8_isa = B->int8_isa;
     opt.stage = on_dump;
     opt.stage_user = &d;
     if (bench_threads_setup(&opt, threads) != 0) die("--pool openmp: bench_fpf was built without -fopenmp");
@@ -636,7 +639,7 @@ static void usage(void) {
             "usage: bench_fpf [--model FILE.fpf | --config paper|tiny --variant NAME [--seed S] [--nucleus-seed S]]\n"
             "                 [--nucleus-model CORES.fpf] [--height H] [--width W] [--cell C.u8 --nucleus N.u8]\n"
             "                 [--threads 1,2] [--warmup N] [--runs N] [--stage-runs N] [--pool builtin|openmp]\n"
-            "                 [--isa auto|scalar|avx2|avx512|neon]\n"
+            "                 [--isa auto|scalar|avx2|avx512|neon] [--int8-isa auto|scalar|avx2|avxvnni|avx512vnni|amx|neon|neondot]\n"
             "                 [--peak-json FILE | --peak T:GFLOPS,... | --no-peak] [--json OUT] [--quiet]\n"
             "       bench_fpf --dump DIR [--model FILE.fpf ...] [--cell C.u8 --nucleus N.u8] [--threads T]  (one untimed run)\n"
             "       bench_fpf --macs-only [--config C --variant V] [--height H --width W]\n");
@@ -668,6 +671,15 @@ int main(int argc, char **argv) {
         if (!strcmp(k, "--pool")) {
             if (!v || (strcmp(v, "builtin") && strcmp(v, "openmp"))) usage();
             use_caller_pool = !strcmp(v, "openmp");
+            i++;
+            continue;
+        }
+        if (!strcmp(k, "--int8-isa")) { /* fpf_qisa_name's names */
+            int j;
+            if (!v) usage();
+            for (j = 0; j <= FPF_QISA_AMX && strcmp(v, fpf_qisa_name((fpf_qisa)j)); j++) {}
+            if (j > FPF_QISA_AMX) usage();
+            B.int8_isa = j;
             i++;
             continue;
         }

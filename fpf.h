@@ -2450,12 +2450,13 @@ FPF__AMX_T static void fpf__amx_on(void) { _tile_loadconfig(fpf__amx_palette); }
 FPF__AMX_T static void fpf__amx_off(void) { _tile_release(); }
 
 #define FPF__QPXAMX 32
+#define FPF__AMX_KG 8 /* input chunks staged at a time: 2 × 8 KiB of stack */
 FPF__AMX_T static void fpf__qu8s8_conv_32x32c4__amx(const fpf__qargs *a, int y, int x0, int np, int c0, int cb) {
     const fpf__conv *k = a->c.k;
     const fpf__conv_args *c = &a->c;
     int32_t t[32][32] __attribute__((aligned(64)));
-    uint8_t sa[2][1024] __attribute__((aligned(64))), sb[2][1024] __attribute__((aligned(64)));
-    int ky, kx, kc, p, cin = k->cin, two = np > 16, wide = cb > 16;
+    uint8_t sa[2][FPF__AMX_KG][1024] __attribute__((aligned(64))), sb[2][1024] __attribute__((aligned(64)));
+    int ky, kx, k0, kc, p, cin = k->cin, two = np > 16, wide = cb > 16;
     long step = (long)cin * c->stride;
     _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
     if (cin % 64) memset(sb, 0, sizeof sb); /* the weight rows past cin in the last chunk */
@@ -2473,21 +2474,30 @@ FPF__AMX_T static void fpf__qu8s8_conv_32x32c4__amx(const fpf__qargs *a, int y, 
                 fpf__qtap_rows(a, y, x0, np, ky, kx, src, FPF__QPXAMX);
                 even0 = fpf__amx_even(src, step); even1 = two && fpf__amx_even(src + 16, step);
             }
-            for (kc = 0; kc < cin; kc += 64) {
-                int kb = cin - kc < 64 ? cin - kc : 64;
-                const int8_t *b0 = w + 16 * kc, *b1 = v + 16 * kc; /* rows kc/4 .. of the panels */
-                if (kb < 64) { memcpy(sb[0], b0, (size_t)16 * kb); memcpy(sb[1], b1, (size_t)16 * kb); b0 = (const int8_t *)sb[0]; b1 = (const int8_t *)sb[1]; }
-                if (even0 && kb == 64) _tile_loadd(4, src[0] + kc, step);
-                else { fpf__amx_stage(src, kc, kb, sa[0]); FPF__AMX_FENCE(sa); _tile_loadd(4, sa[0], 64); }
-                FPF__AMX_FENCE(sb);
-                _tile_loadd(6, b0, 64);
-                _tile_dpbusd(0, 4, 6);
-                if (wide) { _tile_loadd(7, b1, 64); _tile_dpbusd(1, 4, 7); }
-                if (two) {
-                    if (even1 && kb == 64) _tile_loadd(5, src[16] + kc, step);
-                    else { fpf__amx_stage(src + 16, kc, kb, sa[1]); FPF__AMX_FENCE(sa); _tile_loadd(5, sa[1], 64); }
-                    _tile_dpbusd(2, 5, 6);
-                    if (wide) _tile_dpbusd(3, 5, 7);
+            for (k0 = 0; k0 < cin; k0 += 64 * FPF__AMX_KG) { /* staged tiles of up to KG chunks first, */
+                int k1 = cin - k0 < 64 * FPF__AMX_KG ? cin : k0 + 64 * FPF__AMX_KG; /* then their sums: a tile */
+                for (kc = k0; kc < k1; kc += 64) {          /* load does not wait on the stores just made */
+                    int kb = cin - kc < 64 ? cin - kc : 64;
+                    if (!(even0 && kb == 64)) fpf__amx_stage(src, kc, kb, sa[0][(kc - k0) / 64]);
+                    if (two && !(even1 && kb == 64)) fpf__amx_stage(src + 16, kc, kb, sa[1][(kc - k0) / 64]);
+                }
+                FPF__AMX_FENCE(sa);
+                for (kc = k0; kc < k1; kc += 64) {
+                    int kb = cin - kc < 64 ? cin - kc : 64;
+                    const int8_t *b0 = w + 16 * kc, *b1 = v + 16 * kc; /* rows kc/4 .. of the panels */
+                    if (kb < 64) { memcpy(sb[0], b0, (size_t)16 * kb); memcpy(sb[1], b1, (size_t)16 * kb); b0 = (const int8_t *)sb[0]; b1 = (const int8_t *)sb[1]; }
+                    FPF__AMX_FENCE(sb);
+                    if (even0 && kb == 64) _tile_loadd(4, src[0] + kc, step);
+                    else _tile_loadd(4, sa[0][(kc - k0) / 64], 64);
+                    _tile_loadd(6, b0, 64);
+                    _tile_dpbusd(0, 4, 6);
+                    if (wide) { _tile_loadd(7, b1, 64); _tile_dpbusd(1, 4, 7); }
+                    if (two) {
+                        if (even1 && kb == 64) _tile_loadd(5, src[16] + kc, step);
+                        else _tile_loadd(5, sa[1][(kc - k0) / 64], 64);
+                        _tile_dpbusd(2, 5, 6);
+                        if (wide) _tile_dpbusd(3, 5, 7);
+                    }
                 }
             }
         }
@@ -2826,12 +2836,20 @@ static void fpf__qflat_task(void *ctx, int task) { /* fpf__flat_task for an int8
     const fpf__conv_args *c = &a->c;
     int l0, l1, b0, b1, L, blk;
     fpf__flat_range(c, K->cb, task, &l0, &l1, &b0, &b1);
-    if (K->tiles_on) K->tiles_on();
+    if (K->tiles_on) { /* AMX: as fpf__qconv_task, the channel blocks innermost */
+        K->tiles_on();
+        for (L = l0; L < l1; L += K->px)
+            for (blk = b0; blk < b1; blk++) {
+                int c0 = blk * K->cb, cb = c->k->cout - c0 < K->cb ? c->k->cout - c0 : K->cb;
+                K->qu8s8_conv(a, 0, L, l1 - L < K->px ? l1 - L : K->px, c0, cb);
+            }
+        K->tiles_off();
+        return;
+    }
     for (blk = b0; blk < b1; blk++) {
         int c0 = blk * K->cb, cb = c->k->cout - c0 < K->cb ? c->k->cout - c0 : K->cb;
         for (L = l0; L < l1; L += K->px) K->qu8s8_conv(a, 0, L, l1 - L < K->px ? l1 - L : K->px, c0, cb);
     }
-    if (K->tiles_off) K->tiles_off();
 }
 
 static void fpf__qconv2d(const fpf__runner *r, const fpf__conv_args *a0) {

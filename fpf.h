@@ -117,6 +117,7 @@
        FPF_MALLOC, FPF_FREE   default allocator (define both or neither)
        FPF_NO_STDIO           remove fpf_model_load_file (no <stdio.h>)
        FPF_NO_SIMD            only the portable scalar kernels (no intrinsics, no cpuid)
+       FPF_NO_AMX             no Intel AMX int8 row (no tile state, no arch_prctl request)
        FPF_NO_THREADS         no built-in pool (no <pthread.h>); parallel_for still works
        FPF_MAX_IMAGE_DIM      largest accepted image side (default 32768)
        FPF_MAX_WORKSPACE_BYTES largest session workspace (default 16 GiB; 2 GiB on 32-bit)
@@ -176,8 +177,11 @@
        Both give the same bytes (fpf_options.int8_requantize = 1 forces the second everywhere: the
        reference twin). Readers of one tensor get the same parameters (calibrated on the same values).
        Integer sums are exact, so every kernel row (scalar, AVX2 without VNNI via int16 vpmaddwd,
-       AVX-VNNI, AVX-512 VNNI, NEON, NEON dotprod) gives bit-identical results; the int8 epilogue
-       is the same float operations in every row; fpf_options.int8_isa forces one row.
+       AVX-VNNI, AVX-512 VNNI, Intel AMX-INT8 tiles, NEON, NEON dotprod) gives bit-identical
+       results; the int8 epilogue is the same float operations in every row; fpf_options.int8_isa
+       forces one row. The AMX row (Linux x86-64) asks the kernel once per check for the process's
+       permission to use the tile state (arch_prctl ARCH_REQ_XCOMP_PERM); that enlarges the
+       process's signal frames. -DFPF_NO_AMX leaves it out.
 
    Limits and security
        The loader checks every offset, size and shape with overflow-safe arithmetic, the checksum,
@@ -2130,7 +2134,7 @@ static void fpf__conv_band(const fpf__runner *r, const fpf__conv *k, fpf__map in
    needs into the runner's qbuf, then each block kernel sums Σ q_x·q_w over (tap, cin) in int32,
    and the shared epilogue subtracts z_x·Σq_w, scales and runs the float epilogue (bias, residual,
    upsample-add, ReLU, FPF-add). Integer sums are exact in any order, so every kernel row
-   (scalar, AVX2, AVX-VNNI, AVX-512 VNNI, NEON, NEON dotprod) gives the bits of the reference
+   (scalar, AVX2, AVX-VNNI, AVX-512 VNNI, AMX-INT8, NEON, NEON dotprod) gives the bits of the reference
    twin fpf__qu8s8_conv__ref, which works from the file's HWIO weights without any packing. */
 
 /* q = clamp(round_half_even(v / s) + z, 0, 255); NaN -> clamp(z − 512) = 0. The rounding is

@@ -1,7 +1,8 @@
 /* tests/test_qkernels.c - every int8 kernel path against the int8 reference twin, bit for bit.
  *
- * Runs each int8 kernel row this CPU supports (scalar; AVX2 without VNNI, AVX-VNNI and AVX-512
- * VNNI on x86-64, by cpuid; NEON and NEON dotprod on aarch64, by hwcaps). `make test` also
+ * Runs each int8 kernel row this CPU supports (scalar; AVX2 without VNNI, AVX-VNNI, AVX-512 VNNI
+ * and AMX-INT8 on x86-64, by cpuid (AMX also by Linux's tile permission); NEON and NEON dotprod on
+ * aarch64, by hwcaps). `make test` also
  * cross-compiles this file for aarch64 and runs it under qemu-user (-cpu max has dotprod).
  * Shapes: every conv shape the network has (1×1, 3×3, stride 2, bands, the 7×7 box-head FC as a
  * long 1×1, dense layers, the 2×2 deconv, the mask head's batches), channel and pixel tails,
@@ -113,6 +114,11 @@ TEST(int8_paths_this_cpu_runs) {
     CHECK(fpf_qisa_supported(FPF_QISA_AVX512VNNI) == (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw")));
     CHECK(!fpf_qisa_supported(FPF_QISA_NEON));
 #endif
+    /* AMX needs the AVX-512 row too (its quantizer and epilogue); where it runs, AUTO takes it */
+    CHECK(!fpf_qisa_supported(FPF_QISA_AMX) || fpf_qisa_supported(FPF_QISA_AVX512VNNI));
+    CHECK(!fpf_qisa_supported(FPF_QISA_AMX) || fpf__qkernels_for(FPF_QISA_AUTO, FPF_ISA_AUTO)->isa == FPF_QISA_AMX);
+    if (!fpf_qisa_supported(FPF_QISA_AMX)) printf("  int8 kernels: amx not run here (no AMX-INT8, no Linux tile permission, or not built)\n");
+    CHECK(!strcmp(fpf_qisa_name(FPF_QISA_AMX), "amx") && !strcmp(fpf_qisa_name((fpf_qisa)8), "unknown"));
 }
 
 TEST(quantize_by_hand) { /* q = clamp(round_half_even(v / s) + z, 0, 255) */

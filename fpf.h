@@ -2422,8 +2422,8 @@ FPF__AVX512VNNI static void fpf__qu8s8_conv_8x32c4__avx512vnni(const fpf__qargs 
    inside the input, stride 1 or 2); a block at the map's edge, a row tail, a flat batch's row
    change and the last input chunk when cin is not a multiple of 64 copy their rows into a
    staging tile first (missing inputs: z_x as in every row; bytes past cin: 0, with zero weight
-   rows beside them). The tile state is loaded and released by each call: no state outlives it.
-   The sums, stored to memory, go through the AVX-512 epilogue. */
+   rows beside them). The tile palette is loaded by the task around the calls (tiles_on). The
+   sums, stored to memory, go through the AVX-512 epilogue. Stack: 22 KiB of staging and sums. */
 #define FPF__AMX_T __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vnni,avx2,fma")))
 /* GCC's tile loads and stores are asm without memory operands: a fence tells it the staging and
    sum buffers are read or written there. */

@@ -2791,15 +2791,45 @@ static int fpf__qblock_px(const struct fpf__qkernels *K, int n) {
 }
 
 /* Tasks as fpf__conv_task: (rows, 96-pixel tile, channel group), each output value by one task.
-   96 pixels: a whole number of every int8 row's pixel blocks (1, 4, 6, 8, 12). */
+   96 pixels: a whole number of every int8 row's pixel blocks (1, 4, 6, 8, 12, 32). */
 #define FPF__QTILE_W 96
+
+/* Output rows [y0, y1) × columns [xs, xe) × channel blocks [b0, b1) of an int8 layer, block by
+   block (fpf__conv_tile for an int8 layer). A row with tiles (AMX) has its palette loaded around
+   the calls and runs the channel blocks innermost, so that a pixel block's inputs stay in L1. */
+static void fpf__qconv_tile(const fpf__qargs *a, int y0, int y1, int xs, int xe, int b0, int b1) {
+    const struct fpf__qkernels *K = a->kern;
+    int y, x, blk, np;
+    if (K->tiles_on) {
+        K->tiles_on();
+        for (y = y0; y < y1; y++)
+            for (x = xs; x < xe; x += np) {
+                np = fpf__qblock_px(K, xe - x);
+                for (blk = b0; blk < b1; blk++) {
+                    int c0 = blk * K->cb, cb = a->c.k->cout - c0 < K->cb ? a->c.k->cout - c0 : K->cb;
+                    (np > K->px_small ? K->qu8s8_conv : K->qu8s8_conv_small)(a, y, x, np, c0, cb);
+                }
+            }
+        K->tiles_off();
+        return;
+    }
+    for (blk = b0; blk < b1; blk++) {
+        int c0 = blk * K->cb, cb = a->c.k->cout - c0 < K->cb ? a->c.k->cout - c0 : K->cb;
+        for (y = y0; y < y1; y++)
+            for (x = xs; x < xe; x += np) {
+                np = fpf__qblock_px(K, xe - x);
+                (np > K->px_small ? K->qu8s8_conv : K->qu8s8_conv_small)(a, y, x, np, c0, cb);
+            }
+    }
+}
+
 static void fpf__qconv_task(void *ctx, int task) {
     const fpf__qargs *a = (const fpf__qargs *)ctx;
     const struct fpf__qkernels *K = a->kern;
     const fpf__conv_args *c = &a->c;
     int tiles = (c->out.w + FPF__QTILE_W - 1) / FPF__QTILE_W, nblk = (c->k->cout + K->cb - 1) / K->cb;
     int chunks = (c->out.h + c->rpt - 1) / c->rpt;
-    int g = task % c->groups, rest = task / c->groups, y, y0, y1, xs, xe, x, blk, np;
+    int g = task % c->groups, rest = task / c->groups, y0, y1, xs, xe;
     fpf__qargs one;
     if (c->batch > 1) {
         int img = rest / (chunks * tiles);
@@ -2811,27 +2841,7 @@ static void fpf__qconv_task(void *ctx, int task) {
     }
     y0 = rest / tiles * c->rpt; y1 = y0 + c->rpt < c->out.h ? y0 + c->rpt : c->out.h;
     xs = (rest % tiles) * FPF__QTILE_W; xe = xs + FPF__QTILE_W < c->out.w ? xs + FPF__QTILE_W : c->out.w;
-    if (K->tiles_on) { /* AMX: a pixel block's inputs stay in L1 while every channel block reads them */
-        K->tiles_on();
-        for (y = y0; y < y1; y++)
-            for (x = xs; x < xe; x += np) {
-                np = fpf__qblock_px(K, xe - x);
-                for (blk = g * nblk / c->groups; blk < (g + 1) * nblk / c->groups; blk++) {
-                    int c0 = blk * K->cb, cb = c->k->cout - c0 < K->cb ? c->k->cout - c0 : K->cb;
-                    K->qu8s8_conv(a, y, x, np, c0, cb);
-                }
-            }
-        K->tiles_off();
-        return;
-    }
-    for (blk = g * nblk / c->groups; blk < (g + 1) * nblk / c->groups; blk++) {
-        int c0 = blk * K->cb, cb = c->k->cout - c0 < K->cb ? c->k->cout - c0 : K->cb;
-        for (y = y0; y < y1; y++)
-            for (x = xs; x < xe; x += np) {
-                np = fpf__qblock_px(K, xe - x);
-                (np > K->px_small ? K->qu8s8_conv : K->qu8s8_conv_small)(a, y, x, np, c0, cb);
-            }
-    }
+    fpf__qconv_tile(a, y0, y1, xs, xe, g * nblk / c->groups, (g + 1) * nblk / c->groups);
 }
 
 static void fpf__qflat_task(void *ctx, int task) { /* fpf__flat_task for an int8 layer */
@@ -2840,7 +2850,7 @@ static void fpf__qflat_task(void *ctx, int task) { /* fpf__flat_task for an int8
     const fpf__conv_args *c = &a->c;
     int l0, l1, b0, b1, L, blk;
     fpf__flat_range(c, K->cb, task, &l0, &l1, &b0, &b1);
-    if (K->tiles_on) { /* AMX: as fpf__qconv_task, the channel blocks innermost */
+    if (K->tiles_on) { /* AMX: as fpf__qconv_tile, the channel blocks innermost */
         K->tiles_on();
         for (L = l0; L < l1; L += K->px)
             for (blk = b0; blk < b1; blk++) {

@@ -86,12 +86,12 @@ build/tests/neon_qkernels: tests/test_qkernels.c fpf.h tests/harness.h
 HDR_FLAGS := -Wall -Wextra -Wpedantic -Werror
 # The config macros of the headers' tables, one build each of all three headers in one unit
 # ('~' separates flags): FPF_STATIC and FPF_EVAL_STATIC (no unused-function warnings),
-# FPF_MALLOC/FPF_FREE, FPF_NO_STDIO, FPF_NO_SIMD, FPF_NO_THREADS, FPF_MAX_IMAGE_DIM, FPF_ASSERT,
+# FPF_MALLOC/FPF_FREE, FPF_NO_STDIO, FPF_NO_SIMD, FPF_NO_AMX, FPF_NO_THREADS, FPF_MAX_IMAGE_DIM, FPF_ASSERT,
 # FPF_DEF/FPF_EVAL_DEF, and all the optional ones together.
 HDR_CONFIGS := -DFPF_NONE \
   -DFPF_STATIC~-DFPF_EVAL_STATIC \
   -include~stdlib.h~'-DFPF_MALLOC(n)=malloc(n)'~'-DFPF_FREE(p)=free(p)' \
-  -DFPF_NO_STDIO -DFPF_NO_SIMD -DFPF_NO_THREADS -DFPF_MAX_IMAGE_DIM=4096 -DFPF_MAX_WORKSPACE_BYTES=1073741824 \
+  -DFPF_NO_STDIO -DFPF_NO_SIMD -DFPF_NO_AMX -DFPF_NO_THREADS -DFPF_MAX_IMAGE_DIM=4096 -DFPF_MAX_WORKSPACE_BYTES=1073741824 \
   -include~assert.h~'-DFPF_ASSERT(c)=assert(c)' \
   '-DFPF_DEF=extern'~'-DFPF_EVAL_DEF=extern' \
   -DFPF_STATIC~-DFPF_EVAL_STATIC~-DFPF_NO_STDIO~-DFPF_NO_SIMD~-DFPF_NO_THREADS~-DFPF_MAX_IMAGE_DIM=1024

@@ -119,6 +119,7 @@
        FPF_MALLOC, FPF_FREE   default allocator (define both or neither)
        FPF_NO_STDIO           remove fpf_model_load_file (no <stdio.h>)
        FPF_NO_SIMD            only the portable scalar kernels (no intrinsics, no cpuid)
+       FPF_NO_AMX             no Intel AMX int8 row (no tile state, no arch_prctl request)
        FPF_NO_THREADS         no built-in pool (no <pthread.h>); parallel_for still works
        FPF_MAX_IMAGE_DIM      largest accepted image side (default 32768)
        FPF_MAX_WORKSPACE_BYTES largest session workspace (default 16 GiB; 2 GiB on 32-bit)
@@ -178,8 +179,11 @@
        Both give the same bytes (fpf_options.int8_requantize = 1 forces the second everywhere: the
        reference twin). Readers of one tensor get the same parameters (calibrated on the same values).
        Integer sums are exact, so every kernel row (scalar, AVX2 without VNNI via int16 vpmaddwd,
-       AVX-VNNI, AVX-512 VNNI, NEON, NEON dotprod) gives bit-identical results; the int8 epilogue
-       is the same float operations in every row; fpf_options.int8_isa forces one row.
+       AVX-VNNI, AVX-512 VNNI, Intel AMX-INT8 tiles, NEON, NEON dotprod) gives bit-identical
+       results; the int8 epilogue is the same float operations in every row; fpf_options.int8_isa
+       forces one row. The AMX row (Linux x86-64) asks the kernel once per check for the process's
+       permission to use the tile state (arch_prctl ARCH_REQ_XCOMP_PERM); that enlarges the
+       process's signal frames. -DFPF_NO_AMX leaves it out.
 
    Limits and security
        The loader checks every offset, size and shape with overflow-safe arithmetic, the checksum,
@@ -432,7 +436,8 @@ typedef enum fpf_qisa {
     FPF_QISA_AVXVNNI = 3,    /* VEX vpdpbusd on ymm */
     FPF_QISA_AVX512VNNI = 4, /* vpdpbusd on zmm */
     FPF_QISA_NEON = 5,       /* widened to int16, vmlal */
-    FPF_QISA_NEONDOT = 6     /* sdot (dot-product extension, HWCAP_ASIMDDP) */
+    FPF_QISA_NEONDOT = 6,    /* sdot (dot-product extension, HWCAP_ASIMDDP) */
+    FPF_QISA_AMX = 7         /* Intel AMX-INT8 tiles (tdpbusd), Linux x86-64; AVX-512 epilogue */
 } fpf_qisa;
 FPF_DEF int fpf_qisa_supported(fpf_qisa isa);
 FPF_DEF const char *fpf_qisa_name(fpf_qisa isa);
@@ -660,6 +665,25 @@ static int fpf__cpu_avxvnni(void) { /* CPUID.(EAX=7, ECX=1):EAX bit 4 (not every
     __cpuid_count(7, 1, a, b, c, d);
     return (int)((a >> 4) & 1);
 }
+/* Intel AMX-INT8: CPUID.(EAX=7, ECX=0):EDX bits 24 (AMX-TILE) and 25 (AMX-INT8), and Linux's
+   per-process permission for the 8 KiB tile state, asked for once more on every check:
+   arch_prctl(ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18), a raw syscall (158) so that
+   no feature macro is needed for syscall(2). It fails on kernels before 5.16. Granting it enlarges
+   every signal frame of the process (a small sigaltstack may then overflow). Older compilers
+   lack the intrinsics, and other systems have no such request: there the row is absent. */
+#if !defined(FPF_NO_AMX) && defined(__linux__) && \
+    ((defined(__clang__) && __clang_major__ >= 12) || (!defined(__clang__) && __GNUC__ >= 11))
+#define FPF__AMX 1
+static int fpf__cpu_amx(void) {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    long r = 158; /* SYS_arch_prctl */
+    if (__get_cpuid_max(0, NULL) < 7) return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    if (!((d >> 24) & 1) || !((d >> 25) & 1)) return 0;
+    __asm__ volatile("syscall" : "+a"(r) : "D"(0x1023L), "S"(18L) : "rcx", "r11", "memory");
+    return r == 0;
+}
+#endif
 #endif
 #if !defined(FPF_NO_SIMD) && defined(__aarch64__)
 #define FPF__NEON 1
@@ -1659,7 +1683,7 @@ typedef struct fpf__conv_args {
           conv to K = 2 channels, with its lanes over input channels: fpf__f32_narrow__ref)
    tile   px output pixels × cb output channels held in registers; c<k>: input channels per
           dot-product step (VNNI/dot: c4)
-   isa    scalar, avx2, avx512, neon; int8 also avxvnni, avx512vnni, neondot
+   isa    scalar, avx2, avx512, neon; int8 also avxvnni, avx512vnni, amx, neondot
    e.g. fpf__f32_conv_8x32__avx512, fpf__qu8s8_conv_12x32c4__avx512vnni. Helpers of a kernel carry
    its prefix (fpf__f32_conv_store__avx2); each kernel's plain-loop twin ends in __ref
    (fpf__f32_conv__ref, and __ref_fused for the fused-multiply-add rows; fpf__qu8s8_conv__ref).
@@ -2175,7 +2199,7 @@ static void fpf__conv_band(const fpf__runner *r, const fpf__conv *k, fpf__map in
    needs into the runner's qbuf, then each block kernel sums Σ q_x·q_w over (tap, cin) in int32,
    and the shared epilogue subtracts z_x·Σq_w, scales and runs the float epilogue (bias, residual,
    upsample-add, ReLU, FPF-add). Integer sums are exact in any order, so every kernel row
-   (scalar, AVX2, AVX-VNNI, AVX-512 VNNI, NEON, NEON dotprod) gives the bits of the reference
+   (scalar, AVX2, AVX-VNNI, AVX-512 VNNI, AMX-INT8, NEON, NEON dotprod) gives the bits of the reference
    twin fpf__qu8s8_conv__ref, which works from the file's HWIO weights without any packing. */
 
 /* q = clamp(round_half_even(v / s) + z, 0, 255); NaN -> clamp(z − 512) = 0. The rounding is
@@ -2204,6 +2228,8 @@ struct fpf__qkernels {
     int px, cb;
     fpf__qblock_fn qu8s8_conv_small; /* px_small <= px pixels × cb, for row tails; NULL: none */
     int px_small;
+    void (*tiles_on)(void);  /* run by a task before its block calls, and off after them: */
+    void (*tiles_off)(void); /* AMX loads its tile palette and releases the tiles; NULL: none */
 };
 
 struct fpf__qargs {
@@ -2377,6 +2403,29 @@ FPF__AVXVNNI static void fpf__qu8s8_conv_store__avxvnni(const fpf__qargs *a, __m
     fpf__f32_conv_store__avx2(&a->c, v, y, x, co);
 }
 
+/* The vector epilogue of one pixel's 32 channels from c0, sums s0, s1 = Σ (q_x − z_x)·q_w, with the
+   multipliers m and biases b of those channels: the scalar epilogue's operations, lane by lane. */
+FPF__AVX512VNNI static inline __attribute__((always_inline)) void fpf__qstore_px32__avx512(
+    const fpf__conv_args *c, __m512i s0, __m512i s1, __m512 m0, __m512 m1, __m512 b0, __m512 b1, int y, int x, int c0) {
+    size_t px = (size_t)y * c->out.w + x;
+    float *dst = c->out.d + px * c->out.ld + c0;
+    __m512 v0 = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(s0), m0), b0);
+    __m512 v1 = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(s1), m1), b1);
+    if (c->res) {
+        const float *r = fpf__res_at(c, y, x, c0);
+        v0 = _mm512_add_ps(v0, _mm512_loadu_ps(r));
+        v1 = _mm512_add_ps(v1, _mm512_loadu_ps(r + 16));
+    }
+    if (c->flags & FPF__RELU) { v0 = _mm512_max_ps(_mm512_setzero_ps(), v0); v1 = _mm512_max_ps(_mm512_setzero_ps(), v1); }
+    if (c->flags & FPF__ACCUMULATE) { v0 = _mm512_add_ps(_mm512_loadu_ps(dst), v0); v1 = _mm512_add_ps(_mm512_loadu_ps(dst + 16), v1); }
+    if (!c->qout || c->qkeep) { _mm512_storeu_ps(dst, v0); _mm512_storeu_ps(dst + 16, v1); }
+    if (c->qout) {
+        uint8_t *qd = c->qout + px * c->k->cout + c0;
+        _mm_storeu_si128((__m128i *)(void *)qd, fpf__qquant_vec__avx512(v0, c->qout_s, c->qout_z));
+        _mm_storeu_si128((__m128i *)(void *)(qd + 16), fpf__qquant_vec__avx512(v1, c->qout_s, c->qout_z));
+    }
+}
+
 /* AVX-512 VNNI: 12 pixels × 32 channels (two panels) in 24 zmm; vpdpbusd adds four u8·s8
    products per int32 lane. The zero panel past the last lets the second panel always be read.
    The sums start at −z_x·Σq_w, so they end as Σ (q_x − z_x)·q_w with no correction (the same
@@ -2410,28 +2459,8 @@ FPF__AVX512VNNI static inline __attribute__((always_inline)) void fpf__qu8s8_con
     if (cb == 32) { /* whole vectors: the vector epilogue */
         const __m512 m0 = _mm512_loadu_ps(a->q->mul + c0), m1 = _mm512_loadu_ps(a->q->mul + c0 + 16);
         const __m512 b0 = _mm512_loadu_ps(k->b + c0), b1 = _mm512_loadu_ps(k->b + c0 + 16);
-        const int relu = c->flags & FPF__RELU, accu = c->flags & FPF__ACCUMULATE, keep = !c->qout || c->qkeep;
-        _Pragma("GCC unroll 12") for (p = 0; p < PX; p++) {
-            if (p < np) {
-                size_t px = (size_t)y * c->out.w + x0 + p;
-                float *dst = c->out.d + px * c->out.ld + c0;
-                __m512 v0 = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[p][0]), m0), b0);
-                __m512 v1 = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc[p][1]), m1), b1);
-                if (c->res) {
-                    const float *r = fpf__res_at(c, y, x0 + p, c0);
-                    v0 = _mm512_add_ps(v0, _mm512_loadu_ps(r));
-                    v1 = _mm512_add_ps(v1, _mm512_loadu_ps(r + 16));
-                }
-                if (relu) { v0 = _mm512_max_ps(_mm512_setzero_ps(), v0); v1 = _mm512_max_ps(_mm512_setzero_ps(), v1); }
-                if (accu) { v0 = _mm512_add_ps(_mm512_loadu_ps(dst), v0); v1 = _mm512_add_ps(_mm512_loadu_ps(dst + 16), v1); }
-                if (keep) { _mm512_storeu_ps(dst, v0); _mm512_storeu_ps(dst + 16, v1); }
-                if (c->qout) {
-                    uint8_t *qd = c->qout + px * k->cout + c0;
-                    _mm_storeu_si128((__m128i *)(void *)qd, fpf__qquant_vec__avx512(v0, c->qout_s, c->qout_z));
-                    _mm_storeu_si128((__m128i *)(void *)(qd + 16), fpf__qquant_vec__avx512(v1, c->qout_s, c->qout_z));
-                }
-            }
-        }
+        _Pragma("GCC unroll 12") for (p = 0; p < PX; p++)
+            if (p < np) fpf__qstore_px32__avx512(c, acc[p][0], acc[p][1], m0, m1, b0, b1, y, x0 + p, c0);
         return;
     }
     z0 = _mm512_sub_epi32(_mm512_setzero_si512(), z0); z1 = _mm512_sub_epi32(_mm512_setzero_si512(), z1);
@@ -2447,6 +2476,117 @@ FPF__AVX512VNNI static void fpf__qu8s8_conv_12x32c4__avx512vnni(const fpf__qargs
 FPF__AVX512VNNI static void fpf__qu8s8_conv_8x32c4__avx512vnni(const fpf__qargs *a, int y, int x0, int np, int c0, int cb) {
     fpf__qu8s8_conv_px32c4__avx512vnni(a, y, x0, np, c0, cb, 8);
 }
+
+#if defined(FPF__AMX)
+/* Intel AMX-INT8 (Sapphire Rapids and later): tdpbusd multiplies a tile of 16 pixels × 64 input
+   bytes (u8) by a tile of 16 rows of [16 channels × 4 inputs] (s8: the packed panel rows, as
+   they are) into 16 × 16 int32 sums, four u8·s8 products per sum, exact and unsaturated like
+   vpdpbusd. 32 pixels × 32 channels: sums in tiles 0..3 (pixel half h, panel j: tile 2h + j),
+   inputs in 4..5, weights in 6..7; all eight tiles 16 rows × 64 bytes (the palette below). A
+   tile of inputs loads straight from the map where its 16 pixels lie evenly spaced (a row
+   inside the input, stride 1 or 2); a block at the map's edge, a row tail, a flat batch's row
+   change and the last input chunk when cin is not a multiple of 64 copy their rows into a
+   staging tile first (missing inputs: z_x as in every row; bytes past cin: 0, with zero weight
+   rows beside them). The tile palette is loaded by the task around the calls (tiles_on). The
+   sums, stored to memory, go through the AVX-512 epilogue. Stack: 22 KiB of staging and sums. */
+#define FPF__AMX_T __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vnni,avx2,fma")))
+/* GCC's tile loads and stores are asm without memory operands: a fence tells it the staging and
+   sum buffers are read or written there. */
+#define FPF__AMX_FENCE(p) __asm__ volatile("" : : "r"(p) : "memory")
+static const unsigned char fpf__amx_palette[64] = { /* palette 1; tiles 0..7: 16 rows × 64 bytes */
+    1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    64, 0, 64, 0, 64, 0, 64, 0, 64, 0, 64, 0, 64, 0, 64, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    16, 16, 16, 16, 16, 16, 16, 16, 0, 0, 0, 0, 0, 0, 0, 0};
+
+/* Whether the 16 input rows src[0..15] lie step bytes apart (one tile load reads them). */
+FPF__INLINE int fpf__amx_even(const uint8_t *const *src, long step) {
+    int p, ok = 1;
+    for (p = 1; p < 16; p++) ok &= src[p] == src[0] + p * step;
+    return ok;
+}
+
+/* A staging tile: inputs [k0, k0 + kb) of the 16 rows src[0..15], zero past kb. */
+FPF__AMX_T static inline __attribute__((always_inline)) void fpf__amx_stage(const uint8_t *const *src, int k0, int kb, uint8_t *dst) {
+    __mmask64 m = kb == 64 ? ~(__mmask64)0 : ((__mmask64)1 << kb) - 1;
+    int p;
+    for (p = 0; p < 16; p++) _mm512_store_si512((void *)(dst + 64 * p), _mm512_maskz_loadu_epi8(m, src[p] + k0));
+}
+
+/* The tile state of a task's block calls (the kernels' tiles_on / tiles_off): loaded once per task,
+   released at its end, so no state outlives a task and no thread keeps 8 KiB of tiles. */
+FPF__AMX_T static void fpf__amx_on(void) { _tile_loadconfig(fpf__amx_palette); }
+FPF__AMX_T static void fpf__amx_off(void) { _tile_release(); }
+
+#define FPF__QPXAMX 32
+#define FPF__AMX_KG 8 /* input chunks staged at a time: 2 × 8 KiB of stack */
+FPF__AMX_T static void fpf__qu8s8_conv_32x32c4__amx(const fpf__qargs *a, int y, int x0, int np, int c0, int cb) {
+    const fpf__conv *k = a->c.k;
+    const fpf__conv_args *c = &a->c;
+    int32_t t[32][32] __attribute__((aligned(64)));
+    uint8_t sa[2][FPF__AMX_KG][1024] __attribute__((aligned(64))), sb[2][1024] __attribute__((aligned(64)));
+    int ky, kx, k0, kc, p, cin = k->cin, two = np > 16, wide = cb > 16;
+    long step = (long)cin * c->stride;
+    _tile_zero(0); _tile_zero(1); _tile_zero(2); _tile_zero(3);
+    if (cin % 64) memset(sb, 0, sizeof sb); /* the weight rows past cin in the last chunk */
+    for (ky = 0; ky < k->kh; ky++)
+        for (kx = 0; kx < k->kw; kx++) {
+            const uint8_t *src[FPF__QPXAMX];
+            const int8_t *w = fpf__qpanel(a, c0, ky, kx), *v = w + a->q->pstride;
+            int iy = (y + c->y0) * c->stride - c->pad + ky - c->iy0, ix = x0 * c->stride - c->pad + kx, even0, even1;
+            if (!c->flat && iy >= 0 && iy < c->in.h && ix >= 0 && (x0 + np - 1) * c->stride - c->pad + kx < c->in.w && np >= 16 * (1 + two)) {
+                int p0;
+                src[0] = a->x + ((size_t)iy * c->in.w + ix) * cin; /* a row inside the input */
+                for (p0 = 1; p0 < 16 * (1 + two); p0++) src[p0] = src[0] + p0 * step;
+                even0 = even1 = 1;
+            } else {
+                fpf__qtap_rows(a, y, x0, np, ky, kx, src, FPF__QPXAMX);
+                even0 = fpf__amx_even(src, step); even1 = two && fpf__amx_even(src + 16, step);
+            }
+            for (k0 = 0; k0 < cin; k0 += 64 * FPF__AMX_KG) { /* staged tiles of up to KG chunks first, */
+                int k1 = cin - k0 < 64 * FPF__AMX_KG ? cin : k0 + 64 * FPF__AMX_KG; /* then their sums: a tile */
+                for (kc = k0; kc < k1; kc += 64) {          /* load does not wait on the stores just made */
+                    int kb = cin - kc < 64 ? cin - kc : 64;
+                    if (!(even0 && kb == 64)) fpf__amx_stage(src, kc, kb, sa[0][(kc - k0) / 64]);
+                    if (two && !(even1 && kb == 64)) fpf__amx_stage(src + 16, kc, kb, sa[1][(kc - k0) / 64]);
+                }
+                FPF__AMX_FENCE(sa);
+                for (kc = k0; kc < k1; kc += 64) {
+                    int kb = cin - kc < 64 ? cin - kc : 64;
+                    const int8_t *b0 = w + 16 * kc, *b1 = v + 16 * kc; /* rows kc/4 .. of the panels */
+                    if (kb < 64) { memcpy(sb[0], b0, (size_t)16 * kb); memcpy(sb[1], b1, (size_t)16 * kb); b0 = (const int8_t *)sb[0]; b1 = (const int8_t *)sb[1]; }
+                    FPF__AMX_FENCE(sb);
+                    if (even0 && kb == 64) _tile_loadd(4, src[0] + kc, step);
+                    else _tile_loadd(4, sa[0][(kc - k0) / 64], 64);
+                    _tile_loadd(6, b0, 64);
+                    _tile_dpbusd(0, 4, 6);
+                    if (wide) { _tile_loadd(7, b1, 64); _tile_dpbusd(1, 4, 7); }
+                    if (two) {
+                        if (even1 && kb == 64) _tile_loadd(5, src[16] + kc, step);
+                        else _tile_loadd(5, sa[1][(kc - k0) / 64], 64);
+                        _tile_dpbusd(2, 5, 6);
+                        if (wide) _tile_dpbusd(3, 5, 7);
+                    }
+                }
+            }
+        }
+    _tile_stored(0, &t[0][0], 128); _tile_stored(1, &t[0][16], 128);
+    _tile_stored(2, &t[16][0], 128); _tile_stored(3, &t[16][16], 128);
+    FPF__AMX_FENCE(t);
+    if (cb == 32) { /* Σ q_x·q_w − z_x·Σq_w, then the vector epilogue */
+        const __m512i z = _mm512_set1_epi32(a->q->in_zero);
+        const __m512i zw0 = _mm512_mullo_epi32(z, _mm512_loadu_si512((const void *)(a->q->wsum + c0)));
+        const __m512i zw1 = _mm512_mullo_epi32(z, _mm512_loadu_si512((const void *)(a->q->wsum + c0 + 16)));
+        const __m512 m0 = _mm512_loadu_ps(a->q->mul + c0), m1 = _mm512_loadu_ps(a->q->mul + c0 + 16);
+        const __m512 b0 = _mm512_loadu_ps(k->b + c0), b1 = _mm512_loadu_ps(k->b + c0 + 16);
+        for (p = 0; p < np; p++)
+            fpf__qstore_px32__avx512(c, _mm512_sub_epi32(_mm512_load_si512((const void *)t[p]), zw0),
+                                     _mm512_sub_epi32(_mm512_load_si512((const void *)(t[p] + 16)), zw1), m0, m1, b0, b1, y, x0 + p, c0);
+        return;
+    }
+    fpf__qblock_store(a, &t[0][0], 32, y, x0, np, c0, cb);
+}
+#endif /* FPF__AMX */
 
 /* AVX-VNNI (VEX vpdpbusd on ymm): 6 pixels × 16 channels. */
 FPF__AVXVNNI static void fpf__qu8s8_conv_6x16c4__avxvnni(const fpf__qargs *a, int y, int x0, int np, int c0, int cb) {
@@ -2593,25 +2733,31 @@ static void fpf__qu8s8_conv_4x16c4__neondot(const fpf__qargs *a, int y, int x0, 
 
 static const struct fpf__qkernels fpf__qkernels__scalar = {
     FPF__F(isa) FPF_QISA_SCALAR, FPF__F(qu8s8_conv) fpf__qu8s8_conv_4x16c4__scalar, FPF__F(quant) fpf__qquant__scalar,
-    FPF__F(px) 4, FPF__F(cb) 16, FPF__F(qu8s8_conv_small) NULL, FPF__F(px_small) 0};
+    FPF__F(px) 4, FPF__F(cb) 16, FPF__F(qu8s8_conv_small) NULL, FPF__F(px_small) 0, FPF__F(tiles_on) NULL, FPF__F(tiles_off) NULL};
 #if defined(FPF__X86)
 static const struct fpf__qkernels fpf__qkernels__avx2 = {
     FPF__F(isa) FPF_QISA_AVX2, FPF__F(qu8s8_conv) fpf__qu8s8_conv_6x8c4__avx2, FPF__F(quant) fpf__qquant__avx2,
-    FPF__F(px) 6, FPF__F(cb) 8, FPF__F(qu8s8_conv_small) NULL, FPF__F(px_small) 0};
+    FPF__F(px) 6, FPF__F(cb) 8, FPF__F(qu8s8_conv_small) NULL, FPF__F(px_small) 0, FPF__F(tiles_on) NULL, FPF__F(tiles_off) NULL};
 static const struct fpf__qkernels fpf__qkernels__avxvnni = {
     FPF__F(isa) FPF_QISA_AVXVNNI, FPF__F(qu8s8_conv) fpf__qu8s8_conv_6x16c4__avxvnni, FPF__F(quant) fpf__qquant__avx2,
-    FPF__F(px) 6, FPF__F(cb) 16, FPF__F(qu8s8_conv_small) NULL, FPF__F(px_small) 0};
+    FPF__F(px) 6, FPF__F(cb) 16, FPF__F(qu8s8_conv_small) NULL, FPF__F(px_small) 0, FPF__F(tiles_on) NULL, FPF__F(tiles_off) NULL};
 static const struct fpf__qkernels fpf__qkernels__avx512vnni = {
     FPF__F(isa) FPF_QISA_AVX512VNNI, FPF__F(qu8s8_conv) fpf__qu8s8_conv_12x32c4__avx512vnni, FPF__F(quant) fpf__qquant__avx512,
-    FPF__F(px) FPF__QPX512, FPF__F(cb) 32, FPF__F(qu8s8_conv_small) fpf__qu8s8_conv_8x32c4__avx512vnni, FPF__F(px_small) 8};
+    FPF__F(px) FPF__QPX512, FPF__F(cb) 32, FPF__F(qu8s8_conv_small) fpf__qu8s8_conv_8x32c4__avx512vnni, FPF__F(px_small) 8, FPF__F(tiles_on) NULL, FPF__F(tiles_off) NULL};
+#endif
+#if defined(FPF__AMX)
+static const struct fpf__qkernels fpf__qkernels__amx = {
+    FPF__F(isa) FPF_QISA_AMX, FPF__F(qu8s8_conv) fpf__qu8s8_conv_32x32c4__amx, FPF__F(quant) fpf__qquant__avx512,
+    FPF__F(px) FPF__QPXAMX, FPF__F(cb) 32, FPF__F(qu8s8_conv_small) NULL, FPF__F(px_small) 0,
+    FPF__F(tiles_on) fpf__amx_on, FPF__F(tiles_off) fpf__amx_off};
 #endif
 #if defined(FPF__NEON)
 static const struct fpf__qkernels fpf__qkernels__neon = {
     FPF__F(isa) FPF_QISA_NEON, FPF__F(qu8s8_conv) fpf__qu8s8_conv_1x16c4__neon, FPF__F(quant) fpf__qquant__scalar,
-    FPF__F(px) 1, FPF__F(cb) 16, FPF__F(qu8s8_conv_small) NULL, FPF__F(px_small) 0};
+    FPF__F(px) 1, FPF__F(cb) 16, FPF__F(qu8s8_conv_small) NULL, FPF__F(px_small) 0, FPF__F(tiles_on) NULL, FPF__F(tiles_off) NULL};
 static const struct fpf__qkernels fpf__qkernels__neondot = {
     FPF__F(isa) FPF_QISA_NEONDOT, FPF__F(qu8s8_conv) fpf__qu8s8_conv_4x16c4__neondot, FPF__F(quant) fpf__qquant__scalar,
-    FPF__F(px) 4, FPF__F(cb) 16, FPF__F(qu8s8_conv_small) NULL, FPF__F(px_small) 0};
+    FPF__F(px) 4, FPF__F(cb) 16, FPF__F(qu8s8_conv_small) NULL, FPF__F(px_small) 0, FPF__F(tiles_on) NULL, FPF__F(tiles_off) NULL};
 #endif
 
 FPF_DEF int fpf_qisa_supported(fpf_qisa isa) {
@@ -2623,6 +2769,9 @@ FPF_DEF int fpf_qisa_supported(fpf_qisa isa) {
     case FPF_QISA_AVX512VNNI: return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                                      __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
+#if defined(FPF__AMX)
+    case FPF_QISA_AMX: return fpf_qisa_supported(FPF_QISA_AVX512VNNI) && fpf__cpu_amx();
+#endif
 #if defined(FPF__NEON)
     case FPF_QISA_NEON: return 1;
     case FPF_QISA_NEONDOT: return fpf__hwcap_dotprod();
@@ -2632,15 +2781,15 @@ FPF_DEF int fpf_qisa_supported(fpf_qisa isa) {
 }
 
 FPF_DEF const char *fpf_qisa_name(fpf_qisa isa) {
-    static const char *names[] = {"auto", "scalar", "avx2", "avxvnni", "avx512vnni", "neon", "neondot"};
-    return (int)isa >= 0 && (int)isa <= 6 ? names[isa] : "unknown";
+    static const char *names[] = {"auto", "scalar", "avx2", "avxvnni", "avx512vnni", "neon", "neondot", "amx"};
+    return (int)isa >= 0 && (int)isa <= 7 ? names[isa] : "unknown";
 }
 
 /* The int8 row for isa; AUTO: the best this CPU runs, or scalar when the fp32 row is forced to
    scalar. NULL when isa cannot run here. */
 static const struct fpf__qkernels *fpf__qkernels_for(fpf_qisa isa, fpf_isa fisa) {
     if (isa == FPF_QISA_AUTO) {
-        static const fpf_qisa order[] = {FPF_QISA_AVX512VNNI, FPF_QISA_AVXVNNI, FPF_QISA_AVX2, FPF_QISA_NEONDOT, FPF_QISA_NEON};
+        static const fpf_qisa order[] = {FPF_QISA_AMX, FPF_QISA_AVX512VNNI, FPF_QISA_AVXVNNI, FPF_QISA_AVX2, FPF_QISA_NEONDOT, FPF_QISA_NEON};
         size_t i;
         isa = FPF_QISA_SCALAR;
         for (i = 0; i < sizeof order / sizeof order[0] && fisa != FPF_ISA_SCALAR; i++)
@@ -2652,6 +2801,9 @@ static const struct fpf__qkernels *fpf__qkernels_for(fpf_qisa isa, fpf_isa fisa)
     case FPF_QISA_AVX2: return &fpf__qkernels__avx2;
     case FPF_QISA_AVXVNNI: return &fpf__qkernels__avxvnni;
     case FPF_QISA_AVX512VNNI: return &fpf__qkernels__avx512vnni;
+#endif
+#if defined(FPF__AMX)
+    case FPF_QISA_AMX: return &fpf__qkernels__amx;
 #endif
 #if defined(FPF__NEON)
     case FPF_QISA_NEON: return &fpf__qkernels__neon;
@@ -2704,13 +2856,28 @@ static int fpf__qblock_px(const struct fpf__qkernels *K, int n) {
 }
 
 /* Tasks as fpf__conv_task: (rows, 96-pixel tile, channel group), each output value by one task.
-   96 pixels: a whole number of every int8 row's pixel blocks (1, 4, 6, 8, 12). */
+   96 pixels: a whole number of every int8 row's pixel blocks (1, 4, 6, 8, 12, 32). */
 #define FPF__QTILE_W 96
 
-/* fpf__conv_tile for an int8 layer. */
+/* Output rows [y0, y1) × columns [xs, xe) × channel blocks [b0, b1) of an int8 layer, block by
+   block (fpf__conv_tile for an int8 layer). A row with tiles (AMX) has its palette loaded around
+   the calls and runs the channel blocks innermost, so that a pixel block's inputs stay in L1. */
 static void fpf__qconv_tile(const fpf__qargs *a, int y0, int y1, int xs, int xe, int b0, int b1) {
     const struct fpf__qkernels *K = a->kern;
     int y, x, blk, np;
+    if (K->tiles_on) {
+        K->tiles_on();
+        for (y = y0; y < y1; y++)
+            for (x = xs; x < xe; x += np) {
+                np = fpf__qblock_px(K, xe - x);
+                for (blk = b0; blk < b1; blk++) {
+                    int c0 = blk * K->cb, cb = a->c.k->cout - c0 < K->cb ? a->c.k->cout - c0 : K->cb;
+                    (np > K->px_small ? K->qu8s8_conv : K->qu8s8_conv_small)(a, y, x, np, c0, cb);
+                }
+            }
+        K->tiles_off();
+        return;
+    }
     for (blk = b0; blk < b1; blk++) {
         int c0 = blk * K->cb, cb = a->c.k->cout - c0 < K->cb ? a->c.k->cout - c0 : K->cb;
         for (y = y0; y < y1; y++)
@@ -2748,6 +2915,16 @@ static void fpf__qflat_task(void *ctx, int task) { /* fpf__flat_task for an int8
     const fpf__conv_args *c = &a->c;
     int l0, l1, b0, b1, L, blk;
     fpf__flat_range(c, K->cb, task, &l0, &l1, &b0, &b1);
+    if (K->tiles_on) { /* AMX: as fpf__qconv_tile, the channel blocks innermost */
+        K->tiles_on();
+        for (L = l0; L < l1; L += K->px)
+            for (blk = b0; blk < b1; blk++) {
+                int c0 = blk * K->cb, cb = c->k->cout - c0 < K->cb ? c->k->cout - c0 : K->cb;
+                K->qu8s8_conv(a, 0, L, l1 - L < K->px ? l1 - L : K->px, c0, cb);
+            }
+        K->tiles_off();
+        return;
+    }
     for (blk = b0; blk < b1; blk++) {
         int c0 = blk * K->cb, cb = c->k->cout - c0 < K->cb ? c->k->cout - c0 : K->cb;
         for (L = l0; L < l1; L += K->px) K->qu8s8_conv(a, 0, L, l1 - L < K->px ? l1 - L : K->px, c0, cb);
@@ -4502,7 +4679,7 @@ static fpf_result fpf__check_pair(const fpf_model *m, const fpf_model *nuc, int 
     if (opt && !fpf__kernels_for((fpf_isa)opt->isa))
         return fpf__init_fail(opt, FPF_ERR_UNSUPPORTED_ISA, "fpf_options.isa = ", fpf_isa_name((fpf_isa)opt->isa),
                               ": this build or CPU cannot run these kernels (fpf_isa_supported)");
-    if (opt && ((int)opt->int8_isa < FPF_QISA_AUTO || (int)opt->int8_isa > FPF_QISA_NEONDOT))
+    if (opt && ((int)opt->int8_isa < FPF_QISA_AUTO || (int)opt->int8_isa > FPF_QISA_AMX))
         return fpf__init_fail(opt, FPF_ERR_INVALID_ARG, "unknown fpf_options.int8_isa ",
                               fpf__num(n, (size_t)(opt->int8_isa < 0 ? 0 : opt->int8_isa)), "");
     if (opt && !fpf__qkernels_for((fpf_qisa)opt->int8_isa, (fpf_isa)opt->isa))

@@ -5,6 +5,7 @@
  *                         [--cell CELL.u8 --nucleus NUC.u8]     raw 8-bit H×W images (else a built-in pattern)
  *                         [--threads 1,2] [--warmup 1] [--runs 5] [--stage-runs 5]
  *                         [--pool builtin|openmp] [--isa auto|scalar|avx2|avx512|neon] [--block-rows N]
+ *                         [--int8-isa auto|avx512vnni|amx|...]
  *                         [--peak-json PEAK.json | --peak 1:94,2:188 | --no-peak] [--json OUT.json] [--quiet]
  *   build/bench/bench_fpf --dump DIR [--model FILE.fpf ...] [--cell C.u8 --nucleus N.u8] [--threads 2]
  *                         one untimed run; F2..F5, rpn_class and rpn_bbox as DIR/<name>.f32 (raw
@@ -368,11 +369,13 @@ typedef struct tc_result {
     int n_props_nuc, n0_nuc;
     double rpn_bbox_sum;
     const char *isa;         /* the kernels the session ran (fpf_session_isa) */
+    const char *qisa;        /* its int8 kernels (fpf_session_qisa) */
 } tc_result;
 
 typedef struct bench {
     int isa;                 /* fpf_isa requested (0 = AUTO) */
     int block_rows;          /* fpf_options.block_rows (0 = the default bands, -1 = whole maps) */
+    int int8_isa;            /* fpf_qisa requested (0 = AUTO) */
     const fpf_model *m, *nm;
     const fpf_config *c, *nc;
     int H, W, Hp, Wp;
@@ -406,7 +409,7 @@ static void run_threads(const bench *B, int threads, tc_result *r) {
     int i, k;
     fpf_result e;
     memset(&opt, 0, sizeof opt);
-    opt.isa = B->isa; opt.block_rows = B->block_rows;
+    opt.isa = B->isa; opt.block_rows = B->block_rows; opt.int8_isa = B->int8_isa;
     r->threads = threads;
     if (bench_threads_setup(&opt, threads) != 0) die("--pool openmp: bench_fpf was built without -fopenmp");
     t0 = bench_now();
@@ -414,6 +417,7 @@ static void run_threads(const bench *B, int threads, tc_result *r) {
     r->session_init_ms = (bench_now() - t0) * 1e3;
     if (e != FPF_OK) die("fpf_session_init: %s", fpf_result_string(e));
     r->isa = fpf_isa_name(fpf_session_isa(s));
+    r->qisa = fpf_qisa_name(fpf_session_qisa(s));
     for (i = 0; i < B->warmup; i++) {
         say("  threads=%d warm-up %d/%d ...", threads, i + 1, B->warmup);
         t0 = bench_now();
@@ -517,8 +521,8 @@ static void print_tc(FILE *f, const bench *B, const tc_result *r, int json) {
     }
     if (!json) {
         stat3 tt = stats(trunk_t, r->nstage);
-        fprintf(f, "\n== threads=%d  kernels %s  (peak %.1f GFLOP/s)  proposals %d, detections N0 %d, cells %d\n", r->threads,
-                r->isa, r->peak, r->n_props, r->n0, r->n_cells);
+        fprintf(f, "\n== threads=%d  kernels %s, int8 %s  (peak %.1f GFLOP/s)  proposals %d, detections N0 %d, cells %d\n", r->threads,
+                r->isa, r->qisa, r->peak, r->n_props, r->n0, r->n_cells);
         fprintf(f, "%-34s %10s %10s %10s %9s %9s %7s\n", "stage", "median ms", "min", "max", "GMAC", "GMAC/s", "%peak");
         for (k = 0; k < r->ng; k++) {
             stat3 s = stats(r->g[k].t, r->nstage);
@@ -537,9 +541,9 @@ static void print_tc(FILE *f, const bench *B, const tc_result *r, int json) {
         fprintf(f, "session init %.1f ms\n", r->session_init_ms);
         return;
     }
-    fprintf(f, "{\"threads\": %d, \"isa\": \"%s\", \"pool\": \"%s\", \"peak_gflops\": %.3f, \"session_init_ms\": %.3f, \"n_props\": %d, \"n0\": %d, "
+    fprintf(f, "{\"threads\": %d, \"isa\": \"%s\", \"int8_isa\": \"%s\", \"pool\": \"%s\", \"peak_gflops\": %.3f, \"session_init_ms\": %.3f, \"n_props\": %d, \"n0\": %d, "
                "\"n_cells\": %d, \"n_nuclei\": %d, \"total_macs\": %.0f, \"trunk_macs\": %.0f, \"rpn_bbox_sum\": %.6f,\n",
-            r->threads, r->isa, use_caller_pool ? "openmp" : "built-in", r->peak, r->session_init_ms, r->n_props,
+            r->threads, r->isa, r->qisa, use_caller_pool ? "openmp" : "built-in", r->peak, r->session_init_ms, r->n_props,
             r->n0, r->n_cells, r->n_nuclei, total_macs, trunk_macs,
             r->rpn_bbox_sum);
     fprintf(f, "   \"forward_ms\": [");
@@ -621,7 +625,7 @@ static void dump_run(const bench *B, int threads, const char *dir) {
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) die("cannot create %s", dir);
     d.dir = dir;
     d.failed = 0;
-    opt.isa = B->isa; opt.block_rows = B->block_rows;
+    opt.isa = B->isa; opt.block_rows = B->block_rows; opt.int8_isa = B->int8_isa;
     opt.stage = on_dump;
     opt.stage_user = &d;
     if (bench_threads_setup(&opt, threads) != 0) die("--pool openmp: bench_fpf was built without -fopenmp");
@@ -638,6 +642,7 @@ static void usage(void) {
             "                 [--nucleus-model CORES.fpf] [--height H] [--width W] [--cell C.u8 --nucleus N.u8]\n"
             "                 [--threads 1,2] [--warmup N] [--runs N] [--stage-runs N] [--pool builtin|openmp]\n"
             "                 [--isa auto|scalar|avx2|avx512|neon] [--block-rows N (0 = default bands, -1 = whole maps)]\n"
+            "                 [--int8-isa auto|scalar|avx2|avxvnni|avx512vnni|amx|neon|neondot]\n"
             "                 [--peak-json FILE | --peak T:GFLOPS,... | --no-peak] [--json OUT] [--quiet]\n"
             "       bench_fpf --dump DIR [--model FILE.fpf ...] [--cell C.u8 --nucleus N.u8] [--threads T]  (one untimed run)\n"
             "       bench_fpf --macs-only [--config C --variant V] [--height H --width W]\n");
@@ -669,6 +674,15 @@ int main(int argc, char **argv) {
         if (!strcmp(k, "--pool")) {
             if (!v || (strcmp(v, "builtin") && strcmp(v, "openmp"))) usage();
             use_caller_pool = !strcmp(v, "openmp");
+            i++;
+            continue;
+        }
+        if (!strcmp(k, "--int8-isa")) { /* fpf_qisa_name's names */
+            int j;
+            if (!v) usage();
+            for (j = 0; j <= FPF_QISA_AMX && strcmp(v, fpf_qisa_name((fpf_qisa)j)); j++) {}
+            if (j > FPF_QISA_AMX) usage();
+            B.int8_isa = j;
             i++;
             continue;
         }

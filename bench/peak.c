@@ -1,4 +1,4 @@
-/* bench/peak.c - the machine's fp32 FMA peak (GFLOP/s) and int8 VNNI peak (GOP/s) on 1 and 2 threads, in one run.
+/* bench/peak.c - the machine's fp32 FMA peak (GFLOP/s) and int8 VNNI and AMX peaks (GOP/s) on 1 and 2 threads, in one run.
  *
  *   build/bench/peak [--threads 1,2] [--reps 5] [--ms 250] [--json FILE]
  *
@@ -6,6 +6,8 @@
  * FMA latency (4-5 cycles) times 2 pipes on Zen 3/4/5 and recent Intel cores.
  *   - ymm (AVX2 + FMA): always, when cpuid says avx2 and fma;
  *   - zmm (AVX-512F):   only when cpuid (and the OS) say avx512f.
+ * int8: 12 chains of vpdpbusd zmm (AVX-512 VNNI), and Intel AMX-INT8 tdpbusd on four 16×16 int32
+ * tiles (when cpuid says amx-tile and amx-int8 and Linux grants the tile state, arch_prctl).
  * Both are compiled with __attribute__((target(...))), never -march=native, so the binary runs
  * anywhere and picks what the CPU has at run time. Each thread runs the same kernel for about
  * --ms milliseconds; every figure is the median (min-max) of --reps repetitions. Threads are
@@ -29,6 +31,13 @@
 #if defined(__x86_64__) || defined(__i386__)
 #define BENCH_PEAK_X86 1
 #include <immintrin.h>
+#endif
+#if defined(BENCH_PEAK_X86) && defined(__x86_64__) && defined(__linux__) && \
+    ((defined(__clang__) && __clang_major__ >= 12) || (!defined(__clang__) && __GNUC__ >= 11))
+#define BENCH_PEAK_AMX 1 /* as fpf.h's FPF__AMX */
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #endif
 
 static double bench_now(void) {
@@ -101,6 +110,39 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) static double bench_peak_
     bench_peak_sink = (float)(out[0] + out[15]);
     return (double)n * 12.0 * 64.0 * 2.0;
 }
+
+#ifdef BENCH_PEAK_AMX
+/* AMX int8 peak: tdpbusd into four 16×16 int32 tiles (0, 3, 6, 7) from two input tiles (1, 4) and
+   two weight tiles (2, 5), each 16 rows × 64 bytes: 4 × 16·16·64 MACs = 131072 ops an iteration. */
+static const unsigned char bench_peak_amx_palette[64] = {
+    1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    64, 0, 64, 0, 64, 0, 64, 0, 64, 0, 64, 0, 64, 0, 64, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    16, 16, 16, 16, 16, 16, 16, 16, 0, 0, 0, 0, 0, 0, 0, 0};
+__attribute__((target("amx-tile,amx-int8"))) static double bench_peak_amx(long n, float seed) {
+    static const unsigned char a[1024] = {3};
+    int out[256];
+    long i;
+    _tile_loadconfig(bench_peak_amx_palette);
+    _tile_loadd(1, a, 64); _tile_loadd(4, a, 64); _tile_loadd(2, a, 64); _tile_loadd(5, a, 64);
+    _tile_zero(0); _tile_zero(3); _tile_zero(6); _tile_zero(7);
+    for (i = 0; i < n; i++) {
+        _tile_dpbusd(0, 1, 2); _tile_dpbusd(3, 1, 5); _tile_dpbusd(6, 4, 2); _tile_dpbusd(7, 4, 5);
+    }
+    _tile_stored(0, out, 64);
+    _tile_release();
+    __asm__ volatile("" : : "r"(out) : "memory");
+    bench_peak_sink = (float)out[0] + seed;
+    return (double)n * 4.0 * 16.0 * 16.0 * 64.0 * 2.0;
+}
+
+/* cpuid amx-tile and amx-int8, and Linux's permission for the tile state (kernel 5.16+). */
+static int bench_peak_has_amx(void) {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !((d >> 24) & 1) || !((d >> 25) & 1)) return 0;
+    return syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
+}
+#endif
 
 /* Clock estimate: a dependent chain of integer adds retires at 1 per cycle. Returns "cycles". */
 static double bench_peak_clock(long n, float seed) {
@@ -255,8 +297,8 @@ static void bench_cpu_model(char *dst, size_t n) {
 /* Results for thread counts th[0..nt). */
 typedef struct bench_peak_result {
     int nt, threads[8];
-    int has_ymm, has_zmm, has_vnni;
-    bench_peak_stat ymm[8], zmm[8], clock_ghz[8], vnni[8]; /* vnni: int8 GOP/s (1 MAC = 2 ops) */
+    int has_ymm, has_zmm, has_vnni, has_amx;
+    bench_peak_stat ymm[8], zmm[8], clock_ghz[8], vnni[8], amx[8]; /* vnni, amx: int8 GOP/s (1 MAC = 2 ops) */
     double peak[8];          /* best ISA's median GFLOP/s */
     const char *peak_isa;    /* "zmm (AVX-512F)", "ymm (AVX2+FMA)" or "none" */
 } bench_peak_result;
@@ -271,6 +313,9 @@ static void bench_peak_all(bench_peak_result *r, const int *threads, int nt, int
 #ifdef BENCH_PEAK_X86
     r->has_vnni = r->has_zmm && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw");
 #endif
+#ifdef BENCH_PEAK_AMX
+    r->has_amx = bench_peak_has_amx();
+#endif
     r->peak_isa = r->has_zmm ? "zmm (AVX-512F)" : r->has_ymm ? "ymm (AVX2+FMA)" : "none";
     for (i = 0; i < nt; i++) {
         r->threads[i] = threads[i];
@@ -282,6 +327,9 @@ static void bench_peak_all(bench_peak_result *r, const int *threads, int nt, int
         if (r->has_ymm) r->ymm[i] = bench_peak_measure(bench_peak_ymm, threads[i], reps, ms);
         if (r->has_zmm) r->zmm[i] = bench_peak_measure(bench_peak_zmm, threads[i], reps, ms);
         if (r->has_vnni) r->vnni[i] = bench_peak_measure(bench_peak_vnni, threads[i], reps, ms);
+#endif
+#ifdef BENCH_PEAK_AMX
+        if (r->has_amx) r->amx[i] = bench_peak_measure(bench_peak_amx, threads[i], reps, ms);
 #endif
         r->peak[i] = r->has_zmm ? r->zmm[i].med : r->ymm[i].med;
     }
@@ -299,6 +347,7 @@ static void bench_peak_print(FILE *f, const bench_peak_result *r) {
         if (r->has_ymm) fprintf(f, "  fp32 FMA ymm %.1f GFLOP/s (%.1f-%.1f)", r->ymm[i].med, r->ymm[i].min, r->ymm[i].max);
         if (r->has_zmm) fprintf(f, "  zmm %.1f GFLOP/s (%.1f-%.1f)", r->zmm[i].med, r->zmm[i].min, r->zmm[i].max);
         if (r->has_vnni) fprintf(f, "  int8 VNNI zmm %.1f GOP/s (%.1f-%.1f)", r->vnni[i].med, r->vnni[i].min, r->vnni[i].max);
+        if (r->has_amx) fprintf(f, "  int8 AMX %.1f GOP/s (%.1f-%.1f)", r->amx[i].med, r->amx[i].min, r->amx[i].max);
         fprintf(f, "\n");
     }
 }
@@ -312,10 +361,11 @@ static void bench_peak_json(FILE *f, const bench_peak_result *r) {
     for (i = 0; i < r->nt; i++) {
         fprintf(f, "%s{\"threads\": %d, \"peak_gflops\": %.3f, \"clock_ghz\": [%.3f, %.3f, %.3f], "
                    "\"ymm_gflops\": [%.3f, %.3f, %.3f], \"zmm_gflops\": [%.3f, %.3f, %.3f], "
-                   "\"int8_vnni_gops\": [%.3f, %.3f, %.3f]}",
+                   "\"int8_vnni_gops\": [%.3f, %.3f, %.3f], \"int8_amx_gops\": [%.3f, %.3f, %.3f]}",
                 i ? ", " : "", r->threads[i], r->peak[i], r->clock_ghz[i].med, r->clock_ghz[i].min,
                 r->clock_ghz[i].max, r->ymm[i].med, r->ymm[i].min, r->ymm[i].max, r->zmm[i].med,
-                r->zmm[i].min, r->zmm[i].max, r->vnni[i].med, r->vnni[i].min, r->vnni[i].max);
+                r->zmm[i].min, r->zmm[i].max, r->vnni[i].med, r->vnni[i].min, r->vnni[i].max,
+                r->amx[i].med, r->amx[i].min, r->amx[i].max);
     }
     fprintf(f, "]}\n");
 }

@@ -178,7 +178,7 @@ def cpu_info():
     return model, fam, mod, isa
 
 
-def int8_peer_report(w, a, R, env, fpf, f8, gops):
+def int8_peer_report(w, a, R, env, fpf, f8, gops, peak_name='VNNI'):
     """fpf int8 against the ONNX Runtime int8 QDQ peer on the same trunk (bench/peers/qdq_onnx.py)."""
     if not any(R.get('ort_int8_trunk_T%d' % t) for t in a.threads):
         return
@@ -189,7 +189,7 @@ def int8_peer_report(w, a, R, env, fpf, f8, gops):
       'stay fp32 as in fpf. fpf keeps some conv outputs in float before a float epilogue (residual, upsample-add, '
       'fusion add, the RPN output convs); ORT cannot, so those tensors get u8 Q/DQ with min/max ranges from its '
       'own fp32 run on the calibration pair fpf_quantize used. GOP/s = 2 × trunk MACs / median time; % of the int8 '
-      'VNNI peak of this run.')
+      '%s peak of this run (the peak of the row fpf ran; ORT runs VNNI).' % peak_name)
     w('')
     w('| T | fpf int8 trunk | ORT int8 QDQ trunk | ORT int8 / fpf int8 | fpf int8 GOP/s, % peak | ORT int8 GOP/s, % peak '
       '| ORT fp32 trunk | ORT int8 speed-up over its fp32 |')
@@ -237,7 +237,7 @@ def int8_peer_report(w, a, R, env, fpf, f8, gops):
         pct = 100 * 2 * tmacs / 1e9 / (s8['median'] / 1e3) / gops[t2]
         w('| issue #11 target (T=%d) | measured | met |' % t2)
         w('|---|---|---|')
-        w('| int8 dense trunk ≥ 60 %% of the measured VNNI peak | %.1f %% | %s |' % (pct, 'yes' if pct >= 60 else '**no**'))
+        w('| int8 dense trunk ≥ 60 %% of the measured %s peak | %.1f %% | %s |' % (peak_name, pct, 'yes' if pct >= 60 else '**no**'))
         w('| int8 dense trunk faster than ONNX Runtime int8 QDQ | %s vs %s | %s |' % (
             fmt_ms(s8), fmt_ms(so), 'yes' if s8['median'] < so['median'] else '**no**'))
         w('')
@@ -423,16 +423,21 @@ def report(a, R, env):
     # int8
     f8 = {t: R.get('fpf_int8_T%d' % t) for t in a.threads}
     if any(f8.values()):
+        # the int8 peak of the row the int8 runs used: AMX tiles (tdpbusd) or vpdpbusd zmm
+        isa8 = next((r['results'][0].get('int8_isa', '') for r in f8.values() if r), '')
+        amx = isa8 == 'amx'
+        peak_name = 'AMX' if amx else 'VNNI'
         gops = {}
         for pt in (R.get('peak') or {}).get('threads', []):
-            gops[pt['threads']] = (pt.get('int8_vnni_gops') or [0])[0]
+            gops[pt['threads']] = (pt.get('int8_amx_gops' if amx else 'int8_vnni_gops') or [0])[0]
         w('## int8 (the same weights through `build/fpf_quantize`: %s int8; file %.1f MB = %.0f %% of fp32)' % (
             'all layers but the stem and the outputs are', env.get('model8_bytes', 0) / 1e6,
             100.0 * env.get('model8_bytes', 0) / max(env.get('model_bytes', 1), 1)))
         w('')
-        w('Machine int8 peak (bench/peak.c, vpdpbusd zmm, 1 MAC = 2 ops, same run): %s.' % ', '.join(
-            'T=%d: %.1f GOP/s' % (t, g) for t, g in sorted(gops.items()) if g > 0) if any(gops.values()) else
-          'Machine int8 VNNI peak: not available on this CPU.')
+        w('int8 kernel row: %s. Machine int8 peak of that row (bench/peak.c, %s, 1 MAC = 2 ops, same run): %s.' % (
+            isa8 or 'unknown', 'AMX tdpbusd tiles' if amx else 'vpdpbusd zmm', ', '.join(
+                'T=%d: %.1f GOP/s' % (t, g) for t, g in sorted(gops.items()) if g > 0)) if any(gops.values()) else
+          'Machine int8 %s peak: not available on this CPU.' % peak_name)
         w('')
         w('| T | fp32 whole forward | int8 whole forward | int8 speed-up | fp32 dense trunk | int8 dense trunk | trunk speed-up | int8 trunk GOP/s, % int8 peak |')
         w('|---|---|---|---|---|---|---|---|')
@@ -450,14 +455,14 @@ def report(a, R, env):
                 fmt_ms(t8) if t8 else '', '%.2f×' % (t32['median'] / t8['median']) if t32 and t8 else '',
                 '%.1f, %.1f %%' % (tg, 100 * tg / gops[t]) if tg and gops.get(t) else ''))
         w('')
-        int8_peer_report(w, a, R, env, fpf, f8, gops)
+        int8_peer_report(w, a, R, env, fpf, f8, gops, peak_name)
         for t in a.threads:
             r8 = f8.get(t)
             if not r8:
                 continue
             x = r8['results'][0]
             g8 = gops.get(t, 0)
-            w('### int8 per stage, T=%d (%% of the int8 VNNI peak %.1f GOP/s; the stem and output layers stay fp32)' % (t, g8))
+            w('### int8 per stage, T=%d (%% of the int8 %s peak %.1f GOP/s; the stem and output layers stay fp32)' % (t, peak_name, g8))
             w('')
             o8p = (R.get('ort_int8_trunk_T%d' % t) or {}).get('stages_profiled', {})
             w('| stage | GMAC | int8 | GOP/s | % int8 peak | fp32 | int8 speed-up | ORT int8 QDQ (profiled) | ORT int8 / fpf int8 |')
@@ -644,6 +649,7 @@ def main():
                     'int8 (fpf int8 and the ORT int8 peer),ort_int8 (only the ORT int8 QDQ peer)')
     ap.add_argument('--extra-torch', action='store_true', help='also time trunk_eager (NCHW) and trunk_ref')
     ap.add_argument('--isa', default='auto', help='fpf kernels: auto|scalar|avx2|avx512|neon (bench_fpf --isa)')
+    ap.add_argument('--int8-isa', default='auto', help='fpf int8 kernels: auto|avx512vnni|amx|... (bench_fpf --int8-isa)')
     ap.add_argument('--pool', default='builtin', help='fpf threads: builtin (fpf_options.n_threads) or openmp '
                     '(OpenMP through fpf_options.parallel_for)')
     ap.add_argument('--out', default=os.path.join(REPO, 'build', 'bench'))
@@ -765,6 +771,7 @@ def main():
                                                               '--width', str(a.width), '--cell', cell_f, '--nucleus', nuc_f,
                                                               '--threads', str(t), '--warmup', str(a.warmup), '--runs', str(a.runs),
                                                               '--stage-runs', str(a.runs), '--isa', a.isa, '--pool', a.pool,
+                                                              '--int8-isa', getattr(a, 'int8_isa', 'auto'),
                                                               '--json', j, '--quiet'], j, t)
         torch_modes = []
         if 'torch_ref' not in skip:

@@ -82,7 +82,7 @@ static const option options[] = {
     {"--resume", NULL, "off", "batch: skip images whose outputs are complete"},
     {"--threads", "N", "all cores", "threads, 1..64"},
     {"--isa", "NAME", "auto", "kernels: auto, scalar, avx2, avx512 or neon"},
-    {"--int8-isa", "NAME", "auto", "int8 layers' kernels: auto, scalar, avx2, avxvnni, avx512vnni, neon or neondot"},
+    {"--int8-isa", "NAME", "auto", "int8 layers' kernels: auto, scalar, avx2, avxvnni, avx512vnni, amx, neon or neondot"},
     {"--norm16", "MODE", "percentile", "16-bit mapping: percentile (0.1..99.9 %), none, or fixed:LO:HI"},
     {"--min-score", "S", "model's (0.7)", "keep detections scoring at least S, 0 < S <= 1"},
     {"--max-detections", "N", "model's (200)", "most detections per tile, 1..65535"},
@@ -265,9 +265,9 @@ static void parse(int argc, char **argv, args *a) {
             if (!fpf_isa_supported((fpf_isa)a->isa) && a->isa) die("--isa %s: this CPU or build cannot run it", v);
         }
         else if (!strcmp(k, "--int8-isa")) {
-            for (a->int8_isa = 0; a->int8_isa <= FPF_QISA_NEONDOT && strcmp(v, fpf_qisa_name((fpf_qisa)a->int8_isa)); a->int8_isa++) {}
-            if (a->int8_isa > FPF_QISA_NEONDOT)
-                usage_error("--int8-isa %s: must be auto, scalar, avx2, avxvnni, avx512vnni, neon or neondot", v);
+            for (a->int8_isa = 0; a->int8_isa <= FPF_QISA_AMX && strcmp(v, fpf_qisa_name((fpf_qisa)a->int8_isa)); a->int8_isa++) {}
+            if (a->int8_isa > FPF_QISA_AMX)
+                usage_error("--int8-isa %s: must be auto, scalar, avx2, avxvnni, avx512vnni, amx, neon or neondot", v);
             if (!fpf_qisa_supported((fpf_qisa)a->int8_isa) && a->int8_isa) die("--int8-isa %s: this CPU or build cannot run it", v);
         }
         else if (!strcmp(k, "--min-score")) a->min_score = parse_float(k, v, 0.0, 1, 1.0);

@@ -8,7 +8,7 @@
  * Read it beside docs/ARCHITECTURE.md: the § column says where each stage is explained.
  *
  * What the callback shows, and what it does not:
- *   - each tower's C2..C5 and P2..P5; there is no per-tower P6, because P6 is taken from the
+ *   - each tower's C1 (the stem's output) .. C5 and P2..P5; there is no per-tower P6, because P6 is taken from the
  *     fused P5 (F6). With FPF-add the cell tower adds its P2..P5 straight onto the nucleus
  *     pyramid, so only F2..F6 (the sums) are shown for it; FPF-concat (the default) shows both
  *     towers' pyramids and puts them side by side in F.
@@ -55,6 +55,7 @@ static void die(const char *what, const char *why) {
 static const char *what_is(const char *name) {
     static const char *tab[][2] = {
         {"mold", "molded input (x − 112.5) / 255, padded to 64 (§4.3)"},
+        {"C1", "stem: 7×7/2 conv, BN, ReLU, 3×3/2 max-pool (§2.1)"},
         {"C", "backbone stage output (§2.1)"},
         {"P", "FPN output after the 3×3 smoothing (§3)"},
         {"F", "fused pyramid: add or concat, F6 = F5[::2, ::2] (§4.1, §3)"},
@@ -79,7 +80,7 @@ static const char *what_is(const char *name) {
 
 /* ------------------------------------------------------------------ pictures */
 
-static int is_map(const char *name) {      /* C2..C5, P2..P5 of a tower, F2..F6 */
+static int is_map(const char *name) {      /* C1..C5, P2..P5 of a tower, F2..F6 */
     const char *base = strchr(name, '.') ? strchr(name, '.') + 1 : name;
     return strlen(base) == 2 && (base[0] == 'C' || base[0] == 'P' || base[0] == 'F');
 }

@@ -498,7 +498,7 @@ TEST(int8_forward_same_bits_on_every_path_and_thread_count) {
     float b0[320], b1[320];
     int n0 = 0, n1 = 0, q, fisa = FPF_ISA_AUTO, ok = 1;
     CHECK(run_model("add8.fpf", fisa, FPF_QISA_SCALAR, 1, &c0, b0, &n0) == 0);
-    for (q = FPF_QISA_AVX2; q <= FPF_QISA_NEONDOT; q++) {
+    for (q = FPF_QISA_AVX2; q <= FPF_QISA_AMX; q++) {
         if (!fpf_qisa_supported((fpf_qisa)q)) continue;
         memset(b1, 0, sizeof b1);
         ok &= run_model("add8.fpf", fisa, q, q % 2 ? 2 : 1, &c1, b1, &n1) == 0;
@@ -566,7 +566,7 @@ static int chains_match(const char *model, int q, int threads) {
 
 TEST(int8_u8_chains_same_bits_as_requantizing_twin) {
     int q, t, ok = 1;
-    for (q = FPF_QISA_SCALAR; q <= FPF_QISA_NEONDOT; q++)
+    for (q = FPF_QISA_SCALAR; q <= FPF_QISA_AMX; q++)
         for (t = 1; t <= 2 && fpf_qisa_supported((fpf_qisa)q); t++) {
             ok &= chains_match("add8.fpf", q, t);
             ok &= chains_match("cores8.fpf", q, t);
@@ -594,7 +594,7 @@ static int rpn_fused_matches(const char *model, int q, int threads) {
 
 TEST(int8_rpn_fused_same_bits_as_plain) {
     int q, t, ok = 1;
-    for (q = FPF_QISA_SCALAR; q <= FPF_QISA_NEONDOT; q++)
+    for (q = FPF_QISA_SCALAR; q <= FPF_QISA_AMX; q++)
         for (t = 1; t <= 2 && fpf_qisa_supported((fpf_qisa)q); t++) ok &= rpn_fused_matches("add8.fpf", q, t);
     CHECK(ok);
 }
@@ -619,7 +619,7 @@ TEST(int8_u8_chains_same_bits_at_paper_config) {
     CHECK(bands_match("paper.fpf", 0, 0, 0));  /* banded blocks at these widths too, fp32 and int8 */
     CHECK(bands_match("paper8.fpf", 0, 0, 0));
     remove(p);
-    for (q = FPF_QISA_SCALAR; q <= FPF_QISA_NEONDOT; q++)
+    for (q = FPF_QISA_SCALAR; q <= FPF_QISA_AMX; q++)
         for (t = 1; t <= 2 && fpf_qisa_supported((fpf_qisa)q); t++) ok &= chains_match("paper8.fpf", q, t);
     CHECK(ok);
     CHECK(rpn_fused_matches("paper8.fpf", 0, 1) && rpn_fused_matches("paper8.fpf", 0, 2)); /* the RPN fused and plain */
@@ -630,7 +630,7 @@ TEST(banded_blocks_same_bits_as_whole_maps) {
     int isa, q, ok = 1;
     for (isa = FPF_ISA_SCALAR; isa <= FPF_ISA_NEON; isa++)
         if (fpf_isa_supported((fpf_isa)isa)) ok &= bands_match("fpf_add.fpf", isa, 0, 0);
-    for (q = FPF_QISA_SCALAR; q <= FPF_QISA_NEONDOT; q++)
+    for (q = FPF_QISA_SCALAR; q <= FPF_QISA_AMX; q++)
         if (fpf_qisa_supported((fpf_qisa)q)) {
             ok &= bands_match("add8.fpf", 0, q, 0) && bands_match("add8.fpf", 0, q, 1);
             ok &= bands_match("cores8.fpf", 0, q, 0);
@@ -727,8 +727,8 @@ TEST(unsupported_int8_row_is_refused_with_message) {
     fpf_session *s = NULL;
     fpf_options o;
     int q = FPF_QISA_SCALAR;
-    while (q <= FPF_QISA_NEONDOT && fpf_qisa_supported((fpf_qisa)q)) q++;
-    if (q > FPF_QISA_NEONDOT) SKIP("every int8 row runs here");
+    while (q <= FPF_QISA_AMX && fpf_qisa_supported((fpf_qisa)q)) q++;
+    if (q > FPF_QISA_AMX) SKIP("every int8 row runs here");
     snprintf(p, sizeof p, "%s/add8.fpf", g_dir);
     if (fpf_model_load_file(p, NULL, &m, msg, sizeof msg) != FPF_OK) { CHECK(0); return; }
     memset(&o, 0, sizeof o);

@@ -1,7 +1,8 @@
 /* tests/test_qkernels.c - every int8 kernel path against the int8 reference twin, bit for bit.
  *
- * Runs each int8 kernel row this CPU supports (scalar; AVX2 without VNNI, AVX-VNNI and AVX-512
- * VNNI on x86-64, by cpuid; NEON and NEON dotprod on aarch64, by hwcaps). `make test` also
+ * Runs each int8 kernel row this CPU supports (scalar; AVX2 without VNNI, AVX-VNNI, AVX-512 VNNI
+ * and AMX-INT8 on x86-64, by cpuid (AMX also by Linux's tile permission); NEON and NEON dotprod on
+ * aarch64, by hwcaps). `make test` also
  * cross-compiles this file for aarch64 and runs it under qemu-user (-cpu max has dotprod).
  * Shapes: every conv shape the network has (1×1, 3×3, stride 2, bands, the 7×7 box-head FC as a
  * long 1×1, dense layers, the 2×2 deconv, the mask head's batches), channel and pixel tails,
@@ -91,7 +92,7 @@ static int qconv_matches(const struct fpf__qkernels *K, int h, int w, int cin, i
 
 static int paths(int h, int w, int cin, int cout, int k, int stride, int relu, int with_res, int zero, int batch, int band, int flat) {
     int isa, ok = 1;
-    for (isa = FPF_QISA_SCALAR; isa <= FPF_QISA_NEONDOT; isa++) {
+    for (isa = FPF_QISA_SCALAR; isa <= FPF_QISA_AMX; isa++) {
         const struct fpf__qkernels *K = fpf__qkernels_for((fpf_qisa)isa, FPF_ISA_AUTO);
         if (!K) continue;
         ok &= qconv_matches(K, h, w, cin, cout, k, stride, relu, with_res, 0, zero, batch, band, flat);
@@ -105,7 +106,7 @@ static int all_paths(int h, int w, int cin, int cout, int k, int stride, int rel
 
 TEST(int8_paths_this_cpu_runs) {
     int isa, n = 0;
-    for (isa = FPF_QISA_SCALAR; isa <= FPF_QISA_NEONDOT; isa++)
+    for (isa = FPF_QISA_SCALAR; isa <= FPF_QISA_AMX; isa++)
         if (fpf_qisa_supported((fpf_qisa)isa)) { printf("  int8 kernels: %s\n", fpf_qisa_name((fpf_qisa)isa)); n++; }
     CHECK(n >= 1 && fpf__qkernels_for(FPF_QISA_AUTO, FPF_ISA_AUTO) != NULL);
     CHECK(fpf__qkernels_for(FPF_QISA_AUTO, FPF_ISA_SCALAR)->isa == FPF_QISA_SCALAR);
@@ -113,6 +114,11 @@ TEST(int8_paths_this_cpu_runs) {
     CHECK(fpf_qisa_supported(FPF_QISA_AVX512VNNI) == (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw")));
     CHECK(!fpf_qisa_supported(FPF_QISA_NEON));
 #endif
+    /* AMX needs the AVX-512 row too (its quantizer and epilogue); where it runs, AUTO takes it */
+    CHECK(!fpf_qisa_supported(FPF_QISA_AMX) || fpf_qisa_supported(FPF_QISA_AVX512VNNI));
+    CHECK(!fpf_qisa_supported(FPF_QISA_AMX) || fpf__qkernels_for(FPF_QISA_AUTO, FPF_ISA_AUTO)->isa == FPF_QISA_AMX);
+    if (!fpf_qisa_supported(FPF_QISA_AMX)) printf("  int8 kernels: amx not run here (no AMX-INT8, no Linux tile permission, or not built)\n");
+    CHECK(!strcmp(fpf_qisa_name(FPF_QISA_AMX), "amx") && !strcmp(fpf_qisa_name((fpf_qisa)8), "unknown"));
 }
 
 TEST(quantize_by_hand) { /* q = clamp(round_half_even(v / s) + z, 0, 255) */
@@ -132,7 +138,7 @@ TEST(quantize_rows_equal_scalar) { /* every SIMD row quantizer against fpf__quan
     for (i = 0; i < 203; i++) v[i] = qinput(&seed, 0.1f, 17);
     v[5] = 0.0f / 0.0f; v[6] = 1.0f / 0.0f; v[7] = -1.0f / 0.0f; v[8] = 0.05f; v[9] = 0.15f;
     for (i = 0; i < 203; i++) b[i] = fpf__quant(v[i], 0.1f, 17);
-    for (isa = FPF_QISA_SCALAR; isa <= FPF_QISA_NEONDOT; isa++) {
+    for (isa = FPF_QISA_SCALAR; isa <= FPF_QISA_AMX; isa++) {
         const struct fpf__qkernels *K = fpf__qkernels_for((fpf_qisa)isa, FPF_ISA_AUTO);
         if (!K) continue;
         K->quant(v, 203, 0.1f, 17, a);
@@ -173,6 +179,21 @@ TEST(int8_conv_paths_equal_twin_on_odd_shapes) {
     CHECK(all_paths(1, 3, 300, 2, 1, 1, 0, 0, 3, 0, 0));     /* dense: long cin, 2 outputs */
 }
 
+/* Rows of 16 and more pixels with whole 64-input chunks: the AMX row loads its input tiles
+   straight from the map there (evenly spaced pixels: stride 1, stride 2, 1×1 flat batches) and
+   stages the rest (the map's edges, row tails, the chunk past the last whole 64 inputs). */
+TEST(int8_wide_rows_equal_twin) {
+    CHECK(all_paths(5, 37, 64, 48, 3, 1, 1, 1, 7, 0, 0));    /* 32 + 5 pixels, edges, 48 = 32 + 16 */
+    CHECK(all_paths(3, 48, 64, 32, 3, 1, 1, 0, 90, 0, 0));   /* 32 + 16: whole blocks touching both edges */
+    CHECK(all_paths(4, 64, 128, 40, 3, 2, 1, 1, 11, 0, 0));  /* stride 2: one whole block, both edges */
+    CHECK(all_paths(6, 40, 96, 32, 3, 2, 1, 0, 200, 0, 0));  /* stride 2; 96 = 64 + a 32-input chunk */
+    CHECK(all_paths(4, 70, 128, 64, 1, 1, 0, 2, 33, 0, 1));  /* 1×1 on a band, + the coarser level ×2 */
+    CHECK(all_paths(2, 35, 64, 8, 1, 2, 1, 1, 0, 0, 0));     /* 1×1 stride 2, 8 outputs */
+    CHECK(all_paths(1, 48, 1600, 40, 1, 1, 1, 0, 128, 0, 0)); /* a long 1×1: 25 chunks */
+    CHECK(paths(14, 14, 64, 40, 1, 1, 1, 0, 3, 3, 0, 1));    /* flat 1×1: pixels contiguous across rows and maps */
+    CHECK(paths(14, 14, 64, 64, 3, 1, 1, 0, 9, 2, 0, 1));    /* flat 3×3: blocks straddle rows */
+}
+
 /* Row tails: the pixel blocks of a row (fpf__qblock_px) by hand, and every row width from 1 to 40
    (and past a 96-pixel tile) through whichever block kernels the row splits into. */
 TEST(int8_row_blocks_by_hand) {
@@ -208,7 +229,7 @@ TEST(int8_largest_sums_stay_exact) {
         for (j = 0; j < (size_t)cin * cout; j++) L.w[j] = (int8_t)(j % 7 == 3 ? 127 : -128);
         fpf__qinit(&L.q, &L.k, 0, (void *)(((uintptr_t)L.mem + 63) & ~(uintptr_t)63));
         for (j = 0; j < ni; j++) in[j] = (j / cin) % 2 ? 255.0f - (float)zero : -(float)zero; /* q_x = 255 or 0 */
-        for (isa = FPF_QISA_SCALAR; isa <= FPF_QISA_NEONDOT; isa++) {
+        for (isa = FPF_QISA_SCALAR; isa <= FPF_QISA_AMX; isa++) {
             const struct fpf__qkernels *K = fpf__qkernels_for((fpf_qisa)isa, FPF_ISA_AUTO);
             fpf__conv_args a;
             fpf__runner r;
@@ -283,7 +304,7 @@ static int chain_matches(const struct fpf__qkernels *K, int h, int w, int cin, i
 
 TEST(int8_chain_links_equal_twin_and_requantizing_path) {
     int isa, ok = 1;
-    for (isa = FPF_QISA_SCALAR; isa <= FPF_QISA_NEONDOT; isa++) {
+    for (isa = FPF_QISA_SCALAR; isa <= FPF_QISA_AMX; isa++) {
         const struct fpf__qkernels *K = fpf__qkernels_for((fpf_qisa)isa, FPF_ISA_AUTO);
         if (!K) continue;
         ok &= chain_matches(K, 7, 9, 16, 64, 1, 1, 1, 0, 0, 0);    /* 2a: 1×1, ReLU, whole vectors */
@@ -334,7 +355,7 @@ static int flat_chain_matches(const struct fpf__qkernels *K, int h, int w, int c
 
 TEST(int8_flat_chain_equals_twin) {
     int isa, ok = 1;
-    for (isa = FPF_QISA_SCALAR; isa <= FPF_QISA_NEONDOT; isa++) {
+    for (isa = FPF_QISA_SCALAR; isa <= FPF_QISA_AMX; isa++) {
         const struct fpf__qkernels *K = fpf__qkernels_for((fpf_qisa)isa, FPF_ISA_AUTO);
         if (!K) continue;
         ok &= flat_chain_matches(K, 14, 14, 32, 64, 3, 3, 0, 0);   /* conv2..4: 3×3, ReLU, whole vectors */
@@ -373,7 +394,7 @@ TEST(int8_deconv_equals_twin) { /* the 2×2 transposed conv: four 1×1 taps with
     qlayer_make(&L, 2, cin, cout, 0.03f, 20, 1, &seed);
     for (i = 0; i < sizeof in / 4; i++) in[i] = qinput(&seed, 0.03f, 20);
     qdeconv_twin(&L, in, h, w, cin, cout, tmp, o2); /* the reference: the twin on each tap, interleaved */
-    for (isa = FPF_QISA_SCALAR; isa <= FPF_QISA_NEONDOT; isa++) {
+    for (isa = FPF_QISA_SCALAR; isa <= FPF_QISA_AMX; isa++) {
         fpf__runner r;
         const struct fpf__qkernels *K = fpf__qkernels_for((fpf_qisa)isa, FPF_ISA_AUTO);
         if (!K) continue;
@@ -406,7 +427,7 @@ TEST(int8_mask_upsample_equals_twin) {
     a.k = &O.k; a.in = fpf__mk(up, 2 * H, 2 * W, C); a.out = fpf__mk(m2, 2 * H, 2 * W, KC); a.stride = 1;
     fpf__qu8s8_conv__ref(&a);
     for (i = 0; i < sizeof m2 / 4; i++) m2[i] = fpf__sigmoidf(m2[i]);
-    for (isa = FPF_QISA_SCALAR; isa <= FPF_QISA_NEONDOT; isa++) {
+    for (isa = FPF_QISA_SCALAR; isa <= FPF_QISA_AMX; isa++) {
         fpf__runner r;
         const struct fpf__qkernels *K = fpf__qkernels_for((fpf_qisa)isa, FPF_ISA_AUTO);
         if (!K) continue;
@@ -449,6 +470,7 @@ int main(void) {
     RUN(int8_conv_by_hand);
     RUN(int8_pack_layout_by_hand);
     RUN(int8_conv_paths_equal_twin_on_odd_shapes);
+    RUN(int8_wide_rows_equal_twin);
     RUN(int8_row_blocks_by_hand);
     RUN(int8_largest_sums_stay_exact);
     RUN(int8_flat_batches_equal_twin);

@@ -167,7 +167,7 @@ TEST(fused_equals_plain_fp32_every_row) {
 TEST(fused_equals_plain_int8_every_row) {
     fpf__pool pool;
     int q, i, ok = 1, started = fpf__pool_start(&pool, 2);
-    for (q = FPF_QISA_SCALAR; q <= FPF_QISA_NEONDOT; q++) {
+    for (q = FPF_QISA_SCALAR; q <= FPF_QISA_AMX; q++) {
         const fpf__kernels *K = fpf__kernels_for(q == FPF_QISA_SCALAR ? FPF_ISA_SCALAR : FPF_ISA_AUTO);
         const struct fpf__qkernels *Q = fpf__qkernels_for((fpf_qisa)q, FPF_ISA_AUTO);
         if (!Q) continue;

@@ -28,11 +28,14 @@ static void add(plan *p, const char *name, int nd, int d0, int d1, int d2, int d
     t->nd = nd; t->dims[0] = d0; t->dims[1] = d1; t->dims[2] = d2; t->dims[3] = d3;
 }
 
-/* One tower: C2..C5 at strides 4..32 with the stage widths; P2..P5 at the FPN width (not shown
-   for the FPF-add cell tower, which adds its pyramid onto the nucleus one). */
+/* One tower: C1 (the stem's pooled output, stride 4), C2..C5 at strides 4..32 with the stage widths;
+   P2..P5 at the FPN width (not shown for the FPF-add cell tower, which adds its pyramid onto the
+   nucleus one). */
 static void add_tower(plan *p, const fpf_config *c, const char *who, int Hp, int Wp, int with_p) {
     char name[32];
     int k;
+    snprintf(name, sizeof name, "%s.C1", who);                      /* the stem: conv1 and the max-pool */
+    add(p, name, 3, Hp >> 2, Wp >> 2, c->stem_width, 0);
     for (k = 2; k <= 5; k++) {
         snprintf(name, sizeof name, "%s.C%d", who, k);
         add(p, name, 3, Hp >> k, Wp >> k, c->stage_out[k - 2], 0);

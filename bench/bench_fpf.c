@@ -266,11 +266,12 @@ static void group_of(const char *name, int prev_kind, group *g) {
     if (!strcmp(b, "mold") || !strcmp(b, "mold_nucleus")) {
         g->kind = G_MOLD;
         snprintf(g->name, sizeof g->name, "%s%s", pre, !strcmp(b, "mold") ? "mold (input)" : "mold nucleus");
-    } else if (dot && (dot[1] == 'C' || dot[1] == 'P') && dot[2] >= '2' && dot[2] <= '6' && !dot[3]) {
+    } else if (dot && ((dot[1] == 'C' && dot[2] >= '1' && dot[2] <= '5') || (dot[1] == 'P' && dot[2] >= '2' && dot[2] <= '6')) && !dot[3]) {
         int k = dot[2] - '0', tl = (int)(dot - b);
         g->tower = !strncmp(b, "nucleus", (size_t)tl) && tl == 7;
         g->dense = 1;
-        if (dot[1] == 'C') {
+        if (dot[1] == 'C') {   /* C1 (the stem) and C2 close one group: conv1+res2 */
+            k = k < 2 ? 2 : k;
             g->kind = G_TOWER; g->part = k - 2;
             snprintf(g->name, sizeof g->name, "%s%.*s %s", pre, tl, b,
                      k == 2 ? "conv1+res2" : k == 3 ? "res3" : k == 4 ? "res4" : "res5");

@@ -80,7 +80,10 @@ if [ ! -f $OUT/cores/best.fpf ]; then
 fi
 
 # 4. the one test-set measurement of the chosen nucleus model
-[ -n "$SKIP_TEST" ] || [ -f $OUT/cores_test.json ] || $PY weights/train/measure_real.py --model $OUT/cores/best.fpf --json $OUT/cores_test.json
+# its own work folder: measure_real.py resumes from the segmentations it finds there (the default folder is
+# named after the model file, best.fpf, and would hold another run's)
+[ -n "$SKIP_TEST" ] || [ -f $OUT/cores_test.json ] || $PY weights/train/measure_real.py --model $OUT/cores/best.fpf \
+    --work $OUT/test_eval --json $OUT/cores_test.json
 
 # 5. cell models (name: extra arguments)
 cell() {

@@ -117,7 +117,8 @@ def main():
     ap.add_argument('--json')
     a = ap.parse_args()
     set_dir = a.set_dir or ensure_set(a.set)
-    work = a.work or os.path.join(BUILD, 'eval', os.path.splitext(os.path.basename(a.model))[0] + '_' + a.set)
+    # absolute: the dt/ and gt/ folders hold symbolic links into it
+    work = os.path.abspath(a.work or os.path.join(BUILD, 'eval', os.path.splitext(os.path.basename(a.model))[0] + '_' + a.set))
     res = run(a.model, set_dir, a.gt_suffix, work, a.threads, min_score=a.min_score)
     sys.stdout.write(res['text'])
     if a.json:

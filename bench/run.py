@@ -188,7 +188,7 @@ def int8_peer_report(w, a, R, env, fpf, f8, gops, peak_name='VNNI'):
       'per-output-channel scales and per-layer input {scale, zero point} (u8); the stem and the RPN output convs '
       'stay fp32 as in fpf. fpf keeps some conv outputs in float before a float epilogue (residual, upsample-add, '
       'fusion add, the RPN output convs); ORT cannot, so those tensors get u8 Q/DQ with min/max ranges from its '
-      'own fp32 run on the calibration pair fpf_quantize used. GOP/s = 2 × trunk MACs / median time; % of the int8 '
+      'own fp32 run on the calibration pair fpf_quantize used. GOP/s = 2 × trunk MACs / median time; %% of the int8 '
       '%s peak of this run (the peak of the row fpf ran; ORT runs VNNI).' % peak_name)
     w('')
     w('| T | fpf int8 trunk | ORT int8 QDQ trunk | ORT int8 / fpf int8 | fpf int8 GOP/s, % peak | ORT int8 GOP/s, % peak '

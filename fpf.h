@@ -2106,6 +2106,14 @@ static void fpf__conv_task(void *ctx, int task) {
     fpf__conv_tile(a, y0, y1, xs, xe, g * nblk / a->groups, (g + 1) * nblk / a->groups);
 }
 
+/* Output rows per task of a row-split conv: one row per task, or, on maps narrower than
+   FPF__TASK_PX / 4, about FPF__TASK_PX pixels per task. */
+static int fpf__rows_per_task(int h, int w) {
+    int chunks = w < FPF__TASK_PX / 4 ? (h * w + FPF__TASK_PX - 1) / FPF__TASK_PX : h;
+    chunks = chunks < 1 ? 1 : chunks > h ? h : chunks;
+    return (h + chunks - 1) / chunks;
+}
+
 /* Flat batches (the mask head's 14×14 maps, flags flat): the batch's pixels are one axis, cut
    into blocks of the kernel's px that run on across rows and images, so a 14-pixel row no longer
    leaves 2 of 16 pixel slots empty. A task is about FPF__FLAT_PX pixels (whole blocks) × a group
@@ -2146,7 +2154,7 @@ static void fpf__observe(const fpf__runner *r, const fpf__conv_args *a);
 
 static void fpf__conv2d(const fpf__runner *r, const fpf__conv_args *a0) {
     fpf__conv_args a = *a0;
-    int tiles = (a.out.w + FPF__TILE_W - 1) / FPF__TILE_W, units, nblk, chunks;
+    int tiles = (a.out.w + FPF__TILE_W - 1) / FPF__TILE_W, units, nblk;
     if (r && r->observe) fpf__observe(r, a0);
     if (a.k->q) { fpf__qconv2d(r, a0); return; } /* an int8 layer */
     a.kern = r && r->kern ? r->kern : &fpf__kernels__scalar;
@@ -2160,9 +2168,7 @@ static void fpf__conv2d(const fpf__runner *r, const fpf__conv_args *a0) {
         return;
     }
     if (a.flat) { fpf__parallel(r, fpf__flat_task, &a, fpf__flat_split(&a, a.kern->px, (a.k->cout + a.kern->cb - 1) / a.kern->cb)); return; }
-    chunks = a.out.w < FPF__TASK_PX / 4 ? (a.out.h * a.out.w + FPF__TASK_PX - 1) / FPF__TASK_PX : a.out.h;
-    chunks = chunks < 1 ? 1 : chunks > a.out.h ? a.out.h : chunks;
-    a.rpt = (a.out.h + chunks - 1) / chunks;                        /* rows per task */
+    a.rpt = fpf__rows_per_task(a.out.h, a.out.w);
     units = ((a.out.h + a.rpt - 1) / a.rpt) * tiles * (a.batch > 1 ? a.batch : 1);
     nblk = (a.k->cout + a.kern->cb - 1) / a.kern->cb;
     a.groups = units >= 32 ? 1 : (32 / units < nblk ? 32 / units : nblk);
@@ -2953,7 +2959,7 @@ static int fpf__qprep(const fpf__runner *r, const fpf__conv_args *a0, fpf__qargs
 
 static void fpf__qconv2d(const fpf__runner *r, const fpf__conv_args *a0) {
     fpf__qargs qa;
-    int nimg = a0->batch > 1 ? a0->batch : 1, tiles, units, nblk, chunks;
+    int nimg = a0->batch > 1 ? a0->batch : 1, tiles, units, nblk;
     if (!fpf__qprep(r, a0, &qa)) { /* no buffer (tests): the twin */
         int i;
         for (i = 0; i < nimg; i++) {
@@ -2967,9 +2973,7 @@ static void fpf__qconv2d(const fpf__runner *r, const fpf__conv_args *a0) {
     }
     if (a0->flat) { fpf__parallel(r, fpf__qflat_task, &qa, fpf__flat_split(&qa.c, qa.kern->px, (a0->k->cout + qa.kern->cb - 1) / qa.kern->cb)); return; }
     tiles = (a0->out.w + FPF__QTILE_W - 1) / FPF__QTILE_W;
-    chunks = a0->out.w < FPF__TASK_PX / 4 ? (a0->out.h * a0->out.w + FPF__TASK_PX - 1) / FPF__TASK_PX : a0->out.h;
-    chunks = chunks < 1 ? 1 : chunks > a0->out.h ? a0->out.h : chunks;
-    qa.c.rpt = (a0->out.h + chunks - 1) / chunks;
+    qa.c.rpt = fpf__rows_per_task(a0->out.h, a0->out.w);
     units = ((a0->out.h + qa.c.rpt - 1) / qa.c.rpt) * tiles * nimg;
     nblk = (a0->k->cout + qa.kern->cb - 1) / qa.kern->cb;
     qa.c.groups = units >= 32 ? 1 : (32 / units < nblk ? 32 / units : nblk);
@@ -4165,7 +4169,7 @@ static int fpf__rpn_fused(const fpf__runner *r, const fpf__heads *h, fpf__map in
                           float *head, float *probs, float *deltas) {
     const fpf__conv *k = &h->rpn_conv;
     fpf__rpn_args a;
-    int tiles, chunks;
+    int tiles;
     if (h->rpn_head.cout != 6 * FPF__A || h->rpn_head.cin != mid.c || (r && r->observe) || (!k->q && !k->wp)) return 0;
     memset(&a, 0, sizeof a);
     a.c.k = k; a.c.in = in; a.c.out = mid; a.c.stride = 1; a.c.pad = (k->kh - 1) / 2;
@@ -4176,9 +4180,7 @@ static int fpf__rpn_fused(const fpf__runner *r, const fpf__heads *h, fpf__map in
     a.h.stride = 1; a.h.flags = FPF__LINEAR; a.h.kern = a.c.kern;
     a.probs = probs; a.deltas = deltas;
     a.tile = k->q ? FPF__QTILE_W : FPF__TILE_W;
-    chunks = mid.w < FPF__TASK_PX / 4 ? (mid.h * mid.w + FPF__TASK_PX - 1) / FPF__TASK_PX : mid.h; /* as fpf__conv2d */
-    chunks = chunks < 1 ? 1 : chunks > mid.h ? mid.h : chunks;
-    a.rpt = (mid.h + chunks - 1) / chunks;
+    a.rpt = fpf__rows_per_task(mid.h, mid.w);                   /* as fpf__conv2d */
     tiles = (mid.w + a.tile - 1) / a.tile;
     fpf__parallel(r, fpf__rpn_task, &a, (mid.h + a.rpt - 1) / a.rpt * tiles);
     return 1;

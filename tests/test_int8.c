@@ -547,20 +547,27 @@ static int bands_match(const char *model, int isa, int q, int requant) {
    twin (int8_requantize = 1) passes floats that each reader quantizes. Same bits in C2..C5,
    F2..F6, the masks and the detections, on every int8 row and thread count, for the
    cell-and-nucleus model and the nucleus model. */
+/* Two runs of run_model, the first with *flag = 1, the second with *flag = 0 (then left 0). */
+typedef struct run_pair { capture c0, c1; float b0[320], b1[320]; int n0, n1; } run_pair;
+static int run_twice(const char *model, int q, int threads, int *flag, run_pair *p) {
+    int ok;
+    memset(p, 0, sizeof *p);
+    *flag = 1;
+    ok = run_model(model, 0, q, threads, &p->c0, p->b0, &p->n0) == 0;
+    *flag = 0;
+    ok &= run_model(model, 0, q, threads, &p->c1, p->b1, &p->n1) == 0;
+    return ok;
+}
+
 static int chains_match(const char *model, int q, int threads) {
-    capture c0 = {NULL, 0, 0, 0, 0}, c1 = {NULL, 0, 0, 0, 0};
-    float b0[320], b1[320];
-    int n0 = 0, n1 = 0, ok;
-    memset(b0, 0, sizeof b0); memset(b1, 0, sizeof b1);
-    g_requant = 1;
-    ok = run_model(model, 0, q, threads, &c0, b0, &n0) == 0;
-    g_requant = 0;
-    ok &= run_model(model, 0, q, threads, &c1, b1, &n1) == 0;
-    ok &= c0.csum != 0 && c0.csum == c1.csum && n0 == n1 && memcmp(b0, b1, sizeof b0) == 0;
-    ok &= c0.msum == c1.msum && (n0 == 0 || c0.msum != 0);  /* the mask head's chains too */
-    ok &= (c0.f2 == NULL && c1.f2 == NULL) || (c0.f2 && c1.f2 && c0.n == c1.n && memcmp(c0.f2, c1.f2, c0.n * 4) == 0);
+    run_pair p;
+    int ok = run_twice(model, q, threads, &g_requant, &p);
+    ok &= p.c0.csum != 0 && p.c0.csum == p.c1.csum && p.n0 == p.n1 && memcmp(p.b0, p.b1, sizeof p.b0) == 0;
+    ok &= p.c0.msum == p.c1.msum && (p.n0 == 0 || p.c0.msum != 0);  /* the mask head's chains too */
+    ok &= (p.c0.f2 == NULL && p.c1.f2 == NULL) ||
+          (p.c0.f2 && p.c1.f2 && p.c0.n == p.c1.n && memcmp(p.c0.f2, p.c1.f2, p.c0.n * 4) == 0);
     if (!ok) printf("  %s, int8 row %s, %d threads: the u8 chains differ from the requantizing twin\n", model, fpf_qisa_name((fpf_qisa)q), threads);
-    free(c0.f2); free(c1.f2);
+    free(p.c0.f2); free(p.c1.f2);
     return ok;
 }
 
@@ -578,17 +585,11 @@ TEST(int8_u8_chains_same_bits_as_requantizing_twin) {
    and plain: the same scores and deltas, on every int8 row and thread count (tests/test_rpn.c:
    the same on odd level shapes). */
 static int rpn_fused_matches(const char *model, int q, int threads) {
-    capture c0 = {NULL, 0, 0, 0, 0}, c1 = {NULL, 0, 0, 0, 0};
-    float b0[320], b1[320];
-    int n0 = 0, n1 = 0, ok;
-    memset(b0, 0, sizeof b0); memset(b1, 0, sizeof b1);
-    g_plain_rpn = 1;
-    ok = run_model(model, 0, q, threads, &c0, b0, &n0) == 0;
-    g_plain_rpn = 0;
-    ok &= run_model(model, 0, q, threads, &c1, b1, &n1) == 0;
-    ok &= c0.rsum != 0 && c0.rsum == c1.rsum && n0 == n1 && memcmp(b0, b1, sizeof b0) == 0;
+    run_pair p;
+    int ok = run_twice(model, q, threads, &g_plain_rpn, &p);
+    ok &= p.c0.rsum != 0 && p.c0.rsum == p.c1.rsum && p.n0 == p.n1 && memcmp(p.b0, p.b1, sizeof p.b0) == 0;
     if (!ok) printf("  %s, int8 row %s, %d threads: the fused RPN differs from the plain one\n", model, fpf_qisa_name((fpf_qisa)q), threads);
-    free(c0.f2); free(c1.f2);
+    free(p.c0.f2); free(p.c1.f2);
     return ok;
 }
 

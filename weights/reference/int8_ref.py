@@ -68,12 +68,8 @@ def qin(t, layer, x):
     return (quant(x, sx, zx) - zx).astype(np.float64), sx
 
 
-def epilogue(t, layer, acc, sx, relu, res=None):
-    """y = float32(acc) * m + bias (m = s_x * s_w, one float32 product), + res, ReLU: float32 steps in order."""
-    _, _, sw = t[layer + '/kernel']
-    m = (sx * sw.astype(np.float32)).astype(np.float32)
-    v = acc.astype(np.float32) * m      # acc: exact integers (|acc| < 2^53 in float64), one rounding to f32
-    v = v + t[layer + '/bias'][1]
+def tail(v, relu, res):
+    """The epilogue after the bias: + res, then ReLU (v < 0 -> 0), in float32."""
     if res is not None:
         v = v + res
     if relu:
@@ -81,40 +77,35 @@ def epilogue(t, layer, acc, sx, relu, res=None):
     return v.astype(np.float32)
 
 
-def weights(t, layer):
-    """The layer's weights as float64 and its input as the sum terms see it: int8 layers q_w and
-    (q_x - z_x); layers the model keeps fp32 (e.g. a head that saw no calibration data) w and x, summed in
-    float64 and rounded once, so everything downstream of them is compared within a tolerance."""
-    kind, w, _ = t[layer + '/kernel']
-    return w.astype(np.float64), kind == 's8'
-
-
-def terms(t, layer, x, is_q):
-    if is_q:
-        return qin(t, layer, x)
-    return x.astype(np.float64), None
-
-
-def fp32_epilogue(t, layer, acc, relu, res=None):
-    v = (acc + t[layer + '/bias'][1]).astype(np.float32)
-    if res is not None:
-        v = v + res
-    return np.where(v < 0, np.float32(0), v) if relu else v
+def operands(t, layer, x):
+    """(weights, inputs, close) of a layer's sums, all float64; close(acc, relu, res=None) is its epilogue.
+    An int8 layer sums q_w * (q_x - z_x), exact integers (|acc| < 2^53), then y = float32(acc) * m + bias
+    (m = s_x * s_w, one float32 product), float32 steps in this order. A layer the model keeps fp32 (e.g.
+    a head that saw no calibration data) sums w * x in float64 and adds the bias before one rounding, so
+    everything downstream of it is compared within a tolerance."""
+    kind, w, sw = t[layer + '/kernel']
+    bias = t[layer + '/bias'][1]
+    if kind != 's8':
+        return w.astype(np.float64), x.astype(np.float64), \
+            lambda acc, relu, res=None: tail((acc + bias).astype(np.float32), relu, res)
+    q, sx = qin(t, layer, x)
+    m = (sx * sw.astype(np.float32)).astype(np.float32)
+    return w.astype(np.float64), q, lambda acc, relu, res=None: tail(acc.astype(np.float32) * m + bias, relu, res)
 
 
 def conv(t, layer, x, stride, relu, res=None, pad=None):
-    """x: [H, W, C] float32 -> [H', W', cout] float32 by the int8 formula (layer must be int8).
+    """x: [H, W, C] (or a batch [N, H, W, C]) float32 -> [H', W', cout] float32 by the int8 formula
+    (fp32 layers: see operands).
     "same" padding (pad (k-1)/2, taps outside read q_x = z_x, the real value 0) unless pad=0 ("valid").
     Sums are exact: every product is at most 255 * 127 and kh*kw*cin <= 32768 terms, far below 2^53,
     so float64 BLAS sums them without rounding."""
     if x.ndim == 3:
         return conv(t, layer, x[None], stride, relu, None if res is None else res[None], pad)[0]
-    w, is_q = weights(t, layer)                             # x: [N, H, W, C], a batch of maps
+    w, q, close = operands(t, layer, x)                     # x: [N, H, W, C], a batch of maps
     kh, kw, cin, cout = w.shape
     pad = (kh - 1) // 2 if pad is None else pad
     N, H, W, _ = x.shape
     Ho, Wo = (H + 2 * pad - kh) // stride + 1, (W + 2 * pad - kw) // stride + 1
-    q, sx = terms(t, layer, x, is_q)
     qx = np.zeros((N, H + 2 * pad, W + 2 * pad, cin), np.float64)
     qx[:, pad:pad + H, pad:pad + W] = q
     acc = np.zeros((N * Ho * Wo, cout), np.float64)
@@ -122,22 +113,20 @@ def conv(t, layer, x, stride, relu, res=None, pad=None):
         for kx in range(kw):
             patch = qx[:, ky:ky + stride * (Ho - 1) + 1:stride, kx:kx + stride * (Wo - 1) + 1:stride]
             acc += patch.reshape(-1, cin) @ w[ky, kx].reshape(cin, cout)
-    acc = acc.reshape(N, Ho, Wo, cout)
-    return epilogue(t, layer, acc, sx, relu, res) if is_q else fp32_epilogue(t, layer, acc, relu, res)
+    return close(acc.reshape(N, Ho, Wo, cout), relu, res)
 
 
 def deconv2x2(t, layer, x):
     """Conv2DTranspose 2x2, stride 2, "valid", ReLU: out[2i+a, 2j+b, o] = y of sum_c q[i, j, c] * q_w[a, b, c, o]
     (the .fpf holds the deconv kernel as [kh, kw, in, out])."""
-    w, is_q = weights(t, layer)                             # x: [N, H, W, C]
+    w, q, close = operands(t, layer, x)                     # x: [N, H, W, C]
     N, H, W, cin = x.shape
     cout = w.shape[3]
-    q, sx = terms(t, layer, x, is_q)
     acc = np.zeros((N, 2 * H, 2 * W, cout), np.float64)
     for a in range(2):
         for b in range(2):
             acc[:, a::2, b::2] = (q.reshape(-1, cin) @ w[a, b]).reshape(N, H, W, cout)
-    return epilogue(t, layer, acc, sx, True) if is_q else fp32_epilogue(t, layer, acc, True)
+    return close(acc, True)
 
 
 def dense_f32(t, layer, x):

@@ -135,6 +135,29 @@ def photometric(x, rng):
     return np.clip(y, 0, 255).astype(np.float32)
 
 
+def uneven_contrast(x, lab, rng):
+    """The 'contrast' augmentation (issue #12): nuclei of one field at different brightness, as in real
+    fields where dim nuclei lie beside bright ones (on the validation split, recall at IoU 0.5 fell from
+    0.90 for nuclei near the field's bright end to 0.67 at a fifth to a third of it). Each nucleus gets
+    its own gain, log-uniform 0.15..1.2, and every pixel takes the gain of its nearest nucleus (blurred by
+    4 px where two regions meet), so that the nucleus's blurred rim and its halo scale with it and no label
+    edge appears in the image; a smooth illumination field (gain 0.6..1.0, varying over about a crop)
+    multiplies the whole field. Applied to half the samples, before photometric(); gains act above the
+    crop's 5th-percentile background."""
+    if rng.rand() >= 0.5 or lab.max() == 0:
+        return x
+    n = int(lab.max())
+    g = np.ones(n + 1, np.float32)
+    g[1:] = np.exp(rng.uniform(np.log(0.15), np.log(1.2), n)).astype(np.float32)
+    iy, ix = ndi.distance_transform_edt(lab == 0, return_distances=False, return_indices=True)
+    gain = ndi.gaussian_filter(g[lab[iy, ix]], 4.0)
+    H, W = x.shape
+    coarse = rng.uniform(0.6, 1.0, (3, 3)).astype(np.float32)
+    field = ndi.zoom(coarse, (H / 3.0, W / 3.0), order=1, mode='nearest')[:H, :W]
+    bg = np.float32(np.percentile(x, 5))
+    return (bg + np.maximum(x - bg, 0) * gain * field).astype(np.float32)
+
+
 def relabel(lab, min_px=6):
     """1..n labels of the objects with at least min_px pixels left in the crop."""
     a = np.bincount(lab.ravel())
@@ -153,8 +176,8 @@ def zoom_for(diam, rng, rangep=DIAMETER):
 class RealSampler:
     """Augmented crops of real nucleus images for the cores model: dict like data.Sampler.get()."""
 
-    def __init__(self, rs, rng, crop=256, weighted=False):
-        self.rs, self.rng, self.crop, self.weighted = rs, rng, crop, weighted
+    def __init__(self, rs, rng, crop=256, weighted=False, contrast=False):
+        self.rs, self.rng, self.crop, self.weighted, self.contrast = rs, rng, crop, weighted, contrast
         self.n = rs.n
 
     def get(self, i=None):
@@ -165,6 +188,8 @@ class RealSampler:
         im, lb = scaled_crop(self.rs.img[i], self.rs.lab[i], z, self.crop, rng)
         im, lb = flip_rot([im, lb], rng)
         lb = relabel(lb)
+        if self.contrast:
+            im = uneven_contrast(im, lb, rng)
         im = photometric(im, rng)
         boxes, masks = D.instances(lb)
         w = D.border_weight_map(lb) if self.weighted else None
@@ -314,7 +339,7 @@ def make_sampler(args, variant, rng, synth_data=None):
     """The sampler train.py uses with --real (cores: RealSampler; cell variants: SemiSampler)."""
     rs = RealSet(args.real, 'train')
     if variant == 'cores':
-        return RealSampler(rs, rng, args.crop, args.weighted)
+        return RealSampler(rs, rng, args.crop, args.weighted, contrast=args.aug == 'contrast')
     synth = D.Sampler(synth_data, variant, rng, args.weighted, args.aug) if synth_data is not None else None
     return SemiSampler(rs, variant, rng, synth, args.semi, args.crop, args.weighted)
 

@@ -9,7 +9,7 @@
 #      synthetic scenes, the FPF ones on the frozen tower of best.fpf, JOBS at a time (same data and schedule
 #      for all: a fair comparison).
 #     mkdir -p build/real && nohup sh weights/train/schedule_real.sh > build/real/schedule.log 2>&1 &
-# Environment: CONFIG CORE_ITERS CELL_ITERS KEEP JOBS THREADS SEED OUT REAL SYNTH_ARGS CELLS FLOORS, SKIP_TEST=1 skips step 4
+# Environment: AUG CONFIG CORE_ITERS CELL_ITERS KEEP JOBS THREADS SEED OUT REAL SYNTH_ARGS CELLS FLOORS, SKIP_TEST=1 skips step 4
 # (the smoke test in the README uses them to run every step in a few minutes).
 # Rerunning continues where it stopped (train.py --resume; finished steps are skipped).
 set -e
@@ -18,6 +18,7 @@ REAL=${REAL:-../shared/data/dsb2018_train_fluo}
 JOBS=${JOBS:-2}
 THREADS=${THREADS:-1}
 CORE_ITERS=${CORE_ITERS:-15000}
+AUG=${AUG:-strong}           # nucleus model: strong, or contrast (+ a gain per nucleus, uneven illumination)
 CONFIG=${CONFIG:-tiny}        # nucleus model widths: tiny, small (twice tiny) or paper
 CELL_ITERS=${CELL_ITERS:-3000}
 SEED=${SEED:-1}
@@ -36,7 +37,7 @@ $PY weights/train/real.py split --root "$REAL"
 # 2. nucleus model
 if [ ! -f $OUT/cores/done.json ]; then
     echo "$(date +%T) train cores ($CORE_ITERS iterations)"
-    nice -n 10 $PY weights/train/train.py --variant cores --config $CONFIG --real "$REAL" --aug strong --crop 256 $DENSE \
+    nice -n 10 $PY weights/train/train.py --variant cores --config $CONFIG --real "$REAL" --aug $AUG --crop 256 $DENSE \
         --iters $CORE_ITERS --keep-every $KEEP --seed $SEED --threads $THREADS --out $OUT/cores --resume
 fi
 

@@ -258,8 +258,10 @@ def main(argv=None):
     ap.add_argument('--variant', required=True, choices=seeded.VARIANTS)
     ap.add_argument('--config', default='tiny', help='network widths: tiny (default, the CPU config), small (twice tiny) or paper')
     ap.add_argument('--weighted', action='store_true', help="paper's border-weighted mask loss")
-    ap.add_argument('--aug', default='basic', choices=D.AUGS,
-                    help='augmentation: basic (flips, rotations, contrast 0.85..1.15) or strong (+ zoom, gamma, gain, noise)')
+    ap.add_argument('--aug', default='basic', choices=D.AUGS + ('contrast',),
+                    help='augmentation: basic (flips, rotations, contrast 0.85..1.15) or strong (+ zoom, gamma, gain, '
+                    'noise); with --real the cores model always gets the real-data augmentation, and contrast adds '
+                    'a gain per nucleus and uneven illumination (real.uneven_contrast)')
     ap.add_argument('--nucleus', help='trained cores checkpoint or .fpf (FPF variants: its tower, frozen)')
     ap.add_argument('--out', required=True)
     ap.add_argument('--resume', action='store_true')
@@ -296,6 +298,8 @@ def main(argv=None):
         if len(args.anchor_scales) != 5:
             ap.error('--anchor-scales needs 5 values')
         fpf_ref.ANCHOR_SCALES = tuple(args.anchor_scales)
+    if args.aug == 'contrast' and not (args.real and args.variant == 'cores'):
+        ap.error('--aug contrast is for the cores model on --real data')
     args.fpf_config = {k: v for k, v in (('anchor_scales', args.anchor_scales), ('post_nms_rois', args.infer_post_nms),
                                          ('det_max_instances', args.infer_max_dets)) if v}
     torch.set_num_threads(args.threads)

@@ -290,6 +290,10 @@ typedef struct fpf_config {
     int roi_canonical_level;    /* 4 */
     float mask_threshold;       /* 0.5 */
     float bn_epsilon;           /* 1e-3 (already folded; recorded for provenance) */
+    float object_diameter;      /* the object diameter in input pixels the model works best at, chosen
+                                   when it was trained; 0 = not recorded (files before it, and seeded
+                                   models). Scale images by object_diameter / yours (fpf_median_diameter
+                                   in fpf_post.h measures yours); fpf_segment --object-diameter uses it */
 } fpf_config;
 
 /* Limits of a config (fpf_config_check) and of options (fpf_session_init). The per-RoI work
@@ -308,7 +312,8 @@ typedef struct fpf_config {
      anchor_scales 32..512 -> [1, 65536] px; anchor_ratios 0.5,1,2 -> [1e-3, 1e3];
      thresholds, det_min_confidence and mask_threshold in [0, 1]; bbox std devs in [0, 100];
      mean_pixel in [-65536, 65536], pixel_scale in [1e-6, 1e9]; roi_canonical_size in [1, 1e5],
-     roi_canonical_level 2..5; bn_epsilon in [0, 1].  Images: 1..FPF_MAX_IMAGE_DIM per side.
+     roi_canonical_level 2..5; bn_epsilon in [0, 1]; object_diameter 0 or [1, 1e4].
+     Images: 1..FPF_MAX_IMAGE_DIM per side.
    A file's size is at most what its config implies (fpf__max_size: header, table, tensors 64-byte aligned). */
 #define FPF_MAX_PRE_NMS 12000
 #define FPF_MAX_PROPOSALS 2000
@@ -854,7 +859,7 @@ static const fpf__cfg_field fpf__cfg_fields[] = {
     FPF__F(rpn_bbox_std, 1, 4), FPF__F(bbox_std, 1, 4), FPF__F(det_min_confidence, 1, 1),
     FPF__F(det_nms_threshold, 1, 1), FPF__F(det_max_instances, 0, 1),
     FPF__F(roi_canonical_size, 1, 1), FPF__F(roi_canonical_level, 0, 1),
-    FPF__F(mask_threshold, 1, 1), FPF__F(bn_epsilon, 1, 1)};
+    FPF__F(mask_threshold, 1, 1), FPF__F(bn_epsilon, 1, 1), FPF__F(object_diameter, 1, 1)};
 #undef FPF__F
 
 FPF_DEF void fpf_config_to_words(const fpf_config *cfg, uint32_t words[64]) {
@@ -909,6 +914,7 @@ FPF_DEF fpf_result fpf_config_check(const fpf_config *c) {
     ok &= fpf__in(c->det_max_instances, 1, FPF_MAX_DETECTIONS) && c->det_max_instances <= c->post_nms_rois;
     ok &= fpf__fin(c->roi_canonical_size, 1.0f, 1e5f) && fpf__in(c->roi_canonical_level, 2, 5);
     ok &= fpf__fin(c->mask_threshold, 0.0f, 1.0f) && fpf__fin(c->bn_epsilon, 0.0f, 1.0f);
+    ok &= c->object_diameter == 0.0f || fpf__fin(c->object_diameter, 1.0f, 10000.0f);
     return ok ? FPF_OK : FPF_ERR_BAD_MODEL;
 }
 

@@ -50,6 +50,12 @@ FPF_DEF fpf_result fpf_label_image(const fpf_instance *inst, int n, int h, int w
 FPF_DEF fpf_result fpf_measure(const uint16_t *labels, size_t stride, int h, int w, int n,
                                const fpf_image *image, fpf_measurement *out);
 
+/* The median equivalent diameter 2·sqrt(area/π) of n detections, in input pixels; 0 when n is 0.
+   Each area is the box area times the share of the instance's mask28 at or above its threshold (the
+   pasted mask's area up to resampling, without pasting). scratch holds n floats. For an automatic
+   object size (fpf_segment --object-diameter auto): scale = model diameter / this, then run again. */
+FPF_DEF float fpf_median_diameter(const fpf_instance *inst, int n, float *scratch);
+
 /* parent[k] = the cell label that nucleus label k+1 overlaps most (ties: the lower label),
    0 if none. overlap_scratch needs n_nuclei · (n_cells + 1) longs (one pass over the images). */
 FPF_DEF fpf_result fpf_assign_nuclei(const uint16_t *nuclei, const uint16_t *cells, size_t stride, int h,
@@ -235,6 +241,8 @@ FPF_DEF fpf_result fpf_reporter_readout(const uint16_t *cells, size_t stride, in
 #if defined(FPF_POST_IMPLEMENTATION) || defined(FPF_ALL_IMPLEMENTATION)
 #ifndef FPF_POST_IMPLEMENTATION_INCLUDED
 #define FPF_POST_IMPLEMENTATION_INCLUDED
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 FPF_DEF fpf_result fpf_label_image(const fpf_instance *inst, int n, int h, int w, uint16_t *labels, size_t stride) {
@@ -294,6 +302,27 @@ FPF_DEF fpf_result fpf_measure(const uint16_t *labels, size_t stride, int h, int
     return FPF_OK;
 }
 
+static int fpf_post__cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+static float fpf_post__diameter(const fpf_instance *d) {
+    int i, on = 0, mm = d->mask_size * d->mask_size;
+    double area;
+    for (i = 0; i < mm; i++) on += d->mask28[i] >= d->threshold;
+    area = (double)on / mm * (double)(d->y2 - d->y1) * (double)(d->x2 - d->x1);
+    return (float)(2.0 * sqrt(area / 3.14159265358979323846));
+}
+
+FPF_DEF float fpf_median_diameter(const fpf_instance *inst, int n, float *scratch) {
+    int k;
+    if (!inst || !scratch || n < 1) return 0.0f;
+    for (k = 0; k < n; k++) scratch[k] = inst[k].mask28 && inst[k].mask_size > 0 ? fpf_post__diameter(&inst[k]) : 0.0f;
+    qsort(scratch, (size_t)n, sizeof *scratch, fpf_post__cmp_float);
+    return n % 2 ? scratch[n / 2] : 0.5f * (scratch[n / 2 - 1] + scratch[n / 2]);
+}
+
 FPF_DEF fpf_result fpf_assign_nuclei(const uint16_t *nuclei, const uint16_t *cells, size_t stride, int h,
                                      int w, int n_nuclei, int n_cells, int *parent, long *ov) {
     int k, y, x, c;
@@ -317,7 +346,6 @@ FPF_DEF fpf_result fpf_assign_nuclei(const uint16_t *nuclei, const uint16_t *cel
 
 
 /* ---------------------------------------------------------------- post-processing */
-#include <math.h>
 
 FPF_DEF void fpf_post_defaults(fpf_post_options *o) {
     memset(o, 0, sizeof *o);

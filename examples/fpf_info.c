@@ -55,11 +55,11 @@ int main(int argc, char **argv) {
         if (!loads) printf(", \"error\": \"%s\"", msg);
         printf(",\n \"variant\": \"%s\", \"config\": {\"input_channels\": %d, \"stem_width\": %d, \"blocks\": [%d, %d, %d, %d], "
                "\"bottleneck\": [%d, %d, %d, %d], \"stage_out\": [%d, %d, %d, %d], \"fpn_width\": %d, \"rpn_width\": %d, "
-               "\"fc_width\": %d, \"mask_width\": %d, \"post_nms_rois\": %d, \"det_min_confidence\": %g},\n",
+               "\"fc_width\": %d, \"mask_width\": %d, \"post_nms_rois\": %d, \"det_min_confidence\": %g, \"object_diameter\": %g},\n",
                variant_name(c.variant), c.input_channels, c.stem_width, c.blocks[0], c.blocks[1], c.blocks[2], c.blocks[3],
                c.bottleneck[0], c.bottleneck[1], c.bottleneck[2], c.bottleneck[3], c.stage_out[0], c.stage_out[1],
                c.stage_out[2], c.stage_out[3], c.fpn_width, c.rpn_width, c.fc_width, c.mask_width, c.post_nms_rois,
-               (double)c.det_min_confidence);
+               (double)c.det_min_confidence, (double)c.object_diameter);
         printf(" \"precision\": \"%s\", \"int8_layers\": %d, \"layers\": [", !loads ? "unknown" : n8 == 0 ? "fp32" : n8 == n ? "int8" : "mixed int8/fp32", n8);
         for (i = 0; i < n; i++)
             printf("%s\n  {\"name\": \"%s\", \"kind\": \"%s\", \"shape\": [%d, %d, %d, %d], \"bits\": %d, \"in_scale\": %.9g, \"in_zero\": %d}",
@@ -79,6 +79,8 @@ int main(int argc, char **argv) {
                c.input_channels, c.stem_width, c.blocks[0], c.blocks[1], c.blocks[2], c.blocks[3], c.bottleneck[0],
                c.bottleneck[1], c.bottleneck[2], c.bottleneck[3], c.stage_out[0], c.stage_out[1], c.stage_out[2],
                c.stage_out[3], c.fpn_width, c.rpn_width, c.fc_width, c.mask_width, c.post_nms_rois, (double)c.det_min_confidence);
+        if (c.object_diameter > 0) printf("diameter    objects of about %g px across (recorded in the model)\n", (double)c.object_diameter);
+        else printf("diameter    not recorded\n");
         if (loads) {
             printf("precision   %s: %d of %d layers int8\n", n8 == 0 ? "fp32" : n8 == n ? "int8" : "mixed int8/fp32", n8, n);
             printf("\n  #  layer                        kind    kh kw   cin  cout  precision\n");

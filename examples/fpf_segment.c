@@ -55,6 +55,7 @@ typedef struct args {
     int cell_sample_set, nuc_sample_set;
     int max_det, max_props, tile, overlap, max_memory_mb;
     float min_score, scale, diameter, model_diameter;
+    int diameter_auto;                     /* --object-diameter auto: measured per image, then a second pass */
     int norm16;
     float lo, hi;
     const char *reporter;                  /* post-processing, reporter, outputs (issue #14) */
@@ -91,8 +92,10 @@ static const option options[] = {
     {"--tile", "PX", "1024", "tile side in network pixels, 256..8192; 0 = the whole image in one piece"},
     {"--overlap", "PX", "256 (nuclei: 128)", "pixels shared by neighbouring tiles; objects larger than this may be lost"},
     {"--scale", "F", "1", "resample the images by F before the network, 0.05..20 (masks come back full size)"},
-    {"--object-diameter", "PX", "none", "typical object diameter in your images; sets --scale to model diameter / PX"},
-    {"--model-diameter", "PX", "100 (nuclei: 30)", "the diameter the model was trained for (shipped models: the defaults)"},
+    {"--object-diameter", "PX|auto", "none", "typical object diameter in your images; sets --scale to model diameter / PX. "
+     "auto: per image, a first pass at scale 1 measures the detections' median diameter D, and a second pass runs at "
+     "model diameter / D (0.25..4) when that is more than 10 % off 1"},
+    {"--model-diameter", "PX", "the model's, else 100 (nuclei: 30)", "the object diameter the model works best at (recorded in newer models; fpf_info shows it)"},
     {"--cell-page", "P", "0", "TIFF page of the cell image"},
     {"--cell-sample", "S", "0 if one", "sample (channel) of the cell image; required for RGB files"},
     {"--nucleus-page", "P", "0", "TIFF page of the nucleus image"},
@@ -280,6 +283,7 @@ static void parse(int argc, char **argv, args *a) {
         }
         else if (!strcmp(k, "--overlap")) a->overlap = (int)parse_int(k, v, 0, 4096);
         else if (!strcmp(k, "--scale")) a->scale = parse_float(k, v, 0.05, 0, 20.0);
+        else if (!strcmp(k, "--object-diameter") && !strcmp(v, "auto")) a->diameter_auto = 1;
         else if (!strcmp(k, "--object-diameter")) a->diameter = parse_float(k, v, 1.0, 0, 10000.0);
         else if (!strcmp(k, "--model-diameter")) a->model_diameter = parse_float(k, v, 1.0, 0, 10000.0);
         else if (!strcmp(k, "--cell-page")) a->cell_page = (int)parse_int(k, v, 0, 1000000);
@@ -324,7 +328,7 @@ static void parse(int argc, char **argv, args *a) {
     }
     if (!a->model) usage_error("--model is required");
     if (!a->out) usage_error("--out is required");
-    if (a->scale && a->diameter) usage_error("give --scale or --object-diameter, not both");
+    if (a->scale && (a->diameter || a->diameter_auto)) usage_error("give --scale or --object-diameter, not both");
     if (a->batch && (a->nucleus || a->cell || a->reporter))
         usage_error("--batch takes the images from the manifest; drop --nucleus, --cell and --reporter");
     if (a->reporter && !strchr(a->reporter, '*') != !((a->nucleus && strchr(a->nucleus, '*')) || (a->cell && strchr(a->cell, '*'))))
@@ -691,7 +695,8 @@ typedef struct engine {
     fpf_session *s;
     fpf_tiler *t;
     int sh, sw;          /* the session's size */
-    float scale;
+    float scale;         /* this image's; tscale: the tiler's */
+    float tscale, model_diameter;
     int main_is_nuclei;
     double load_s;       /* seconds the models took to load */
     progress pr;
@@ -705,7 +710,11 @@ static int int8_layers(const fpf_model *m) {
     return n8;
 }
 
-typedef struct result { int n_main, n_nuclei, n_infected, over_main, over_nuclei, tiles; double seconds; } result;
+typedef struct result {
+    int n_main, n_nuclei, n_infected, over_main, over_nuclei, tiles;
+    double seconds;
+    float diameter;      /* --object-diameter auto: the first pass's median diameter (0 = not measured) */
+} result;
 
 /* ------------------------------------------------------------------ labels, post-processing, measurements */
 
@@ -898,13 +907,28 @@ static int add_image_csv(outset *o, const engine *e, const job *j, const objects
     return add_buf(o, "image.csv", &b, err, n);
 }
 
+/* The tiler of the session at e->scale (a new one when the scale changes: --object-diameter auto). */
+static int engine_tiler(engine *e, char *err, size_t n) {
+    fpf_tile_options to;
+    fpf_result r;
+    fpf_tiler_free(e->t); e->t = NULL;
+    memset(&to, 0, sizeof to);
+    to.overlap = e->a->overlap;
+    to.scale = e->scale;
+    if ((r = fpf_tiler_init(e->s, &to, &e->t)) != FPF_OK) {
+        fpfm_fmt(err, n, "cannot set up tiling: %s", fpf_session_message(e->s)[0] ? fpf_session_message(e->s) : fpf_result_string(r));
+        return -1;
+    }
+    e->tscale = e->scale;
+    return 0;
+}
+
 /* A session of min(tile, image) on each side; kept while the images keep that size. */
 static int engine_ready(engine *e, int H, int W, char *err, size_t n) {
     const args *a = e->a;
     int Hs = (int)floor(H * (double)e->scale + 0.5), Ws = (int)floor(W * (double)e->scale + 0.5);
     int sh = a->tile && Hs > a->tile ? a->tile : Hs, sw = a->tile && Ws > a->tile ? a->tile : Ws;
     fpf_options opt;
-    fpf_tile_options to;
     fpf_result r;
     char msg[256] = "";
     if (Hs > FPF_MAX_IMAGE_DIM || Ws > FPF_MAX_IMAGE_DIM) {
@@ -913,7 +937,7 @@ static int engine_ready(engine *e, int H, int W, char *err, size_t n) {
     }
     if (!a->tile && (Hs > 8192 || Ws > 8192))
         warn("%dx%d in one piece (--tile 0) needs a very large workspace; tiles bound the memory", Ws, Hs);
-    if (e->s && e->sh == sh && e->sw == sw) return 0;
+    if (e->s && e->sh == sh && e->sw == sw) return e->t && e->tscale == e->scale ? 0 : engine_tiler(e, err, n);
     fpf_tiler_free(e->t); fpf_session_free(e->s); e->t = NULL; e->s = NULL;
     memset(&opt, 0, sizeof opt);
     opt.n_threads = a->threads;
@@ -933,15 +957,8 @@ static int engine_ready(engine *e, int H, int W, char *err, size_t n) {
             fpfm_fmt(err, n, "cannot set up the network for %dx%d pixels: %s", sw, sh, fpf_result_string(r));
         return -1;
     }
-    memset(&to, 0, sizeof to);
-    to.overlap = a->overlap;
-    to.scale = e->scale;
-    if ((r = fpf_tiler_init(e->s, &to, &e->t)) != FPF_OK) {
-        fpfm_fmt(err, n, "cannot set up tiling: %s", fpf_session_message(e->s)[0] ? fpf_session_message(e->s) : fpf_result_string(r));
-        return -1;
-    }
     e->sh = sh; e->sw = sw;
-    return 0;
+    return engine_tiler(e, err, n);
 }
 
 static void warn_cap(const char *id, const char *what, int over, int max, int tiles) {
@@ -952,6 +969,29 @@ static void warn_cap(const char *id, const char *what, int over, int max, int ti
 
 static int write_outputs(engine *e, const job *j, const fpf_input *in, const fpf_image *rep, const fpf_output *out,
                          const char *dir, result *res, char *err, size_t n);
+
+/* --object-diameter auto, after the first pass at scale 1: the median diameter D of its detections (at
+   least AUTO_MIN_OBJECTS, else the image keeps scale 1) sets e->scale = model diameter / D, clamped to
+   0.25..4, and readies the engine for the second pass when that is more than 10 % off 1. */
+#define AUTO_MIN_OBJECTS 3
+static int auto_rescale(engine *e, const fpf_output *out, int H, int W, result *res, char *err, size_t n) {
+    float *scratch, d, s;
+    if (out->n_cells < AUTO_MIN_OBJECTS) return 0;
+    if (!(scratch = (float *)malloc((size_t)out->n_cells * sizeof *scratch))) {
+        fpfm_fmt(err, n, "out of memory");
+        return -1;
+    }
+    d = fpf_median_diameter(out->cells, out->n_cells, scratch);
+    free(scratch);
+    if (!(d > 0)) return 0;
+    res->diameter = d;
+    s = e->model_diameter / d;
+    s = s < 0.25f ? 0.25f : s > 4.0f ? 4.0f : s;
+    if (fabsf(logf(s)) <= logf(1.1f)) return 0;
+    e->scale = s;
+    if (!e->pr.quiet) fprintf(stderr, "fpf_segment: median object diameter %.1f px; second pass resampled by %.3g\n", d, s);
+    return engine_ready(e, H, W, err, n);
+}
 
 static int run_image(engine *e, const job *j, const char *dir, result *res, char *err, size_t n) {
     const args *a = e->a;
@@ -986,6 +1026,7 @@ static int run_image(engine *e, const job *j, const char *dir, result *res, char
             goto done;
         }
     }
+    if (a->diameter_auto) e->scale = 1.0f;
     if (engine_ready(e, H, W, err, n)) goto done;
     if (!e->pr.quiet) {
         char sc[48] = "", q8[48] = "";
@@ -997,6 +1038,11 @@ static int run_image(engine *e, const job *j, const char *dir, result *res, char
     }
     e->pr.t0 = now_s();
     if (fpf_tiler_run(e->t, &in, &out) != FPF_OK) {
+        fpfm_fmt(err, n, "%s", fpf_session_message(e->s)[0] ? fpf_session_message(e->s) : "the network failed");
+        goto done;
+    }
+    if (a->diameter_auto && auto_rescale(e, out, H, W, res, err, n)) goto done;
+    if (res->diameter && e->scale != 1.0f && fpf_tiler_run(e->t, &in, &out) != FPF_OK) {
         fpfm_fmt(err, n, "%s", fpf_session_message(e->s)[0] ? fpf_session_message(e->s) : "the network failed");
         goto done;
     }
@@ -1042,6 +1088,7 @@ static int write_outputs(engine *e, const job *j, const fpf_input *in, const fpf
                             a->nucleus_model ? a->nucleus_model : "", j->nucleus, j->cell, j->reporter, e->scale, res->tiles,
                             e->main_is_nuclei ? 0 : a->post, out->n_cells, e->main_is_nuclei ? "nuclei" : "cells", res->n_main,
                             res->n_nuclei);
+    if (res->diameter) len = sapp(marker, sizeof marker, len, "measured_diameter=%g\n", res->diameter);
     if (rep) len = sapp(marker, sizeof marker, len, "infected=%d\n", res->n_infected);
     len = sapp(marker, sizeof marker, len, "over_max=%d\nfiles=", res->over_main + res->over_nuclei);
     for (i = 0; i < o.n; i++) len = sapp(marker, sizeof marker, len, "%s%s", i ? "," : "", o.name[i]);
@@ -1205,9 +1252,10 @@ int main(int argc, char **argv) {
     if (a.tile && 2 * a.overlap >= a.tile)
         usage_error("--overlap %d must be less than half of --tile %d (raise --tile or lower --overlap)", a.overlap, a.tile);
     e.scale = a.scale ? a.scale : 1.0f;
+    e.model_diameter = a.model_diameter ? a.model_diameter : fpf_model_config(e.m)->object_diameter > 0
+                     ? fpf_model_config(e.m)->object_diameter : e.main_is_nuclei ? 30.0f : 100.0f;
     if (a.diameter) {
-        float md = a.model_diameter ? a.model_diameter : e.main_is_nuclei ? 30.0f : 100.0f;
-        e.scale = md / a.diameter;
+        e.scale = e.model_diameter / a.diameter;
         if (!(e.scale >= 0.05f && e.scale <= 20.0f)) die("--object-diameter %g: gives scale %g, outside 0.05..20", a.diameter, e.scale);
     }
     e.load_s = now_s() - t0;

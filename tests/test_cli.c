@@ -197,6 +197,7 @@ TEST(bad_command_lines_name_the_flag) {
         {"--scale 1e400", "--scale 1e400: not a number"},
         {"--object-diameter -3", "--object-diameter -3: must be at least 1"},
         {"--scale 2 --object-diameter 10", "give --scale or --object-diameter, not both"},
+        {"--scale 2 --object-diameter auto", "give --scale or --object-diameter, not both"},
         {"--norm16 fixed:0:inf", "--norm16 fixed:0:inf: must be percentile, none or fixed:LO:HI"},
         {"--norm16 fixed:5:2", "--norm16 fixed:5:2"},
         {"--cell-page -1", "--cell-page -1: must be between 0"},
@@ -395,6 +396,38 @@ TEST(scale_gives_full_resolution_labels) {
     snprintf(p, sizeof p, "%s/nuclei.tif", out);
     CHECK(fpfi_read(p, 0, 0, &lab, err, sizeof err) == 0);
     CHECK(lab.w == 90 && lab.h == 70);
+    fpfi_free(&lab);
+}
+
+/* --object-diameter auto on the shipped nucleus model and example field (nuclei about 29 px across):
+   the first pass measures the median diameter; with the model's 30 px it stays at scale 1 (within 10 %),
+   with --model-diameter 60 the second pass runs at 60 / D, about 2, and labels come back full size. */
+TEST(object_diameter_auto) {
+    char cmd[1024], out[128], p[160], err[128], marker[1024];
+    const char *img = "weights/models/example/synth_1003_nucleus.tif";
+    double d = 0, sc = 0;
+    int lines;
+    fpfi_image lab;
+    snprintf(out, sizeof out, "%s/auto30", g_dir);
+    snprintf(cmd, sizeof cmd, "build/fpf_segment --model weights/models/cores.fpf --nucleus %s --out %s --object-diameter auto", img, out);
+    CHECK_EQ_INT(run(cmd, &lines, NULL, 0), 0);
+    snprintf(p, sizeof p, "%s/fpf_segment.txt", out);
+    slurp(p, marker, sizeof marker);
+    CHECK_MSG(strstr(marker, "scale=1\n") != NULL && strstr(marker, "measured_diameter=") != NULL, "%s", marker);
+    if (strstr(marker, "measured_diameter=")) d = atof(strstr(marker, "measured_diameter=") + 18);
+    CHECK_MSG(d > 27.3 && d < 33.0, "%g", d);            /* |ln(30 / d)| <= ln 1.1: one pass */
+    snprintf(out, sizeof out, "%s/auto60", g_dir);
+    snprintf(cmd, sizeof cmd, "build/fpf_segment --model weights/models/cores.fpf --nucleus %s --out %s --object-diameter auto "
+             "--model-diameter 60", img, out);
+    CHECK_EQ_INT(run(cmd, &lines, NULL, 0), 0);
+    CHECK_MSG(strstr(g_err, "second pass resampled by") != NULL, "%s", g_err);
+    snprintf(p, sizeof p, "%s/fpf_segment.txt", out);
+    slurp(p, marker, sizeof marker);
+    if (strstr(marker, "scale=")) sc = atof(strstr(marker, "scale=") + 6);
+    CHECK_MSG(fabs(sc - 60.0 / d) < 1e-3 * sc, "scale %g, diameter %g", sc, d);
+    snprintf(p, sizeof p, "%s/nuclei.tif", out);
+    CHECK(fpfi_read(p, 0, 0, &lab, err, sizeof err) == 0);
+    CHECK(lab.w == 640 && lab.h == 512);
     fpfi_free(&lab);
 }
 
@@ -653,6 +686,7 @@ int main(void) {
     RUN(failed_run_keeps_previous_results);
     RUN(cap_warning_names_count_and_remedy);
     RUN(scale_gives_full_resolution_labels);
+    RUN(object_diameter_auto);
     RUN(tiles_through_the_cli);
     RUN(post_and_reporter_on_tiled_run);
     RUN(batch_manifest_with_bad_images);

@@ -173,6 +173,7 @@ TEST(config_bounds) {
     BAD(c.rpn_nms_threshold = 1.5f); BAD(c.det_min_confidence = -0.1f); BAD(c.det_nms_threshold = NAN);
     BAD(c.bbox_std[2] = 101); BAD(c.rpn_bbox_std[0] = -1); BAD(c.roi_canonical_level = 6);
     BAD(c.roi_canonical_size = 0); BAD(c.mask_threshold = 2); BAD(c.bn_epsilon = -1);
+    GOOD(c.object_diameter = 24); BAD(c.object_diameter = 0.5f); BAD(c.object_diameter = -3); BAD(c.object_diameter = 20000);
     BAD(c.image_multiple = 32); BAD(c.anchor_stride = 2); BAD(c.backbone_strides[1] = 16);
     BAD(c.num_classes = 3); BAD(c.input_channels = 2); BAD(c.merge = 2); BAD(c.variant = 5);
 #undef BAD

@@ -441,6 +441,30 @@ TEST(reporter_readout_and_children) {
     CHECK_EQ_INT(kids[0], 2); CHECK_EQ_INT(kids[1], 0);
 }
 
+/* fpf_median_diameter: area = box area × share of the mask cells >= threshold; d = 2·sqrt(area/π).
+   A: 10×10 box, 4 of 4 cells on      -> area 100 -> d = 11.2838
+   B: 20×10 box, 0.9 0.2 0.6 0.5 -> 3 on (0.5 counts) -> area 150 -> d = 13.8198
+   C:  4×4 box, 0.49 at most        -> area 0   -> d = 0
+   D:  8×8 box, all on               -> area 64  -> d = 9.0270
+   median(A, B, C) = 11.2838; median(A, B, C, D) = (9.0270 + 11.2838) / 2 = 10.1554. */
+TEST(median_diameter_hand_worked) {
+    static const float ma[4] = {1, 1, 1, 1}, mb[4] = {0.9f, 0.2f, 0.6f, 0.5f}, mc[4] = {0, 0, 0, 0.49f};
+    fpf_instance in[4];
+    float scratch[4];
+    memset(in, 0, sizeof in);
+    in[0].y2 = 10; in[0].x2 = 10; in[0].mask28 = ma;
+    in[1].y1 = 5; in[1].y2 = 25; in[1].x1 = 3; in[1].x2 = 13; in[1].mask28 = mb;
+    in[2].y2 = 4; in[2].x2 = 4; in[2].mask28 = mc;
+    in[3].y2 = 8; in[3].x2 = 8; in[3].mask28 = ma;
+    for (int k = 0; k < 4; k++) { in[k].mask_size = 2; in[k].threshold = 0.5f; }
+    CHECK_NEAR(fpf_median_diameter(in, 3, scratch), 11.2838, 1e-3);
+    CHECK_NEAR(fpf_median_diameter(in, 4, scratch), 10.1554, 1e-3);
+    CHECK_NEAR(fpf_median_diameter(in + 1, 1, scratch), 13.8198, 1e-3);
+    CHECK(fpf_median_diameter(in, 0, scratch) == 0.0f);
+    CHECK(fpf_median_diameter(NULL, 3, scratch) == 0.0f);
+    CHECK(fpf_median_diameter(in, 3, NULL) == 0.0f);
+}
+
 int main(void) {
     RUN(defaults_are_documented_values);
     RUN(threshold_otsu_robust_fixed);
@@ -455,5 +479,6 @@ int main(void) {
     RUN(measure_objects_hand_worked);
     RUN(orientation_sign);
     RUN(reporter_readout_and_children);
+    RUN(median_diameter_hand_worked);
     return harness_summary("post");
 }

@@ -58,7 +58,7 @@ CFG_FIELDS = (
     ('pixel_scale', 1, 1), ('rpn_nms_threshold', 1, 1), ('pre_nms_limit', 0, 1), ('post_nms_rois', 0, 1),
     ('rpn_bbox_std', 1, 4), ('bbox_std', 1, 4), ('det_min_confidence', 1, 1), ('det_nms_threshold', 1, 1),
     ('det_max_instances', 0, 1), ('roi_canonical_size', 1, 1), ('roi_canonical_level', 0, 1),
-    ('mask_threshold', 1, 1), ('bn_epsilon', 1, 1))
+    ('mask_threshold', 1, 1), ('bn_epsilon', 1, 1), ('object_diameter', 1, 1))
 _FIELD = {f[0]: f for f in CFG_FIELDS}
 
 
@@ -79,7 +79,8 @@ def _paper(variant):
         'rpn_nms_threshold': 0.7, 'pre_nms_limit': 6000, 'post_nms_rois': 500,
         'rpn_bbox_std': [0.1, 0.1, 0.2, 0.2], 'bbox_std': [0.1, 0.1, 0.2, 0.2],
         'det_min_confidence': 0.7, 'det_nms_threshold': 0.3, 'det_max_instances': 200,
-        'roi_canonical_size': 224.0, 'roi_canonical_level': 4, 'mask_threshold': 0.5, 'bn_epsilon': 1e-3}
+        'roi_canonical_size': 224.0, 'roi_canonical_level': 4, 'mask_threshold': 0.5, 'bn_epsilon': 1e-3,
+        'object_diameter': 0.0}   # 0 = not recorded; else the object diameter (px) the model works best at
 
 
 TINY = {'stem_width': 16, 'bottleneck': [8, 16, 32, 64], 'stage_out': [32, 64, 128, 256],
@@ -150,6 +151,8 @@ def config_check(cfg):
     for i in range(4):
         if not (1 <= cfg['blocks'][i] <= 26 and cfg['bottleneck'][i] >= 1 and cfg['stage_out'][i] >= 1):
             bad.append('stage %d' % (i + 2))
+    if not (cfg.get('object_diameter', 0.0) == 0.0 or 1.0 <= cfg['object_diameter'] <= 10000.0):
+        bad.append('object_diameter (0, or 1..10000 px)')
     if bad:
         raise FpfError('invalid config: ' + ', '.join(bad))
 
@@ -405,10 +408,38 @@ def read_fpf(path_or_bytes, verify=True):
             'variant': var, 'tensors': tensors, 'order': order}
 
 
+def set_config(buf, fields):
+    """The .fpf file image buf (fp32 or int8) with some config fields replaced ({name: value}) and its
+    checksum redone; the tensors are untouched (e.g. record object_diameter after a model was chosen)."""
+    b = bytearray(buf)
+    if len(b) < HDR + CFG_BYTES or b[:8] != b'FPFMODEL' or checksum(b) != struct.unpack_from('<Q', b, 24)[0]:
+        raise FpfError('not an .fpf model, or its checksum does not match')
+    cfg = _config_from_words(bytes(b[HDR:HDR + CFG_BYTES]))
+    for k, v in fields.items():
+        if k not in _FIELD:
+            raise FpfError('unknown config field %s' % k)
+        cfg[k] = v
+    config_check(cfg)
+    b[HDR:HDR + CFG_BYTES] = _config_words(cfg)
+    b[24:32] = b'\0' * 8
+    struct.pack_into('<Q', b, 24, checksum(b))
+    return bytes(b)
+
+
 if __name__ == '__main__':
     import sys
+    if len(sys.argv) >= 4 and sys.argv[1] == '--set':     # fpf_write.py --set IN OUT FIELD=VALUE ...
+        with open(sys.argv[2], 'rb') as f:
+            src = f.read()
+        kv = dict(a.split('=', 1) for a in sys.argv[4:])
+        out = set_config(src, {k: (float(v) if _FIELD.get(k, (0, 0))[1] else int(v)) for k, v in kv.items()})
+        with open(sys.argv[3] + '.tmp', 'wb') as f:
+            f.write(out)
+        os.replace(sys.argv[3] + '.tmp', sys.argv[3])
+        sys.exit(0)
     if len(sys.argv) != 2:
-        sys.exit('usage: fpf_write.py FILE.fpf    (prints the config and tensor table)')
+        sys.exit('usage: fpf_write.py FILE.fpf    (prints the config and tensor table)\n'
+                 '       fpf_write.py --set IN.fpf OUT.fpf FIELD=VALUE ...    (config fields, e.g. object_diameter=24)')
     m = read_fpf(sys.argv[1], verify=False)
     print('variant %s, %d tensors, %d bytes, checksum %s' % (m['variant'], len(m['order']), m['size'],
                                                            'ok' if m['checksum_ok'] else 'BAD'))

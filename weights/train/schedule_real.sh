@@ -3,13 +3,14 @@
 #   1. the validation split (build/real_data/{train,val}, symlinks into ../shared/data/dsb2018_train_fluo);
 #   2. the nucleus model on the real train split -> build/real/cores, a checkpoint kept every KEEP iterations;
 #   3. model choice: every kept checkpoint exported and scored on the VALIDATION split (accuracy at IoU 0.5,
-#      then AP50), then the chosen one's score floor (FLOORS) the same way -> build/real/cores/best.fpf;  the test set is not read before step 4;
+#      then AP50), then the chosen one's score floor (FLOORS) the same way -> build/real/cores/best.fpf, then
+#      its object diameter for --object-diameter auto (DIAMETERS; 3c);  the test set is not read before step 4;
 #   4. the chosen nucleus model scored once on dsb2018_test_fluo -> build/real/cores_test.json;
 #   5. the cell models (CELLS, default all six) on semi-synthetic fields around real nuclei mixed 1:1 with the
 #      synthetic scenes, the FPF ones on the frozen tower of best.fpf, JOBS at a time (same data and schedule
 #      for all: a fair comparison).
 #     mkdir -p build/real && nohup sh weights/train/schedule_real.sh > build/real/schedule.log 2>&1 &
-# Environment: AUG CONFIG CORE_ITERS CELL_ITERS KEEP JOBS THREADS SEED OUT REAL SYNTH_ARGS CELLS FLOORS, SKIP_TEST=1 skips step 4
+# Environment: AUG CONFIG CORE_ITERS CELL_ITERS KEEP JOBS THREADS SEED OUT REAL SYNTH_ARGS CELLS FLOORS DIAMETERS, SKIP_TEST=1 skips step 4
 # (the smoke test in the README uses them to run every step in a few minutes).
 # Rerunning continues where it stopped (train.py --resume; finished steps are skipped).
 set -e
@@ -24,6 +25,7 @@ CELL_ITERS=${CELL_ITERS:-3000}
 SEED=${SEED:-1}
 KEEP=${KEEP:-2500}
 FLOORS=${FLOORS:-"0.5 0.6 0.8 0.9"}   # score floors tried on validation besides the default 0.7
+DIAMETERS=${DIAMETERS:-"16 20 24 30"}  # model diameters tried with --object-diameter auto on validation
 CELLS=${CELLS:-"without_nucleus with_nucleus fpf_add fpf_concat fpf_add_weighted fpf_concat_weighted"}
 OUT=${OUT:-build/real}
 SYNTH_ARGS=${SYNTH_ARGS:-}   # e.g. "--data DIR --count N --size S" (default: train.py's 400 synthetic scenes)
@@ -80,11 +82,39 @@ if [ ! -f $OUT/cores/best.fpf ]; then
     echo "$(date +%T) score floor chosen on validation: $floor ($fkey)"
 fi
 
-# 4. the one test-set measurement of the chosen nucleus model
+# 3c. the object diameter for fpf_segment --object-diameter auto, on the validation split too: each of DIAMETERS
+# as --model-diameter with auto, against the plain run; the best mean of accuracy@0.5 and AP50 is recorded in
+# best.fpf (object_diameter), unless the plain run is better (then nothing is recorded)
+meankey() { $PY -c "import json,sys; r=json.load(open(sys.argv[1]))['segm']; m=r['matching'][0]; \
+print('%.6f' % ((m['accuracy'] + r['ap50']) / 2))" "$1"; }
+if [ ! -f $OUT/cores/diameter.txt ]; then
+    $PY weights/train/measure_real.py --model $OUT/cores/best.fpf --set-dir build/real_data/val \
+        --work $OUT/cores/val_best --json $OUT/cores/best.val.json > /dev/null
+    dbest=0; dkey=$(meankey $OUT/cores/best.val.json)
+    echo "$(date +%T) val best.fpf, plain: mean(accuracy@0.5, AP50) = $dkey"
+    for d in $DIAMETERS; do
+        [ -f $OUT/cores/best.auto$d.val.json ] || $PY weights/train/measure_real.py --model $OUT/cores/best.fpf \
+            --set-dir build/real_data/val --segment-args "--object-diameter auto --model-diameter $d" \
+            --work $OUT/cores/val_auto$d --json $OUT/cores/best.auto$d.val.json > /dev/null
+        key=$(meankey $OUT/cores/best.auto$d.val.json)
+        echo "$(date +%T) val best.fpf, --object-diameter auto --model-diameter $d: mean(accuracy@0.5, AP50) = $key"
+        if at_least "$key" "$dkey" && [ "$key" != "$dkey" ]; then dbest=$d; dkey=$key; fi
+    done
+    if [ "$dbest" != 0 ]; then
+        $PY weights/fpf_write.py --set $OUT/cores/best.fpf $OUT/cores/best.fpf object_diameter=$dbest
+    fi
+    echo "$dbest $dkey" > $OUT/cores/diameter.txt
+    echo "$(date +%T) object diameter chosen on validation: $dbest ($dkey; 0 = none, the plain run is best)"
+fi
+
+# 4. the one test-set measurement of the chosen nucleus model (and with --object-diameter auto, when 3c chose it)
 # its own work folder: measure_real.py resumes from the segmentations it finds there (the default folder is
 # named after the model file, best.fpf, and would hold another run's)
 [ -n "$SKIP_TEST" ] || [ -f $OUT/cores_test.json ] || $PY weights/train/measure_real.py --model $OUT/cores/best.fpf \
     --work $OUT/test_eval --json $OUT/cores_test.json
+[ -n "$SKIP_TEST" ] || [ "$(cut -d' ' -f1 $OUT/cores/diameter.txt)" = 0 ] || [ -f $OUT/cores_auto_test.json ] || \
+    $PY weights/train/measure_real.py --model $OUT/cores/best.fpf --segment-args "--object-diameter auto" \
+    --work $OUT/test_eval_auto --json $OUT/cores_auto_test.json
 
 # 5. cell models (name: extra arguments)
 cell() {

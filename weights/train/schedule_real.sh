@@ -5,7 +5,7 @@
 #   3. model choice: every kept checkpoint exported and scored on the VALIDATION split (accuracy at IoU 0.5,
 #      then AP50), then the chosen one's score floor (FLOORS) the same way -> build/real/cores/best.fpf, then
 #      its object diameter for --object-diameter auto (DIAMETERS; 3c);  the test set is not read before step 4;
-#   4. the chosen nucleus model scored once on dsb2018_test_fluo -> build/real/cores_test.json;
+#   4. the chosen nucleus model and its int8 version (3d) scored once on dsb2018_test_fluo -> build/real/cores_*test.json;
 #   5. the cell models (CELLS, default all six) on semi-synthetic fields around real nuclei mixed 1:1 with the
 #      synthetic scenes, the FPF ones on the frozen tower of best.fpf, JOBS at a time (same data and schedule
 #      for all: a fair comparison).
@@ -33,7 +33,7 @@ DENSE="--anchor-scales 8,16,32,64,128 --pre-nms 4000 --post-nms 1000 --train-roi
 --infer-post-nms 1000 --infer-max-dets 500"
 CELL_DENSE="--pre-nms 4000 --post-nms 1000 --train-rois 256 --mask-rois 32 --infer-post-nms 1000 --infer-max-dets 500"
 mkdir -p $OUT
-make -s build/fpf_synth build/fpf_segment build/fpf_eval
+make -s build/fpf_synth build/fpf_segment build/fpf_eval build/fpf_quantize
 $PY weights/train/real.py split --root "$REAL"
 
 # 2. nucleus model
@@ -107,6 +107,10 @@ if [ ! -f $OUT/cores/diameter.txt ]; then
     echo "$(date +%T) object diameter chosen on validation: $dbest ($dkey; 0 = none, the plain run is best)"
 fi
 
+# 3d. its int8 version, calibrated on the first 32 images of the training split (the shipped NAME_int8.fpf)
+[ -f $OUT/cores/best_int8.fpf ] || build/fpf_quantize --model $OUT/cores/best.fpf --out $OUT/cores/best_int8.fpf \
+    --threads $THREADS --calib $(ls build/real_data/train/*.png | head -32)
+
 # 4. the one test-set measurement of the chosen nucleus model (and with --object-diameter auto, when 3c chose it)
 # its own work folder: measure_real.py resumes from the segmentations it finds there (the default folder is
 # named after the model file, best.fpf, and would hold another run's)
@@ -115,6 +119,11 @@ fi
 [ -n "$SKIP_TEST" ] || [ "$(cut -d' ' -f1 $OUT/cores/diameter.txt)" = 0 ] || [ -f $OUT/cores_auto_test.json ] || \
     $PY weights/train/measure_real.py --model $OUT/cores/best.fpf --segment-args "--object-diameter auto" \
     --work $OUT/test_eval_auto --json $OUT/cores_auto_test.json
+[ -n "$SKIP_TEST" ] || [ -f $OUT/cores_int8_test.json ] || $PY weights/train/measure_real.py \
+    --model $OUT/cores/best_int8.fpf --work $OUT/test_eval_int8 --json $OUT/cores_int8_test.json
+[ -n "$SKIP_TEST" ] || [ "$(cut -d' ' -f1 $OUT/cores/diameter.txt)" = 0 ] || [ -f $OUT/cores_int8_auto_test.json ] || \
+    $PY weights/train/measure_real.py --model $OUT/cores/best_int8.fpf --segment-args "--object-diameter auto" \
+    --work $OUT/test_eval_int8_auto --json $OUT/cores_int8_auto_test.json
 
 # 5. cell models (name: extra arguments)
 cell() {

@@ -972,7 +972,8 @@ static int write_outputs(engine *e, const job *j, const fpf_input *in, const fpf
 
 /* --object-diameter auto, after the first pass at scale 1: the median diameter D of its detections (at
    least AUTO_MIN_OBJECTS, else the image keeps scale 1) sets e->scale = model diameter / D, clamped to
-   0.25..4, and readies the engine for the second pass when that is more than 10 % off 1. */
+   0.25..4 and to FPF_MAX_IMAGE_DIM per side, and readies the engine for the second pass when that is
+   more than 10 % off 1. */
 #define AUTO_MIN_OBJECTS 3
 static int auto_rescale(engine *e, const fpf_output *out, int H, int W, result *res, char *err, size_t n) {
     float *scratch, d, s;
@@ -987,6 +988,7 @@ static int auto_rescale(engine *e, const fpf_output *out, int H, int W, result *
     res->diameter = d;
     s = e->model_diameter / d;
     s = s < 0.25f ? 0.25f : s > 4.0f ? 4.0f : s;
+    if (s * (float)(H > W ? H : W) > (float)FPF_MAX_IMAGE_DIM) s = (float)FPF_MAX_IMAGE_DIM / (float)(H > W ? H : W);
     if (fabsf(logf(s)) <= logf(1.1f)) return 0;
     e->scale = s;
     if (!e->pr.quiet) fprintf(stderr, "fpf_segment: median object diameter %.1f px; second pass resampled by %.3g\n", d, s);

@@ -3311,6 +3311,9 @@ typedef struct fpf__stem_args {
     fpf__map in, out;   /* the image [h][w][cin] (ld = cin), C1 (ld = cout) */
     int y0, y1, h2, w2; /* C1 rows of the band; conv1's size ((h + 1)/2, (w + 1)/2) */
     float *ring;
+    uint8_t *q8;        /* or NULL: C1 as u8 too, [h1][w1][cout], by fpf__qmap's kernel and (s, z) */
+    const fpf__qconv *q;
+    const struct fpf__qkernels *QK;
 } fpf__stem_args;
 
 static void fpf__stem_conv_row(const fpf__stem_args *a, int y, float *dst) {
@@ -3348,6 +3351,9 @@ static void fpf__stem_task(void *ctx, int task) {
             if (y < a->h2 && y > made) { fpf__stem_conv_row(a, y, ring + (size_t)(y % 3) * row); made = y; }
         }
         a->K->pool(r, a->w2, a->k->cout, a->out.d + (size_t)Y * a->out.w * a->k->cout, a->out.w);
+        if (a->q8) /* while the row is in cache */
+            a->QK->quant(a->out.d + (size_t)Y * a->out.w * a->k->cout, a->out.w * a->k->cout, a->q->in_scale, a->q->in_zero,
+                         a->q8 + (size_t)Y * a->out.w * a->k->cout);
     }
 }
 
@@ -3356,13 +3362,16 @@ static size_t fpf__stem_ring_floats(int n, int w2, int cout) {
     return (size_t)((n + FPF__STEM_ROWS - 1) / FPF__STEM_ROWS) * 3 * (size_t)w2 * cout;
 }
 
-/* conv1 + BN + ReLU + max-pool into C1 rows [y0, y1) (k: conv1, packed; cin <= FPF__STEM_CIN). */
-static void fpf__stem_band(const fpf__runner *r, const fpf__conv *k, fpf__map in, fpf__map C1, int y0, int y1, float *ring) {
+/* conv1 + BN + ReLU + max-pool into C1 rows [y0, y1) (k: conv1, packed; cin <= FPF__STEM_CIN), and
+   when q8, those rows as u8 at q8 too, quantized with q's (s_x, z_x) as fpf__qmap would. */
+static void fpf__stem_band(const fpf__runner *r, const fpf__conv *k, fpf__map in, fpf__map C1, int y0, int y1, float *ring,
+                           uint8_t *q8, const fpf__qconv *q) {
     fpf__stem_args a;
     FPF_ASSERT(k->wp && k->kh == 7 && k->kw == 7 && k->cin >= 1 && k->cin <= FPF__STEM_CIN && in.ld == in.c &&
                in.c == k->cin && C1.ld == C1.c && C1.c == k->cout);
     a.k = k; a.K = fpf__stem_kernels_for(r ? r->kern : NULL);
     a.in = in; a.out = C1; a.y0 = y0; a.y1 = y1; a.h2 = (in.h + 1) / 2; a.w2 = (in.w + 1) / 2; a.ring = ring;
+    a.q8 = q ? q8 : NULL; a.q = q; a.QK = r && r->qkern ? r->qkern : &fpf__qkernels__scalar;
     fpf__parallel(r, fpf__stem_task, &a, (y1 - y0 + FPF__STEM_ROWS - 1) / FPF__STEM_ROWS);
 }
 
@@ -3990,8 +3999,8 @@ static int fpf__tower_q8(const fpf__tower *t, const fpf_config *c) {
 }
 
 /* Memory plan of one tower. The two largest maps are never stored whole: the stem's conv1 output
-   (H/2 × W/2) and the FPN's L2 (H/4 × W/4 × F) are made FPF__BAND rows of C1 / P2 at a time,
-   and C1's buffer holds L3 once C1 is dead. Banded stages keep their blocks' m1 and m2 in the
+   (H/2 × W/2: 3 rows per stem task, FPF__STEM_BAND rows of C1 at a time) and the FPN's L2
+   (H/4 × W/4 × F: FPF__BAND rows of P2 at a time), and C1's buffer holds L3 once C1 is dead. Banded stages keep their blocks' m1 and m2 in the
    same band buffer (free between the stem and P2); for them t1 and t2 hold only the u8 of the stage
    outputs of an int8 tower (t1 of C2 and C4, t2 of C1, C3 and C5); whole-map stages (fpf__stage)
    need both as large as their bottleneck maps. */
@@ -4024,12 +4033,19 @@ static void fpf__tower_layout(fpf__bump *b, const fpf_config *c, int Hp, int Wp,
 
 /* Stem (§2.1): ZeroPadding 3 + 7×7/2 valid (= symmetric pad 3, in the molded domain), BN, ReLU,
    then the 3×3/2 max-pool, all in the stem kernels (fpf__stem_band), FPF__STEM_BAND rows of C1 at a
-   time; each band's tasks keep their conv1 rows in rings in band. Calibration sees conv1's input. */
-static void fpf__stem(fpf_session *s, const fpf__tower *t, fpf__map x, const fpf__tbuf *o, fpf__map C1) {
+   time; each band's tasks keep their conv1 rows in rings in band. Calibration sees conv1's input.
+   In an int8 chain whose res2a reads C1 with one (s, z) in its 2a and shortcut, the stem also
+   writes C1's u8 to t2, where fpf__stage_bands would quantize it, and returns it (else NULL). */
+static const uint8_t *fpf__stem(fpf_session *s, const fpf__tower *t, fpf__map x, const fpf__tbuf *o, fpf__map C1, int chain) {
+    const fpf__conv *k = t->block[0][0];
+    uint8_t *q8 = chain && fpf__stage_rows(&s->opt, 0) && fpf__same_q(&k[0], &k[3]) &&
+                  (size_t)C1.h * C1.w * C1.c <= o->t2bytes ? (uint8_t *)o->t2 : NULL;
     int y0;
     if (s->run.observe) s->run.observe(s->run.observe_user, t->conv1.layer, x.d, x.h, x.w, x.c, x.ld);
     for (y0 = 0; y0 < C1.h; y0 += FPF__STEM_BAND)
-        fpf__stem_band(&s->run, &t->conv1, x, C1, y0, C1.h - y0 < FPF__STEM_BAND ? C1.h : y0 + FPF__STEM_BAND, o->band);
+        fpf__stem_band(&s->run, &t->conv1, x, C1, y0, C1.h - y0 < FPF__STEM_BAND ? C1.h : y0 + FPF__STEM_BAND, o->band,
+                       q8, q8 ? k[0].q : NULL);
+    return q8;
 }
 
 /* P2 = 3×3(L2), L2 = c2p2(C2) + upsample2(L3), per band of P2 rows [y0, y1): L2 rows
@@ -4076,7 +4092,7 @@ static void fpf__tower_run(fpf_session *s, const fpf__tower *t, const fpf_config
     fpf__tower_layout(&b, c, s->Hp, s->Wp, &s->opt, fpf__tower_q8(t, c), &o);
     x = fpf__mk(s->mold, s->Hp, s->Wp, cin);
     C1 = fpf__mk(o.pool, s->Hp / 4, s->Wp / 4, c->stem_width);
-    fpf__stem(s, t, x, &o, C1);                                /* C1 [H/4, W/4, stem] */
+    x8 = fpf__stem(s, t, x, &o, C1, chain);                       /* C1 [H/4, W/4, stem] (and its u8) */
     fpf__msg3(name, sizeof name, who, ".C1", NULL);
     fpf__dump(s, name, C1.d, 3, C1.h, C1.w, C1.c, 0, 0);
     X[0] = o.t1; X[1] = o.t2; xb[0] = o.tbytes; xb[1] = o.t2bytes;

@@ -283,7 +283,8 @@ static int stem_matches_ref(int h, int w, int cin, int cout, int band) {
         r.kern = K; r.parallel_for = reverse_for;
         for (i = 0; i < no; i++) o1[i] = -1.0f;
         for (y0 = 0; y0 < h1; y0 += band ? band : h1)
-            fpf__stem_band(&r, &kp, fpf__mk(in, h, w, cin), fpf__mk(o1, h1, w1, cout), y0, band && y0 + band < h1 ? y0 + band : h1, ring);
+            fpf__stem_band(&r, &kp, fpf__mk(in, h, w, cin), fpf__mk(o1, h1, w1, cout), y0, band && y0 + band < h1 ? y0 + band : h1, ring,
+                           NULL, NULL);
         fpf__f32_stem__ref(&k, fpf__mk(in, h, w, cin), c1, fpf__mk(o2, h1, w1, cout), K->fused);
         same = memcmp(o1, o2, no * 4) == 0;
         if (!same) printf("  stem %s differs at %dx%d cin %d cout %d band %d\n", fpf_isa_name(K->isa), h, w, cin, cout, band);
@@ -324,7 +325,7 @@ TEST(stem_by_hand) {
         if (!K) continue;
         memset(&r, 0, sizeof r);
         r.kern = K;
-        fpf__stem_band(&r, &k, fpf__mk(in, 8, 8, 1), fpf__mk(out, 2, 2, 2), 0, 2, ring);
+        fpf__stem_band(&r, &k, fpf__mk(in, 8, 8, 1), fpf__mk(out, 2, 2, 2), 0, 2, ring, NULL, NULL);
         for (i = 0; i < 4; i++) CHECK(out[2 * i] == want[i] && out[2 * i + 1] == 2.0f * want[i]);
     }
 }

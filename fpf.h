@@ -55,10 +55,10 @@
        buffer the caller owns (firmware, arenas); fpf_session_init() allocates it. Nothing is
        allocated inside fpf_session_run(). Allocation goes through fpf_allocator (a zero struct
        means FPF_MALLOC / FPF_FREE, which default to malloc / free). The biggest maps (the stem's
-       conv1 output, the FPN's L2, the RPN's 512-deep conv) are made in bands of rows, never whole,
+       conv1 output, 3 rows per task, the FPN's L2, the RPN's 512-deep conv) are made in bands of rows, never whole,
        and the bottleneck blocks of the big stages run 8 output rows at a time (2a, 2b, 2c,
        shortcut: their scratch maps are band buffers that stay in cache; fpf_options.block_rows);
-       the paper's FPF-add at 1024×1280 needs a 247 MiB workspace beside its 120 MiB of weights.
+       the paper's FPF-add at 1024×1280 needs a 239 MiB workspace beside its 120 MiB of weights.
        fpf_options.max_workspace_bytes caps the workspace per session (0 = only the build's
        FPF_MAX_WORKSPACE_BYTES, 16 GiB on 64-bit): a larger one is refused before allocating.
 
@@ -3008,10 +3008,377 @@ static void fpf__maxpool_row(void *ctx, int y) {
     }
 }
 
-static void fpf__maxpool3s2(const fpf__runner *r, fpf__map in, fpf__map out) {
+FPF__REF_TWIN void fpf__maxpool3s2(const fpf__runner *r, fpf__map in, fpf__map out) {
     fpf__maxpool_args a;
     a.in = in; a.out = out;
     fpf__parallel(r, fpf__maxpool_row, &a, out.h);
+}
+
+/* ---------------------------------------------------------------------------------------------
+   The stem kernels (§2.1): conv1 (7×7, stride 2, cin = 1 or 2) + bias + ReLU, straight from the
+   image. Its 1 or 2 input channels are too few for the conv kernels' inner loop (they ran it as
+   a 1×1 conv over an im2col copy of 49·cin channels, and both maps went through DRAM); here, for
+   each tap (ky, kx, ci), a block loads the weight vectors of its output channels once and
+   broadcasts each of its px conv1 pixels' input value into them, so the 49·cin multiply-adds per
+   pixel are all the work. Every lane sums in the order (ky, kx, ci), as the conv twins do: the
+   same bits as fpf__f32_conv__ref(_fused) with FPF__RELU, and as the im2col path gave.
+   A block kernel makes np <= px conv1 pixels x0 .. x0+np−1 of one row, all cout channels (64-
+   channel blocks, then 16-channel panels; a part panel is stored through the scalar epilogue).
+   in points at input (2y − 3, 2x0 − 3) of a window whose rows are ldr floats apart and pixels
+   cin floats apart, and which holds every tap of all px pixels: at the image borders the caller
+   stages a zero-padded copy. A zero tap changes nothing: the sum starts at +0, a round-to-nearest
+   sum is −0 only when both addends are, so the sum is never −0, and adding the ±0 of a zero input
+   times a finite weight (checked at load) leaves it as it was; the twin skips such taps.
+   dst: pixel p's channels at dst + p·cout. */
+typedef void (*fpf__f32_stem_fn)(const fpf__conv *k, const float *in, int ldr, int np, float *dst);
+/* The 3×3/2 max-pool of one C1 row from conv1 rows r[0..2] (NULL: past the map), w2 pixels of c
+   channels each, into w1 pixels at out; fpf__maxpool_row's order and its s > o ? s : o. */
+typedef void (*fpf__stem_pool_fn)(const float *const *r, int w2, int c, float *out, int w1);
+typedef struct fpf__stem_kernels { fpf__f32_stem_fn conv; fpf__stem_pool_fn pool; int px; } fpf__stem_kernels;
+
+#define FPF__STEM_CIN 2   /* most input channels (fpf_config_check: 1, or 2 with a nucleus channel) */
+#define FPF__STEM_PXMAX 8 /* most pixels per block of any row (the staging window's size) */
+#define FPF__STEM_ROWS 8  /* C1 rows per stem task: 2·8 + 1 conv1 rows, 1 of 17 made twice */
+#define FPF__STEM_BAND 64 /* C1 rows per band of the stem: 8 tasks */
+
+/* The stem's twin: conv1 by the conv twin (fused as the row's kernel is) into c1 ((h+1)/2 ×
+   (w+1)/2 × cout), then the max-pool twin into out. */
+FPF__REF_TWIN void fpf__f32_stem__ref(const fpf__conv *k, fpf__map in, float *c1, fpf__map out, int fused) {
+    fpf__conv_args a;
+    memset(&a, 0, sizeof a);
+    a.k = k; a.in = in; a.out = fpf__mk(c1, (in.h + 1) / 2, (in.w + 1) / 2, k->cout);
+    a.stride = 2; a.pad = 3; a.flags = FPF__RELU;
+    fpf__f32_conv__ref_impl(&a, fused);
+    fpf__maxpool3s2(NULL, a.out, out);
+}
+
+/* Bias and ReLU of channels co .. co+n−1 of one pixel, as fpf__epilogue does them. */
+static void fpf__f32_stem_store(const fpf__conv *k, const float *acc, int co, int n, float *dst) {
+    int j;
+    for (j = 0; j < n; j++) {
+        float v = acc[j] + k->b[co + j];
+        dst[co + j] = v < 0.0f ? 0.0f : v;
+    }
+}
+
+/* Portable: 4 pixels × 16 channels, separate multiply and add (fpf__f32_conv__ref's rounding). */
+static void fpf__f32_stem_4x16__scalar(const fpf__conv *k, const float *in, int ldr, int np, float *dst) {
+    int cin = k->cin, c0, p, j, ky, kx, ci;
+    for (c0 = 0; c0 < k->cout; c0 += 16) {
+        const float *w = k->wp + (size_t)(c0 / 16) * k->pstride;
+        float acc[4][16];
+        memset(acc, 0, sizeof acc);
+        for (ky = 0; ky < 7; ky++)
+            for (kx = 0; kx < 7; kx++)
+                for (ci = 0; ci < cin; ci++, w += 16) {
+                    const float *x = in + (size_t)ky * ldr + kx * cin + ci;
+                    float a0 = x[0], a1 = x[2 * cin], a2 = x[4 * cin], a3 = x[6 * cin];
+                    for (j = 0; j < 16; j++) {
+                        acc[0][j] += a0 * w[j]; acc[1][j] += a1 * w[j];
+                        acc[2][j] += a2 * w[j]; acc[3][j] += a3 * w[j];
+                    }
+                }
+        for (p = 0; p < np; p++) fpf__f32_stem_store(k, acc[p], c0, k->cout - c0 < 16 ? k->cout - c0 : 16, dst + (size_t)p * k->cout);
+    }
+}
+
+static void fpf__stem_pool__scalar(const float *const *r, int w2, int c, float *out, int w1) {
+    int x, ch, dy, dx;
+    for (x = 0; x < w1; x++, out += c) {
+        for (ch = 0; ch < c; ch++) out[ch] = -FLT_MAX;
+        for (dy = 0; dy < 3 && r[dy]; dy++)
+            for (dx = 0; dx < 3 && 2 * x + dx < w2; dx++) {
+                const float *s = r[dy] + (size_t)(2 * x + dx) * c;
+                for (ch = 0; ch < c; ch++) out[ch] = s[ch] > out[ch] ? s[ch] : out[ch];
+            }
+    }
+}
+
+#if defined(FPF__X86)
+/* AVX2: 6 pixels × 16 channels (12 ymm accumulators). */
+FPF__AVX2 FPF__INLINE void fpf__f32_stem_6x16__avx2_body(const fpf__conv *k, const float *in, int ldr, int cin, int np,
+                                                        int c0, float *dst) {
+    const float *w = k->wp + (size_t)(c0 / 16) * k->pstride;
+    __m256 acc[6][2];
+    float t[6][16];
+    int p, ky, kx, ci;
+    FPF__UNROLL for (p = 0; p < 6; p++) acc[p][0] = acc[p][1] = _mm256_setzero_ps();
+    for (ky = 0; ky < 7; ky++)
+        for (kx = 0; kx < 7; kx++)
+            for (ci = 0; ci < cin; ci++, w += 16) {
+                const float *x = in + (size_t)ky * ldr + kx * cin + ci;
+                __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8);
+                FPF__UNROLL for (p = 0; p < 6; p++) {
+                    __m256 v = _mm256_broadcast_ss(x + 2 * p * cin);
+                    acc[p][0] = _mm256_fmadd_ps(v, w0, acc[p][0]);
+                    acc[p][1] = _mm256_fmadd_ps(v, w1, acc[p][1]);
+                }
+            }
+    FPF__UNROLL for (p = 0; p < 6; p++) { _mm256_storeu_ps(t[p], acc[p][0]); _mm256_storeu_ps(t[p] + 8, acc[p][1]); }
+    for (p = 0; p < np; p++) {
+        float *d = dst + (size_t)p * k->cout;
+        if (c0 + 16 > k->cout) { fpf__f32_stem_store(k, t[p], c0, k->cout - c0, d); continue; }
+        _mm256_storeu_ps(d + c0, _mm256_max_ps(_mm256_setzero_ps(), _mm256_add_ps(_mm256_loadu_ps(t[p]), _mm256_loadu_ps(k->b + c0))));
+        _mm256_storeu_ps(d + c0 + 8, _mm256_max_ps(_mm256_setzero_ps(), _mm256_add_ps(_mm256_loadu_ps(t[p] + 8), _mm256_loadu_ps(k->b + c0 + 8))));
+    }
+}
+
+FPF__AVX2 static void fpf__f32_stem_6x16__avx2(const fpf__conv *k, const float *in, int ldr, int np, float *dst) {
+    int c0;
+    for (c0 = 0; c0 < k->cout; c0 += 16) {
+        if (k->cin == 1) fpf__f32_stem_6x16__avx2_body(k, in, ldr, 1, np, c0, dst);  /* constant cin: */
+        else if (k->cin == 2) fpf__f32_stem_6x16__avx2_body(k, in, ldr, 2, np, c0, dst); /* immediate offsets */
+        else fpf__f32_stem_6x16__avx2_body(k, in, ldr, k->cin, np, c0, dst);
+    }
+}
+
+FPF__AVX2 static void fpf__stem_pool__avx2(const float *const *r, int w2, int c, float *out, int w1) {
+    int x, ch, dy, dx;
+    for (x = 0; x < w1; x++, out += c) {
+        for (ch = 0; ch + 8 <= c; ch += 8) {
+            __m256 o = _mm256_set1_ps(-FLT_MAX);
+            for (dy = 0; dy < 3 && r[dy]; dy++)
+                for (dx = 0; dx < 3 && 2 * x + dx < w2; dx++) o = _mm256_max_ps(_mm256_loadu_ps(r[dy] + (size_t)(2 * x + dx) * c + ch), o);
+            _mm256_storeu_ps(out + ch, o); /* max(s, o) = s > o ? s : o */
+        }
+        for (; ch < c; ch++) {
+            float o = -FLT_MAX;
+            for (dy = 0; dy < 3 && r[dy]; dy++)
+                for (dx = 0; dx < 3 && 2 * x + dx < w2; dx++) {
+                    float s = r[dy][(size_t)(2 * x + dx) * c + ch];
+                    o = s > o ? s : o;
+                }
+            out[ch] = o;
+        }
+    }
+}
+
+/* AVX-512: 6 pixels × 64 channels (24 zmm accumulators), then 6 × 16 for the panels past the last
+   64-channel block (nv = 4 or 1 vectors, a constant in each inlined copy). */
+FPF__AVX512 FPF__INLINE void fpf__f32_stem_6x64__avx512_body(const fpf__conv *k, const float *in, int ldr, int np,
+                                                            int c0, int nv, float *dst) {
+    const float *w = k->wp + (size_t)(c0 / 16) * k->pstride;
+    size_t ps = k->pstride;
+    __m512 acc[6][4];
+    float t[6][64];
+    int cin = k->cin, p, v, ky, kx, ci;
+    FPF__UNROLL for (p = 0; p < 6; p++) acc[p][0] = acc[p][1] = acc[p][2] = acc[p][3] = _mm512_setzero_ps();
+    for (ky = 0; ky < 7; ky++)
+        for (kx = 0; kx < 7; kx++)
+            for (ci = 0; ci < cin; ci++, w += 16) {
+                const float *x = in + (size_t)ky * ldr + kx * cin + ci;
+                if (nv == 4) {
+                    __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + ps);
+                    __m512 w2 = _mm512_loadu_ps(w + 2 * ps), w3 = _mm512_loadu_ps(w + 3 * ps);
+                    FPF__UNROLL for (p = 0; p < 6; p++) {
+                        __m512 b = _mm512_set1_ps(x[2 * p * cin]);
+                        acc[p][0] = _mm512_fmadd_ps(b, w0, acc[p][0]);
+                        acc[p][1] = _mm512_fmadd_ps(b, w1, acc[p][1]);
+                        acc[p][2] = _mm512_fmadd_ps(b, w2, acc[p][2]);
+                        acc[p][3] = _mm512_fmadd_ps(b, w3, acc[p][3]);
+                    }
+                } else {
+                    __m512 w0 = _mm512_loadu_ps(w);
+                    FPF__UNROLL for (p = 0; p < 6; p++) acc[p][0] = _mm512_fmadd_ps(_mm512_set1_ps(x[2 * p * cin]), w0, acc[p][0]);
+                }
+            }
+    if (np == 6 && c0 + 16 * nv <= k->cout) { /* a whole block: straight from the registers */
+        FPF__UNROLL for (v = 0; v < nv; v++) {
+            __m512 b = _mm512_loadu_ps(k->b + c0 + 16 * v);
+            FPF__UNROLL for (p = 0; p < 6; p++)
+                _mm512_storeu_ps(dst + (size_t)p * k->cout + c0 + 16 * v, _mm512_max_ps(_mm512_setzero_ps(), _mm512_add_ps(acc[p][v], b)));
+        }
+        return;
+    }
+    FPF__UNROLL for (p = 0; p < 6; p++)
+        FPF__UNROLL for (v = 0; v < 4; v++) _mm512_storeu_ps(t[p] + 16 * v, acc[p][v]);
+    for (p = 0; p < np; p++)
+        for (v = 0; v < nv; v++) {
+            int co = c0 + 16 * v;
+            fpf__f32_stem_store(k, t[p] + 16 * v, co, k->cout - co < 16 ? k->cout - co : 16, dst + (size_t)p * k->cout);
+        }
+}
+
+FPF__AVX512 static void fpf__f32_stem_6x64__avx512(const fpf__conv *k, const float *in, int ldr, int np, float *dst) {
+    int c0, panels = (k->cout + 15) / 16;
+    for (c0 = 0; c0 < k->cout; c0 += 16) {
+        if (panels - c0 / 16 >= 4) { fpf__f32_stem_6x64__avx512_body(k, in, ldr, np, c0, 4, dst); c0 += 48; }
+        else fpf__f32_stem_6x64__avx512_body(k, in, ldr, np, c0, 1, dst);
+    }
+}
+
+FPF__AVX512 static void fpf__stem_pool__avx512(const float *const *r, int w2, int c, float *out, int w1) {
+    int x, ch, dy, dx;
+    for (x = 0; x < w1; x++, out += c) {
+        if (r[2] && 2 * x + 2 < w2) /* all nine taps: unmasked, unrolled */
+            for (ch = 0; ch + 16 <= c; ch += 16) {
+                __m512 o = _mm512_set1_ps(-FLT_MAX);
+                FPF__UNROLL for (dy = 0; dy < 3; dy++)
+                    FPF__UNROLL for (dx = 0; dx < 3; dx++) o = _mm512_max_ps(_mm512_loadu_ps(r[dy] + (size_t)(2 * x + dx) * c + ch), o);
+                _mm512_storeu_ps(out + ch, o);
+            }
+        else ch = 0;
+        for (; ch < c; ch += 16) {
+            __mmask16 m = (__mmask16)(c - ch >= 16 ? 0xFFFF : (1u << (c - ch)) - 1);
+            __m512 o = _mm512_set1_ps(-FLT_MAX);
+            for (dy = 0; dy < 3 && r[dy]; dy++)
+                for (dx = 0; dx < 3 && 2 * x + dx < w2; dx++)
+                    o = _mm512_max_ps(_mm512_maskz_loadu_ps(m, r[dy] + (size_t)(2 * x + dx) * c + ch), o);
+            _mm512_mask_storeu_ps(out + ch, m, o); /* max(s, o) = s > o ? s : o */
+        }
+    }
+}
+#endif /* FPF__X86 */
+
+#if defined(FPF__NEON)
+/* NEON: 6 pixels × 16 channels (24 q accumulators). */
+FPF__INLINE void fpf__f32_stem_6x16__neon_body(const fpf__conv *k, const float *in, int ldr, int cin, int np, int c0, float *dst) {
+    const float *w = k->wp + (size_t)(c0 / 16) * k->pstride;
+    float32x4_t acc[6][4];
+    float t[6][16];
+    int p, j, ky, kx, ci;
+    FPF__UNROLL for (p = 0; p < 6; p++)
+        FPF__UNROLL for (j = 0; j < 4; j++) acc[p][j] = vdupq_n_f32(0.0f);
+    for (ky = 0; ky < 7; ky++)
+        for (kx = 0; kx < 7; kx++)
+            for (ci = 0; ci < cin; ci++, w += 16) {
+                const float *x = in + (size_t)ky * ldr + kx * cin + ci;
+                float32x4_t w0 = vld1q_f32(w), w1 = vld1q_f32(w + 4), w2 = vld1q_f32(w + 8), w3 = vld1q_f32(w + 12);
+                FPF__UNROLL for (p = 0; p < 6; p++) {
+                    float32x4_t b = vdupq_n_f32(x[2 * p * cin]);
+                    acc[p][0] = vfmaq_f32(acc[p][0], b, w0);
+                    acc[p][1] = vfmaq_f32(acc[p][1], b, w1);
+                    acc[p][2] = vfmaq_f32(acc[p][2], b, w2);
+                    acc[p][3] = vfmaq_f32(acc[p][3], b, w3);
+                }
+            }
+    FPF__UNROLL for (p = 0; p < 6; p++)
+        FPF__UNROLL for (j = 0; j < 4; j++) vst1q_f32(t[p] + 4 * j, acc[p][j]);
+    for (p = 0; p < np; p++) fpf__f32_stem_store(k, t[p], c0, k->cout - c0 < 16 ? k->cout - c0 : 16, dst + (size_t)p * k->cout);
+}
+
+static void fpf__f32_stem_6x16__neon(const fpf__conv *k, const float *in, int ldr, int np, float *dst) {
+    int c0;
+    for (c0 = 0; c0 < k->cout; c0 += 16) {
+        if (k->cin == 1) fpf__f32_stem_6x16__neon_body(k, in, ldr, 1, np, c0, dst);
+        else if (k->cin == 2) fpf__f32_stem_6x16__neon_body(k, in, ldr, 2, np, c0, dst);
+        else fpf__f32_stem_6x16__neon_body(k, in, ldr, k->cin, np, c0, dst);
+    }
+}
+
+static void fpf__stem_pool__neon(const float *const *r, int w2, int c, float *out, int w1) {
+    int x, ch, dy, dx;
+    for (x = 0; x < w1; x++, out += c) {
+        for (ch = 0; ch + 4 <= c; ch += 4) {
+            float32x4_t o = vdupq_n_f32(-FLT_MAX);
+            for (dy = 0; dy < 3 && r[dy]; dy++)
+                for (dx = 0; dx < 3 && 2 * x + dx < w2; dx++) {
+                    float32x4_t s = vld1q_f32(r[dy] + (size_t)(2 * x + dx) * c + ch);
+                    o = vbslq_f32(vcgtq_f32(s, o), s, o);
+                }
+            vst1q_f32(out + ch, o);
+        }
+        for (; ch < c; ch++) {
+            float o = -FLT_MAX;
+            for (dy = 0; dy < 3 && r[dy]; dy++)
+                for (dx = 0; dx < 3 && 2 * x + dx < w2; dx++) {
+                    float s = r[dy][(size_t)(2 * x + dx) * c + ch];
+                    o = s > o ? s : o;
+                }
+            out[ch] = o;
+        }
+    }
+}
+#endif /* FPF__NEON */
+
+/* The stem row for the session's conv kernel row (its fusion: scalar separate, the others fused). */
+static const fpf__stem_kernels *fpf__stem_kernels_for(const fpf__kernels *K) {
+    static const fpf__stem_kernels scalar = {fpf__f32_stem_4x16__scalar, fpf__stem_pool__scalar, 4};
+    (void)K; /* FPF_NO_SIMD: only the scalar row */
+#if defined(FPF__X86)
+    static const fpf__stem_kernels avx2 = {fpf__f32_stem_6x16__avx2, fpf__stem_pool__avx2, 6};
+    static const fpf__stem_kernels avx512 = {fpf__f32_stem_6x64__avx512, fpf__stem_pool__avx512, 6};
+    if (K && K->isa == FPF_ISA_AVX512) return &avx512;
+    if (K && K->isa == FPF_ISA_AVX2) return &avx2;
+#endif
+#if defined(FPF__NEON)
+    static const fpf__stem_kernels neon = {fpf__f32_stem_6x16__neon, fpf__stem_pool__neon, 6};
+    if (K && K->isa == FPF_ISA_NEON) return &neon;
+#endif
+    return &scalar;
+}
+
+/* The stem per band of C1 rows [y0, y1): tasks of FPF__STEM_ROWS C1 rows, each making its conv1
+   rows 2·Y .. 2·Y + 2 into a ring of 3 rows of its own (ring + task·3·w2·cout; they stay in cache)
+   and pooling them into C1 row Y. A conv1 row shared by two tasks is made by both, the same way. */
+typedef struct fpf__stem_args {
+    const fpf__conv *k;
+    const fpf__stem_kernels *K;
+    fpf__map in, out;   /* the image [h][w][cin] (ld = cin), C1 (ld = cout) */
+    int y0, y1, h2, w2; /* C1 rows of the band; conv1's size ((h + 1)/2, (w + 1)/2) */
+    float *ring;
+    uint8_t *q8;        /* or NULL: C1 as u8 too, [h1][w1][cout], by fpf__qmap's kernel and (s, z) */
+    const fpf__qconv *q;
+    const struct fpf__qkernels *QK;
+} fpf__stem_args;
+
+static void fpf__stem_conv_row(const fpf__stem_args *a, int y, float *dst) {
+    const fpf__conv *k = a->k;
+    int cin = k->cin, px = a->K->px, iy = 2 * y - 3, x0, ky, j;
+    int rows_in = iy >= 0 && iy + 6 < a->in.h, wl = (2 * px + 5) * cin;   /* wl: a window row's floats */
+    for (x0 = 0; x0 < a->w2; x0 += px) {
+        int np = a->w2 - x0 < px ? a->w2 - x0 : px, ix = 2 * x0 - 3;
+        float win[7 * (2 * FPF__STEM_PXMAX + 5) * FPF__STEM_CIN];
+        if (rows_in && ix >= 0 && ix + 2 * px + 4 < a->in.w) { /* every tap of the px pixels inside */
+            a->K->conv(k, a->in.d + ((size_t)iy * a->in.w + ix) * cin, a->in.w * cin, np, dst + (size_t)x0 * k->cout);
+            continue;
+        }
+        for (ky = 0; ky < 7; ky++)                              /* a border block: a zero-padded copy */
+            for (j = 0; j < wl; j++) {
+                int yy = iy + ky, xx = ix + j / cin;
+                win[ky * wl + j] = yy >= 0 && yy < a->in.h && xx >= 0 && xx < a->in.w
+                                       ? a->in.d[((size_t)yy * a->in.w + xx) * cin + j % cin] : 0.0f;
+            }
+        a->K->conv(k, win, wl, np, dst + (size_t)x0 * k->cout);
+    }
+}
+
+static void fpf__stem_task(void *ctx, int task) {
+    const fpf__stem_args *a = (const fpf__stem_args *)ctx;
+    size_t row = (size_t)a->w2 * a->k->cout;
+    float *ring = a->ring + (size_t)task * 3 * row;
+    int Y0 = a->y0 + task * FPF__STEM_ROWS, Y1 = Y0 + FPF__STEM_ROWS < a->y1 ? Y0 + FPF__STEM_ROWS : a->y1;
+    int Y, dy, made = -1;
+    for (Y = Y0; Y < Y1; Y++) {
+        const float *r[3];
+        for (dy = 0; dy < 3; dy++) {                            /* conv1 rows 2Y .. 2Y+2, in ring[y % 3] */
+            int y = 2 * Y + dy;
+            r[dy] = y < a->h2 ? ring + (size_t)(y % 3) * row : NULL;
+            if (y < a->h2 && y > made) { fpf__stem_conv_row(a, y, ring + (size_t)(y % 3) * row); made = y; }
+        }
+        a->K->pool(r, a->w2, a->k->cout, a->out.d + (size_t)Y * a->out.w * a->k->cout, a->out.w);
+        if (a->q8) /* while the row is in cache */
+            a->QK->quant(a->out.d + (size_t)Y * a->out.w * a->k->cout, a->out.w * a->k->cout, a->q->in_scale, a->q->in_zero,
+                         a->q8 + (size_t)Y * a->out.w * a->k->cout);
+    }
+}
+
+/* Floats of ring a band of n C1 rows needs. */
+static size_t fpf__stem_ring_floats(int n, int w2, int cout) {
+    return (size_t)((n + FPF__STEM_ROWS - 1) / FPF__STEM_ROWS) * 3 * (size_t)w2 * cout;
+}
+
+/* conv1 + BN + ReLU + max-pool into C1 rows [y0, y1) (k: conv1, packed; cin <= FPF__STEM_CIN), and
+   when q8, those rows as u8 at q8 too, quantized with q's (s_x, z_x) as fpf__qmap would. */
+static void fpf__stem_band(const fpf__runner *r, const fpf__conv *k, fpf__map in, fpf__map C1, int y0, int y1, float *ring,
+                           uint8_t *q8, const fpf__qconv *q) {
+    fpf__stem_args a;
+    FPF_ASSERT(k->wp && k->kh == 7 && k->kw == 7 && k->cin >= 1 && k->cin <= FPF__STEM_CIN && in.ld == in.c &&
+               in.c == k->cin && C1.ld == C1.c && C1.c == k->cout);
+    a.k = k; a.K = fpf__stem_kernels_for(r ? r->kern : NULL);
+    a.in = in; a.out = C1; a.y0 = y0; a.y1 = y1; a.h2 = (in.h + 1) / 2; a.w2 = (in.w + 1) / 2; a.ring = ring;
+    a.q8 = q ? q8 : NULL; a.q = q; a.QK = r && r->qkern ? r->qkern : &fpf__qkernels__scalar;
+    fpf__parallel(r, fpf__stem_task, &a, (y1 - y0 + FPF__STEM_ROWS - 1) / FPF__STEM_ROWS);
 }
 
 /* Conv2DTranspose 2×2 stride 2 "valid" (§10.1): out[2i+a][2j+b][o] = bias[o] + Σ_c in[i][j][c]·K[a][b][c][o],
@@ -3597,8 +3964,7 @@ static const char *fpf__cname[4] = {"C2", "C3", "C4", "C5"};
 static const char *fpf__pname[5] = {"P2", "P3", "P4", "P5", "P6"};
 
 typedef struct fpf__tbuf {
-    float *band;        /* conv1 rows of one band of C1, later the L2 rows of one band of P2 */
-    float *cols;        /* the stem's input patches of one band: [rows][W/2][7·7·cin] */
+    float *band;        /* the stem tasks' conv1 rings, later the L2 rows of one band of P2 */
     float *pool;        /* C1 [H/4][W/4][stem], later L3 [H/8][W/8][F] */
     float *t1, *t2;     /* bottleneck scratch (banded blocks: the u8 of the stage outputs, or
                            nothing in fp32); after the stages t1 holds the u8 of L5..L3 */
@@ -3639,8 +4005,8 @@ static int fpf__tower_q8(const fpf__tower *t, const fpf_config *c) {
 }
 
 /* Memory plan of one tower. The two largest maps are never stored whole: the stem's conv1 output
-   (H/2 × W/2) and the FPN's L2 (H/4 × W/4 × F) are made FPF__BAND rows of C1 / P2 at a time,
-   and C1's buffer holds L3 once C1 is dead. Banded stages keep their blocks' m1 and m2 in the
+   (H/2 × W/2: 3 rows per stem task, FPF__STEM_BAND rows of C1 at a time) and the FPN's L2
+   (H/4 × W/4 × F: FPF__BAND rows of P2 at a time), and C1's buffer holds L3 once C1 is dead. Banded stages keep their blocks' m1 and m2 in the
    same band buffer (free between the stem and P2); for them t1 and t2 hold only the u8 of the stage
    outputs of an int8 tower (t1 of C2 and C4, t2 of C1, C3 and C5); whole-map stages (fpf__stage)
    need both as large as their bottleneck maps. */
@@ -3656,9 +4022,8 @@ static void fpf__tower_layout(fpf__bump *b, const fpf_config *c, int Hp, int Wp,
         bb = fpf__max(bb, (2 * R + 2) * w * c->bottleneck[i]);           /* m1 [R + 2][w][.], m2 [R][w][.] */
         if (q8 && R) x8[i % 2] = fpf__max(x8[i % 2], h * w * c->stage_out[i]);
     }
-    o->band = FPF__TAKEF(b, fpf__max(fpf__max((2 * FPF__BAND + 1) * (size_t)(Wp / 2) * c->stem_width,
+    o->band = FPF__TAKEF(b, fpf__max(fpf__max(fpf__stem_ring_floats(FPF__STEM_BAND, Wp / 2, c->stem_width),
                                               (FPF__BAND + 2) * W4 * c->fpn_width), bb));
-    o->cols = FPF__TAKEF(b, (2 * FPF__BAND + 1) * (size_t)(Wp / 2) * 49 * c->input_channels);
     o->pool = FPF__TAKEF(b, fpf__max(H4 * W4 * c->stem_width, (H4 / 2) * (W4 / 2) * c->fpn_width));
     o->tbytes = fpf__max(x8[0], tmax * sizeof(float));
     o->t2bytes = fpf__max(x8[1], tmax * sizeof(float));
@@ -3673,41 +4038,20 @@ static void fpf__tower_layout(fpf__bump *b, const fpf_config *c, int Hp, int Wp,
 }
 
 /* Stem (§2.1): ZeroPadding 3 + 7×7/2 valid (= symmetric pad 3, in the molded domain), BN, ReLU,
-   then the 3×3/2 max-pool; per band of C1 rows [y0, y1) it needs conv1 rows [2·y0, 2·y1].
-   conv1 has only 1 or 2 input channels, too few for the kernels' inner loop, so each output
-   pixel's 7×7·cin input patch is first gathered into cols (in the kernel's row order (ky, kx, ci),
-   zeros outside the image) and conv1 runs as a 1×1 conv over it: the same packed weights, the
-   same sums in the same order. */
-typedef struct fpf__im2col_args { fpf__map x; float *cols; int r0, W2; } fpf__im2col_args;
-
-static void fpf__im2col_task(void *ctx, int row) {
-    const fpf__im2col_args *a = (const fpf__im2col_args *)ctx;
-    int cin = a->x.c, X, ky, kx, ci;
-    float *d = a->cols + (size_t)row * a->W2 * 49 * cin;
-    for (X = 0; X < a->W2; X++)
-        for (ky = 0; ky < 7; ky++)
-            for (kx = 0; kx < 7; kx++) {
-                int iy = 2 * (a->r0 + row) - 3 + ky, ix = 2 * X - 3 + kx;
-                int ok = iy >= 0 && iy < a->x.h && ix >= 0 && ix < a->x.w;
-                for (ci = 0; ci < cin; ci++)
-                    *d++ = ok ? a->x.d[((size_t)iy * a->x.w + ix) * a->x.ld + ci] : 0.0f;
-            }
-}
-
-static void fpf__stem(fpf_session *s, const fpf__tower *t, const fpf_config *c, fpf__map x, const fpf__tbuf *o, fpf__map C1) {
-    int y0, H2 = s->Hp / 2, W2 = s->Wp / 2;
-    fpf__conv k1 = t->conv1;                          /* 7×7×cin as a 1×1 conv over 49·cin channels */
-    k1.kh = k1.kw = 1; k1.cin = 49 * t->conv1.cin;
-    for (y0 = 0; y0 < C1.h; y0 += FPF__BAND) {
-        int y1 = C1.h - y0 < FPF__BAND ? C1.h : y0 + FPF__BAND, r1 = 2 * y1 + 1 < H2 ? 2 * y1 + 1 : H2;
-        fpf__im2col_args ia;
-        fpf__map c1 = fpf__mk(o->band, r1 - 2 * y0, W2, c->stem_width);            /* conv1 rows [2y0, r1) */
-        fpf__map out = fpf__mk(C1.d + (size_t)y0 * C1.w * C1.ld, y1 - y0, C1.w, C1.c);
-        ia.x = x; ia.cols = o->cols; ia.r0 = 2 * y0; ia.W2 = W2;
-        fpf__parallel(&s->run, fpf__im2col_task, &ia, c1.h);
-        fpf__conv_run(&s->run, &k1, fpf__mk(o->cols, c1.h, W2, k1.cin), c1, 1, FPF__RELU, NULL);
-        fpf__maxpool3s2(&s->run, c1, out);
-    }
+   then the 3×3/2 max-pool, all in the stem kernels (fpf__stem_band), FPF__STEM_BAND rows of C1 at a
+   time; each band's tasks keep their conv1 rows in rings in band. Calibration sees conv1's input.
+   In an int8 chain whose res2a reads C1 with one (s, z) in its 2a and shortcut, the stem also
+   writes C1's u8 to t2, where fpf__stage_bands would quantize it, and returns it (else NULL). */
+static const uint8_t *fpf__stem(fpf_session *s, const fpf__tower *t, fpf__map x, const fpf__tbuf *o, fpf__map C1, int chain) {
+    const fpf__conv *k = t->block[0][0];
+    uint8_t *q8 = chain && fpf__stage_rows(&s->opt, 0) && fpf__same_q(&k[0], &k[3]) &&
+                  (size_t)C1.h * C1.w * C1.c <= o->t2bytes ? (uint8_t *)o->t2 : NULL;
+    int y0;
+    if (s->run.observe) s->run.observe(s->run.observe_user, t->conv1.layer, x.d, x.h, x.w, x.c, x.ld);
+    for (y0 = 0; y0 < C1.h; y0 += FPF__STEM_BAND)
+        fpf__stem_band(&s->run, &t->conv1, x, C1, y0, C1.h - y0 < FPF__STEM_BAND ? C1.h : y0 + FPF__STEM_BAND, o->band,
+                       q8, q8 ? k[0].q : NULL);
+    return q8;
 }
 
 /* P2 = 3×3(L2), L2 = c2p2(C2) + upsample2(L3), per band of P2 rows [y0, y1): L2 rows
@@ -3754,7 +4098,7 @@ static void fpf__tower_run(fpf_session *s, const fpf__tower *t, const fpf_config
     fpf__tower_layout(&b, c, s->Hp, s->Wp, &s->opt, fpf__tower_q8(t, c), &o);
     x = fpf__mk(s->mold, s->Hp, s->Wp, cin);
     C1 = fpf__mk(o.pool, s->Hp / 4, s->Wp / 4, c->stem_width);
-    fpf__stem(s, t, c, x, &o, C1);                                /* C1 [H/4, W/4, stem] */
+    x8 = fpf__stem(s, t, x, &o, C1, chain);                       /* C1 [H/4, W/4, stem] (and its u8) */
     fpf__msg3(name, sizeof name, who, ".C1", NULL);
     fpf__dump(s, name, C1.d, 3, C1.h, C1.w, C1.c, 0, 0);
     X[0] = o.t1; X[1] = o.t2; xb[0] = o.tbytes; xb[1] = o.t2bytes;

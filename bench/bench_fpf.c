@@ -7,6 +7,7 @@
  *                         [--pool builtin|openmp] [--isa auto|scalar|avx2|avx512|neon] [--block-rows N]
  *                         [--int8-isa auto|avx512vnni|amx|...]
  *                         [--peak-json PEAK.json | --peak 1:94,2:188 | --no-peak] [--json OUT.json] [--quiet]
+ *                         [--split-stem]   the stem (conv1 + max-pool) and res2 in stage rows of their own
  *   build/bench/bench_fpf --dump DIR [--model FILE.fpf ...] [--cell C.u8 --nucleus N.u8] [--threads 2]
  *                         one untimed run; F2..F5, rpn_class and rpn_bbox as DIR/<name>.f32 (raw
  *                         float32, HWC / [A, k]) for bench/peers/qdq_onnx.py's output check
@@ -148,11 +149,11 @@ typedef struct macs_model {
 
 static int depth_of(const fpf_config *c) { return c->merge == 2 ? 2 * c->fpn_width : c->fpn_width; }
 
-/* part 0: conv1 + res2, 1..3: res3..res5 */
+/* part 0: conv1 + res2, 1..3: res3..res5; 4: conv1 (the stem) alone, 5: res2 alone */
 static double macs_tower_part(const fpf_config *c, int Hp, int Wp, int cin, int part) {
     double m = 0;
-    int s0 = part, s1 = part + 1, s, b;
-    if (part == 0) m += (double)(Hp / 2) * (Wp / 2) * 49.0 * cin * c->stem_width;
+    int s0 = part % 4, s1 = part == 4 ? 0 : s0 + 1, s, b;
+    if (part == 0 || part == 4) m += (double)(Hp / 2) * (Wp / 2) * 49.0 * cin * c->stem_width;
     for (s = s0; s < s1; s++) {
         double hw = (double)(Hp >> (s + 2)) * (double)(Wp >> (s + 2));
         int f1 = c->bottleneck[s], f3 = c->stage_out[s];
@@ -256,6 +257,8 @@ typedef struct group {
 enum { G_OTHER, G_MOLD, G_TOWER, G_FPN, G_FUSE_CELLFPN, G_FUSE_ONLY, G_ANCHORS, G_RPN, G_PROPOSALS,
        G_ROI7, G_BOX, G_DETECT, G_ROI14, G_MASK, G_UNMOLD };
 
+static int g_split_stem; /* --split-stem: the stem (conv1 + max-pool) and res2 in rows of their own */
+
 /* Classifies event `name` given the previous event's group kind; fills g (name, kind...). */
 static void group_of(const char *name, int prev_kind, group *g) {
     int nuc = strncmp(name, "nuclei:", 7) == 0;
@@ -270,11 +273,11 @@ static void group_of(const char *name, int prev_kind, group *g) {
         int k = dot[2] - '0', tl = (int)(dot - b);
         g->tower = !strncmp(b, "nucleus", (size_t)tl) && tl == 7;
         g->dense = 1;
-        if (dot[1] == 'C') {   /* C1 (the stem) and C2 close one group: conv1+res2 */
-            k = k < 2 ? 2 : k;
-            g->kind = G_TOWER; g->part = k - 2;
+        if (dot[1] == 'C') {   /* C1 (the stem) and C2 close one group: conv1+res2 (--split-stem: two) */
+            g->kind = G_TOWER; g->part = k < 2 ? (g_split_stem ? 4 : 0) : k == 2 && g_split_stem ? 5 : k - 2;
             snprintf(g->name, sizeof g->name, "%s%.*s %s", pre, tl, b,
-                     k == 2 ? "conv1+res2" : k == 3 ? "res3" : k == 4 ? "res4" : "res5");
+                     k < 2 && g_split_stem ? "conv1 (stem)" : k == 2 && g_split_stem ? "res2" : k <= 2 ? "conv1+res2"
+                     : k == 3 ? "res3" : k == 4 ? "res4" : "res5");
         } else {
             g->kind = G_FPN;
             snprintf(g->name, sizeof g->name, "%s%.*s FPN", pre, tl, b);
@@ -644,7 +647,7 @@ static void usage(void) {
             "                 [--threads 1,2] [--warmup N] [--runs N] [--stage-runs N] [--pool builtin|openmp]\n"
             "                 [--isa auto|scalar|avx2|avx512|neon] [--block-rows N (0 = default bands, -1 = whole maps)]\n"
             "                 [--int8-isa auto|scalar|avx2|avxvnni|avx512vnni|amx|neon|neondot]\n"
-            "                 [--peak-json FILE | --peak T:GFLOPS,... | --no-peak] [--json OUT] [--quiet]\n"
+            "                 [--peak-json FILE | --peak T:GFLOPS,... | --no-peak] [--json OUT] [--quiet] [--split-stem]\n"
             "       bench_fpf --dump DIR [--model FILE.fpf ...] [--cell C.u8 --nucleus N.u8] [--threads T]  (one untimed run)\n"
             "       bench_fpf --macs-only [--config C --variant V] [--height H --width W]\n");
     exit(2);
@@ -671,6 +674,7 @@ int main(int argc, char **argv) {
         const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(k, "--no-peak")) { no_peak = 1; continue; }
         if (!strcmp(k, "--quiet")) { quiet = 1; continue; }
+        if (!strcmp(k, "--split-stem")) { g_split_stem = 1; continue; }
         if (!strcmp(k, "--macs-only")) { macs_only = 1; continue; }
         if (!strcmp(k, "--pool")) {
             if (!v || (strcmp(v, "builtin") && strcmp(v, "openmp"))) usage();

@@ -4,7 +4,8 @@
  * NEON on aarch64). `make test` also cross-compiles this file for aarch64 and runs it under
  * qemu-user when gcc-aarch64-linux-gnu and qemu-user are installed (.ci/run installs them), so
  * the NEON path is checked on an x86 machine too. Odd shapes: channel and pixel tails, stride 2,
- * one channel, one row, the 7×7/2 stem, the AVX-512 16-channel tail, a dense-like long cin. */
+ * one channel, one row, the 7×7/2 stem, the AVX-512 16-channel tail, a dense-like long cin; the
+ * stem kernels (conv1 + max-pool) against their twin and by hand. */
 #define FPF_IMPLEMENTATION
 #include "fpf.h"
 #include "harness.h"
@@ -253,6 +254,82 @@ TEST(mask_upsample_equals_deconv_then_narrow) {
     CHECK(ok);
 }
 
+/* The stem kernels (conv1 7×7/2 + bias + ReLU + the 3×3/2 max-pool, fpf__stem_band) against
+   their twin fpf__f32_stem__ref, every row this CPU runs, bit for bit: cin 1 and 2, odd sizes,
+   border and interior blocks, channel tails, C1 made in bands of `band` rows (0: one band) and its
+   tasks run in reverse order (as another thread count might). */
+static void reverse_for(void *pool, fpf_task_fn fn, void *ctx, int n) { (void)pool; while (n-- > 0) fn(ctx, n); }
+
+static int stem_matches_ref(int h, int w, int cin, int cout, int band) {
+    int h2 = (h + 1) / 2, w2 = (w + 1) / 2, h1 = (h2 + 1) / 2, w1 = (w2 + 1) / 2, isa, ok = 1, y0;
+    size_t nw = (size_t)49 * cin * cout, no = (size_t)h1 * w1 * cout, i;
+    float *in = (float *)malloc((size_t)h * w * cin * 4), *wt = (float *)malloc(nw * 4), *b = (float *)malloc((size_t)cout * 4);
+    float *c1 = (float *)malloc((size_t)h2 * w2 * cout * 4), *o1 = (float *)malloc(no * 4), *o2 = (float *)malloc(no * 4);
+    float *ring = (float *)malloc(fpf__stem_ring_floats(h1, w2, cout) * 4);
+    uint32_t seed = (uint32_t)(h * 31 + w * 7 + cin + cout);
+    fpf__conv k = make_conv(wt, b, 7, cin, cout), kp;
+    float *packed = (float *)malloc(fpf__packed_floats(&k) * 4);
+    for (i = 0; i < (size_t)h * w * cin; i++) in[i] = frand(&seed);
+    for (i = 0; i < nw; i++) wt[i] = frand(&seed) * 0.3f;
+    for (i = 0; i < (size_t)cout; i++) b[i] = frand(&seed);
+    fpf__pack(wt, fpf__rows(&k), cout, packed);
+    kp = k; kp.w = NULL; kp.wp = packed; kp.pstride = fpf__rows(&k) * 16;
+    for (isa = FPF_ISA_SCALAR; isa <= FPF_ISA_NEON; isa++) {
+        fpf__runner r;
+        const fpf__kernels *K = fpf__kernels_for((fpf_isa)isa);
+        int same;
+        if (!K) continue;
+        memset(&r, 0, sizeof r);
+        r.kern = K; r.parallel_for = reverse_for;
+        for (i = 0; i < no; i++) o1[i] = -1.0f;
+        for (y0 = 0; y0 < h1; y0 += band ? band : h1)
+            fpf__stem_band(&r, &kp, fpf__mk(in, h, w, cin), fpf__mk(o1, h1, w1, cout), y0, band && y0 + band < h1 ? y0 + band : h1, ring,
+                           NULL, NULL);
+        fpf__f32_stem__ref(&k, fpf__mk(in, h, w, cin), c1, fpf__mk(o2, h1, w1, cout), K->fused);
+        same = memcmp(o1, o2, no * 4) == 0;
+        if (!same) printf("  stem %s differs at %dx%d cin %d cout %d band %d\n", fpf_isa_name(K->isa), h, w, cin, cout, band);
+        ok &= same;
+    }
+    free(in); free(wt); free(b); free(c1); free(o1); free(o2); free(ring); free(packed);
+    return ok;
+}
+
+TEST(stem_equals_ref) {
+    CHECK(stem_matches_ref(1, 1, 1, 64, 0));    /* one pixel: every tap but the centre is padding */
+    CHECK(stem_matches_ref(3, 1, 2, 17, 0));    /* one column, channel tail 17 = 16 + 1 */
+    CHECK(stem_matches_ref(13, 17, 1, 64, 0));  /* odd sizes, one 64-channel block */
+    CHECK(stem_matches_ref(11, 9, 2, 40, 0));   /* cin 2, 40 = 16 + 16 + 8 */
+    CHECK(stem_matches_ref(70, 90, 1, 80, 0));  /* interior blocks; 80 = 64 + 16 (the AVX-512 16-channel tail) */
+    CHECK(stem_matches_ref(45, 61, 2, 64, 3));  /* cin 2, interior blocks, C1 in bands of 3 rows */
+    CHECK(stem_matches_ref(64, 64, 1, 64, 5));  /* even sizes as in a model; bands of 5 rows */
+}
+
+/* By hand: an 8×8 ramp in[i][j] = 1 + 8i + j, conv1 with the one tap (ky, kx) = (0, 0) of weight
+   co + 1 and bias 0: conv1 (y, x) = (co + 1)·in[2y − 3][2x − 3], non-zero only at y, x in {2, 3}:
+   (2,2) in[1][1] = 10, (2,3) in[1][3] = 12, (3,2) in[3][1] = 26, (3,3) in[3][3] = 28. C1 (2×2)
+   pools conv1 rows/cols {0,1,2} and {2,3}: 10, 12 / 26, 28 (times co + 1). */
+TEST(stem_by_hand) {
+    float in[64], wt[49 * 2], b[2] = {0.0f, 0.0f}, packed[49 * 16], ring[3 * 4 * 2 * 3], out[2 * 2 * 2];
+    const float want[4] = {10, 12, 26, 28};
+    int isa, i;
+    fpf__conv k = make_conv(wt, b, 7, 1, 2);
+    for (i = 0; i < 64; i++) in[i] = (float)(1 + i);
+    memset(wt, 0, sizeof wt);
+    wt[0] = 1.0f; wt[1] = 2.0f;                       /* tap (0, 0), channels 0 and 1 */
+    fpf__pack(wt, fpf__rows(&k), 2, packed);
+    k.w = NULL; k.wp = packed; k.pstride = fpf__rows(&k) * 16;
+    CHECK(fpf__stem_ring_floats(2, 4, 2) <= sizeof ring / sizeof ring[0]);
+    for (isa = FPF_ISA_SCALAR; isa <= FPF_ISA_NEON; isa++) {
+        fpf__runner r;
+        const fpf__kernels *K = fpf__kernels_for((fpf_isa)isa);
+        if (!K) continue;
+        memset(&r, 0, sizeof r);
+        r.kern = K;
+        fpf__stem_band(&r, &k, fpf__mk(in, 8, 8, 1), fpf__mk(out, 2, 2, 2), 0, 2, ring, NULL, NULL);
+        for (i = 0; i < 4; i++) CHECK(out[2 * i] == want[i] && out[2 * i + 1] == 2.0f * want[i]);
+    }
+}
+
 TEST(pack_layout_by_hand) { /* 1×1, cin 2, cout 17: panel 0 = channels 0..15, panel 1 = 16 + zeros */
     float w[2 * 17], packed[2 * 2 * 16];
     int i;
@@ -273,6 +350,8 @@ int main(void) {
     RUN(narrow_order_by_hand);
     RUN(narrow_rows_equal_twin);
     RUN(mask_upsample_equals_deconv_then_narrow);
+    RUN(stem_equals_ref);
+    RUN(stem_by_hand);
 #if defined(__aarch64__)
     return harness_summary("kernels aarch64-qemu");
 #else

@@ -1660,6 +1660,7 @@ typedef struct fpf__conv_args {
     const fpf__kernels *kern;   /* set by fpf__conv2d */
     int groups;                 /* output-channel groups per row tile (set by fpf__conv2d) */
     int rpt;                    /* output rows per task (set by fpf__conv2d) */
+    int tile;                   /* columns per task (set by fpf__conv2d: fpf__tile_w) */
     /* int8 chains (fpf__stage): an int8 layer whose output int8 layers with one input_q read also
        writes that output as u8, quantized in its epilogue by fpf__quant with the readers' (qout_s,
        qout_z): pixel (y, x) at qout + (y·out.w + x)·cout; and the floats too only when qkeep (a
@@ -2080,16 +2081,23 @@ static void fpf__parallel(const fpf__runner *r, fpf_task_fn fn, void *ctx, int n
     for (i = 0; i < n; i++) fn(ctx, i);
 }
 
-/* Work is split into tasks of (output rows, 320-pixel tile, output-channel group). A task is one
+/* Work is split into tasks of (output rows, column tile, output-channel group). A task is one
    row, except on narrow maps (the mask head's 14×14 RoIs), where it takes a chunk of rows so that
    a channel block's weights, loaded once into cache, serve ~100 pixels. Maps with few tasks (the
    box head's FC, C5) are also split over channel groups so that every thread gets work. The order
-   of tasks changes nothing in any output value. A tile is a whole row of every map up to P2's 320
-   pixels: a task walks each channel block over the row, so a 3×3 conv's 288 KB block of weights
-   (256 deep, 32 channels), fetched from L3 once per task when all the layer's weights (2.4 MB)
-   do not fit the core's L2, serves 40 blocks of 8 pixels on P2 and 10 on P4, not 8 and 2 as with
-   64-pixel tiles (the 3×3 convs ran ~7 % faster on the Xeon, bench/conv_bench.c). */
-#define FPF__TILE_W 320
+   of tasks changes nothing in any output value. A tile is 64 pixels, or for a layer with more
+   than 1 MiB of weights (the FPN and RPN 3×3s, res4 3×3, most of res5, the box head FCs) a whole row
+   of every map up to P2's 320 pixels: a task walks each channel block over its tile, so such a
+   layer's 288 KB block of weights (3×3, 256 deep, 32 channels), fetched from L3 once per task
+   because the whole layer does not fit a core's L2, serves 40 blocks of 8 pixels on P2 and 10 on
+   P4, not 8 and 2 (those convs ran ~7 % faster on the Xeon, bench/conv_bench.c). Smaller layers
+   keep 64-pixel tiles: their weights stay in L2 anyway, and the banded blocks of res2/res3 (8 rows)
+   then still have 32 tasks without splitting channels (which would read their input rows again). */
+#define FPF__TILE_W 64
+#define FPF__TILE_W_DEEP 320
+static int fpf__tile_w(const fpf__conv *k) {
+    return fpf__packed_floats(k) > ((size_t)1 << 18) ? FPF__TILE_W_DEEP : FPF__TILE_W; /* 2^18 floats: 1 MiB */
+}
 #define FPF__TASK_PX 128 /* narrow maps: about this many output pixels per task */
 
 /* Output rows [y0, y1) × columns [xs, xe) × channel blocks [b0, b1) of one conv, block by block. */
@@ -2111,7 +2119,7 @@ static void fpf__conv_tile(const fpf__conv_args *a, int y0, int y1, int xs, int 
 static void fpf__conv_task(void *ctx, int task) {
     const fpf__conv_args *a = (const fpf__conv_args *)ctx;
     const fpf__kernels *K = a->kern;
-    int tiles = (a->out.w + FPF__TILE_W - 1) / FPF__TILE_W, nblk = (a->k->cout + K->cb - 1) / K->cb;
+    int tiles = (a->out.w + a->tile - 1) / a->tile, nblk = (a->k->cout + K->cb - 1) / K->cb;
     int chunks = (a->out.h + a->rpt - 1) / a->rpt;
     int g = task % a->groups, rest = task / a->groups, y0, y1, xs, xe;
     fpf__conv_args one;
@@ -2123,7 +2131,7 @@ static void fpf__conv_task(void *ctx, int task) {
         a = &one;
     }
     y0 = rest / tiles * a->rpt; y1 = y0 + a->rpt < a->out.h ? y0 + a->rpt : a->out.h;
-    xs = (rest % tiles) * FPF__TILE_W; xe = xs + FPF__TILE_W < a->out.w ? xs + FPF__TILE_W : a->out.w;
+    xs = (rest % tiles) * a->tile; xe = xs + a->tile < a->out.w ? xs + a->tile : a->out.w;
     fpf__conv_tile(a, y0, y1, xs, xe, g * nblk / a->groups, (g + 1) * nblk / a->groups);
 }
 
@@ -2175,7 +2183,7 @@ static void fpf__observe(const fpf__runner *r, const fpf__conv_args *a);
 
 static void fpf__conv2d(const fpf__runner *r, const fpf__conv_args *a0) {
     fpf__conv_args a = *a0;
-    int tiles = (a.out.w + FPF__TILE_W - 1) / FPF__TILE_W, units, nblk;
+    int tiles, units, nblk;
     if (r && r->observe) fpf__observe(r, a0);
     if (a.k->q) { fpf__qconv2d(r, a0); return; } /* an int8 layer */
     a.kern = r && r->kern ? r->kern : &fpf__kernels__scalar;
@@ -2190,6 +2198,8 @@ static void fpf__conv2d(const fpf__runner *r, const fpf__conv_args *a0) {
     }
     if (a.flat) { fpf__parallel(r, fpf__flat_task, &a, fpf__flat_split(&a, a.kern->px, (a.k->cout + a.kern->cb - 1) / a.kern->cb)); return; }
     a.rpt = fpf__rows_per_task(a.out.h, a.out.w);
+    a.tile = fpf__tile_w(a.k);
+    tiles = (a.out.w + a.tile - 1) / a.tile;
     units = ((a.out.h + a.rpt - 1) / a.rpt) * tiles * (a.batch > 1 ? a.batch : 1);
     nblk = (a.k->cout + a.kern->cb - 1) / a.kern->cb;
     a.groups = units >= 32 ? 1 : (32 / units < nblk ? 32 / units : nblk);
@@ -4200,7 +4210,7 @@ static int fpf__rpn_fused(const fpf__runner *r, const fpf__heads *h, fpf__map in
     a.h.k = &h->rpn_head; a.h.in = mid; a.h.out = fpf__mk(head, mid.h, mid.w, h->rpn_head.cout);
     a.h.stride = 1; a.h.flags = FPF__LINEAR; a.h.kern = a.c.kern;
     a.probs = probs; a.deltas = deltas;
-    a.tile = k->q ? FPF__QTILE_W : FPF__TILE_W;
+    a.tile = k->q ? FPF__QTILE_W : fpf__tile_w(k);
     a.rpt = fpf__rows_per_task(mid.h, mid.w);                   /* as fpf__conv2d */
     tiles = (mid.w + a.tile - 1) / a.tile;
     fpf__parallel(r, fpf__rpn_task, &a, (mid.h + a.rpt - 1) / a.rpt * tiles);

@@ -1666,6 +1666,7 @@ typedef struct fpf__conv_args {
     const fpf__kernels *kern;   /* set by fpf__conv2d */
     int groups;                 /* output-channel groups per row tile (set by fpf__conv2d) */
     int rpt;                    /* output rows per task (set by fpf__conv2d) */
+    int tile;                   /* columns per task (set by fpf__conv2d: fpf__tile_w) */
     /* int8 chains (fpf__stage): an int8 layer whose output int8 layers with one input_q read also
        writes that output as u8, quantized in its epilogue by fpf__quant with the readers' (qout_s,
        qout_z): pixel (y, x) at qout + (y·out.w + x)·cout; and the floats too only when qkeep (a
@@ -1848,8 +1849,14 @@ static void fpf__f32_conv_4x16__scalar(const fpf__conv_args *a, int y, int x0, i
    the packed panels (zero-padded past cout, so a vector never reads outside them); only the cb
    valid channels are stored. */
 #define FPF__SIMD_PX 6
-#define FPF__SIMD_PX512 8 /* 8 × 2 zmm accumulators of 32: a 14-wide mask-head row is 2 blocks, not 3 */
-#define FPF__UNROLL _Pragma("GCC unroll 8") /* keeps the accumulators in registers */
+#define FPF__SIMD_PX512 8 /* 8 × 2 zmm accumulators of 32 */
+#define FPF__UNROLL _Pragma("GCC unroll 16") /* keeps the accumulators in registers */
+/* The x86 kernels take the input channels 4 at a time (a tail loop does the rest): the pointer
+   increments and the loop branch then cost a quarter as many uops. On a Sapphire-Rapids-class
+   Xeon those uops compete with the FMAs for ports 0 and 5; one channel per iteration left the
+   AVX-512 3×3 conv at ~62 % of the FMA peak on one thread, four at ~75 % (bench/conv_bench.c).
+   The order of the multiply-adds, and so every bit, is unchanged. */
+#define FPF__CI_UNROLL 4
 
 #if defined(FPF__X86)
 #define FPF__AVX2 __attribute__((target("avx2,fma")))
@@ -1865,11 +1872,21 @@ FPF__AVX2 static void fpf__f32_conv_store__avx2(const fpf__conv_args *a, __m256 
     _mm256_storeu_ps(dst, v);
 }
 
+#define FPF__F32_CONV_STEP__AVX2(u)                                                             \
+    do {                                                                                         \
+        __m256 w0 = _mm256_loadu_ps(w + 16 * (u)), w1 = _mm256_loadu_ps(w + 16 * (u) + 8);       \
+        FPF__UNROLL for (p = 0; p < FPF__SIMD_PX; p++) {                                         \
+            __m256 x = _mm256_broadcast_ss(src[p] + ci + (u));                                   \
+            acc[p][0] = _mm256_fmadd_ps(x, w0, acc[p][0]);                                       \
+            acc[p][1] = _mm256_fmadd_ps(x, w1, acc[p][1]);                                       \
+        }                                                                                        \
+    } while (0)
+
 FPF__AVX2 static void fpf__f32_conv_6x16__avx2(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb) {
     const fpf__conv *k = a->k;
     __m256 acc[FPF__SIMD_PX][2];
     float t[FPF__SIMD_PX][16];
-    int p, ky, kx, ci;
+    int p, u, ky, kx, ci;
     FPF__CONV_PRECONDITIONS(a, np, FPF__SIMD_PX, c0, cb, 16);
     FPF__UNROLL for (p = 0; p < FPF__SIMD_PX; p++) acc[p][0] = acc[p][1] = _mm256_setzero_ps();
     for (ky = 0; ky < k->kh; ky++)
@@ -1877,14 +1894,9 @@ FPF__AVX2 static void fpf__f32_conv_6x16__avx2(const fpf__conv_args *a, int y, i
             const float *src[FPF__SIMD_PX];
             const float *w = fpf__panel(k, c0, ky, kx);
             fpf__tap_rows(a, y, x0, np, ky, kx, src, FPF__SIMD_PX);
-            for (ci = 0; ci < k->cin; ci++, w += 16) {
-                __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8);
-                FPF__UNROLL for (p = 0; p < FPF__SIMD_PX; p++) {
-                    __m256 x = _mm256_broadcast_ss(src[p] + ci);
-                    acc[p][0] = _mm256_fmadd_ps(x, w0, acc[p][0]);
-                    acc[p][1] = _mm256_fmadd_ps(x, w1, acc[p][1]);
-                }
-            }
+            for (ci = 0; ci + FPF__CI_UNROLL <= k->cin; ci += FPF__CI_UNROLL, w += 16 * FPF__CI_UNROLL)
+                FPF__UNROLL for (u = 0; u < FPF__CI_UNROLL; u++) FPF__F32_CONV_STEP__AVX2(u);
+            for (; ci < k->cin; ci++, w += 16) FPF__F32_CONV_STEP__AVX2(0);
         }
     FPF__UNROLL for (p = 0; p < FPF__SIMD_PX; p++) { /* constant indices only: acc stays in registers */
         _mm256_storeu_ps(t[p], acc[p][0]);
@@ -1906,11 +1918,22 @@ FPF__AVX512 static void fpf__f32_conv_store__avx512(const fpf__conv_args *a, __m
     _mm512_storeu_ps(dst, v);
 }
 
+/* One input channel ci + u of a tap: two weight vectors, each pixel's value broadcast into both. */
+#define FPF__F32_CONV_STEP__AVX512(u)                                                           \
+    do {                                                                                         \
+        __m512 w0 = _mm512_loadu_ps(w + 16 * (u)), w1 = _mm512_loadu_ps(v + 16 * (u));          \
+        FPF__UNROLL for (p = 0; p < FPF__SIMD_PX512; p++) {                                      \
+            __m512 x = _mm512_set1_ps(src[p][ci + (u)]);                                         \
+            acc[p][0] = _mm512_fmadd_ps(x, w0, acc[p][0]);                                       \
+            acc[p][1] = _mm512_fmadd_ps(x, w1, acc[p][1]);                                       \
+        }                                                                                        \
+    } while (0)
+
 FPF__AVX512 static void fpf__f32_conv_8x32__avx512(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb) {
     const fpf__conv *k = a->k;
     __m512 acc[FPF__SIMD_PX512][2];
     float t[FPF__SIMD_PX512][32];
-    int p, ky, kx, ci;
+    int p, u, ky, kx, ci;
     FPF__CONV_PRECONDITIONS(a, np, FPF__SIMD_PX512, c0, cb, 32);
     FPF__UNROLL for (p = 0; p < FPF__SIMD_PX512; p++) acc[p][0] = acc[p][1] = _mm512_setzero_ps();
     for (ky = 0; ky < k->kh; ky++)
@@ -1919,14 +1942,9 @@ FPF__AVX512 static void fpf__f32_conv_8x32__avx512(const fpf__conv_args *a, int 
             const float *w = fpf__panel(k, c0, ky, kx);  /* channels c0 .. c0+15 */
             const float *v = w + k->pstride;              /* the next panel: c0+16 .. c0+31 */
             fpf__tap_rows(a, y, x0, np, ky, kx, src, FPF__SIMD_PX512);
-            for (ci = 0; ci < k->cin; ci++, w += 16, v += 16) {
-                __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(v);
-                FPF__UNROLL for (p = 0; p < FPF__SIMD_PX512; p++) {
-                    __m512 x = _mm512_set1_ps(src[p][ci]);
-                    acc[p][0] = _mm512_fmadd_ps(x, w0, acc[p][0]);
-                    acc[p][1] = _mm512_fmadd_ps(x, w1, acc[p][1]);
-                }
-            }
+            for (ci = 0; ci + FPF__CI_UNROLL <= k->cin; ci += FPF__CI_UNROLL, w += 16 * FPF__CI_UNROLL, v += 16 * FPF__CI_UNROLL)
+                FPF__UNROLL for (u = 0; u < FPF__CI_UNROLL; u++) FPF__F32_CONV_STEP__AVX512(u);
+            for (; ci < k->cin; ci++, w += 16, v += 16) FPF__F32_CONV_STEP__AVX512(0);
         }
     FPF__UNROLL for (p = 0; p < FPF__SIMD_PX512; p++) {
         _mm512_storeu_ps(t[p], acc[p][0]);
@@ -2069,12 +2087,23 @@ static void fpf__parallel(const fpf__runner *r, fpf_task_fn fn, void *ctx, int n
     for (i = 0; i < n; i++) fn(ctx, i);
 }
 
-/* Work is split into tasks of (output rows, 64-pixel tile, output-channel group). A task is one
+/* Work is split into tasks of (output rows, column tile, output-channel group). A task is one
    row, except on narrow maps (the mask head's 14×14 RoIs), where it takes a chunk of rows so that
    a channel block's weights, loaded once into cache, serve ~100 pixels. Maps with few tasks (the
    box head's FC, C5) are also split over channel groups so that every thread gets work. The order
-   of tasks changes nothing in any output value. */
+   of tasks changes nothing in any output value. A tile is 64 pixels, or for a layer with more
+   than 1 MiB of weights (the FPN and RPN 3×3s, res4 3×3, most of res5, the box head FCs) a whole row
+   of every map up to P2's 320 pixels: a task walks each channel block over its tile, so such a
+   layer's 288 KB block of weights (3×3, 256 deep, 32 channels), fetched from L3 once per task
+   because the whole layer does not fit a core's L2, serves 40 blocks of 8 pixels on P2 and 10 on
+   P4, not 8 and 2 (those convs ran ~7 % faster on the Xeon, bench/conv_bench.c). Smaller layers
+   keep 64-pixel tiles: their weights stay in L2 anyway, and the banded blocks of res2/res3 (8 rows)
+   then still have 32 tasks without splitting channels (which would read their input rows again). */
 #define FPF__TILE_W 64
+#define FPF__TILE_W_DEEP 320
+static int fpf__tile_w(const fpf__conv *k) {
+    return fpf__packed_floats(k) > ((size_t)1 << 18) ? FPF__TILE_W_DEEP : FPF__TILE_W; /* 2^18 floats: 1 MiB */
+}
 #define FPF__TASK_PX 128 /* narrow maps: about this many output pixels per task */
 
 /* Output rows [y0, y1) × columns [xs, xe) × channel blocks [b0, b1) of one conv, block by block. */
@@ -2096,7 +2125,7 @@ static void fpf__conv_tile(const fpf__conv_args *a, int y0, int y1, int xs, int 
 static void fpf__conv_task(void *ctx, int task) {
     const fpf__conv_args *a = (const fpf__conv_args *)ctx;
     const fpf__kernels *K = a->kern;
-    int tiles = (a->out.w + FPF__TILE_W - 1) / FPF__TILE_W, nblk = (a->k->cout + K->cb - 1) / K->cb;
+    int tiles = (a->out.w + a->tile - 1) / a->tile, nblk = (a->k->cout + K->cb - 1) / K->cb;
     int chunks = (a->out.h + a->rpt - 1) / a->rpt;
     int g = task % a->groups, rest = task / a->groups, y0, y1, xs, xe;
     fpf__conv_args one;
@@ -2108,7 +2137,7 @@ static void fpf__conv_task(void *ctx, int task) {
         a = &one;
     }
     y0 = rest / tiles * a->rpt; y1 = y0 + a->rpt < a->out.h ? y0 + a->rpt : a->out.h;
-    xs = (rest % tiles) * FPF__TILE_W; xe = xs + FPF__TILE_W < a->out.w ? xs + FPF__TILE_W : a->out.w;
+    xs = (rest % tiles) * a->tile; xe = xs + a->tile < a->out.w ? xs + a->tile : a->out.w;
     fpf__conv_tile(a, y0, y1, xs, xe, g * nblk / a->groups, (g + 1) * nblk / a->groups);
 }
 
@@ -2160,7 +2189,7 @@ static void fpf__observe(const fpf__runner *r, const fpf__conv_args *a);
 
 static void fpf__conv2d(const fpf__runner *r, const fpf__conv_args *a0) {
     fpf__conv_args a = *a0;
-    int tiles = (a.out.w + FPF__TILE_W - 1) / FPF__TILE_W, units, nblk;
+    int tiles, units, nblk;
     if (r && r->observe) fpf__observe(r, a0);
     if (a.k->q) { fpf__qconv2d(r, a0); return; } /* an int8 layer */
     a.kern = r && r->kern ? r->kern : &fpf__kernels__scalar;
@@ -2175,6 +2204,8 @@ static void fpf__conv2d(const fpf__runner *r, const fpf__conv_args *a0) {
     }
     if (a.flat) { fpf__parallel(r, fpf__flat_task, &a, fpf__flat_split(&a, a.kern->px, (a.k->cout + a.kern->cb - 1) / a.kern->cb)); return; }
     a.rpt = fpf__rows_per_task(a.out.h, a.out.w);
+    a.tile = fpf__tile_w(a.k);
+    tiles = (a.out.w + a.tile - 1) / a.tile;
     units = ((a.out.h + a.rpt - 1) / a.rpt) * tiles * (a.batch > 1 ? a.batch : 1);
     nblk = (a.k->cout + a.kern->cb - 1) / a.kern->cb;
     a.groups = units >= 32 ? 1 : (32 / units < nblk ? 32 / units : nblk);
@@ -4529,7 +4560,7 @@ static int fpf__rpn_fused(const fpf__runner *r, const fpf__heads *h, fpf__map in
     a.h.k = &h->rpn_head; a.h.in = mid; a.h.out = fpf__mk(head, mid.h, mid.w, h->rpn_head.cout);
     a.h.stride = 1; a.h.flags = FPF__LINEAR; a.h.kern = a.c.kern;
     a.probs = probs; a.deltas = deltas;
-    a.tile = k->q ? FPF__QTILE_W : FPF__TILE_W;
+    a.tile = k->q ? FPF__QTILE_W : fpf__tile_w(k);
     a.rpt = fpf__rows_per_task(mid.h, mid.w);                   /* as fpf__conv2d */
     tiles = (mid.w + a.tile - 1) / a.tile;
     fpf__parallel(r, fpf__rpn_task, &a, (mid.h + a.rpt - 1) / a.rpt * tiles);

@@ -50,3 +50,8 @@ bench-peak: $(BENCH_DIR)/peak
 	$(BENCH_DIR)/peak
 
 .PHONY: bench bench-quick bench-peak bench-deps
+
+# One fp32 conv timed alone on one thread (kernel micro-benchmark): build/bench/conv_bench --help-less, see its top comment.
+$(BENCH_DIR)/conv_bench: bench/conv_bench.c $(HEADERS)
+	@mkdir -p $(BENCH_DIR)
+	$(BENCH_CC) $(BENCH_CFLAGS) -I. $< -o $@ $(LDLIBS)

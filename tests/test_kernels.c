@@ -86,7 +86,10 @@ TEST(conv_tiled_equals_ref_on_odd_shapes) {
     CHECK(conv_matches_ref(7, 5, 3, 17, 3, 1, 1, 1));    /* channel tail 17 = 16 + 1, pixel tail */
     CHECK(conv_matches_ref(9, 11, 5, 33, 3, 2, 1, 0));   /* stride 2, odd sizes */
     CHECK(conv_matches_ref(12, 13, 2, 8, 7, 2, 1, 0));   /* the 7×7/2 stem shape */
-    CHECK(conv_matches_ref(1, 70, 19, 6, 1, 1, 0, 0));   /* one row, width past a 64 tile */
+    CHECK(conv_matches_ref(1, 70, 19, 6, 1, 1, 0, 0));   /* one row, width 70 */
+    CHECK(conv_matches_ref(2, 333, 6, 40, 3, 1, 1, 1));  /* width past five 64 tiles; cin 6 = 4 + 2 (x86: 4 channels a step) */
+    CHECK(conv_matches_ref(1, 321, 16400, 1, 1, 1, 0, 0)); /* > 1 MiB of packed weights: 320-pixel tiles, and one past */
+    CHECK(conv_matches_ref(3, 9, 11, 32, 3, 1, 0, 0));   /* cin 11 = 4 + 4 + 3 */
     CHECK(conv_matches_ref(5, 6, 16, 16, 1, 2, 0, 1));   /* 1×1 stride 2 with residual */
     CHECK(conv_matches_ref(3, 7, 9, 48, 3, 1, 1, 1));    /* 48 = 32 + 16: the AVX-512 16-channel tail */
     CHECK(conv_matches_ref(2, 13, 40, 64, 1, 1, 1, 0));  /* full 32-channel blocks; 13 = 8 + 5 (AVX-512), 6 + 6 + 1 */

@@ -3113,16 +3113,24 @@ static void fpf__f32_stem_4x16__scalar(const fpf__conv *k, const float *in, int 
     }
 }
 
+/* Channel ch of pooled column x: the max over the window's taps present (rows r[dy] not NULL, columns
+   2x + dx < w2), in fpf__maxpool_row's order and with its s > o ? s : o. The scalar row, and the
+   channel tails of the SIMD rows. */
+static float fpf__stem_pool_at(const float *const *r, int w2, int c, int x, int ch) {
+    float o = -FLT_MAX;
+    int dy, dx;
+    for (dy = 0; dy < 3 && r[dy]; dy++)
+        for (dx = 0; dx < 3 && 2 * x + dx < w2; dx++) {
+            float s = r[dy][(size_t)(2 * x + dx) * c + ch];
+            o = s > o ? s : o;
+        }
+    return o;
+}
+
 static void fpf__stem_pool__scalar(const float *const *r, int w2, int c, float *out, int w1) {
-    int x, ch, dy, dx;
-    for (x = 0; x < w1; x++, out += c) {
-        for (ch = 0; ch < c; ch++) out[ch] = -FLT_MAX;
-        for (dy = 0; dy < 3 && r[dy]; dy++)
-            for (dx = 0; dx < 3 && 2 * x + dx < w2; dx++) {
-                const float *s = r[dy] + (size_t)(2 * x + dx) * c;
-                for (ch = 0; ch < c; ch++) out[ch] = s[ch] > out[ch] ? s[ch] : out[ch];
-            }
-    }
+    int x, ch;
+    for (x = 0; x < w1; x++, out += c)
+        for (ch = 0; ch < c; ch++) out[ch] = fpf__stem_pool_at(r, w2, c, x, ch);
 }
 
 #if defined(FPF__X86)
@@ -3172,15 +3180,7 @@ FPF__AVX2 static void fpf__stem_pool__avx2(const float *const *r, int w2, int c,
                 for (dx = 0; dx < 3 && 2 * x + dx < w2; dx++) o = _mm256_max_ps(_mm256_loadu_ps(r[dy] + (size_t)(2 * x + dx) * c + ch), o);
             _mm256_storeu_ps(out + ch, o); /* max(s, o) = s > o ? s : o */
         }
-        for (; ch < c; ch++) {
-            float o = -FLT_MAX;
-            for (dy = 0; dy < 3 && r[dy]; dy++)
-                for (dx = 0; dx < 3 && 2 * x + dx < w2; dx++) {
-                    float s = r[dy][(size_t)(2 * x + dx) * c + ch];
-                    o = s > o ? s : o;
-                }
-            out[ch] = o;
-        }
+        for (; ch < c; ch++) out[ch] = fpf__stem_pool_at(r, w2, c, x, ch);
     }
 }
 
@@ -3309,15 +3309,7 @@ static void fpf__stem_pool__neon(const float *const *r, int w2, int c, float *ou
                 }
             vst1q_f32(out + ch, o);
         }
-        for (; ch < c; ch++) {
-            float o = -FLT_MAX;
-            for (dy = 0; dy < 3 && r[dy]; dy++)
-                for (dx = 0; dx < 3 && 2 * x + dx < w2; dx++) {
-                    float s = r[dy][(size_t)(2 * x + dx) * c + ch];
-                    o = s > o ? s : o;
-                }
-            out[ch] = o;
-        }
+        for (; ch < c; ch++) out[ch] = fpf__stem_pool_at(r, w2, c, x, ch);
     }
 }
 #endif /* FPF__NEON */

@@ -973,7 +973,7 @@ static int write_outputs(engine *e, const job *j, const fpf_input *in, const fpf
 /* --object-diameter auto, after the first pass at scale 1: the median diameter D of its detections (at
    least AUTO_MIN_OBJECTS, else the image keeps scale 1) sets e->scale = model diameter / D, clamped to
    0.25..4 and to FPF_MAX_IMAGE_DIM per side, and readies the engine for the second pass when that is
-   more than 10 % off 1. */
+   more than 10 % off 1. Returns 1 when a second pass is due, 0 when not, -1 on an error. */
 #define AUTO_MIN_OBJECTS 3
 static int auto_rescale(engine *e, const fpf_output *out, int H, int W, result *res, char *err, size_t n) {
     float *scratch, d, s;
@@ -992,7 +992,14 @@ static int auto_rescale(engine *e, const fpf_output *out, int H, int W, result *
     if (fabsf(logf(s)) <= logf(1.1f)) return 0;
     e->scale = s;
     if (!e->pr.quiet) fprintf(stderr, "fpf_segment: median object diameter %.1f px; second pass resampled by %.3g\n", d, s);
-    return engine_ready(e, H, W, err, n);
+    return engine_ready(e, H, W, err, n) ? -1 : 1;
+}
+
+/* One pass of the network over the image's tiles. */
+static int engine_run(engine *e, const fpf_input *in, const fpf_output **out, char *err, size_t n) {
+    if (fpf_tiler_run(e->t, in, out) == FPF_OK) return 0;
+    fpfm_fmt(err, n, "%s", fpf_session_message(e->s)[0] ? fpf_session_message(e->s) : "the network failed");
+    return -1;
 }
 
 static int run_image(engine *e, const job *j, const char *dir, result *res, char *err, size_t n) {
@@ -1001,7 +1008,7 @@ static int run_image(engine *e, const job *j, const char *dir, result *res, char
     fpf_input in;
     fpf_image rep;
     const fpf_output *out;
-    int rc = -1, H, W, need_cell, need_nuc;
+    int rc = -1, H, W, need_cell, need_nuc, again = 0;
     double t0 = now_s();
     memset(&in, 0, sizeof in); memset(&ci, 0, sizeof ci); memset(&ni, 0, sizeof ni); memset(&ri, 0, sizeof ri);
     memset(&rep, 0, sizeof rep);
@@ -1039,15 +1046,9 @@ static int run_image(engine *e, const job *j, const char *dir, result *res, char
                 a->threads, fpf_isa_name(fpf_session_isa(e->s)), q8, e->load_s);
     }
     e->pr.t0 = now_s();
-    if (fpf_tiler_run(e->t, &in, &out) != FPF_OK) {
-        fpfm_fmt(err, n, "%s", fpf_session_message(e->s)[0] ? fpf_session_message(e->s) : "the network failed");
-        goto done;
-    }
-    if (a->diameter_auto && auto_rescale(e, out, H, W, res, err, n)) goto done;
-    if (res->diameter && e->scale != 1.0f && fpf_tiler_run(e->t, &in, &out) != FPF_OK) {
-        fpfm_fmt(err, n, "%s", fpf_session_message(e->s)[0] ? fpf_session_message(e->s) : "the network failed");
-        goto done;
-    }
+    if (engine_run(e, &in, &out, err, n)) goto done;
+    if (a->diameter_auto && (again = auto_rescale(e, out, H, W, res, err, n)) < 0) goto done;
+    if (again && engine_run(e, &in, &out, err, n)) goto done;
     res->n_main = out->n_cells; res->n_nuclei = out->n_nuclei;
     res->over_main = out->cells_over_max; res->over_nuclei = out->nuclei_over_max;
     res->tiles = fpf_tiler_tiles(e->t);

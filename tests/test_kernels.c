@@ -20,6 +20,13 @@ static fpf__conv make_conv(float *w, float *b, int kh, int cin, int cout) {
 }
 static float frand(uint32_t *s) { *s = *s * 1664525u + 1013904223u; return (float)(*s >> 8) / 16777216.0f * 2.0f - 1.0f; }
 
+/* A serial runner on kernel row isa; NULL (r untouched) where this build or CPU lacks the row. */
+static const fpf__kernels *runner_for(int isa, fpf__runner *r) {
+    const fpf__kernels *K = fpf__kernels_for((fpf_isa)isa);
+    if (K) { memset(r, 0, sizeof *r); r->kern = K; }
+    return K;
+}
+
 /* Every kernel row this CPU runs (scalar, AVX2, AVX-512, NEON) against its reference twin, bit
    for bit: the scalar kernel against fpf__f32_conv__ref, the FMA kernels against
    fpf__f32_conv__ref_fused. Weights are packed as the loader packs them. */
@@ -113,10 +120,8 @@ TEST(deconv_equals_ref) { /* every kernel row; the reference multiply-adds match
     kp.w = NULL; /* as after in-place packing: the kernels must not touch w (repro #2: UBSan) */
     for (isa = FPF_ISA_SCALAR; isa <= FPF_ISA_NEON; isa++) {
         fpf__runner r;
-        const fpf__kernels *K = fpf__kernels_for((fpf_isa)isa);
+        const fpf__kernels *K = runner_for(isa, &r);
         if (!K) continue;
-        memset(&r, 0, sizeof r);
-        r.kern = K;
         fpf__deconv2x2(&r, &kp, fpf__mk(in, h, w, cin), NULL, fpf__mk(o1, 2 * h, 2 * w, cout), tmp, NULL, NULL, NULL);
         if (K->fused) { /* the reference with fused multiply-adds: the conv twin on each tap */
             int ab, y, x, o;
@@ -156,13 +161,11 @@ static int flat_matches(int h, int w, int cin, int cout, int k, int nb) {
     fpf__pack(wt, fpf__rows(&kk), cout, packed);
     kp = kk; kp.w = NULL; kp.wp = packed; kp.pstride = fpf__rows(&kk) * 16;
     for (isa = FPF_ISA_SCALAR; isa <= FPF_ISA_NEON; isa++) {
-        const fpf__kernels *K = fpf__kernels_for((fpf_isa)isa);
         fpf__conv_args a;
         fpf__runner r;
+        const fpf__kernels *K = runner_for(isa, &r);
         if (!K) continue;
         memset(&a, 0, sizeof a);
-        memset(&r, 0, sizeof r);
-        r.kern = K;
         a.k = &kp; a.in = fpf__mk(in, h, w, cin); a.out = fpf__mk(o1, h, w, cout); a.stride = 1; a.pad = (k - 1) / 2;
         a.flags = FPF__RELU; a.batch = nb; a.in_bs = ni; a.out_bs = no; a.flat = 1;
         fpf__conv2d(&r, &a);
@@ -244,10 +247,8 @@ TEST(mask_upsample_equals_deconv_then_narrow) {
     kop = ko; kop.wp = po; kop.pstride = fpf__rows(&ko) * 16; kop.w = NULL;
     for (isa = FPF_ISA_SCALAR; isa <= FPF_ISA_NEON; isa++) {
         fpf__runner r;
-        const fpf__kernels *K = fpf__kernels_for((fpf_isa)isa);
+        const fpf__kernels *K = runner_for(isa, &r);
         if (!K) continue;
-        memset(&r, 0, sizeof r);
-        r.kern = K;
         fpf__deconv2x2(&r, &kp, fpf__mk(in, H, W, CIN), NULL, fpf__mk(m1, 2 * H, 2 * W, KC), tmp, &kop, wT, lg);
         fpf__deconv2x2(&r, &kp, fpf__mk(in, H, W, CIN), NULL, fpf__mk(up, 2 * H, 2 * W, C), tmp, NULL, NULL, NULL);
         fpf__f32_narrow__ref(up, 4 * H * W, C, C, wT, KC, bo, m2, K->fused);
@@ -279,11 +280,10 @@ static int stem_matches_ref(int h, int w, int cin, int cout, int band) {
     kp = k; kp.w = NULL; kp.wp = packed; kp.pstride = fpf__rows(&k) * 16;
     for (isa = FPF_ISA_SCALAR; isa <= FPF_ISA_NEON; isa++) {
         fpf__runner r;
-        const fpf__kernels *K = fpf__kernels_for((fpf_isa)isa);
+        const fpf__kernels *K = runner_for(isa, &r);
         int same;
         if (!K) continue;
-        memset(&r, 0, sizeof r);
-        r.kern = K; r.parallel_for = reverse_for;
+        r.parallel_for = reverse_for;
         for (i = 0; i < no; i++) o1[i] = -1.0f;
         for (y0 = 0; y0 < h1; y0 += band ? band : h1)
             fpf__stem_band(&r, &kp, fpf__mk(in, h, w, cin), fpf__mk(o1, h1, w1, cout), y0, band && y0 + band < h1 ? y0 + band : h1, ring,
@@ -324,10 +324,8 @@ TEST(stem_by_hand) {
     CHECK(fpf__stem_ring_floats(2, 4, 2) <= sizeof ring / sizeof ring[0]);
     for (isa = FPF_ISA_SCALAR; isa <= FPF_ISA_NEON; isa++) {
         fpf__runner r;
-        const fpf__kernels *K = fpf__kernels_for((fpf_isa)isa);
+        const fpf__kernels *K = runner_for(isa, &r);
         if (!K) continue;
-        memset(&r, 0, sizeof r);
-        r.kern = K;
         fpf__stem_band(&r, &k, fpf__mk(in, 8, 8, 1), fpf__mk(out, 2, 2, 2), 0, 2, ring, NULL, NULL);
         for (i = 0; i < 4; i++) CHECK(out[2 * i] == want[i] && out[2 * i + 1] == 2.0f * want[i]);
     }

@@ -20,13 +20,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TRAIN = os.path.join(HERE, '..', '..', '..', 'shared', 'data', 'dsb2018_train_fluo')
 
 
-def tp_count(g, t):
+def matches(g, t):
+    """[G, T] bool: ground-truth label i+1 and detection j+1 overlap at IoU > 0.5."""
     m = (g > 0) | (t > 0)
     G, T = int(g.max()), int(t.max())
     cnt = np.bincount(g[m] * (T + 1) + t[m], minlength=(G + 1) * (T + 1)).reshape(G + 1, T + 1)
     inter = cnt[1:, 1:]
     union = cnt.sum(1)[1:, None] + cnt.sum(0)[None, 1:] - inter
-    return int((inter > 0.5 * np.maximum(union, 1)).sum())
+    return inter > 0.5 * np.maximum(union, 1)
+
+
+def tp_count(g, t):
+    return int(matches(g, t).sum())
 
 
 BINS = (0.2, 0.35, 0.5, 0.7, 1.0)
@@ -41,12 +46,8 @@ def brightness_recall(work, image_dir):
         g = np.array(Image.open(os.path.join(work, 'gt', f))).astype(np.int64)
         t = np.array(Image.open(os.path.join(work, 'dt', f))).astype(np.int64)
         im = np.array(Image.open(os.path.join(image_dir, f[:-4] + '.png')).convert('L')).astype(np.float64)
-        G, T = int(g.max()), int(t.max())
-        m = (g > 0) | (t > 0)
-        cnt = np.bincount(g[m] * (T + 1) + t[m], minlength=(G + 1) * (T + 1)).reshape(G + 1, T + 1)
-        inter = cnt[1:, 1:]
-        union = cnt.sum(1)[1:, None] + cnt.sum(0)[None, 1:] - inter
-        hit = (inter > 0.5 * np.maximum(union, 1)).any(1)
+        G = int(g.max())
+        hit = matches(g, t).any(1)
         area = np.bincount(g.ravel(), minlength=G + 1)[1:]
         ok = area > 0
         if not ok.any():

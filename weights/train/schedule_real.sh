@@ -88,9 +88,10 @@ fi
 meankey() { $PY -c "import json,sys; r=json.load(open(sys.argv[1]))['segm']; m=r['matching'][0]; \
 print('%.6f' % ((m['accuracy'] + r['ap50']) / 2))" "$1"; }
 if [ ! -f $OUT/cores/diameter.txt ]; then
-    $PY weights/train/measure_real.py --model $OUT/cores/best.fpf --set-dir build/real_data/val \
-        --work $OUT/cores/val_best --json $OUT/cores/best.val.json > /dev/null
-    dbest=0; dkey=$(meankey $OUT/cores/best.val.json)
+    # the plain run of best.fpf is step 3b's run of its checkpoint at the chosen floor (best.txt: CKPT A B floor F ...)
+    read -r n _ _ _ floor _ < $OUT/cores/best.txt
+    plain=$OUT/cores/$n.min$floor.val.json; [ "$floor" = 0.7 ] && plain=$OUT/cores/$n.val.json
+    dbest=0; dkey=$(meankey $plain)
     echo "$(date +%T) val best.fpf, plain: mean(accuracy@0.5, AP50) = $dkey"
     for d in $DIAMETERS; do
         [ -f $OUT/cores/best.auto$d.val.json ] || $PY weights/train/measure_real.py --model $OUT/cores/best.fpf \

@@ -500,7 +500,19 @@ typedef struct fpf_options {
                                   N rows in every stage; < 0 = whole maps everywhere, the reference
                                   twin (two whole-map buffers more). Any value gives the same bits.
                                   Calibration (conv_input) always runs whole maps */
+    int conv3x3;               /* fpf_conv3x3: how the fp32 3×3 convs of the FPN, RPN and mask head run */
 } fpf_options;
+
+/* fpf_options.conv3x3. WINOGRAD computes each 2×2 block of outputs with 16 multiply-adds per input
+   and output channel instead of 36 (F(2×2, 3×3), section "Winograd" of the implementation): about
+   1.4× faster end to end, same bits on every kernel row and thread count, but rounded differently
+   from the direct conv (relative differences ~1e-6 of a layer's scale; docs/ARCHITECTURE.md §13).
+   DIRECT sums Σ x·w in the reference order (what fpf_quantize calibrates with). int8 layers are
+   always direct. */
+typedef enum fpf_conv3x3 {
+    FPF_CONV3X3_WINOGRAD = 0, /* default */
+    FPF_CONV3X3_DIRECT = 1
+} fpf_conv3x3;
 
 /* ---------------------------------------------------------------------------------------------
    Sessions and outputs */
@@ -730,6 +742,7 @@ static int fpf__hwcap_dotprod(void) { /* HWCAP_ASIMDDP */
 
 #define FPF__ALIGN 64
 #define FPF__BAND 32    /* rows per band where a big map is made a band at a time */
+#define FPF__ZEROS 4096 /* floats of fpf__zeros, the row that taps outside the input read */
 #define FPF__BLOCK_ROWS 8 /* output rows per band of a bottleneck block (fpf_options.block_rows) */
 #define FPF__BANDED_STAGES 2 /* stages with banded blocks by default: res2, res3 */
 #define FPF__MASK_BATCH 8 /* detections per batch of the mask head */
@@ -933,6 +946,8 @@ typedef struct fpf__conv {
     const float *wp; /* w packed for the kernels (fpf__pack): panels of 16 output channels, each
                         [kh][kw][cin][16], zero past cout; panel p at wp + p·pstride */
     size_t pstride;
+    const float *wino; /* 3×3 fp32 layers run as Winograd F(2×2, 3×3): U = G g Gᵀ, 16 × [cin][cout]
+                          packed as 1×1 convs (fpf__wino_pack), or NULL */
     const struct fpf__qconv *q; /* int8 layer (section "int8"), else NULL: then w, wp are unused */
     int layer;                  /* index in fpf_config_layers order (calibration, fpf_model_layers) */
 } fpf__conv;
@@ -1059,6 +1074,8 @@ struct fpf_model {
     struct fpf__qconv *qc; /* [n_layers] int8 data of each layer (q NULL for fp32 layers) */
     void *qpacked;         /* the int8 layers' packed panels, channel sums and multipliers */
     float *rpn_head_mem;   /* heads.rpn_head's weights, bias and panels */
+    float *wino_mem;       /* the Winograd layers' U (fpf__wino_prepare) */
+    int wino_cin;          /* their largest cin (0: none) */
     int n_layers, n_int8;
 };
 
@@ -1297,6 +1314,72 @@ static fpf_result fpf__rpn_head_prepare(fpf__loader *ld, fpf_model *m) {
     return FPF_OK;
 }
 
+/* Winograd U (section "Winograd"): floats per position ξ of a layer's U. */
+static size_t fpf__wino_stride(const fpf__conv *k) { return (size_t)((k->cout + 15) / 16) * k->cin * 16; }
+
+/* The HWIO weight g[ky][kx][ci][co], from w or from the packed panels (w is NULL once packed in place). */
+static float fpf__wino_w(const fpf__conv *k, int ky, int kx, int ci, int co) {
+    size_t r = ((size_t)ky * 3 + kx) * k->cin + ci;
+    return k->w ? k->w[r * k->cout + co] : k->wp[(size_t)(co / 16) * k->pstride + r * 16 + co % 16];
+}
+
+/* U = G g Gᵀ in double, rounded once to float, into dst: 16 × fpf__wino_stride(k) floats, U[ξ] packed
+   as a 1×1 conv (panels of 16 output channels, [cin][16], zero past cout). */
+static void fpf__wino_pack(const fpf__conv *k, float *dst) {
+    static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    size_t st = fpf__wino_stride(k);
+    int ci, co, i, j, b;
+    memset(dst, 0, 16 * st * sizeof(float));
+    for (ci = 0; ci < k->cin; ci++)
+        for (co = 0; co < k->cout; co++) {
+            double t[4][3];
+            for (i = 0; i < 4; i++)
+                for (b = 0; b < 3; b++)
+                    t[i][b] = G[i][0] * fpf__wino_w(k, 0, b, ci, co) + G[i][1] * fpf__wino_w(k, 1, b, ci, co) +
+                              G[i][2] * fpf__wino_w(k, 2, b, ci, co);
+            for (i = 0; i < 4; i++)
+                for (j = 0; j < 4; j++)
+                    dst[(size_t)(4 * i + j) * st + ((size_t)(co / 16) * k->cin + ci) * 16 + co % 16] =
+                        (float)(t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2]);
+        }
+}
+
+/* The layers that run as Winograd F(2×2, 3×3) (section "Winograd"): the fp32 3×3 convs of the FPN
+   (fpn_p2..p5 of both towers), the RPN's shared conv and the mask head, at least 85 % of the
+   work. Their U takes 16/9 of their weights again (42 MB for the paper's cell model). The
+   bottlenecks' 3×3s stay direct: small maps, and res5's U alone would be 50 MB. */
+static int fpf__wino_layers(fpf_model *m, fpf__conv **k) {
+    int n = 0, i;
+    for (i = 0; i < 4; i++) {
+        k[n++] = &m->tower.smooth[i];
+        if (fpf__is_fpf(&m->cfg)) k[n++] = &m->core.smooth[i];
+        k[n++] = &m->heads.mask_conv[i];
+    }
+    k[n++] = &m->heads.rpn_conv;
+    return n;
+}
+
+static fpf_result fpf__wino_prepare(fpf__loader *ld, fpf_model *m) {
+    fpf__conv *k[13];
+    size_t need = 0, off = 0;
+    int n = fpf__wino_layers(m, k), i;
+    for (i = 0; i < n; i++)
+        if (!k[i]->q && k[i]->wp && k[i]->kh == 3 && k[i]->kw == 3 && k[i]->cin <= FPF__ZEROS &&
+            !fpf__add(need, 16 * fpf__wino_stride(k[i]), &need))
+            return fpf__fail(ld, FPF_ERR_BAD_MODEL, "layers too large", "", "");
+    if (!need) return FPF_OK;
+    if (need > ((size_t)-1) / sizeof(float) || !(m->wino_mem = (float *)fpf__alloc(&m->alloc, need * sizeof(float))))
+        return fpf__fail(ld, FPF_ERR_OUT_OF_MEMORY, "out of memory while packing weights", "", "");
+    for (i = 0; i < n; i++) {
+        if (k[i]->q || !k[i]->wp || k[i]->kh != 3 || k[i]->kw != 3 || k[i]->cin > FPF__ZEROS) continue;
+        fpf__wino_pack(k[i], m->wino_mem + off);
+        k[i]->wino = m->wino_mem + off;
+        off += 16 * fpf__wino_stride(k[i]);
+        if (k[i]->cin > m->wino_cin) m->wino_cin = k[i]->cin;
+    }
+    return FPF_OK;
+}
+
 /* ---------------------------------------------------------------------------------------------
    int8 layers in the file (format in the header comment, "int8 quantized models"). A layer is
    int8 when its kernel tensor has dtype 1: s8 HWIO weights with f32 per-output-channel scales at
@@ -1474,7 +1557,8 @@ static fpf_result fpf__bind_all(fpf__loader *ld, fpf_model *m, unsigned char *us
     m->n_layers = n;
     if ((r = fpf__prepare(ld, m, slot, n, ld->writable)) != FPF_OK) return r;
     if ((r = fpf__qprepare(ld, m, slot, n)) != FPF_OK) return r;
-    return fpf__rpn_head_prepare(ld, m);
+    if ((r = fpf__rpn_head_prepare(ld, m)) != FPF_OK) return r;
+    return fpf__wino_prepare(ld, m);
 }
 
 static fpf_result fpf__parse(fpf__loader *ld, fpf_model *m) {
@@ -1581,6 +1665,7 @@ FPF_DEF void fpf_model_free(fpf_model *m) {
     fpf__free(&a, m->packed);
     fpf__free(&a, m->qpacked);
     fpf__free(&a, m->rpn_head_mem);
+    fpf__free(&a, m->wino_mem);
     fpf__free(&a, m->qc);
     fpf__free(&a, m->owned);
     fpf__free(&a, m);
@@ -1698,6 +1783,9 @@ typedef struct fpf__conv_args {
    A block kernel computes np <= px output pixels (x0 .. x0+np−1 of row y) × cb <= CB output
    channels from c0 (a multiple of 16), reading the packed panels k->wp. */
 typedef void (*fpf__f32_conv_fn)(const fpf__conv_args *a, int y, int x0, int np, int c0, int cb);
+typedef void (*fpf__f32_wino_in_fn)(const float *const *src, int cin, float *V, size_t vs);
+typedef void (*fpf__f32_wino_out_fn)(const fpf__conv_args *a, const float *M, size_t ms, int cb, int y, int x,
+                                     int c0, int ny, int nx);
 
 /* The kernel table: one row per instruction set, chosen once at session set-up (cpuid on x86).
    The int8 rows will add their own entries beside f32_conv. */
@@ -1707,6 +1795,8 @@ struct fpf__kernels {
     fpf__f32_conv_fn f32_conv_tail; /* tail_px × 16, for the last 16 channels when cb > 16 (or NULL) */
     int px, cb, tail_px;
     int fused;                      /* multiply-adds fused (fmaf) or a separate multiply and add */
+    fpf__f32_wino_in_fn f32_wino_in;   /* Winograd F(2×2, 3×3) input and output transforms */
+    fpf__f32_wino_out_fn f32_wino_out;
 };
 
 /* Kernel preconditions, checked by FPF_ASSERT (off by default: define FPF_ASSERT(c) as assert(c)
@@ -1758,7 +1848,6 @@ FPF__REF_TWIN void fpf__f32_conv__ref_fused(const fpf__conv_args *a) { fpf__f32_
 /* Input rows of the np pixels of a block for tap (ky, kx). A tap outside the input reads a row
    of zeros (only padded convs have such taps, and their cin <= 4096 by fpf_config_check); a
    pixel past np repeats pixel 0 (its result is not stored; the FC's cin is larger than 4096). */
-#define FPF__ZEROS 4096
 static const float fpf__zeros[FPF__ZEROS] = {0};
 
 /* Flat batches (the mask head): the position of pixel L of the flat axis, image i, row y, column x. */
@@ -2000,6 +2089,123 @@ static void fpf__f32_conv_6x16__neon(const fpf__conv_args *a, int y, int x0, int
 }
 #endif /* FPF__NEON */
 
+/* Winograd F(2×2, 3×3) transforms, one function per kernel row (the method: section "Winograd"
+   after fpf__conv_band). Only float adds and subtracts, in one fixed order that every row keeps,
+   so every row gives the bits of the scalar one.
+   wino_in:  V[ξ·vs + ci] = (Bᵀ d B)[ξ], ξ = 4i + j, for ci < cin; d is the 4×4 patch whose 16
+             pixels (row-major) start at src[0..15] (fpf__zeros outside the input).
+   wino_out: Y = Aᵀ m A for the cb channels from c0 of one tile: m[ξ] at M + ξ·ms + j; its ny × nx
+             valid outputs from pixel (y, x) of a's output get a's epilogue (bias, residual, ReLU,
+             accumulate), as every conv kernel stores. */
+#define FPF__WINO_BT(d, t, j, ADD, SUB)                                                          \
+    do { /* Bᵀ d, column j */                                                                   \
+        t[j] = SUB(d[j], d[8 + j]); t[4 + j] = ADD(d[4 + j], d[8 + j]);                          \
+        t[8 + j] = SUB(d[8 + j], d[4 + j]); t[12 + j] = SUB(d[4 + j], d[12 + j]);                 \
+    } while (0)
+#define FPF__WINO_B(t, V, i, ADD, SUB)                                                           \
+    do { /* (Bᵀ d) B, row i */                                                                  \
+        V[4 * i] = SUB(t[4 * i], t[4 * i + 2]); V[4 * i + 1] = ADD(t[4 * i + 1], t[4 * i + 2]);   \
+        V[4 * i + 2] = SUB(t[4 * i + 2], t[4 * i + 1]); V[4 * i + 3] = SUB(t[4 * i + 1], t[4 * i + 3]); \
+    } while (0)
+#define FPF__WINO_A(m, o, ADD, SUB)                                                              \
+    do { /* Aᵀ m A: z = Aᵀ m (2 × 4), then o = z A (2 × 2, row-major) */                        \
+        int j_;                                                                                  \
+        for (j_ = 0; j_ < 4; j_++) {                                                             \
+            z[j_] = ADD(ADD(m[j_], m[4 + j_]), m[8 + j_]);                                       \
+            z[4 + j_] = SUB(SUB(m[4 + j_], m[8 + j_]), m[12 + j_]);                              \
+        }                                                                                        \
+        o[0] = ADD(ADD(z[0], z[1]), z[2]); o[1] = SUB(SUB(z[1], z[2]), z[3]);                    \
+        o[2] = ADD(ADD(z[4], z[5]), z[6]); o[3] = SUB(SUB(z[5], z[6]), z[7]);                    \
+    } while (0)
+#define FPF__S_ADD(a, b) ((a) + (b))
+#define FPF__S_SUB(a, b) ((a) - (b))
+
+/* The scalar row, and the channel tails of the SIMD rows. */
+static void fpf__f32_wino_in_range(const float *const *src, int c, int cin, float *V, size_t vs) {
+    int i, j;
+    for (; c < cin; c++) {
+        float d[16], t[16], v[16];
+        for (j = 0; j < 16; j++) d[j] = src[j][c];
+        for (j = 0; j < 4; j++) FPF__WINO_BT(d, t, j, FPF__S_ADD, FPF__S_SUB);
+        for (i = 0; i < 4; i++) FPF__WINO_B(t, v, i, FPF__S_ADD, FPF__S_SUB);
+        for (j = 0; j < 16; j++) V[(size_t)j * vs + c] = v[j];
+    }
+}
+static void fpf__f32_wino_in__scalar(const float *const *src, int cin, float *V, size_t vs) {
+    fpf__f32_wino_in_range(src, 0, cin, V, vs);
+}
+
+static void fpf__f32_wino_out_range(const fpf__conv_args *a, const float *M, size_t ms, int j0, int cb, int y,
+                                    int x, int c0, int ny, int nx) {
+    int j, k, dy, dx;
+    for (j = j0; j < cb; j++) {
+        float m[16], z[8], o[4];
+        for (k = 0; k < 16; k++) m[k] = M[(size_t)k * ms + j];
+        FPF__WINO_A(m, o, FPF__S_ADD, FPF__S_SUB);
+        for (dy = 0; dy < ny; dy++)
+            for (dx = 0; dx < nx; dx++) {
+                float *dst = a->out.d + ((size_t)(y + dy) * a->out.w + x + dx) * a->out.ld + c0 + j;
+                *dst = fpf__epilogue(a, o[2 * dy + dx], y + dy, x + dx, c0 + j, dst);
+            }
+    }
+}
+static void fpf__f32_wino_out__scalar(const fpf__conv_args *a, const float *M, size_t ms, int cb, int y, int x,
+                                      int c0, int ny, int nx) {
+    fpf__f32_wino_out_range(a, M, ms, 0, cb, y, x, c0, ny, nx);
+}
+
+/* The SIMD rows: the same macros on vectors of VL channels, a scalar tail for the rest. */
+#define FPF__WINO_IN_SIMD(VT, VL, LOAD, STORE, ADD, SUB)                                         \
+    do {                                                                                         \
+        int c = 0, i, j;                                                                         \
+        for (; c + (VL) <= cin; c += (VL)) {                                                     \
+            VT d[16], t[16], v[16];                                                              \
+            for (j = 0; j < 16; j++) d[j] = LOAD(src[j] + c);                                    \
+            for (j = 0; j < 4; j++) FPF__WINO_BT(d, t, j, ADD, SUB);                             \
+            for (i = 0; i < 4; i++) FPF__WINO_B(t, v, i, ADD, SUB);                              \
+            for (j = 0; j < 16; j++) STORE(V + (size_t)j * vs + c, v[j]);                        \
+        }                                                                                        \
+        fpf__f32_wino_in_range(src, c, cin, V, vs);                                              \
+    } while (0)
+#define FPF__WINO_OUT_SIMD(VT, VL, LOAD, ADD, SUB, STOREFN)                                      \
+    do {                                                                                         \
+        int j = 0, k, dy, dx;                                                                    \
+        for (; j + (VL) <= cb; j += (VL)) {                                                      \
+            VT m[16], z[8], o[4];                                                                \
+            for (k = 0; k < 16; k++) m[k] = LOAD(M + (size_t)k * ms + j);                        \
+            FPF__WINO_A(m, o, ADD, SUB);                                                         \
+            for (dy = 0; dy < ny; dy++)                                                          \
+                for (dx = 0; dx < nx; dx++) STOREFN(a, o[2 * dy + dx], y + dy, x + dx, c0 + j);  \
+        }                                                                                        \
+        fpf__f32_wino_out_range(a, M, ms, j, cb, y, x, c0, ny, nx);                              \
+    } while (0)
+
+#if defined(FPF__X86)
+FPF__AVX2 static void fpf__f32_wino_in__avx2(const float *const *src, int cin, float *V, size_t vs) {
+    FPF__WINO_IN_SIMD(__m256, 8, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_add_ps, _mm256_sub_ps);
+}
+FPF__AVX2 static void fpf__f32_wino_out__avx2(const fpf__conv_args *a, const float *M, size_t ms, int cb, int y, int x,
+                                              int c0, int ny, int nx) {
+    FPF__WINO_OUT_SIMD(__m256, 8, _mm256_loadu_ps, _mm256_add_ps, _mm256_sub_ps, fpf__f32_conv_store__avx2);
+}
+FPF__AVX512 static void fpf__f32_wino_in__avx512(const float *const *src, int cin, float *V, size_t vs) {
+    FPF__WINO_IN_SIMD(__m512, 16, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_add_ps, _mm512_sub_ps);
+}
+FPF__AVX512 static void fpf__f32_wino_out__avx512(const fpf__conv_args *a, const float *M, size_t ms, int cb, int y,
+                                                  int x, int c0, int ny, int nx) {
+    FPF__WINO_OUT_SIMD(__m512, 16, _mm512_loadu_ps, _mm512_add_ps, _mm512_sub_ps, fpf__f32_conv_store__avx512);
+}
+#endif /* FPF__X86 */
+#if defined(FPF__NEON)
+static void fpf__f32_wino_in__neon(const float *const *src, int cin, float *V, size_t vs) {
+    FPF__WINO_IN_SIMD(float32x4_t, 4, vld1q_f32, vst1q_f32, vaddq_f32, vsubq_f32);
+}
+static void fpf__f32_wino_out__neon(const fpf__conv_args *a, const float *M, size_t ms, int cb, int y, int x,
+                                    int c0, int ny, int nx) {
+    FPF__WINO_OUT_SIMD(float32x4_t, 4, vld1q_f32, vaddq_f32, vsubq_f32, fpf__f32_conv_store__neon);
+}
+#endif /* FPF__NEON */
+
 /* The kernel rows. Designated initializers in C; C++ before C++20 has none, so FPF__F() drops the
    names there and the fields must stay in the struct's order. */
 #ifdef __cplusplus
@@ -2010,22 +2216,26 @@ static void fpf__f32_conv_6x16__neon(const fpf__conv_args *a, int y, int x0, int
 static const fpf__kernels fpf__kernels__scalar = {
     FPF__F(isa) FPF_ISA_SCALAR,
     FPF__F(f32_conv) fpf__f32_conv_4x16__scalar, FPF__F(f32_conv_tail) NULL,
-    FPF__F(px) FPF__PX, FPF__F(cb) FPF__CB, FPF__F(tail_px) 0, FPF__F(fused) 0};
+    FPF__F(px) FPF__PX, FPF__F(cb) FPF__CB, FPF__F(tail_px) 0, FPF__F(fused) 0,
+    FPF__F(f32_wino_in) fpf__f32_wino_in__scalar, FPF__F(f32_wino_out) fpf__f32_wino_out__scalar};
 #if defined(FPF__X86)
 static const fpf__kernels fpf__kernels__avx2 = {
     FPF__F(isa) FPF_ISA_AVX2,
     FPF__F(f32_conv) fpf__f32_conv_6x16__avx2, FPF__F(f32_conv_tail) NULL,
-    FPF__F(px) FPF__SIMD_PX, FPF__F(cb) 16, FPF__F(tail_px) 0, FPF__F(fused) 1};
+    FPF__F(px) FPF__SIMD_PX, FPF__F(cb) 16, FPF__F(tail_px) 0, FPF__F(fused) 1,
+    FPF__F(f32_wino_in) fpf__f32_wino_in__avx2, FPF__F(f32_wino_out) fpf__f32_wino_out__avx2};
 static const fpf__kernels fpf__kernels__avx512 = {
     FPF__F(isa) FPF_ISA_AVX512,
     FPF__F(f32_conv) fpf__f32_conv_8x32__avx512, FPF__F(f32_conv_tail) fpf__f32_conv_6x16__avx2,
-    FPF__F(px) FPF__SIMD_PX512, FPF__F(cb) 32, FPF__F(tail_px) FPF__SIMD_PX, FPF__F(fused) 1};
+    FPF__F(px) FPF__SIMD_PX512, FPF__F(cb) 32, FPF__F(tail_px) FPF__SIMD_PX, FPF__F(fused) 1,
+    FPF__F(f32_wino_in) fpf__f32_wino_in__avx512, FPF__F(f32_wino_out) fpf__f32_wino_out__avx512};
 #endif
 #if defined(FPF__NEON)
 static const fpf__kernels fpf__kernels__neon = {
     FPF__F(isa) FPF_ISA_NEON,
     FPF__F(f32_conv) fpf__f32_conv_6x16__neon, FPF__F(f32_conv_tail) NULL,
-    FPF__F(px) FPF__SIMD_PX, FPF__F(cb) 16, FPF__F(tail_px) 0, FPF__F(fused) 1};
+    FPF__F(px) FPF__SIMD_PX, FPF__F(cb) 16, FPF__F(tail_px) 0, FPF__F(fused) 1,
+    FPF__F(f32_wino_in) fpf__f32_wino_in__neon, FPF__F(f32_wino_out) fpf__f32_wino_out__neon};
 #endif
 
 FPF_DEF int fpf_isa_supported(fpf_isa isa) {
@@ -2078,6 +2288,8 @@ typedef struct fpf__runner {
     size_t qcap;                       /* after FPF__ZEROS bytes for the padding row */
     fpf_conv_input_fn observe;         /* calibration: every conv's input rows */
     void *observe_user;
+    float *wbuf;                       /* Winograd: FPF__WINO_WAVE slots for layers of cin <= wino_cin */
+    int wino_cin;                      /* (wbuf NULL: every conv direct) */
 } fpf__runner;
 
 static void fpf__parallel(const fpf__runner *r, fpf_task_fn fn, void *ctx, int n) {
@@ -2186,6 +2398,7 @@ static void fpf__flat_task(void *ctx, int task) {
 
 static void fpf__qconv2d(const fpf__runner *r, const fpf__conv_args *a0);
 static void fpf__observe(const fpf__runner *r, const fpf__conv_args *a);
+static int fpf__wino_conv2d(const fpf__runner *r, const fpf__conv_args *a);
 
 static void fpf__conv2d(const fpf__runner *r, const fpf__conv_args *a0) {
     fpf__conv_args a = *a0;
@@ -2202,6 +2415,7 @@ static void fpf__conv2d(const fpf__runner *r, const fpf__conv_args *a0) {
         }
         return;
     }
+    if (fpf__wino_conv2d(r, &a)) return;                                 /* a 3×3 fp32 layer */
     if (a.flat) { fpf__parallel(r, fpf__flat_task, &a, fpf__flat_split(&a, a.kern->px, (a.k->cout + a.kern->cb - 1) / a.kern->cb)); return; }
     a.rpt = fpf__rows_per_task(a.out.h, a.out.w);
     a.tile = fpf__tile_w(a.k);
@@ -2235,6 +2449,196 @@ static void fpf__conv_band(const fpf__runner *r, const fpf__conv *k, fpf__map in
     a.y0 = y0; a.iy0 = iy0;
     fpf__conv2d(r, &a);
 }
+
+/* ---------------------------------------------------------------------------------------------
+   Winograd F(2×2, 3×3) (Lavin & Gray 2016) for the fp32 3×3 convs of the FPN, the RPN and the mask
+   head, the bulk of the work (§13). A 2×2 block of outputs (a "tile") reads a 4×4 input patch d:
+       V = Bᵀ d B  per input channel          (16 values ξ = 4i + j per tile)
+       U = G g Gᵀ  per input/output channel   (made once at load: fpf__wino_pack)
+       M[ξ] = Σ_ci V[ξ][ci] · U[ξ][ci][co]    (16 1×1 convs over a batch of tiles)
+       Y = Aᵀ M A                              (the 2×2 outputs, then bias and the epilogue)
+   with
+       Bᵀ = | 1  0 −1  0 |     G = |  1    0    0  |     Aᵀ = | 1  1  1  0 |
+            | 0  1  1  0 |         | 1/2  1/2  1/2 |          | 0  1 −1 −1 |
+            | 0 −1  1  0 |         | 1/2 −1/2  1/2 |
+            | 0  1  0 −1 |         |  0    0    1  |
+   so a tile costs 16 multiply-adds per (ci, co) instead of 36. The sums M run on the ordinary
+   kernel rows (their fixed ci order, fused or not as the row is) with a zero bias; the transforms
+   (the rows' f32_wino_in / f32_wino_out) are float adds in one order. So every row gives the bits
+   of fpf__f32_wino__ref, and any thread count the same bits. They are not the direct conv's bits:
+   the transforms round differently (docs/ARCHITECTURE.md §13 gives the measured difference).
+   fpf_options.conv3x3 = FPF_CONV3X3_DIRECT runs the direct conv instead.
+
+   A task takes up to FPF__WINO_NT consecutive tiles (over the images of a batch, rows of tiles,
+   tiles of a row) and a group of output-channel blocks: V of its tiles, then per block of K->cb
+   channels the 16 sums and the outputs. The tasks run in waves of FPF__WINO_WAVE, each with its
+   own scratch slot in the session's wbuf (fpf__wino_slot floats), so nothing is allocated. */
+#define FPF__WINO_NT 64
+#define FPF__WINO_WAVE 8
+#define FPF__WINO_CB 32 /* the widest kernel row's channel block */
+/* The 16 planes of V and of M sit a plane and 64 bytes apart: planes a multiple of 4 KiB apart
+   would all fall in one L1 set, and the transforms touch all 16 at once. */
+static size_t fpf__wino_vs(int cin) { return (size_t)FPF__WINO_NT * cin + 16; }
+static size_t fpf__wino_ms(void) { return (size_t)FPF__WINO_NT * FPF__WINO_CB + 16; }
+static size_t fpf__wino_slot(int cin) { return 16 * (fpf__wino_vs(cin) + fpf__wino_ms()); }
+
+/* Is k run as Winograd where the call allows it: an fp32 3×3 conv whose U the loader made. */
+static int fpf__wino_layer(const fpf__conv *k) { return !k->q && k->wino && k->kh == 3 && k->kw == 3; }
+
+typedef struct fpf__wino_args {
+    const fpf__conv_args *a; /* the conv: its batch, bands (y0, iy0), epilogue, kern */
+    float *buf;              /* FPF__WINO_WAVE slots */
+    size_t slot;             /* floats per slot */
+    int first;               /* the wave's first task */
+    int tw, per_img, total;  /* tiles per row of tiles, per image, in all */
+    int nt, groups, nblk;    /* tiles per task, channel groups, channel blocks of kern->cb */
+    void (*after)(const struct fpf__wino_args *w, int l0, int n); /* or NULL: once a task's tiles */
+    const void *after_ctx;   /* [l0, l0 + n) are done in every channel (the RPN's head, fused) */
+} fpf__wino_args;
+
+/* Tile l: its image, and its first output row and column in that image. */
+static void fpf__wino_tile(const fpf__wino_args *w, int l, int *img, int *y, int *x) {
+    int r;
+    *img = l / w->per_img; r = l - *img * w->per_img;
+    *y = 2 * (r / w->tw); *x = 2 * (r % w->tw);
+}
+
+/* The 16 input rows of the 4×4 patch of the tile at output (y, x) of image img: fpf__zeros outside. */
+static void fpf__wino_patch(const fpf__conv_args *a, int img, int y, int x, const float **src) {
+    const float *base = a->in.d + (a->batch > 1 ? (size_t)img * a->in_bs : 0);
+    int r, c;
+    for (r = 0; r < 4; r++) {
+        int iy = y + a->y0 - 1 + r - a->iy0;
+        for (c = 0; c < 4; c++) {
+            int ix = x - 1 + c;
+            src[4 * r + c] = iy >= 0 && iy < a->in.h && ix >= 0 && ix < a->in.w
+                                 ? base + ((size_t)iy * a->in.w + ix) * a->in.ld : fpf__zeros;
+        }
+    }
+}
+
+/* a's view of image img of its batch (the output side; fpf__wino_patch does the input side). */
+static fpf__conv_args fpf__wino_view(const fpf__conv_args *a, int img) {
+    fpf__conv_args v = *a;
+    if (a->batch > 1) v.out.d += (size_t)img * a->out_bs;
+    return v;
+}
+
+/* Outputs of tiles [l0, l0 + n) for the cb channels from c0, from their sums M (M[ξ] at M + ξ·ms,
+   cb floats a tile). The tiles are walked in order: a new image takes a new view of a. */
+static void fpf__wino_store(const fpf__wino_args *w, int l0, int n, const float *M, size_t ms, int c0, int cb) {
+    const fpf__conv_args *a = w->a;
+    int l, img, y, x;
+    fpf__conv_args v;
+    fpf__wino_tile(w, l0, &img, &y, &x);
+    v = fpf__wino_view(a, img);
+    for (l = 0; l < n; l++) {
+        a->kern->f32_wino_out(&v, M + (size_t)l * cb, ms, cb, y, x, c0, a->out.h - y < 2 ? 1 : 2, a->out.w - x < 2 ? 1 : 2);
+        if ((x += 2) >= a->out.w) { x = 0; if ((y += 2) >= a->out.h) { y = 0; v = fpf__wino_view(a, ++img); } }
+    }
+}
+
+/* M[ξ] (n tiles × cb) = V[ξ] (n × cin) · U[ξ][:, c0 .. c0+cb), as a 1×1 conv with zero bias on the kernel row. */
+static void fpf__wino_sums(const fpf__conv_args *a, const float *V, size_t vs, int n, float *M, size_t ms, int c0, int cb) {
+    const fpf__conv *k = a->k;
+    size_t st = fpf__wino_stride(k);
+    int xi;
+    for (xi = 0; xi < 16; xi++) {
+        fpf__conv u;
+        fpf__conv_args g;
+        memset(&u, 0, sizeof u);
+        u.kh = u.kw = 1; u.cin = k->cin; u.cout = cb; u.b = fpf__zeros; u.layer = -1;
+        u.wp = k->wino + xi * st + (size_t)(c0 / 16) * k->cin * 16; u.pstride = (size_t)k->cin * 16;
+        memset(&g, 0, sizeof g);
+        g.k = &u; g.stride = 1; g.kern = a->kern;
+        g.in = fpf__mk((float *)(uintptr_t)(V + xi * vs), 1, n, k->cin);
+        g.out = fpf__mk(M + xi * ms, 1, n, cb);
+        fpf__conv_tile(&g, 0, 1, 0, n, 0, 1);
+    }
+}
+
+static void fpf__wino_task(void *ctx, int i) {
+    const fpf__wino_args *w = (const fpf__wino_args *)ctx;
+    const fpf__conv_args *a = w->a;
+    int task = w->first + i, g = task % w->groups, l0 = task / w->groups * w->nt;
+    int n = w->total - l0 < w->nt ? w->total - l0 : w->nt, cin = a->k->cin, l, blk, img, y, x;
+    size_t vs = fpf__wino_vs(cin), ms = fpf__wino_ms();
+    float *V = w->buf + (size_t)i * w->slot, *M = V + 16 * vs;
+    fpf__wino_tile(w, l0, &img, &y, &x);
+    for (l = 0; l < n; l++) {                                             /* V [16][n][cin] */
+        const float *src[16];
+        fpf__wino_patch(a, img, y, x, src);
+        a->kern->f32_wino_in(src, cin, V + (size_t)l * cin, vs);
+        if ((x += 2) >= a->out.w) { x = 0; if ((y += 2) >= a->out.h) { y = 0; img++; } }
+    }
+    for (blk = g * w->nblk / w->groups; blk < (g + 1) * w->nblk / w->groups; blk++) {
+        int c0 = blk * a->kern->cb, cb = a->k->cout - c0 < a->kern->cb ? a->k->cout - c0 : a->kern->cb;
+        fpf__wino_sums(a, V, vs, n, M, ms, c0, cb);                       /* M [16][n][cb] */
+        fpf__wino_store(w, l0, n, M, ms, c0, cb);                         /* out (y, x, c0 .. c0+cb) */
+    }
+    if (w->after) w->after(w, l0, n);
+}
+
+/* Runs a as Winograd and returns 1, or returns 0 where it does not apply (then the direct conv runs).
+   after (or NULL): see fpf__wino_args; then every task takes all the channels. */
+static int fpf__wino_conv2d_then(const fpf__runner *r, const fpf__conv_args *a,
+                                 void (*after)(const fpf__wino_args *w, int l0, int n), const void *after_ctx) {
+    fpf__wino_args w;
+    int chunks, tasks, th;
+    if (!fpf__wino_layer(a->k) || !r || !r->wbuf || a->k->cin > r->wino_cin || a->stride != 1 || a->pad != 1 ||
+        a->qout || a->qin || a->kern->cb > FPF__WINO_CB || a->out.h < 1 || a->out.w < 1)
+        return 0;
+    memset(&w, 0, sizeof w);
+    w.a = a; w.buf = r->wbuf; w.slot = fpf__wino_slot(a->k->cin);
+    w.tw = (a->out.w + 1) / 2; th = (a->out.h + 1) / 2; w.per_img = w.tw * th;
+    w.total = w.per_img * (a->batch > 1 ? a->batch : 1);
+    chunks = (w.total + FPF__WINO_NT - 1) / FPF__WINO_NT;
+    w.nt = (w.total + chunks - 1) / chunks;
+    chunks = (w.total + w.nt - 1) / w.nt;
+    w.nblk = (a->k->cout + a->kern->cb - 1) / a->kern->cb;
+    w.groups = chunks >= 8 || after ? 1 : (8 + chunks - 1) / chunks; /* small maps: split the channels too */
+    if (w.groups > w.nblk) w.groups = w.nblk;
+    w.after = after; w.after_ctx = after_ctx;
+    tasks = chunks * w.groups;
+    for (w.first = 0; w.first < tasks; w.first += FPF__WINO_WAVE)
+        fpf__parallel(r, fpf__wino_task, &w, tasks - w.first < FPF__WINO_WAVE ? tasks - w.first : FPF__WINO_WAVE);
+    return 1;
+}
+
+static int fpf__wino_conv2d(const fpf__runner *r, const fpf__conv_args *a) { return fpf__wino_conv2d_then(r, a, NULL, NULL); }
+
+/* The plain-loop twin: every output of a Winograd conv from the same transforms, with the 16 sums
+   as plain loops (fused = 1: fmaf, as the SIMD rows; 0: product and sum rounded apart, as the
+   scalar row), then + 0.0f as the rows' zero bias. */
+#define FPF__WINO_REF_MAXC 512
+static void fpf__f32_wino__ref_impl(const fpf__conv_args *a, int fused) {
+    const fpf__conv *k = a->k;
+    size_t st = fpf__wino_stride(k);
+    int nimg = a->batch > 1 ? a->batch : 1, img, y, x, xi, co, ci;
+    float V[16 * FPF__WINO_REF_MAXC], M[16];
+    if (k->cin > FPF__WINO_REF_MAXC) return; /* a tests' twin: its layers are smaller */
+    for (img = 0; img < nimg; img++) {
+        fpf__conv_args v = fpf__wino_view(a, img);
+        for (y = 0; y < a->out.h; y += 2)
+            for (x = 0; x < a->out.w; x += 2) {
+                const float *src[16];
+                fpf__wino_patch(a, img, y, x, src);
+                fpf__f32_wino_in__scalar(src, k->cin, V, (size_t)k->cin);
+                for (co = 0; co < k->cout; co++) {
+                    for (xi = 0; xi < 16; xi++) {
+                        const float *u = k->wino + xi * st + (size_t)(co / 16) * k->cin * 16 + co % 16;
+                        float acc = 0.0f;
+                        for (ci = 0; ci < k->cin; ci++)
+                            acc = fused ? fmaf(V[xi * k->cin + ci], u[(size_t)ci * 16], acc) : acc + V[xi * k->cin + ci] * u[(size_t)ci * 16];
+                        M[xi] = acc + 0.0f;
+                    }
+                    fpf__f32_wino_out__scalar(&v, M, 1, 1, y, x, co, a->out.h - y < 2 ? 1 : 2, a->out.w - x < 2 ? 1 : 2);
+                }
+            }
+    }
+}
+FPF__REF_TWIN void fpf__f32_wino__ref(const fpf__conv_args *a) { fpf__f32_wino__ref_impl(a, 0); }
+FPF__REF_TWIN void fpf__f32_wino__ref_fused(const fpf__conv_args *a) { fpf__f32_wino__ref_impl(a, 1); }
 
 /* ---------------------------------------------------------------------------------------------
    int8 convolution: u8 activations × s8 weights, exact int32 sums, one requantization formula
@@ -4519,21 +4923,56 @@ typedef struct fpf__rpn_args {
     int tile, rpt;        /* columns and rows per task */
 } fpf__rpn_args;
 
-static void fpf__rpn_task(void *ctx, int task) {
-    const fpf__rpn_args *a = (const fpf__rpn_args *)ctx;
-    int W = a->h.out.w, tiles = (W + a->tile - 1) / a->tile, nA = 2 * FPF__A;
-    int y0 = task / tiles * a->rpt, y1 = y0 + a->rpt < a->h.out.h ? y0 + a->rpt : a->h.out.h;
-    int xs = task % tiles * a->tile, xe = xs + a->tile < W ? xs + a->tile : W, y, x, j;
-    if (a->q.q) fpf__qconv_tile(&a->q, y0, y1, xs, xe, 0, (a->c.k->cout + a->q.kern->cb - 1) / a->q.kern->cb);
-    else fpf__conv_tile(&a->c, y0, y1, xs, xe, 0, (a->c.k->cout + a->c.kern->cb - 1) / a->c.kern->cb);
-    fpf__conv_tile(&a->h, y0, y1, xs, xe, 0, (a->h.k->cout + a->h.kern->cb - 1) / a->h.kern->cb);
+/* rpn_head's outputs of rows [y0, y1) × columns [xs, xe) (head, [bh·W][6·3]) to probs and deltas. */
+static void fpf__rpn_split(const float *head, int W, int y0, int y1, int xs, int xe, float *probs, float *deltas) {
+    int y, x, j;
     for (y = y0; y < y1; y++)
         for (x = xs; x < xe; x++) {
             size_t px = (size_t)y * W + x;
-            const float *v = a->h.out.d + px * a->h.out.ld;                  /* 2·3 logits, 4·3 deltas */
-            for (j = 0; j < FPF__A; j++) fpf__softmax_div(v + 2 * j, a->probs + (px * FPF__A + j) * 2, 2);
-            memcpy(a->deltas + px * 4 * FPF__A, v + nA, 4 * FPF__A * sizeof(float));
+            const float *v = head + px * 6 * FPF__A;                         /* 2·3 logits, 4·3 deltas */
+            for (j = 0; j < FPF__A; j++) fpf__softmax_div(v + 2 * j, probs + (px * FPF__A + j) * 2, 2);
+            memcpy(deltas + px * 4 * FPF__A, v + 2 * FPF__A, 4 * FPF__A * sizeof(float));
         }
+}
+
+static void fpf__rpn_task(void *ctx, int task) {
+    const fpf__rpn_args *a = (const fpf__rpn_args *)ctx;
+    int W = a->h.out.w, tiles = (W + a->tile - 1) / a->tile;
+    int y0 = task / tiles * a->rpt, y1 = y0 + a->rpt < a->h.out.h ? y0 + a->rpt : a->h.out.h;
+    int xs = task % tiles * a->tile, xe = xs + a->tile < W ? xs + a->tile : W;
+    if (a->q.q) fpf__qconv_tile(&a->q, y0, y1, xs, xe, 0, (a->c.k->cout + a->q.kern->cb - 1) / a->q.kern->cb);
+    else fpf__conv_tile(&a->c, y0, y1, xs, xe, 0, (a->c.k->cout + a->c.kern->cb - 1) / a->c.kern->cb);
+    fpf__conv_tile(&a->h, y0, y1, xs, xe, 0, (a->h.k->cout + a->h.kern->cb - 1) / a->h.kern->cb);
+    fpf__rpn_split(a->h.out.d, W, y0, y1, xs, xe, a->probs, a->deltas);
+}
+
+/* The Winograd path (an fp32 rpn_conv with U, a session with wbuf): the band's 512-deep map as one
+   Winograd conv whose tasks, once their tiles have all 512 channels (still in cache), run rpn_head
+   over those pixels, then their softmax and deltas. Same bits as fpf__rpn_band__ref with Winograd. */
+static void fpf__rpn_wino_after(const fpf__wino_args *w, int l0, int n) {
+    const fpf__rpn_args *r = (const fpf__rpn_args *)w->after_ctx;
+    int H = r->h.out.h, W = r->h.out.w, img, y, x, l = 0;
+    fpf__wino_tile(w, l0, &img, &y, &x);
+    while (l < n) {                            /* the tiles' runs along each row of tiles */
+        int cnt = (W - x + 1) / 2 < n - l ? (W - x + 1) / 2 : n - l;
+        int xe = x + 2 * cnt < W ? x + 2 * cnt : W, y1 = y + 2 < H ? y + 2 : H;
+        fpf__conv_tile(&r->h, y, y1, x, xe, 0, (r->h.k->cout + r->h.kern->cb - 1) / r->h.kern->cb);
+        fpf__rpn_split(r->h.out.d, W, y, y1, x, xe, r->probs, r->deltas);
+        l += cnt; x = 0; y += 2;
+    }
+}
+
+static int fpf__rpn_wino(const fpf__runner *r, const fpf__heads *h, fpf__map in, int y0, fpf__map mid,
+                         float *head, float *probs, float *deltas) {
+    fpf__rpn_args a;
+    if (!fpf__wino_layer(&h->rpn_conv) || !r || !r->wbuf || r->observe || h->rpn_head.cout != 6 * FPF__A || h->rpn_head.cin != mid.c) return 0;
+    memset(&a, 0, sizeof a);
+    a.c.k = &h->rpn_conv; a.c.in = in; a.c.out = mid; a.c.stride = 1; a.c.pad = 1; a.c.flags = FPF__RELU; a.c.y0 = y0;
+    a.c.kern = r->kern ? r->kern : &fpf__kernels__scalar;
+    a.h.k = &h->rpn_head; a.h.in = mid; a.h.out = fpf__mk(head, mid.h, mid.w, h->rpn_head.cout);
+    a.h.stride = 1; a.h.flags = FPF__LINEAR; a.h.kern = a.c.kern;
+    a.probs = probs; a.deltas = deltas;
+    return fpf__wino_conv2d_then(r, &a.c, fpf__rpn_wino_after, &a);      /* [bh, W, 512] → [bh·W·3, 2], [bh·W·3, 4] */
 }
 
 /* 0 where the fused path cannot run: no rpn_head (an int8 output conv), an unpacked layer or no
@@ -4568,7 +5007,8 @@ static void fpf__rpn_level(const fpf__runner *r, const fpf__heads *h, fpf__map i
         int bh = in.h - y0 < FPF__BAND ? in.h - y0 : FPF__BAND;
         size_t row = (size_t)y0 * in.w * FPF__A;
         fpf__map m = fpf__mk(mid, bh, in.w, h->rpn_conv.cout);                    /* [bh, W, 512] */
-        if (plain || !fpf__rpn_fused(r, h, in, y0, m, head, probs + row * 2, deltas + row * 4))
+        if (plain || (!fpf__rpn_wino(r, h, in, y0, m, head, probs + row * 2, deltas + row * 4) &&
+                      !fpf__rpn_fused(r, h, in, y0, m, head, probs + row * 2, deltas + row * 4)))
             fpf__rpn_band__ref(r, h, in, y0, m, probs + row * 2, deltas + row * 4);
     }                                                                             /* [bh·W·3, 2], [bh·W·3, 4] */
 }
@@ -4960,6 +5400,8 @@ static void fpf__session_layout(fpf__bump *b, fpf_session *s, const fpf_model *m
                                 const fpf_options *opt, int Hp, int Wp, int max_det) {
     size_t M2 = 4 * (size_t)m->cfg.mask_pool_size * m->cfg.mask_pool_size, a1, a2, q1, q2;
     uint8_t *qbuf;
+    float *wbuf;
+    int wcin;
     fpf__pyr F, Pn;
     fpf__results cells, nuclei;
     float *mold, *anchors;
@@ -4985,8 +5427,11 @@ static void fpf__session_layout(fpf__bump *b, fpf_session *s, const fpf_model *m
     q1 = m->n_int8 ? fpf__qcap(&m->cfg, Hp, Wp, max_det) : 0;
     q2 = nuc && nuc->n_int8 ? fpf__qcap(&nuc->cfg, Hp, Wp, max_det) : 0;
     qbuf = q1 || q2 ? (uint8_t *)fpf__take(b, FPF__ZEROS + (q1 > q2 ? q1 : q2)) : NULL;
+    wcin = opt && opt->conv3x3 == FPF_CONV3X3_DIRECT ? 0 : (int)fpf__max((size_t)m->wino_cin, nuc ? (size_t)nuc->wino_cin : 0);
+    wbuf = wcin ? FPF__TAKEF(b, FPF__WINO_WAVE * fpf__wino_slot(wcin)) : NULL;  /* Winograd scratch */
     if (!s) return;
     s->run.qbuf = qbuf; s->run.qcap = q1 > q2 ? q1 : q2;
+    s->run.wbuf = wbuf; s->run.wino_cin = wcin;
     s->cells = cells; s->nuclei = nuclei; s->mold = mold; s->hist = hist; s->anchors = anchors;
     s->F = F; s->Pn = Pn; s->arena = arena; s->arena_bytes = a1 > a2 ? a1 : a2;
 }
@@ -5029,6 +5474,7 @@ static const char *fpf__options_bad(const fpf_options *o) {
         return "norm16 PERCENTILE needs 0 <= lo < hi <= 100";
     if (!fpf__fin(o->det_min_confidence, 0.0f, 1.0f)) return "det_min_confidence must be in [0, 1]";
     if (o->n_threads < 0) return "n_threads must be >= 0";
+    if (!fpf__in(o->conv3x3, 0, 1)) return "unknown fpf_options.conv3x3";
     return NULL;
 }
 

@@ -5,6 +5,7 @@
  *                         [--cell CELL.u8 --nucleus NUC.u8]     raw 8-bit H×W images (else a built-in pattern)
  *                         [--threads 1,2] [--warmup 1] [--runs 5] [--stage-runs 5]
  *                         [--pool builtin|openmp] [--isa auto|scalar|avx2|avx512|neon] [--block-rows N]
+ *                         [--conv3x3 winograd|direct]
  *                         [--int8-isa auto|avx512vnni|amx|...]
  *                         [--peak-json PEAK.json | --peak 1:94,2:188 | --no-peak] [--json OUT.json] [--quiet]
  *                         [--split-stem]   the stem (conv1 + max-pool) and res2 in stage rows of their own
@@ -379,6 +380,7 @@ typedef struct tc_result {
 typedef struct bench {
     int isa;                 /* fpf_isa requested (0 = AUTO) */
     int block_rows;          /* fpf_options.block_rows (0 = the default bands, -1 = whole maps) */
+    int conv3x3;             /* fpf_options.conv3x3 (--conv3x3 winograd|direct) */
     int int8_isa;            /* fpf_qisa requested (0 = AUTO) */
     const fpf_model *m, *nm;
     const fpf_config *c, *nc;
@@ -413,7 +415,7 @@ static void run_threads(const bench *B, int threads, tc_result *r) {
     int i, k;
     fpf_result e;
     memset(&opt, 0, sizeof opt);
-    opt.isa = B->isa; opt.block_rows = B->block_rows; opt.int8_isa = B->int8_isa;
+    opt.isa = B->isa; opt.block_rows = B->block_rows; opt.int8_isa = B->int8_isa; opt.conv3x3 = B->conv3x3;
     r->threads = threads;
     if (bench_threads_setup(&opt, threads) != 0) die("--pool openmp: bench_fpf was built without -fopenmp");
     t0 = bench_now();
@@ -629,7 +631,7 @@ static void dump_run(const bench *B, int threads, const char *dir) {
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) die("cannot create %s", dir);
     d.dir = dir;
     d.failed = 0;
-    opt.isa = B->isa; opt.block_rows = B->block_rows; opt.int8_isa = B->int8_isa;
+    opt.isa = B->isa; opt.block_rows = B->block_rows; opt.int8_isa = B->int8_isa; opt.conv3x3 = B->conv3x3;
     opt.stage = on_dump;
     opt.stage_user = &d;
     if (bench_threads_setup(&opt, threads) != 0) die("--pool openmp: bench_fpf was built without -fopenmp");
@@ -646,6 +648,7 @@ static void usage(void) {
             "                 [--nucleus-model CORES.fpf] [--height H] [--width W] [--cell C.u8 --nucleus N.u8]\n"
             "                 [--threads 1,2] [--warmup N] [--runs N] [--stage-runs N] [--pool builtin|openmp]\n"
             "                 [--isa auto|scalar|avx2|avx512|neon] [--block-rows N (0 = default bands, -1 = whole maps)]\n"
+            "                 [--conv3x3 winograd|direct]\n"
             "                 [--int8-isa auto|scalar|avx2|avxvnni|avx512vnni|amx|neon|neondot]\n"
             "                 [--peak-json FILE | --peak T:GFLOPS,... | --no-peak] [--json OUT] [--quiet] [--split-stem]\n"
             "       bench_fpf --dump DIR [--model FILE.fpf ...] [--cell C.u8 --nucleus N.u8] [--threads T]  (one untimed run)\n"
@@ -706,6 +709,10 @@ int main(int argc, char **argv) {
         if (!strcmp(k, "--model")) model = v;
         else if (!strcmp(k, "--nucleus-model")) nmodel = v;
         else if (!strcmp(k, "--block-rows")) B.block_rows = atoi(v);
+        else if (!strcmp(k, "--conv3x3")) {
+            if (strcmp(v, "winograd") && strcmp(v, "direct")) usage();
+            B.conv3x3 = !strcmp(v, "direct") ? FPF_CONV3X3_DIRECT : FPF_CONV3X3_WINOGRAD;
+        }
         else if (!strcmp(k, "--config")) cfgname = v;
         else if (!strcmp(k, "--variant")) vname = v;
         else if (!strcmp(k, "--seed")) seed = strtoull(v, NULL, 10);
@@ -860,7 +867,7 @@ int main(int argc, char **argv) {
         size_t ws = 0;
         stat3 ls = stats(load_ms, 3);
         if (!f) die("cannot write %s", json);
-        { fpf_options wo; memset(&wo, 0, sizeof wo); wo.block_rows = B.block_rows;
+        { fpf_options wo; memset(&wo, 0, sizeof wo); wo.block_rows = B.block_rows; wo.conv3x3 = B.conv3x3;
           fpf_session_workspace_size(m, nm, B.H, B.W, &wo, &ws); }
         fprintf(f, "{\"cpu\": \"%s\", \"fpf_version\": \"%s\", \"model\": \"%s\", \"config\": \"%s\", \"variant\": %d, "
                    "\"model_bytes\": %.0f, \"weight_bytes\": %.0f, \"height\": %d, \"width\": %d, \"padded\": [%d, %d],\n"

@@ -2,7 +2,9 @@
  * of the generic conv kernels; not a test).
  *
  *   build/bench/conv_bench [--h 64 --w 80 --cin 256 --cout 256 --k 3 --stride 1] [--reps 7] [--isa avx512] [--threads 1] [--batch 1]
+ *                        [--winograd 1]
  *
+ * --winograd 1: a 3×3 stride-1 conv as Winograd F(2×2, 3×3) (FLOP/s still count the direct conv's 9 multiply-adds).
  * --batch B: B images of h×w as one flat batch, as the mask head runs its 14×14 RoIs (--h 14 --w 14 --batch 200).
  * Random input and weights, packed (64-byte aligned) as the loader packs them; each rep runs the whole conv once through
  * fpf__conv2d on one thread (--threads N: on fpf's built-in pool of N threads). Also printed: the process's
@@ -29,7 +31,7 @@ static double cpu_s(void) { /* CPU time of the whole process (every thread) */
 static int cmp_d(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }
 
 int main(int argc, char **argv) {
-    int h = 64, w = 80, cin = 256, cout = 256, k = 3, stride = 1, reps = 7, i, isa = FPF_ISA_AUTO, threads = 1, batch = 1;
+    int h = 64, w = 80, cin = 256, cout = 256, k = 3, stride = 1, reps = 7, i, isa = FPF_ISA_AUTO, threads = 1, batch = 1, wino = 0;
     for (i = 1; i + 1 < argc; i += 2) {
         const char *o = argv[i], *v = argv[i + 1];
         if (!strcmp(o, "--h")) h = atoi(v);
@@ -41,6 +43,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(o, "--reps")) reps = atoi(v);
         else if (!strcmp(o, "--threads")) threads = atoi(v);
         else if (!strcmp(o, "--batch")) batch = atoi(v);
+        else if (!strcmp(o, "--winograd")) wino = atoi(v);
         else if (!strcmp(o, "--isa")) {
             for (isa = 0; isa <= FPF_ISA_NEON && strcmp(fpf_isa_name((fpf_isa)isa), v); isa++) {}
             if (isa > FPF_ISA_NEON) { fprintf(stderr, "conv_bench: unknown isa %s\n", v); return 2; }
@@ -77,6 +80,13 @@ int main(int argc, char **argv) {
         if (batch > 1) { a.flat = 1; a.batch = batch; a.in_bs = (size_t)h * w * cin; a.out_bs = (size_t)oh * ow * cout; }
         memset(&r, 0, sizeof r);
         r.kern = K;
+        if (wino && k == 3 && stride == 1) { /* Winograd F(2×2, 3×3): U and the wave scratch, as a session has them */
+            float *U;
+            if (posix_memalign((void **)&U, 64, 16 * fpf__wino_stride(&kk) * 4) ||
+                posix_memalign((void **)&r.wbuf, 64, FPF__WINO_WAVE * fpf__wino_slot(cin) * 4)) return 2;
+            fpf__wino_pack(&kk, U);
+            kk.wino = U; r.wino_cin = cin;
+        }
         if (threads > 1) {
             if (!fpf__pool_start(&pool, threads)) { fprintf(stderr, "conv_bench: no thread pool\n"); return 2; }
             r.parallel_for = fpf__pool_run; r.pool = &pool;

@@ -309,6 +309,7 @@ static fpf_session *open_session(const fpf_model *m, int max_h, int max_w, int t
     char msg[256] = "";
     memset(&o, 0, sizeof o);
     o.n_threads = threads; o.init_msg = msg; o.init_msg_size = sizeof msg;
+    o.conv3x3 = FPF_CONV3X3_DIRECT; /* calibrate on the reference order of sums: bytes independent of the fast path */
     if (st) { o.conv_input = observe; o.conv_input_user = st; }
     if ((r = fpf_session_init(m, NULL, max_h, max_w, &o, &s)) != FPF_OK) die("session: %s%s%s", fpf_result_string(r), msg[0] ? ": " : "", msg);
     return s;

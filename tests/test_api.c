@@ -39,7 +39,7 @@ static void pthread_parallel_for(void *pool, fpf_task_fn fn, void *ctx, int n) {
     pthread_mutex_destroy(&j.mu);
 }
 
-static int run_signature_opt(fpf_model *m, fpf_parallel_for_fn pf, int n_threads, int isa, double *sig) {
+static int run_signature_opt(fpf_model *m, fpf_parallel_for_fn pf, int n_threads, int isa, int conv3x3, double *sig) {
     enum { H = 100, W = 130 };
     static uint8_t cell[H * W], nuc[H * W];
     fpf_options o;
@@ -50,7 +50,7 @@ static int run_signature_opt(fpf_model *m, fpf_parallel_for_fn pf, int n_threads
     make_images(H, W, cell, nuc);
     in = make_input(cell, nuc, H, W);
     memset(&o, 0, sizeof o);
-    o.parallel_for = pf; o.n_threads = n_threads; o.isa = isa;
+    o.parallel_for = pf; o.n_threads = n_threads; o.isa = isa; o.conv3x3 = conv3x3;
     if (fpf_session_init(m, NULL, H, W, &o, &s) != FPF_OK || fpf_session_run(s, &in, &out) != FPF_OK) return -1;
     n = out->n_cells;
     for (i = 0; i < n; i++) {
@@ -60,13 +60,13 @@ static int run_signature_opt(fpf_model *m, fpf_parallel_for_fn pf, int n_threads
     fpf_session_free(s);
     return n;
 }
-static int run_signature(fpf_model *m, fpf_parallel_for_fn pf, double *sig) { return run_signature_opt(m, pf, 0, 0, sig); }
+static int run_signature(fpf_model *m, fpf_parallel_for_fn pf, double *sig) { return run_signature_opt(m, pf, 0, 0, 0, sig); }
 
 TEST(same_bits_for_any_thread_count) {
     fpf_model *m = tiny_model(FPF_VARIANT_FPF_CONCAT, 1, 7);
     static double a[256], b[256], c[256], d[256];
     int na = run_signature(m, NULL, a), nb = run_signature(m, reverse_parallel_for, b), nc = run_signature(m, pthread_parallel_for, c);
-    int nd = run_signature_opt(m, NULL, 3, 0, d); /* the built-in pool, 3 threads */
+    int nd = run_signature_opt(m, NULL, 3, 0, 0, d); /* the built-in pool, 3 threads */
     CHECK(na > 0);
     CHECK(na == nb && na == nc && na == nd);
     CHECK(na > 0 && memcmp(a, b, (size_t)na * sizeof(double)) == 0);
@@ -76,26 +76,34 @@ TEST(same_bits_for_any_thread_count) {
 }
 
 /* Each kernel path through a whole forward pass: the SIMD paths agree bit for bit (all fuse the
-   same multiply-adds in the same order); scalar differs only by rounding. */
-TEST(every_isa_runs_the_whole_network) {
+   same multiply-adds in the same order); scalar differs only by rounding. With the direct 3×3
+   convs the scalar row finds the same instances; with Winograd (its sums are not fused on the
+   scalar row, and the transforms carry that rounding to more outputs) one borderline instance of
+   this random model may come or go, so there the rows' counts may differ by 2 at most. */
+static void every_isa(int conv3x3) {
     fpf_model *m = tiny_model(FPF_VARIANT_FPF_ADD, 1, 7);
     static double ref[256], sig[256];
     int isa, nref = -1, nsimd = -1;
     static double simd[256];
-    nref = run_signature_opt(m, NULL, 2, FPF_ISA_SCALAR, ref);
+    nref = run_signature_opt(m, NULL, 2, FPF_ISA_SCALAR, conv3x3, ref);
     CHECK(nref > 0);
     for (isa = FPF_ISA_AVX2; isa <= FPF_ISA_NEON; isa++) {
         int n, i, close = 1;
-        if (!fpf_isa_supported((fpf_isa)isa)) { CHECK(run_signature_opt(m, NULL, 1, isa, sig) == -1); continue; }
-        n = run_signature_opt(m, NULL, 2, isa, sig);
-        CHECK(n == nref);
-        for (i = 0; i < n && i < nref; i++) close &= fabs(sig[i] - ref[i]) <= 1e-3 * fabs(ref[i]) + 1.0;
-        CHECK(close);
+        if (!fpf_isa_supported((fpf_isa)isa)) { CHECK(run_signature_opt(m, NULL, 1, isa, conv3x3, sig) == -1); continue; }
+        n = run_signature_opt(m, NULL, 2, isa, conv3x3, sig);
+        if (conv3x3 == FPF_CONV3X3_DIRECT) {
+            CHECK(n == nref);
+            for (i = 0; i < n && i < nref; i++) close &= fabs(sig[i] - ref[i]) <= 1e-3 * fabs(ref[i]) + 1.0;
+            CHECK(close);
+        } else {
+            CHECK(n > 0 && abs(n - nref) <= 2);
+        }
         if (nsimd < 0) { nsimd = n; memcpy(simd, sig, sizeof simd); }
         else CHECK(n == nsimd && memcmp(simd, sig, (size_t)n * sizeof(double)) == 0);
     }
     fpf_model_free(m);
 }
+TEST(every_isa_runs_the_whole_network) { every_isa(FPF_CONV3X3_DIRECT); every_isa(FPF_CONV3X3_WINOGRAD); }
 
 /* ---------------------------------------------------------------- API: memory, models, inputs */
 

@@ -5,7 +5,8 @@
  * qemu-user when gcc-aarch64-linux-gnu and qemu-user are installed (.ci/run installs them), so
  * the NEON path is checked on an x86 machine too. Odd shapes: channel and pixel tails, stride 2,
  * one channel, one row, the 7×7/2 stem, the AVX-512 16-channel tail, a dense-like long cin; the
- * stem kernels (conv1 + max-pool) against their twin and by hand. */
+ * stem kernels (conv1 + max-pool) against their twin and by hand; the Winograd F(2×2, 3×3) path
+ * against its twin and by hand. */
 #define FPF_IMPLEMENTATION
 #include "fpf.h"
 #include "harness.h"
@@ -331,6 +332,101 @@ TEST(stem_by_hand) {
     }
 }
 
+/* Winograd F(2×2, 3×3) (fpf__wino_conv2d, section "Winograd"): every kernel row against the twin
+   fpf__f32_wino__ref(_fused) bit for bit, with the tasks run in reverse order and in several waves;
+   and against the direct conv within rounding. flags: the epilogue; nb: a flat batch of nb maps;
+   band: output rows [3, h) from input rows [2, h) (the FPN's bands); ldx: out.ld = cout + ldx. */
+static int wino_matches(int h, int w, int cin, int cout, int flags, int nb, int band, int ldx) {
+    int y0 = band ? 3 : 0, r0 = band ? 2 : 0, oh = h - y0, ld = cout + ldx, isa, ok = 1, i;
+    size_t ni = (size_t)h * w * cin, no = (size_t)oh * w * ld, nw = (size_t)9 * cin * cout, nr = (size_t)h * w * cout;
+    float *in = (float *)malloc(ni * nb * 4), *wt = (float *)malloc(nw * 4), *b = (float *)malloc((size_t)cout * 4);
+    float *o1 = (float *)malloc(no * nb * 4), *o2 = (float *)malloc(no * nb * 4), *o3 = (float *)malloc(no * nb * 4);
+    float *res = (float *)malloc(nr * 4), *init = (float *)malloc(no * nb * 4);
+    uint32_t seed = (uint32_t)(h * 7 + w * 3 + cin * 11 + cout + flags + nb + band);
+    fpf__conv kk = make_conv(wt, b, 3, cin, cout), kp;
+    float *packed = (float *)malloc(fpf__packed_floats(&kk) * 4), *U = (float *)malloc(16 * fpf__wino_stride(&kk) * 4);
+    fpf__map rm = (flags & FPF__RESIDUAL_UP2) ? fpf__mk(res, (h + 1) / 2, (w + 1) / 2, cout) : fpf__mk(res, h, w, cout);
+    double big = 0.0, err = 0.0;
+    for (i = 0; i < (int)(ni * nb); i++) in[i] = frand(&seed);
+    for (i = 0; i < (int)nw; i++) wt[i] = frand(&seed);
+    for (i = 0; i < cout; i++) b[i] = frand(&seed);
+    for (i = 0; i < (int)nr; i++) res[i] = frand(&seed);
+    for (i = 0; i < (int)(no * nb); i++) init[i] = frand(&seed);
+    fpf__pack(wt, fpf__rows(&kk), cout, packed);
+    fpf__wino_pack(&kk, U);
+    kp = kk; kp.w = NULL; kp.wp = packed; kp.pstride = fpf__rows(&kk) * 16; kp.wino = U;
+    for (isa = FPF_ISA_SCALAR; isa <= FPF_ISA_NEON; isa++) {
+        fpf__conv_args a;
+        fpf__runner r;
+        const fpf__kernels *K = runner_for(isa, &r);
+        size_t j;
+        if (!K) continue;
+        r.wbuf = (float *)malloc(FPF__WINO_WAVE * fpf__wino_slot(cin) * 4); r.wino_cin = cin; r.parallel_for = reverse_for;
+        memset(&a, 0, sizeof a);
+        a.k = &kp; a.in = fpf__mk(in + (size_t)r0 * w * cin, h - r0, w, cin); a.iy0 = r0; a.y0 = y0;
+        a.out = fpf__mk(o1, oh, w, cout); a.out.ld = ld; a.stride = 1; a.pad = 1; a.flags = flags;
+        a.res = (flags & (FPF__RESIDUAL | FPF__RESIDUAL_UP2)) ? &rm : NULL;
+        if (nb > 1) { a.batch = nb; a.in_bs = ni; a.out_bs = no; a.flat = 1; }
+        memcpy(o1, init, no * nb * 4); memcpy(o2, init, no * nb * 4); memcpy(o3, init, no * nb * 4);
+        fpf__conv2d(&r, &a);                                                  /* the row, in waves */
+        a.kern = K; a.out.d = o2;
+        if (K->fused) fpf__f32_wino__ref_fused(&a); else fpf__f32_wino__ref(&a);
+        if (memcmp(o1, o2, no * nb * 4) != 0) { printf("  %s: Winograd differs from its twin at %dx%d cin %d cout %d\n", fpf_isa_name(K->isa), h, w, cin, cout); ok = 0; }
+        for (j = 0; j < (size_t)(nb > 1 ? nb : 1); j++) {                       /* the direct conv */
+            fpf__conv_args one = a;
+            one.k = &kk; one.batch = 0; one.flat = 0; one.in.d += j * ni; one.out.d = o3 + j * no;
+            fpf__f32_conv__ref_fused(&one);
+        }
+        for (j = 0; j < no * nb; j++) {
+            double d = fabs((double)o1[j] - o3[j]);
+            big = fabs(o3[j]) > big ? fabs(o3[j]) : big; err = d > err ? d : err;
+        }
+        free(r.wbuf);
+    }
+    if (!(err <= 4e-6 * (big + 1.0))) { printf("  Winograd vs direct: max |diff| %g, max |out| %g at %dx%d cin %d\n", err, big, h, w, cin); ok = 0; }
+    free(in); free(wt); free(b); free(o1); free(o2); free(o3); free(res); free(init); free(packed); free(U);
+    return ok;
+}
+
+TEST(winograd_equals_twin) {
+    CHECK(wino_matches(7, 9, 5, 17, FPF__RELU, 1, 0, 0));           /* odd sizes: half tiles; cin 5, cout 17 = 16 + 1 */
+    CHECK(wino_matches(40, 70, 8, 16, FPF__LINEAR, 1, 0, 0));       /* 700 tiles: 11 tasks, 2 waves */
+    CHECK(wino_matches(14, 14, 24, 48, FPF__RELU, 3, 0, 0));        /* the mask head: a flat batch; 48 = 32 + 16 */
+    CHECK(wino_matches(9, 11, 20, 32, FPF__RESIDUAL | FPF__RELU, 1, 1, 0)); /* a band of rows, residual */
+    CHECK(wino_matches(8, 10, 16, 40, FPF__RESIDUAL_UP2, 1, 0, 0)); /* upsample-add */
+    CHECK(wino_matches(6, 6, 16, 16, FPF__ACCUMULATE, 1, 0, 5));    /* FPF-add into a wider map */
+    CHECK(wino_matches(1, 1, 3, 2, FPF__LINEAR, 1, 0, 0));          /* one pixel */
+    CHECK(wino_matches(2, 333, 6, 40, FPF__RELU, 1, 0, 0));         /* wide, two rows */
+}
+
+/* By hand: one channel, a 2×2 image [[1, 2], [3, 4]], g = [[1, 2, 3], [4, 5, 6], [7, 8, 9]], bias
+   0.5, zero padding. out(0,0) = 5·1 + 6·2 + 8·3 + 9·4 = 77, out(0,1) = 4·1 + 5·2 + 7·3 + 8·4 = 67,
+   out(1,0) = 2·1 + 3·2 + 5·3 + 6·4 = 47, out(1,1) = 1·1 + 2·2 + 4·3 + 5·4 = 37; every value is a
+   small integer or half of one, so the transforms are exact. U[ξ = 4·1 + 1] = (G g Gᵀ)[1][1] =
+   Σg / 4 = 45 / 4, U[0] = g[0][0] = 1, U[15] = g[2][2] = 9, U[3] = (G g Gᵀ)[0][3] = g[0][2] = 3. */
+TEST(winograd_by_hand) {
+    float x[4] = {1, 2, 3, 4}, g[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, b[1] = {0.5f}, o[4], U[16 * 16];
+    static const float want[4] = {77.5f, 67.5f, 47.5f, 37.5f};
+    fpf__conv k = make_conv(g, b, 3, 1, 1);
+    int isa;
+    fpf__wino_pack(&k, U);
+    CHECK(fpf__wino_stride(&k) == 16);
+    CHECK(U[5 * 16] == 11.25f && U[0] == 1.0f && U[15 * 16] == 9.0f && U[3 * 16] == 3.0f);
+    k.wino = U; k.w = NULL; k.wp = fpf__zeros; k.pstride = 9 * 16; /* the direct panels are not read */
+    for (isa = FPF_ISA_SCALAR; isa <= FPF_ISA_NEON; isa++) {
+        fpf__conv_args a;
+        fpf__runner r;
+        const fpf__kernels *K = runner_for(isa, &r);
+        if (!K) continue;
+        r.wbuf = (float *)malloc(FPF__WINO_WAVE * fpf__wino_slot(1) * 4); r.wino_cin = 1;
+        memset(&a, 0, sizeof a);
+        a.k = &k; a.in = fpf__mk(x, 2, 2, 1); a.out = fpf__mk(o, 2, 2, 1); a.stride = 1; a.pad = 1;
+        fpf__conv2d(&r, &a);
+        CHECK(memcmp(o, want, sizeof want) == 0);
+        free(r.wbuf);
+    }
+}
+
 TEST(pack_layout_by_hand) { /* 1×1, cin 2, cout 17: panel 0 = channels 0..15, panel 1 = 16 + zeros */
     float w[2 * 17], packed[2 * 2 * 16];
     int i;
@@ -353,6 +449,8 @@ int main(void) {
     RUN(mask_upsample_equals_deconv_then_narrow);
     RUN(stem_equals_ref);
     RUN(stem_by_hand);
+    RUN(winograd_equals_twin);
+    RUN(winograd_by_hand);
 #if defined(__aarch64__)
     return harness_summary("kernels aarch64-qemu");
 #else

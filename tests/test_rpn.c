@@ -22,7 +22,7 @@ static float frand(uint32_t *s) { return (float)rnd(s) / 16777216.0f * 2.0f - 1.
 typedef struct layer {
     fpf__conv k;
     fpf__qconv q;
-    float *w, *b, *wp, *scale;
+    float *w, *b, *wp, *scale, *U;
     int8_t *qw;
     void *qmem;
 } layer;
@@ -50,8 +50,13 @@ static void layer_make(layer *L, int kh, int cin, int cout, int int8, uint32_t *
     L->wp = (float *)malloc(fpf__packed_floats(&L->k) * 4);
     fpf__pack(L->w, fpf__rows(&L->k), cout, L->wp);
     L->k.w = L->w; L->k.wp = L->wp; L->k.pstride = fpf__rows(&L->k) * 16;
+    if (kh == 3) { /* Winograd's U, as the loader makes it; used where the runner has wbuf */
+        L->U = (float *)malloc(16 * fpf__wino_stride(&L->k) * 4);
+        fpf__wino_pack(&L->k, L->U);
+        L->k.wino = L->U;
+    }
 }
-static void layer_free(layer *L) { free(L->w); free(L->b); free(L->wp); free(L->scale); free(L->qw); free(L->qmem); }
+static void layer_free(layer *L) { free(L->w); free(L->b); free(L->wp); free(L->scale); free(L->qw); free(L->qmem); free(L->U); }
 
 /* ---- one level, fused and plain */
 
@@ -60,24 +65,25 @@ static uint8_t qbuf_mem[FPF__ZEROS + (1 << 20)];
 typedef struct level_out { float *probs, *deltas; int fused; } level_out;
 
 static void run_level(const fpf__heads *h, fpf__map in, const fpf__kernels *K, const struct fpf__qkernels *Q,
-                      fpf__pool *pool, int plain, level_out *o) {
+                      fpf__pool *pool, int plain, int wino, level_out *o) {
     size_t A = (size_t)in.h * in.w * FPF__A, nh = (size_t)FPF__BAND * in.w * 6 * FPF__A, i;
     float *mid = (float *)malloc((size_t)FPF__BAND * in.w * h->rpn_conv.cout * 4), *head = (float *)malloc(nh * 4);
     fpf__runner r;
     memset(&r, 0, sizeof r);
     r.kern = K; r.qkern = Q; r.qbuf = qbuf_mem; r.qcap = sizeof qbuf_mem - FPF__ZEROS;
     if (pool) { r.parallel_for = fpf__pool_run; r.pool = pool; }
+    if (wino) { r.wino_cin = h->rpn_conv.cin; r.wbuf = (float *)malloc(FPF__WINO_WAVE * fpf__wino_slot(r.wino_cin) * 4); }
     o->probs = (float *)malloc(A * 2 * 4); o->deltas = (float *)malloc(A * 4 * 4);
     for (i = 0; i < nh; i++) head[i] = 0.0f / 0.0f; /* NaN: still there after a run = the plain path ran */
     fpf__rpn_level(&r, h, in, mid, head, o->probs, o->deltas, plain);
     o->fused = !(head[0] != head[0]);
-    free(mid); free(head);
+    free(mid); free(head); free(r.wbuf);
 }
 
-/* Level h×w of depth D (row stride ld) into an RPN of width R; the 3×3 fp32 or int8. Fused and
-   plain, 1 and 2 threads: the same bits, and the fused path ran. */
+/* Level h×w of depth D (row stride ld) into an RPN of width R; the 3×3 fp32 or int8, direct or (wino)
+   Winograd. Fused and plain, 1 and 2 threads: the same bits, and the fused path ran. */
 static int level_matches(const fpf__kernels *K, const struct fpf__qkernels *Q, fpf__pool *pool, int h, int w, int D,
-                         int ld, int R, int int8) {
+                         int ld, int R, int int8, int wino) {
     uint32_t seed = (uint32_t)(h * 131 + w * 17 + D * 7 + R + int8);
     size_t n = (size_t)h * w * ld, A = (size_t)h * w * FPF__A, i;
     float *x = (float *)malloc(n * 4), *hmem;
@@ -97,10 +103,10 @@ static int level_matches(const fpf__kernels *K, const struct fpf__qkernels *Q, f
     {
         fpf__map in = fpf__mk(x, h, w, D);
         in.ld = ld;
-        run_level(&hd, in, K, Q, NULL, 1, &p1);
-        run_level(&hd, in, K, Q, NULL, 0, &f1);
-        run_level(&hd, in, K, Q, pool, 0, &f2);
-        run_level(&hd, in, K, Q, pool, 1, &p2);
+        run_level(&hd, in, K, Q, NULL, 1, wino, &p1);
+        run_level(&hd, in, K, Q, NULL, 0, wino, &f1);
+        run_level(&hd, in, K, Q, pool, 0, wino, &f2);
+        run_level(&hd, in, K, Q, pool, 1, wino, &p2);
     }
     ok &= !p1.fused && f1.fused && f2.fused && !p2.fused;
     ok &= memcmp(p1.probs, f1.probs, A * 8) == 0 && memcmp(p1.deltas, f1.deltas, A * 16) == 0;
@@ -108,8 +114,8 @@ static int level_matches(const fpf__kernels *K, const struct fpf__qkernels *Q, f
     ok &= memcmp(p1.probs, p2.probs, A * 8) == 0 && memcmp(p1.deltas, p2.deltas, A * 16) == 0;
     ok &= p1.probs[0] + p1.probs[1] > 0.99f && p1.probs[0] + p1.probs[1] < 1.01f; /* a softmax */
     if (!ok)
-        printf("  %s/%s %s: fused differs from plain at %dx%d D %d ld %d R %d\n", fpf_isa_name(K->isa),
-               Q ? fpf_qisa_name(Q->isa) : "-", int8 ? "int8" : "fp32", h, w, D, ld, R);
+        printf("  %s/%s %s%s: fused differs from plain at %dx%d D %d ld %d R %d\n", fpf_isa_name(K->isa),
+               Q ? fpf_qisa_name(Q->isa) : "-", int8 ? "int8" : "fp32", wino ? " Winograd" : "", h, w, D, ld, R);
     free(p1.probs); free(p1.deltas); free(f1.probs); free(f1.deltas);
     free(f2.probs); free(f2.deltas); free(p2.probs); free(p2.deltas);
     layer_free(&conv); layer_free(&cls); layer_free(&box); free(hmem); free(x);
@@ -155,9 +161,9 @@ TEST(fused_equals_plain_fp32_every_row) {
     int isa, i, ok = 1, started = fpf__pool_start(&pool, 2);
     for (isa = FPF_ISA_SCALAR; isa <= FPF_ISA_NEON; isa++) {
         if (!fpf_isa_supported((fpf_isa)isa)) continue;
-        for (i = 0; i < 4; i++)
-            ok &= level_matches(fpf__kernels_for((fpf_isa)isa), NULL, started ? &pool : NULL, g_shapes[i][0], g_shapes[i][1],
-                                g_shapes[i][2], g_shapes[i][2] + (i == 1 ? 3 : 0), g_shapes[i][3], 0);
+        for (i = 0; i < 8; i++) /* direct, then Winograd */
+            ok &= level_matches(fpf__kernels_for((fpf_isa)isa), NULL, started ? &pool : NULL, g_shapes[i % 4][0], g_shapes[i % 4][1],
+                                g_shapes[i % 4][2], g_shapes[i % 4][2] + (i % 4 == 1 ? 3 : 0), g_shapes[i % 4][3], 0, i / 4);
     }
     if (started) fpf__pool_stop(&pool);
     CHECK(started);
@@ -173,7 +179,7 @@ TEST(fused_equals_plain_int8_every_row) {
         if (!Q) continue;
         for (i = 0; i < 4; i++)
             ok &= level_matches(K, Q, started ? &pool : NULL, g_shapes[i][0], g_shapes[i][1], g_shapes[i][2],
-                                g_shapes[i][2] + (i == 1 ? 3 : 0), g_shapes[i][3], 1);
+                                g_shapes[i][2] + (i == 1 ? 3 : 0), g_shapes[i][3], 1, 0);
     }
     if (started) fpf__pool_stop(&pool);
     CHECK(ok);

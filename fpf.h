@@ -58,7 +58,8 @@
        conv1 output, 3 rows per task, the FPN's L2, the RPN's 512-deep conv) are made in bands of rows, never whole,
        and the bottleneck blocks of the big stages run 8 output rows at a time (2a, 2b, 2c,
        shortcut: their scratch maps are band buffers that stay in cache; fpf_options.block_rows);
-       the paper's FPF-add at 1024×1280 needs a 239 MiB workspace beside its 120 MiB of weights.
+       the paper's FPF-add at 1024×1280 needs a 248 MiB workspace (239 MiB with direct 3×3 convs)
+       beside its 120 MiB of weights and 56 MiB of Winograd U.
        fpf_options.max_workspace_bytes caps the workspace per session (0 = only the build's
        FPF_MAX_WORKSPACE_BYTES, 16 GiB on 64-bit): a larger one is refused before allocating.
 
@@ -110,7 +111,11 @@
        panels of 16 output channels. Each kernel has a plain-loop __ref twin that the tests
        compare bit for bit: the SIMD rows fuse every multiply-add (fmaf) in the reference order,
        so they agree with each other exactly; the scalar row differs from them in the last bits.
-       Post-processing follows TF's float32 operation order; compile with -ffp-contract=off (the
+       The fp32 3×3 convs of the FPN, the RPN and the mask head (85 % of the multiply-adds) run
+       as Winograd F(2×2, 3×3) by default: 16 multiply-adds per input and output channel for 4
+       outputs instead of 36, the same bits on every row and thread count, rounded differently
+       from the direct conv (about 2e-6 of a map's range; fpf_options.conv3x3 = DIRECT keeps the
+       reference order). Post-processing follows TF's float32 operation order; compile with -ffp-contract=off (the
        header also sets FP_CONTRACT OFF where the compiler honours it).
 
    Config macros
@@ -390,6 +395,7 @@ typedef struct fpf_layer_info {
     int bits;          /* 32: fp32 layer; 8: int8 weights (per-channel scales) and u8 input */
     float in_scale;    /* int8: s_x and z_x of the input; 0 for fp32 */
     int in_zero;
+    int winograd;      /* 1: an fp32 3×3 conv run as Winograd F(2×2, 3×3) (fpf_options.conv3x3) */
 } fpf_layer_info;
 FPF_DEF int fpf_model_layers(const fpf_model *model, fpf_layer_info *out, int max);
 
@@ -617,9 +623,10 @@ FPF_DEF int fpf_tiler_tiles(const fpf_tiler *t); /* tiles in the last run */
        Small helpers           results, messages, checked arithmetic, allocation
        Configuration           the paper's config, config words, range checks
        Layer list              every conv/dense/deconv a config implies (§12.2), in file order
-       Model file              loader: table checks, finiteness, weight packing into panels
+       Model file              loader: table checks, finiteness, weight packing into panels, Winograd U
        Kernels                 fpf__map, the conv epilogue flags, block kernels per ISA and their
-                               __ref twins, the kernel table, task tiling, max-pool, deconv
+                               __ref twins, the kernel table, task tiling, Winograd F(2×2, 3×3),
+                               max-pool, deconv
        The built-in thread pool
        Session state           the arena, pyramids, stage dumps
        1. Input molding        §1.4, §4.3
@@ -1314,6 +1321,8 @@ static fpf_result fpf__rpn_head_prepare(fpf__loader *ld, fpf_model *m) {
     return FPF_OK;
 }
 
+/* Is k run as Winograd where the call allows it: an fp32 3×3 conv whose U the loader made. */
+static int fpf__wino_layer(const fpf__conv *k) { return !k->q && k->wino && k->kh == 3 && k->kw == 3; }
 /* Winograd U (section "Winograd"): floats per position ξ of a layer's U. */
 static size_t fpf__wino_stride(const fpf__conv *k) { return (size_t)((k->cout + 15) / 16) * k->cin * 16; }
 
@@ -1687,6 +1696,7 @@ FPF_DEF int fpf_model_layers(const fpf_model *m, fpf_layer_info *out, int max) {
         out[l].bits = q ? 8 : 32;
         out[l].in_scale = q ? q->in_scale : 0.0f;
         out[l].in_zero = q ? q->in_zero : 0;
+        out[l].winograd = fpf__wino_layer(slot[l]);
     }
     return n;
 }
@@ -2482,8 +2492,6 @@ static size_t fpf__wino_vs(int cin) { return (size_t)FPF__WINO_NT * cin + 16; }
 static size_t fpf__wino_ms(void) { return (size_t)FPF__WINO_NT * FPF__WINO_CB + 16; }
 static size_t fpf__wino_slot(int cin) { return 16 * (fpf__wino_vs(cin) + fpf__wino_ms()); }
 
-/* Is k run as Winograd where the call allows it: an fp32 3×3 conv whose U the loader made. */
-static int fpf__wino_layer(const fpf__conv *k) { return !k->q && k->wino && k->kh == 3 && k->kw == 3; }
 
 typedef struct fpf__wino_args {
     const fpf__conv_args *a; /* the conv: its batch, bands (y0, iy0), epilogue, kern */

@@ -23,7 +23,7 @@ static uint32_t rd32(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t
 
 int main(int argc, char **argv) {
     const char *path = NULL;
-    int json = 0, i, n = 0, n8 = 0, loads;
+    int json = 0, i, n = 0, n8 = 0, nw = 0, loads;
     unsigned char *f = NULL;
     size_t size = 0;
     char err[256], msg[256] = "";
@@ -47,7 +47,7 @@ int main(int argc, char **argv) {
     loads = fpf_model_load_memory(f, size, NULL, &m, msg, sizeof msg) == FPF_OK;
     if (loads) {
         n = fpf_model_layers(m, info, FPF_MAX_LAYERS);
-        for (i = 0; i < n; i++) n8 += info[i].bits == 8;
+        for (i = 0; i < n; i++) { n8 += info[i].bits == 8; nw += info[i].winograd; }
     }
     if (json) {
         printf("{\"file\": \"%s\", \"bytes\": %zu, \"format_version\": %u, \"tensors\": %u, \"checksum\": \"%s\", \"loads\": %s",
@@ -60,12 +60,13 @@ int main(int argc, char **argv) {
                c.bottleneck[0], c.bottleneck[1], c.bottleneck[2], c.bottleneck[3], c.stage_out[0], c.stage_out[1],
                c.stage_out[2], c.stage_out[3], c.fpn_width, c.rpn_width, c.fc_width, c.mask_width, c.post_nms_rois,
                (double)c.det_min_confidence, (double)c.object_diameter);
-        printf(" \"precision\": \"%s\", \"int8_layers\": %d, \"layers\": [", !loads ? "unknown" : n8 == 0 ? "fp32" : n8 == n ? "int8" : "mixed int8/fp32", n8);
+        printf(" \"precision\": \"%s\", \"int8_layers\": %d, \"winograd_layers\": %d, \"layers\": [",
+               !loads ? "unknown" : n8 == 0 ? "fp32" : n8 == n ? "int8" : "mixed int8/fp32", n8, nw);
         for (i = 0; i < n; i++)
-            printf("%s\n  {\"name\": \"%s\", \"kind\": \"%s\", \"shape\": [%d, %d, %d, %d], \"bits\": %d, \"in_scale\": %.9g, \"in_zero\": %d}",
+            printf("%s\n  {\"name\": \"%s\", \"kind\": \"%s\", \"shape\": [%d, %d, %d, %d], \"bits\": %d, \"in_scale\": %.9g, \"in_zero\": %d, \"winograd\": %s}",
                    i ? "," : "", info[i].desc.name, info[i].desc.kind == 1 ? "dense" : info[i].desc.kind == 2 ? "deconv" : "conv",
                    info[i].desc.kh, info[i].desc.kw, info[i].desc.cin, info[i].desc.cout, info[i].bits,
-                   (double)info[i].in_scale, info[i].in_zero);
+                   (double)info[i].in_scale, info[i].in_zero, info[i].winograd ? "true" : "false");
         printf("]}\n");
     } else {
         printf("file        %s\n", path);
@@ -83,13 +84,14 @@ int main(int argc, char **argv) {
         else printf("diameter    not recorded\n");
         if (loads) {
             printf("precision   %s: %d of %d layers int8\n", n8 == 0 ? "fp32" : n8 == n ? "int8" : "mixed int8/fp32", n8, n);
+            if (nw) printf("winograd    %d fp32 3×3 layers run as Winograd F(2×2, 3×3) (fpf_segment --conv3x3 direct: not)\n", nw);
             printf("\n  #  layer                        kind    kh kw   cin  cout  precision\n");
             for (i = 0; i < n; i++) {
                 printf("%3d  %-28s %-6s %3d %2d %5d %5d  ", i, info[i].desc.name,
                        info[i].desc.kind == 1 ? "dense" : info[i].desc.kind == 2 ? "deconv" : "conv",
                        info[i].desc.kh, info[i].desc.kw, info[i].desc.cin, info[i].desc.cout);
                 if (info[i].bits == 8) printf("int8  (input scale %.6g, zero point %d)\n", (double)info[i].in_scale, info[i].in_zero);
-                else printf("fp32\n");
+                else printf("fp32%s\n", info[i].winograd ? "  (Winograd)" : "");
             }
         }
     }

@@ -51,7 +51,7 @@
 
 typedef struct args {
     const char *model, *nucleus_model, *nucleus, *cell, *out, *batch;
-    int threads, isa, int8_isa, cell_page, cell_sample, nuc_page, nuc_sample, overlay, drop_padding, quiet, resume;
+    int threads, isa, int8_isa, conv3x3, cell_page, cell_sample, nuc_page, nuc_sample, overlay, drop_padding, quiet, resume;
     int cell_sample_set, nuc_sample_set;
     int max_det, max_props, tile, overlap, max_memory_mb;
     float min_score, scale, diameter, model_diameter;
@@ -84,6 +84,7 @@ static const option options[] = {
     {"--threads", "N", "all cores", "threads, 1..64"},
     {"--isa", "NAME", "auto", "kernels: auto, scalar, avx2, avx512 or neon"},
     {"--int8-isa", "NAME", "auto", "int8 layers' kernels: auto, scalar, avx2, avxvnni, avx512vnni, amx, neon or neondot"},
+    {"--conv3x3", "MODE", "winograd", "fp32 3×3 convs: winograd (fast) or direct (the reference order of sums)"},
     {"--norm16", "MODE", "percentile", "16-bit mapping: percentile (0.1..99.9 %), none, or fixed:LO:HI"},
     {"--min-score", "S", "model's (0.7)", "keep detections scoring at least S, 0 < S <= 1"},
     {"--max-detections", "N", "model's (200)", "most detections per tile, 1..65535"},
@@ -272,6 +273,10 @@ static void parse(int argc, char **argv, args *a) {
             if (a->int8_isa > FPF_QISA_AMX)
                 usage_error("--int8-isa %s: must be auto, scalar, avx2, avxvnni, avx512vnni, amx, neon or neondot", v);
             if (!fpf_qisa_supported((fpf_qisa)a->int8_isa) && a->int8_isa) die("--int8-isa %s: this CPU or build cannot run it", v);
+        }
+        else if (!strcmp(k, "--conv3x3")) {
+            if (strcmp(v, "winograd") && strcmp(v, "direct")) usage_error("--conv3x3 %s: must be winograd or direct", v);
+            a->conv3x3 = !strcmp(v, "direct") ? FPF_CONV3X3_DIRECT : FPF_CONV3X3_WINOGRAD;
         }
         else if (!strcmp(k, "--min-score")) a->min_score = parse_float(k, v, 0.0, 1, 1.0);
         else if (!strcmp(k, "--max-detections")) a->max_det = (int)parse_int(k, v, 1, 65535);
@@ -941,7 +946,7 @@ static int engine_ready(engine *e, int H, int W, char *err, size_t n) {
     fpf_tiler_free(e->t); fpf_session_free(e->s); e->t = NULL; e->s = NULL;
     memset(&opt, 0, sizeof opt);
     opt.n_threads = a->threads;
-    opt.isa = a->isa; opt.int8_isa = a->int8_isa;
+    opt.isa = a->isa; opt.int8_isa = a->int8_isa; opt.conv3x3 = a->conv3x3;
     opt.norm16 = a->norm16; opt.norm16_lo = a->lo; opt.norm16_hi = a->hi;
     opt.det_min_confidence = a->min_score; opt.drop_padding_detections = a->drop_padding;
     opt.det_max_instances = a->max_det; opt.max_proposals = a->max_props;

@@ -105,6 +105,24 @@ static void every_isa(int conv3x3) {
 }
 TEST(every_isa_runs_the_whole_network) { every_isa(FPF_CONV3X3_DIRECT); every_isa(FPF_CONV3X3_WINOGRAD); }
 
+/* fpf_model_layers marks the layers that run as Winograd: the FPN's 3×3s of both towers, the RPN's
+   shared conv and the mask head's four convs (13 in an FPF model), every one a 3×3 fp32 conv. */
+TEST(winograd_layers_listed) {
+    fpf_model *m = tiny_model(FPF_VARIANT_FPF_ADD, 1, 7);
+    static fpf_layer_info info[FPF_MAX_LAYERS];
+    int n = fpf_model_layers(m, info, FPF_MAX_LAYERS), i, nw = 0, bad = 0;
+    for (i = 0; i < n; i++)
+        if (info[i].winograd) {
+            nw++;
+            bad += info[i].desc.kh != 3 || info[i].bits != 32 ||
+                   !(strstr(info[i].desc.name, "fpn_p") || strstr(info[i].desc.name, "rpn_conv_shared") ||
+                     strstr(info[i].desc.name, "mrcnn_mask_conv"));
+        }
+    CHECK_EQ_INT(nw, 13);
+    CHECK_EQ_INT(bad, 0);
+    fpf_model_free(m);
+}
+
 /* ---------------------------------------------------------------- API: memory, models, inputs */
 
 typedef struct counting { long allocs, frees; size_t bytes; int fail_after; } counting;
@@ -308,6 +326,7 @@ TEST(config_layers_and_words_round_trip) {
 int main(void) {
     RUN(same_bits_for_any_thread_count);
     RUN(every_isa_runs_the_whole_network);
+    RUN(winograd_layers_listed);
     RUN(allocation_hooks_and_no_allocation_in_run);
     RUN(preallocated_workspace_exact_size);
     RUN(shared_nucleus_pyramid);

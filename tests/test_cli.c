@@ -157,7 +157,7 @@ TEST(segment_writes_labels_and_csv) {
 /* --help: exit 0, every option with its default, on stdout. */
 TEST(help_lists_every_option_with_default) {
     static const char *names[] = {"--model", "--nucleus-model", "--nucleus", "--cell", "--out", "--batch", "--resume",
-                                  "--threads", "--isa", "--norm16", "--min-score", "--max-detections", "--max-proposals",
+                                  "--threads", "--isa", "--conv3x3", "--norm16", "--min-score", "--max-detections", "--max-proposals",
                                   "--tile", "--overlap", "--scale", "--object-diameter", "--model-diameter", "--cell-page",
                                   "--cell-sample", "--nucleus-page", "--nucleus-sample", "--overlay", "--drop-padding", "--quiet",
                                   "--reporter", "--reporter-page", "--reporter-sample", "--reporter-threshold",
@@ -203,6 +203,7 @@ TEST(bad_command_lines_name_the_flag) {
         {"--cell-page -1", "--cell-page -1: must be between 0"},
         {"--nucleus-sample x", "--nucleus-sample x: not a whole number"},
         {"--isa mmx", "--isa mmx: must be auto"},
+        {"--conv3x3 fast", "--conv3x3 fast: must be winograd or direct"},
         {"--resume", "--resume applies to batches"},
         {"--out", "--out needs a value (DIR)"},
         {"--quiet --out --quiet", "--out needs a value (DIR), got the option '--quiet'"}};

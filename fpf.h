@@ -2298,8 +2298,8 @@ typedef struct fpf__runner {
     size_t qcap;                       /* after FPF__ZEROS bytes for the padding row */
     fpf_conv_input_fn observe;         /* calibration: every conv's input rows */
     void *observe_user;
-    float *wbuf;                       /* Winograd: FPF__WINO_WAVE slots for layers of cin <= wino_cin */
-    int wino_cin;                      /* (wbuf NULL: every conv direct) */
+    float *wbuf;                       /* Winograd: wave slots (0: FPF__WINO_WAVE) for layers of cin <= */
+    int wino_cin, wave;                /* wino_cin (wbuf NULL: every conv direct) */
 } fpf__runner;
 
 static void fpf__parallel(const fpf__runner *r, fpf_task_fn fn, void *ctx, int n) {
@@ -2481,10 +2481,13 @@ static void fpf__conv_band(const fpf__runner *r, const fpf__conv *k, fpf__map in
 
    A task takes up to FPF__WINO_NT consecutive tiles (over the images of a batch, rows of tiles,
    tiles of a row) and a group of output-channel blocks: V of its tiles, then per block of K->cb
-   channels the 16 sums and the outputs. The tasks run in waves of FPF__WINO_WAVE, each with its
-   own scratch slot in the session's wbuf (fpf__wino_slot floats), so nothing is allocated. */
+   channels the 16 sums and the outputs. The tasks run in waves, each task with its own scratch slot
+   in the session's wbuf (fpf__wino_slot floats), so nothing is allocated: a wave is
+   fpf__wino_wave(opt) tasks, 2 per thread and at least FPF__WINO_WAVE. The wave size changes no
+   output bit (tests/test_kernels.c runs two). */
 #define FPF__WINO_NT 64
 #define FPF__WINO_WAVE 8
+#define FPF__WINO_WAVE_MAX 64
 #define FPF__WINO_CB 32 /* the widest kernel row's channel block */
 /* The 16 planes of V and of M sit a plane and 64 bytes apart: planes a multiple of 4 KiB apart
    would all fall in one L1 set, and the transforms touch all 16 at once. */
@@ -2495,7 +2498,7 @@ static size_t fpf__wino_slot(int cin) { return 16 * (fpf__wino_vs(cin) + fpf__wi
 
 typedef struct fpf__wino_args {
     const fpf__conv_args *a; /* the conv: its batch, bands (y0, iy0), epilogue, kern */
-    float *buf;              /* FPF__WINO_WAVE slots */
+    float *buf;              /* wave slots */
     size_t slot;             /* floats per slot */
     int first;               /* the wave's first task */
     int tw, per_img, total;  /* tiles per row of tiles, per image, in all */
@@ -2592,7 +2595,7 @@ static void fpf__wino_task(void *ctx, int i) {
 static int fpf__wino_conv2d_then(const fpf__runner *r, const fpf__conv_args *a,
                                  void (*after)(const fpf__wino_args *w, int l0, int n), const void *after_ctx) {
     fpf__wino_args w;
-    int chunks, tasks, th;
+    int chunks, tasks, th, wave;
     if (!fpf__wino_layer(a->k) || !r || !r->wbuf || a->k->cin > r->wino_cin || a->stride != 1 || a->pad != 1 ||
         a->qout || a->qin || a->kern->cb > FPF__WINO_CB || a->out.h < 1 || a->out.w < 1)
         return 0;
@@ -2608,12 +2611,20 @@ static int fpf__wino_conv2d_then(const fpf__runner *r, const fpf__conv_args *a,
     if (w.groups > w.nblk) w.groups = w.nblk;
     w.after = after; w.after_ctx = after_ctx;
     tasks = chunks * w.groups;
-    for (w.first = 0; w.first < tasks; w.first += FPF__WINO_WAVE)
-        fpf__parallel(r, fpf__wino_task, &w, tasks - w.first < FPF__WINO_WAVE ? tasks - w.first : FPF__WINO_WAVE);
+    wave = r->wave > 0 ? r->wave : FPF__WINO_WAVE;
+    for (w.first = 0; w.first < tasks; w.first += wave)
+        fpf__parallel(r, fpf__wino_task, &w, tasks - w.first < wave ? tasks - w.first : wave);
     return 1;
 }
 
 static int fpf__wino_conv2d(const fpf__runner *r, const fpf__conv_args *a) { return fpf__wino_conv2d_then(r, a, NULL, NULL); }
+
+/* Tasks per wave of a session: 2 per thread (the built-in pool's size; a caller's parallel_for
+   counts as 4 threads), at least FPF__WINO_WAVE, at most FPF__WINO_WAVE_MAX. */
+static int fpf__wino_wave(const fpf_options *opt) {
+    int t = opt && opt->parallel_for ? 4 : opt && opt->n_threads > 1 ? opt->n_threads : 1;
+    return 2 * t < FPF__WINO_WAVE ? FPF__WINO_WAVE : 2 * t > FPF__WINO_WAVE_MAX ? FPF__WINO_WAVE_MAX : 2 * t;
+}
 
 /* The plain-loop twin: every output of a Winograd conv from the same transforms, with the 16 sums
    as plain loops (fused = 1: fmaf, as the SIMD rows; 0: product and sum rounded apart, as the
@@ -5436,10 +5447,10 @@ static void fpf__session_layout(fpf__bump *b, fpf_session *s, const fpf_model *m
     q2 = nuc && nuc->n_int8 ? fpf__qcap(&nuc->cfg, Hp, Wp, max_det) : 0;
     qbuf = q1 || q2 ? (uint8_t *)fpf__take(b, FPF__ZEROS + (q1 > q2 ? q1 : q2)) : NULL;
     wcin = opt && opt->conv3x3 == FPF_CONV3X3_DIRECT ? 0 : (int)fpf__max((size_t)m->wino_cin, nuc ? (size_t)nuc->wino_cin : 0);
-    wbuf = wcin ? FPF__TAKEF(b, FPF__WINO_WAVE * fpf__wino_slot(wcin)) : NULL;  /* Winograd scratch */
+    wbuf = wcin ? FPF__TAKEF(b, (size_t)fpf__wino_wave(opt) * fpf__wino_slot(wcin)) : NULL;  /* Winograd scratch */
     if (!s) return;
     s->run.qbuf = qbuf; s->run.qcap = q1 > q2 ? q1 : q2;
-    s->run.wbuf = wbuf; s->run.wino_cin = wcin;
+    s->run.wbuf = wbuf; s->run.wino_cin = wcin; s->run.wave = fpf__wino_wave(opt);
     s->cells = cells; s->nuclei = nuclei; s->mold = mold; s->hist = hist; s->anchors = anchors;
     s->F = F; s->Pn = Pn; s->arena = arena; s->arena_bytes = a1 > a2 ? a1 : a2;
 }

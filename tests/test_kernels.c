@@ -368,8 +368,13 @@ static int wino_matches(int h, int w, int cin, int cout, int flags, int nb, int 
         a.res = (flags & (FPF__RESIDUAL | FPF__RESIDUAL_UP2)) ? &rm : NULL;
         if (nb > 1) { a.batch = nb; a.in_bs = ni; a.out_bs = no; a.flat = 1; }
         memcpy(o1, init, no * nb * 4); memcpy(o2, init, no * nb * 4); memcpy(o3, init, no * nb * 4);
-        fpf__conv2d(&r, &a);                                                  /* the row, in waves */
-        a.kern = K; a.out.d = o2;
+        fpf__conv2d(&r, &a);                                                  /* the row, in waves of 8 */
+        memcpy(o2, init, no * nb * 4);
+        r.wave = 3; a.out.d = o2;
+        fpf__conv2d(&r, &a);                                                  /* waves of 3: the same bits */
+        if (memcmp(o1, o2, no * nb * 4) != 0) { printf("  %s: waves of 3 differ from 8\n", fpf_isa_name(K->isa)); ok = 0; }
+        memcpy(o2, init, no * nb * 4);
+        a.kern = K;
         if (K->fused) fpf__f32_wino__ref_fused(&a); else fpf__f32_wino__ref(&a);
         if (memcmp(o1, o2, no * nb * 4) != 0) { printf("  %s: Winograd differs from its twin at %dx%d cin %d cout %d\n", fpf_isa_name(K->isa), h, w, cin, cout); ok = 0; }
         for (j = 0; j < (size_t)(nb > 1 ? nb : 1); j++) {                       /* the direct conv */

@@ -125,6 +125,8 @@
        FPF_NO_STDIO           remove fpf_model_load_file (no <stdio.h>)
        FPF_NO_SIMD            only the portable scalar kernels (no intrinsics, no cpuid)
        FPF_NO_AMX             no Intel AMX int8 row (no tile state, no arch_prctl request)
+       FPF_NO_WINOGRAD        no Winograd U at load (16/9 of the FPN, RPN and mask-head 3×3 weights
+                              again): every conv direct, as fpf_options.conv3x3 = DIRECT
        FPF_NO_THREADS         no built-in pool (no <pthread.h>); parallel_for still works
        FPF_MAX_IMAGE_DIM      largest accepted image side (default 32768)
        FPF_MAX_WORKSPACE_BYTES largest session workspace (default 16 GiB; 2 GiB on 32-bit)
@@ -1372,6 +1374,9 @@ static fpf_result fpf__wino_prepare(fpf__loader *ld, fpf_model *m) {
     fpf__conv *k[13];
     size_t need = 0, off = 0;
     int n = fpf__wino_layers(m, k), i;
+#ifdef FPF_NO_WINOGRAD
+    n = 0; /* no U: every conv direct */
+#endif
     for (i = 0; i < n; i++)
         if (!k[i]->q && k[i]->wp && k[i]->kh == 3 && k[i]->kw == 3 && k[i]->cin <= FPF__ZEROS &&
             !fpf__add(need, 16 * fpf__wino_stride(k[i]), &need))
@@ -2495,7 +2500,6 @@ static size_t fpf__wino_vs(int cin) { return (size_t)FPF__WINO_NT * cin + 16; }
 static size_t fpf__wino_ms(void) { return (size_t)FPF__WINO_NT * FPF__WINO_CB + 16; }
 static size_t fpf__wino_slot(int cin) { return 16 * (fpf__wino_vs(cin) + fpf__wino_ms()); }
 
-
 typedef struct fpf__wino_args {
     const fpf__conv_args *a; /* the conv: its batch, bands (y0, iy0), epilogue, kern */
     float *buf;              /* wave slots */
@@ -2646,9 +2650,10 @@ static void fpf__f32_wino__ref_impl(const fpf__conv_args *a, int fused) {
                 for (co = 0; co < k->cout; co++) {
                     for (xi = 0; xi < 16; xi++) {
                         const float *u = k->wino + xi * st + (size_t)(co / 16) * k->cin * 16 + co % 16;
+                        const float *v = V + (size_t)xi * k->cin;
                         float acc = 0.0f;
                         for (ci = 0; ci < k->cin; ci++)
-                            acc = fused ? fmaf(V[xi * k->cin + ci], u[(size_t)ci * 16], acc) : acc + V[xi * k->cin + ci] * u[(size_t)ci * 16];
+                            acc = fused ? fmaf(v[ci], u[(size_t)ci * 16], acc) : acc + v[ci] * u[(size_t)ci * 16];
                         M[xi] = acc + 0.0f;
                     }
                     fpf__f32_wino_out__scalar(&v, M, 1, 1, y, x, co, a->out.h - y < 2 ? 1 : 2, a->out.w - x < 2 ? 1 : 2);

@@ -549,6 +549,9 @@ FPF_DEF fpf_result fpf_session_run(fpf_session *s, const fpf_input *in, const fp
 FPF_DEF const char *fpf_session_message(const fpf_session *s);
 FPF_DEF fpf_isa fpf_session_isa(const fpf_session *s);  /* the kernels this session runs */
 FPF_DEF fpf_qisa fpf_session_qisa(const fpf_session *s); /* its int8 kernels */
+/* Replaces the session's stage callback (fpf_options.stage, stage_user) for the runs that follow;
+   fn NULL turns it off. A benchmark can so time runs with and without it on one session. */
+FPF_DEF void fpf_session_set_stage(fpf_session *s, fpf_stage_fn fn, void *user);
 
 /* Writes the instance's binary mask (1 inside), (y2−y1) rows of (x2−x1) bytes, rows dst_stride
    bytes apart. Returns the number of mask pixels. */
@@ -5168,6 +5171,10 @@ FPF_DEF void fpf_session_free(fpf_session *s) {
 FPF_DEF const char *fpf_session_message(const fpf_session *s) { return s ? s->msg : ""; }
 FPF_DEF fpf_isa fpf_session_isa(const fpf_session *s) { return s && s->run.kern ? s->run.kern->isa : FPF_ISA_AUTO; }
 FPF_DEF fpf_qisa fpf_session_qisa(const fpf_session *s) { return s && s->run.qkern ? s->run.qkern->isa : FPF_QISA_AUTO; }
+FPF_DEF void fpf_session_set_stage(fpf_session *s, fpf_stage_fn fn, void *user) {
+    if (!s) return;
+    s->opt.stage = fn; s->opt.stage_user = user;
+}
 
 FPF_DEF fpf_image fpf_image_u8(const uint8_t *pixels, int width, int height, size_t stride) {
     fpf_image im;

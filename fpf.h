@@ -68,10 +68,14 @@
        session (FPF_NO_THREADS compiles it out); fpf_session_free() stops it, so call it for
        preallocated sessions too. Or set fpf_options.parallel_for(pool, fn, ctx, n) to run
        fn(ctx, i) for i in [0, n) on your own pool. The built-in pool hands out tasks one at a
-       time (a thread that loses its core to a neighbour just takes fewer) and its idle workers
-       sleep; nothing spins. Every kernel splits its output into fixed tiles, and every output
-       value is computed by one task with a fixed summation order, so results are identical for
-       any thread count and any pool.
+       time (a thread that loses its core to a neighbour just takes fewer). A waiting thread
+       polls for up to FPF_POOL_SPIN pause steps (tens of microseconds) before it sleeps on a
+       condition variable, so the hundreds of jobs of one forward pass do not each pay a wake-up
+       (as OpenMP and ONNX Runtime pools spin); an idle pool sleeps. Polling costs time when the
+       threads outnumber the free cores: beside a busy neighbour, use fewer threads or build with
+       -DFPF_POOL_SPIN=0. Every kernel splits its output into fixed tiles, and every output value
+       is computed by one task with a fixed summation order, so results are identical for any
+       thread count and any pool.
 
    Errors
        Every fallible function returns fpf_result (FPF_OK = 0, errors < 0; fpf_result_string names
@@ -128,6 +132,8 @@
        FPF_NO_WINOGRAD        no Winograd U at load (16/9 of the FPN, RPN and mask-head 3×3 weights
                               again): every conv direct, as fpf_options.conv3x3 = DIRECT
        FPF_NO_THREADS         no built-in pool (no <pthread.h>); parallel_for still works
+       FPF_POOL_SPIN          most pause steps a pool thread polls before it sleeps (default
+                              4096; 0: sleep at once; x86-64 with GCC or clang, elsewhere 0)
        FPF_MAX_IMAGE_DIM      largest accepted image side (default 32768)
        FPF_MAX_WORKSPACE_BYTES largest session workspace (default 16 GiB; 2 GiB on 32-bit)
        FPF_ASSERT(cond)       checks of kernel preconditions; off by default (define it as
@@ -569,6 +575,9 @@ FPF_DEF fpf_result fpf_session_run(fpf_session *s, const fpf_input *in, const fp
 FPF_DEF const char *fpf_session_message(const fpf_session *s);
 FPF_DEF fpf_isa fpf_session_isa(const fpf_session *s);  /* the kernels this session runs */
 FPF_DEF fpf_qisa fpf_session_qisa(const fpf_session *s); /* its int8 kernels */
+/* Replaces the session's stage callback (fpf_options.stage, stage_user) for the runs that follow;
+   fn NULL turns it off. A benchmark can so time runs with and without it on one session. */
+FPF_DEF void fpf_session_set_stage(fpf_session *s, fpf_stage_fn fn, void *user);
 
 /* Writes the instance's binary mask (1 inside), (y2−y1) rows of (x2−x1) bytes, rows dst_stride
    bytes apart. Returns the number of mask pixels. */
@@ -4017,18 +4026,37 @@ static void fpf__deconv2x2(const fpf__runner *r, const fpf__conv *k, fpf__map in
 }
 
 /* ---------------------------------------------------------------------------------------------
-   The built-in thread pool (FPF_NO_THREADS removes it). Workers start at session set-up and
-   sleep on a condition variable between jobs; nothing spins. Tasks are handed out one at a time
-   from a shared counter (dynamic chunks, not static halves), so a thread whose core is taken by a
-   neighbour simply takes fewer tasks. The calling thread works too. */
+   The built-in thread pool (FPF_NO_THREADS removes it). Workers start at session set-up. Tasks
+   are handed out one at a time from a shared counter (dynamic chunks, not static halves), so a
+   thread whose core is taken by a neighbour simply takes fewer tasks. The calling thread works
+   too. A forward pass is hundreds of short jobs with a little serial work between them, and a
+   sleep on a condition variable costs a futex wake-up of another core each time (tens of
+   microseconds, more in a VM), so a thread that waits (a worker for the next job, the caller
+   for the last tasks) first polls, for at most FPF_POOL_SPIN pause steps, and only then sleeps.
+   All state changes happen under the mutex (the polled ones as atomic stores); the polls only
+   read, and the mutex decides. Polling needs GCC or clang on x86-64 (atomics, pause). */
 #ifndef FPF_NO_THREADS
 #define FPF__MAX_THREADS 64
+#ifndef FPF_POOL_SPIN
+#define FPF_POOL_SPIN 4096
+#endif
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define FPF__POLL(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define FPF__SET(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+#define FPF__PAUSE() __builtin_ia32_pause()
+#define FPF__SPIN FPF_POOL_SPIN
+#else
+#define FPF__POLL(x) (x)
+#define FPF__SET(x, v) ((x) = (v))
+#define FPF__PAUSE() ((void)0)
+#define FPF__SPIN 0              /* sleep at once */
+#endif
 typedef struct fpf__pool {
     pthread_mutex_t mu;
     pthread_cond_t work, done;
     pthread_t th[FPF__MAX_THREADS];
     int n_workers;          /* started threads besides the caller */
-    unsigned gen;           /* bumped for every job */
+    int gen;                /* bumped for every job (modulo 2^30) */
     fpf_task_fn fn;
     void *ctx;
     int n, next, finished, quit;
@@ -4040,15 +4068,32 @@ static void fpf__pool_drain(fpf__pool *p) { /* called and returns with mu held *
         pthread_mutex_unlock(&p->mu);
         p->fn(p->ctx, t);
         pthread_mutex_lock(&p->mu);
-        if (++p->finished == p->n) pthread_cond_broadcast(&p->done);
+        FPF__SET(p->finished, p->finished + 1);
+        if (p->finished == p->n) pthread_cond_broadcast(&p->done);
+    }
+}
+
+/* Polls (mu not held) for at most FPF__SPIN pause steps, until *word != value (ne) or
+   *word >= value (!ne), or quit shows. */
+static void fpf__pool_poll(const fpf__pool *p, const int *word, int value, int ne) {
+    int i;
+    for (i = 0; i < FPF__SPIN; i++) {
+        int w = FPF__POLL(*word);
+        if ((ne ? w != value : w >= value) || FPF__POLL(p->quit)) return;
+        FPF__PAUSE();
     }
 }
 
 static void *fpf__pool_worker(void *arg) {
     fpf__pool *p = (fpf__pool *)arg;
-    unsigned seen = 0;
+    int seen = 0;
     pthread_mutex_lock(&p->mu);
     for (;;) {
+        if (!p->quit && p->gen == seen) {
+            pthread_mutex_unlock(&p->mu);
+            fpf__pool_poll(p, &p->gen, seen, 1);
+            pthread_mutex_lock(&p->mu);
+        }
         while (!p->quit && p->gen == seen) pthread_cond_wait(&p->work, &p->mu);
         if (p->quit) break;
         seen = p->gen;
@@ -4061,10 +4106,15 @@ static void *fpf__pool_worker(void *arg) {
 static void fpf__pool_run(void *pool, fpf_task_fn fn, void *ctx, int n) {
     fpf__pool *p = (fpf__pool *)pool;
     pthread_mutex_lock(&p->mu);
-    p->fn = fn; p->ctx = ctx; p->n = n; p->next = 0; p->finished = 0;
-    p->gen++;
+    p->fn = fn; p->ctx = ctx; p->n = n; p->next = 0; FPF__SET(p->finished, 0);
+    FPF__SET(p->gen, (p->gen + 1) & 0x3fffffff);
     pthread_cond_broadcast(&p->work);
     fpf__pool_drain(p);
+    if (p->finished < n) {
+        pthread_mutex_unlock(&p->mu);
+        fpf__pool_poll(p, &p->finished, n, 0);
+        pthread_mutex_lock(&p->mu);
+    }
     while (p->finished < p->n) pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }
@@ -4088,7 +4138,7 @@ static int fpf__pool_start(fpf__pool *p, int n_threads) {
 static void fpf__pool_stop(fpf__pool *p) {
     int i;
     pthread_mutex_lock(&p->mu);
-    p->quit = 1;
+    FPF__SET(p->quit, 1);
     pthread_cond_broadcast(&p->work);
     pthread_mutex_unlock(&p->mu);
     for (i = 0; i < p->n_workers; i++) pthread_join(p->th[i], NULL);
@@ -5638,6 +5688,10 @@ FPF_DEF void fpf_session_free(fpf_session *s) {
 FPF_DEF const char *fpf_session_message(const fpf_session *s) { return s ? s->msg : ""; }
 FPF_DEF fpf_isa fpf_session_isa(const fpf_session *s) { return s && s->run.kern ? s->run.kern->isa : FPF_ISA_AUTO; }
 FPF_DEF fpf_qisa fpf_session_qisa(const fpf_session *s) { return s && s->run.qkern ? s->run.qkern->isa : FPF_QISA_AUTO; }
+FPF_DEF void fpf_session_set_stage(fpf_session *s, fpf_stage_fn fn, void *user) {
+    if (!s) return;
+    s->opt.stage = fn; s->opt.stage_user = user;
+}
 
 FPF_DEF fpf_image fpf_image_u8(const uint8_t *pixels, int width, int height, size_t stride) {
     fpf_image im;

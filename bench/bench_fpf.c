@@ -17,10 +17,12 @@
  *   1. load time: fpf_model_load_file (or _memory for a model built in memory) timed 3 times, each
  *      copy freed before the next (so peak RSS holds one model), then the kept load;
  *   2. the fp32 FMA peak on each thread count, in this process (bench/peak.c), unless given;
- *   3. per thread count: fpf_session_init (timed), --warmup untimed runs, --runs timed runs
- *      WITHOUT the stage callback (the whole-forward figure), mask pasting of every instance
- *      (fpf_instance_paste, timed apart: the reference pastes full masks), then --stage-runs runs
- *      WITH a stage callback that only records a timestamp per stage name (per-stage figures);
+ *   3. per thread count, on ONE session: fpf_session_init (timed), --warmup untimed runs, one
+ *      untimed run that reads the counts, then --runs timed runs WITHOUT the stage callback (the
+ *      whole-forward figure; each followed by mask pasting of every instance, fpf_instance_paste,
+ *      timed apart: the reference pastes full masks) alternating with --stage-runs runs WITH a
+ *      stage callback that only records a timestamp per stage name (per-stage figures), switched
+ *      by fpf_session_set_stage. Both kinds so share the workspace, the pool and the time span;
  *   4. per stage: median/min/max ms, MACs computed from the config (conv: Ho·Wo·kh·kw·cin·cout;
  *      the box head on the rows fpf computes, the mask head on the N0 detections), GMAC/s and
  *      % of the measured peak (2 FLOP per MAC);
@@ -405,6 +407,79 @@ static double group_macs(const bench *B, const group *g, const tc_result *r) {
     }
 }
 
+/* One timed run without the stage callback: the whole-forward figure, then mask pasting apart. */
+static void plain_run(const bench *B, fpf_session *s, int threads, tc_result *r, uint8_t *pbuf, int i) {
+    const fpf_output *out = NULL;
+    foreign fm;
+    fpf_result e;
+    double t0;
+    int k;
+    fpf_session_set_stage(s, NULL, NULL);
+    foreign_start(&fm);
+    t0 = bench_now();
+    e = fpf_session_run(s, &B->in, &out);
+    r->fwd[i] = (bench_now() - t0) * 1e3;
+    r->fl[i] = foreign_stop(&fm);
+    if (e != FPF_OK) die("fpf_session_run: %s", fpf_result_string(e));
+    t0 = bench_now();
+    for (k = 0; k < out->n_cells; k++) fpf_instance_paste(&out->cells[k], pbuf, (size_t)B->W);
+    for (k = 0; k < out->n_nuclei; k++) fpf_instance_paste(&out->nuclei[k], pbuf, (size_t)B->W);
+    r->paste[i] = (bench_now() - t0) * 1e3;
+    r->n_cells = out->n_cells; r->n_nuclei = out->n_nuclei;
+    say("  threads=%d run %d/%d: %.1f ms (+ paste %d masks %.2f ms), foreign load %.2f cores\n", threads, i + 1, B->runs,
+        r->fwd[i], out->n_cells + out->n_nuclei, r->paste[i], r->fl[i]);
+}
+
+/* One timed run with the recording callback; its events become the stage groups' times of run i. */
+static void stage_run(const bench *B, fpf_session *s, int threads, tc_result *r, recorder *rec, int i) {
+    const fpf_output *out = NULL;
+    int gi = 0, prev_kind = G_OTHER, j;
+    double start, end, last;
+    foreign fm;
+    fpf_result e;
+    fpf_session_set_stage(s, on_stage, rec);
+    rec->n = 0;
+    foreign_start(&fm);
+    start = bench_now();
+    e = fpf_session_run(s, &B->in, &out);
+    end = bench_now();
+    last = start;
+    r->fl_cb[i] = foreign_stop(&fm);
+    if (e != FPF_OK) die("fpf_session_run: %s", fpf_result_string(e));
+    r->fwd_cb[i] = (end - start) * 1e3;
+    /* walk events; append a final "unmold" group closing at `end` */
+    for (j = 0; j <= rec->n; j++) {
+        group g;
+        double t = j < rec->n ? rec->e[j].t : end;
+        if (j < rec->n) group_of(rec->e[j].name, prev_kind, &g);
+        else {
+            memset(&g, 0, sizeof g);
+            g.kind = G_UNMOLD; g.part = -1;
+            g.nuc = 0;
+            snprintf(g.name, sizeof g.name, "unmold (boxes, results)");
+        }
+        if (gi > 0 && !strcmp(r->g[gi - 1].name, g.name) && prev_kind == g.kind) {
+            r->g[gi - 1].t[i] += (t - last) * 1e3; /* same group continues */
+        } else {
+            if (i == 0) {
+                if (gi >= 48) die("too many stage groups");
+                r->g[gi] = g;
+                r->ng = gi + 1;
+            } else if (gi >= r->ng || strcmp(r->g[gi].name, g.name)) {
+                die("stage sequence differs between runs (%s)", g.name);
+            }
+            r->g[gi].t[i] = (t - last) * 1e3;
+            gi++;
+        }
+        last = t;
+        prev_kind = g.kind;
+    }
+    say("  threads=%d stage run %d/%d: %.1f ms, foreign load %.2f cores\n", threads, i + 1, B->stage_runs, r->fwd_cb[i], r->fl_cb[i]);
+}
+
+/* One session for both kinds of run: after the warm-up and one untimed run that reads the counts,
+   plain and stage runs alternate (plain first), so both see the same workspace, the same pool
+   and the same stretch of the machine's time; only the callback differs. */
 static void run_threads(const bench *B, int threads, tc_result *r) {
     fpf_options opt;
     fpf_session *s = NULL;
@@ -412,7 +487,7 @@ static void run_threads(const bench *B, int threads, tc_result *r) {
     recorder *rec = (recorder *)calloc(1, sizeof *rec);
     uint8_t *pbuf = (uint8_t *)malloc((size_t)B->H * B->W);
     double t0;
-    int i, k;
+    int i, np, ns;
     fpf_result e;
     memset(&opt, 0, sizeof opt);
     opt.isa = B->isa; opt.block_rows = B->block_rows; opt.int8_isa = B->int8_isa; opt.conv3x3 = B->conv3x3;
@@ -430,83 +505,24 @@ static void run_threads(const bench *B, int threads, tc_result *r) {
         if ((e = fpf_session_run(s, &B->in, &out)) != FPF_OK) die("fpf_session_run: %s (%s)", fpf_result_string(e), fpf_session_message(s));
         say(" %.1f ms\n", (bench_now() - t0) * 1e3);
     }
-    /* whole forward, no callback */
-    for (i = 0; i < B->runs && i < 256; i++) {
-        foreign fm;
-        foreign_start(&fm);
-        t0 = bench_now();
-        e = fpf_session_run(s, &B->in, &out);
-        r->fwd[i] = (bench_now() - t0) * 1e3;
-        r->fl[i] = foreign_stop(&fm);
-        if (e != FPF_OK) die("fpf_session_run: %s", fpf_result_string(e));
-        t0 = bench_now();
-        for (k = 0; k < out->n_cells; k++) fpf_instance_paste(&out->cells[k], pbuf, (size_t)B->W);
-        for (k = 0; k < out->n_nuclei; k++) fpf_instance_paste(&out->nuclei[k], pbuf, (size_t)B->W);
-        r->paste[i] = (bench_now() - t0) * 1e3;
-        say("  threads=%d run %d/%d: %.1f ms (+ paste %d masks %.2f ms), foreign load %.2f cores\n", threads, i + 1, B->runs,
-            r->fwd[i], out->n_cells + out->n_nuclei, r->paste[i], r->fl[i]);
-    }
-    r->nfwd = i;
-    if (out) { r->n_cells = out->n_cells; r->n_nuclei = out->n_nuclei; }
-    fpf_session_free(s);
-    s = NULL;
-    /* per stage: a fresh session with the recording callback */
-    opt.stage = on_stage;
-    opt.stage_user = rec;
-    if ((e = fpf_session_init(B->m, B->nm, B->H, B->W, &opt, &s)) != FPF_OK) die("fpf_session_init: %s", fpf_result_string(e));
-    r->ng = 0;
-    /* one untimed run reads the counts (proposals, N0) the MAC model needs */
+    /* one untimed run with the callback reads the counts (proposals, N0) the MAC model needs */
+    fpf_session_set_stage(s, on_stage, rec);
     rec->n = 0;
     rec->counting = 1;
     if ((e = fpf_session_run(s, &B->in, &out)) != FPF_OK) die("fpf_session_run: %s", fpf_result_string(e));
     r->n_props = rec->n_props[0]; r->n0 = rec->n0[0]; r->n_props_nuc = rec->n_props[1]; r->n0_nuc = rec->n0[1];
     r->rpn_bbox_sum = rec->rpn_bbox_sum;
     rec->counting = 0;
-    for (i = 0; i < B->stage_runs && i < 256; i++) {
-        int gi = 0, prev_kind = G_OTHER, j;
-        double start;
-        foreign fm;
-        rec->n = 0;
-        foreign_start(&fm);
-        start = bench_now();
-        e = fpf_session_run(s, &B->in, &out);
-        {
-            double end = bench_now(), last = start;
-            r->fl_cb[i] = foreign_stop(&fm);
-            if (e != FPF_OK) die("fpf_session_run: %s", fpf_result_string(e));
-            r->fwd_cb[i] = (end - start) * 1e3;
-            /* walk events; append a final "unmold" group closing at `end` */
-            for (j = 0; j <= rec->n; j++) {
-                group g;
-                double t = j < rec->n ? rec->e[j].t : end;
-                if (j < rec->n) group_of(rec->e[j].name, prev_kind, &g);
-                else {
-                    memset(&g, 0, sizeof g);
-                    g.kind = G_UNMOLD; g.part = -1;
-                    g.nuc = 0;
-                    snprintf(g.name, sizeof g.name, "unmold (boxes, results)");
-                }
-                if (gi > 0 && !strcmp(r->g[gi - 1].name, g.name) && prev_kind == g.kind) {
-                    r->g[gi - 1].t[i] += (t - last) * 1e3; /* same group continues */
-                } else {
-                    if (i == 0) {
-                        if (gi >= 48) die("too many stage groups");
-                        r->g[gi] = g;
-                        r->ng = gi + 1;
-                    } else if (gi >= r->ng || strcmp(r->g[gi].name, g.name)) {
-                        die("stage sequence differs between runs (%s)", g.name);
-                    }
-                    r->g[gi].t[i] = (t - last) * 1e3;
-                    gi++;
-                }
-                last = t;
-                prev_kind = g.kind;
-            }
-        }
-        say("  threads=%d stage run %d/%d: %.1f ms, foreign load %.2f cores\n", threads, i + 1, B->stage_runs, r->fwd_cb[i], r->fl_cb[i]);
+    r->ng = 0;
+    np = B->runs < 256 ? B->runs : 256;
+    ns = B->stage_runs < 256 ? B->stage_runs : 256;
+    for (i = 0; i < np || i < ns; i++) {
+        if (i < np) plain_run(B, s, threads, r, pbuf, i);
+        if (i < ns) stage_run(B, s, threads, r, rec, i);
     }
-    r->nstage = i;
-    for (k = 0; k < r->ng; k++) r->g[k].macs = group_macs(B, &r->g[k], r);
+    r->nfwd = np;
+    r->nstage = ns;
+    for (i = 0; i < r->ng; i++) r->g[i].macs = group_macs(B, &r->g[i], r);
     fpf_session_free(s);
     free(rec);
     free(pbuf);

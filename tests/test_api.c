@@ -1,6 +1,7 @@
 /* tests/test_api.c - fpf.h's API contract: identical bits for any thread count, pool and kernel
  * row; allocation hooks and no allocation inside a run; the exact workspace; the shared nucleus
- * pyramid; 16-bit input; odd sizes; the abort callback; config words and layer lists. */
+ * pyramid; 16-bit input; odd sizes; the abort callback; the stage callback switched between runs
+ * (fpf_session_set_stage); config words and layer lists. */
 #define _POSIX_C_SOURCE 200809L
 #define FPF_IMPLEMENTATION
 #include "fpf.h"
@@ -296,6 +297,61 @@ TEST(abort_callback_stops) {
     fpf_model_free(m);
 }
 
+/* fpf_session_set_stage: the callback goes on and off between runs of one session; it sees what
+   a session made with it sees, and the results do not change. The switched session runs on the
+   built-in pool with 2 threads (one worker that polls, then sleeps), the other on 1 thread. */
+typedef struct stage_count { int n; char last[64]; } stage_count;
+static void count_stage(void *u, const char *name, const float *d, int ndim, const int *dims, int ld) {
+    stage_count *c = (stage_count *)u;
+    (void)d; (void)ndim; (void)dims; (void)ld;
+    c->n++;
+    snprintf(c->last, sizeof c->last, "%s", name);
+}
+static double cells_signature(const fpf_output *out) {
+    double sig = out->n_cells;
+    int i;
+    for (i = 0; i < out->n_cells; i++) sig += out->cells[i].score * (i + 1) + out->cells[i].mask28[300] * 1e-3;
+    return sig;
+}
+TEST(stage_callback_switches_between_runs) {
+    enum { H = 96, W = 128 };
+    static uint8_t cell[H * W], nuc[H * W];
+    fpf_model *m = tiny_model(FPF_VARIANT_FPF_ADD, 1, 7);
+    fpf_options o;
+    fpf_session *s = NULL, *t = NULL;
+    fpf_input in;
+    const fpf_output *out;
+    stage_count on, made, off;
+    double sig_plain, sig_on, sig_off;
+    make_images(H, W, cell, nuc);
+    in = make_input(cell, nuc, H, W);
+    memset(&on, 0, sizeof on); memset(&made, 0, sizeof made); memset(&off, 0, sizeof off);
+    memset(&o, 0, sizeof o);
+    o.n_threads = 2;
+    CHECK(fpf_session_init(m, NULL, H, W, &o, &s) == FPF_OK);
+    o.n_threads = 1; o.stage = count_stage; o.stage_user = &made;
+    CHECK(fpf_session_init(m, NULL, H, W, &o, &t) == FPF_OK);
+    if (!s || !t) { fpf_session_free(s); fpf_session_free(t); fpf_model_free(m); return; }
+    CHECK(fpf_session_run(s, &in, &out) == FPF_OK);
+    sig_plain = cells_signature(out);
+    fpf_session_set_stage(s, count_stage, &on);
+    CHECK(fpf_session_run(s, &in, &out) == FPF_OK);
+    sig_on = cells_signature(out);
+    fpf_session_set_stage(s, NULL, &off); /* off: &off must stay untouched */
+    CHECK(fpf_session_run(s, &in, &out) == FPF_OK);
+    sig_off = cells_signature(out);
+    CHECK(fpf_session_run(t, &in, &out) == FPF_OK);
+    CHECK(on.n > 20);                     /* mold .. mrcnn_mask of both towers and the heads */
+    CHECK_EQ_INT(on.n, made.n);
+    CHECK(strcmp(on.last, made.last) == 0);
+    CHECK_EQ_INT(off.n, 0);
+    CHECK(sig_on == sig_plain && sig_off == sig_plain && cells_signature(out) == sig_plain);
+    fpf_session_set_stage(NULL, count_stage, &on); /* no session: nothing happens */
+    fpf_session_free(s);
+    fpf_session_free(t);
+    fpf_model_free(m);
+}
+
 TEST(config_layers_and_words_round_trip) {
     fpf_config c, d;
     uint32_t w[64];
@@ -333,6 +389,7 @@ int main(void) {
     RUN(sixteen_bit_fixed_matches_eight_bit);
     RUN(odd_sizes_crop_back);
     RUN(abort_callback_stops);
+    RUN(stage_callback_switches_between_runs);
     RUN(config_layers_and_words_round_trip);
     return harness_summary("api");
 }

@@ -1251,6 +1251,12 @@ static void fpf__pack(const float *w, size_t rows, int cout, float *dst) {
                 dst[((size_t)p * rows + r) * 16 + j] = 16 * p + j < cout ? w[r * cout + 16 * p + j] : 0.0f;
 }
 
+/* Weight row r = (ky·kw + kx)·cin + ci, output channel co of k: from the HWIO w, or from the packed
+   panels once w is gone (packed in place). */
+static float fpf__weight(const fpf__conv *k, size_t r, int co) {
+    return k->w ? k->w[r * k->cout + co] : k->wp[(size_t)(co / 16) * k->pstride + r * 16 + co % 16];
+}
+
 /* Packs every layer. In a buffer the model owns (load_file, load_memory) a layer whose cout is a
    multiple of 16 is packed in place, so loading costs no extra memory; the others (the heads'
    2-, 6- and 12-channel outputs), and every layer of a model used in place, go to m->packed.
@@ -1313,8 +1319,7 @@ static int fpf__rpn_head_make(const fpf__conv *cls, const fpf__conv *box, float 
         if (part[i]->q || !part[i]->wp || part[i]->kh != 1 || part[i]->kw != 1 || part[i]->cin != cls->cin) return 0;
     for (i = 0; i < 2; i++)
         for (j = 0; j < part[i]->cout; j++, co++) {
-            const float *panel = part[i]->wp + (size_t)(j / 16) * part[i]->pstride + j % 16;
-            for (r = 0; r < rows; r++) w[r * cout + co] = panel[r * 16];
+            for (r = 0; r < rows; r++) w[r * cout + co] = fpf__weight(part[i], r, j);
             b[co] = part[i]->b[j];
         }
     fpf__pack(w, rows, cout, b + cout);
@@ -1332,16 +1337,10 @@ static fpf_result fpf__rpn_head_prepare(fpf__loader *ld, fpf_model *m) {
     return FPF_OK;
 }
 
-/* Is k run as Winograd where the call allows it: an fp32 3×3 conv whose U the loader made. */
-static int fpf__wino_layer(const fpf__conv *k) { return !k->q && k->wino && k->kh == 3 && k->kw == 3; }
+/* Is k run as Winograd where the call allows it: U is made only for fp32 3×3 convs (fpf__wino_prepare). */
+static int fpf__wino_layer(const fpf__conv *k) { return k->wino != NULL; }
 /* Winograd U (section "Winograd"): floats per position ξ of a layer's U. */
 static size_t fpf__wino_stride(const fpf__conv *k) { return (size_t)((k->cout + 15) / 16) * k->cin * 16; }
-
-/* The HWIO weight g[ky][kx][ci][co], from w or from the packed panels (w is NULL once packed in place). */
-static float fpf__wino_w(const fpf__conv *k, int ky, int kx, int ci, int co) {
-    size_t r = ((size_t)ky * 3 + kx) * k->cin + ci;
-    return k->w ? k->w[r * k->cout + co] : k->wp[(size_t)(co / 16) * k->pstride + r * 16 + co % 16];
-}
 
 /* U = G g Gᵀ in double, rounded once to float, into dst: 16 × fpf__wino_stride(k) floats, U[ξ] packed
    as a 1×1 conv (panels of 16 output channels, [cin][16], zero past cout). */
@@ -1355,8 +1354,9 @@ static void fpf__wino_pack(const fpf__conv *k, float *dst) {
             double t[4][3];
             for (i = 0; i < 4; i++)
                 for (b = 0; b < 3; b++)
-                    t[i][b] = G[i][0] * fpf__wino_w(k, 0, b, ci, co) + G[i][1] * fpf__wino_w(k, 1, b, ci, co) +
-                              G[i][2] * fpf__wino_w(k, 2, b, ci, co);
+                    t[i][b] = G[i][0] * fpf__weight(k, (size_t)b * k->cin + ci, co) +
+                              G[i][1] * fpf__weight(k, (size_t)(3 + b) * k->cin + ci, co) +
+                              G[i][2] * fpf__weight(k, (size_t)(6 + b) * k->cin + ci, co);
             for (i = 0; i < 4; i++)
                 for (j = 0; j < 4; j++)
                     dst[(size_t)(4 * i + j) * st + ((size_t)(co / 16) * k->cin + ci) * 16 + co % 16] =
@@ -1379,6 +1379,8 @@ static int fpf__wino_layers(fpf_model *m, fpf__conv **k) {
     return n;
 }
 
+static int fpf__wino_candidate(const fpf__conv *k) { return !k->q && k->wp && k->kh == 3 && k->kw == 3 && k->cin <= FPF__ZEROS; }
+
 static fpf_result fpf__wino_prepare(fpf__loader *ld, fpf_model *m) {
     fpf__conv *k[13];
     size_t need = 0, off = 0;
@@ -1387,14 +1389,13 @@ static fpf_result fpf__wino_prepare(fpf__loader *ld, fpf_model *m) {
     n = 0; /* no U: every conv direct */
 #endif
     for (i = 0; i < n; i++)
-        if (!k[i]->q && k[i]->wp && k[i]->kh == 3 && k[i]->kw == 3 && k[i]->cin <= FPF__ZEROS &&
-            !fpf__add(need, 16 * fpf__wino_stride(k[i]), &need))
+        if (fpf__wino_candidate(k[i]) && !fpf__add(need, 16 * fpf__wino_stride(k[i]), &need))
             return fpf__fail(ld, FPF_ERR_BAD_MODEL, "layers too large", "", "");
     if (!need) return FPF_OK;
     if (need > ((size_t)-1) / sizeof(float) || !(m->wino_mem = (float *)fpf__alloc(&m->alloc, need * sizeof(float))))
         return fpf__fail(ld, FPF_ERR_OUT_OF_MEMORY, "out of memory while packing weights", "", "");
     for (i = 0; i < n; i++) {
-        if (k[i]->q || !k[i]->wp || k[i]->kh != 3 || k[i]->kw != 3 || k[i]->cin > FPF__ZEROS) continue;
+        if (!fpf__wino_candidate(k[i])) continue;
         fpf__wino_pack(k[i], m->wino_mem + off);
         k[i]->wino = m->wino_mem + off;
         off += 16 * fpf__wino_stride(k[i]);
@@ -2541,6 +2542,16 @@ static void fpf__wino_patch(const fpf__conv_args *a, int img, int y, int x, cons
     }
 }
 
+/* The next tile in task order after the one at (img, y, x): along the row of tiles, then down, then
+   into the next image. Returns 1 when the image changes. */
+static int fpf__wino_next(const fpf__conv_args *a, int *img, int *y, int *x) {
+    if ((*x += 2) < a->out.w) return 0;
+    *x = 0;
+    if ((*y += 2) < a->out.h) return 0;
+    *y = 0; ++*img;
+    return 1;
+}
+
 /* a's view of image img of its batch (the output side; fpf__wino_patch does the input side). */
 static fpf__conv_args fpf__wino_view(const fpf__conv_args *a, int img) {
     fpf__conv_args v = *a;
@@ -2558,7 +2569,7 @@ static void fpf__wino_store(const fpf__wino_args *w, int l0, int n, const float 
     v = fpf__wino_view(a, img);
     for (l = 0; l < n; l++) {
         a->kern->f32_wino_out(&v, M + (size_t)l * cb, ms, cb, y, x, c0, a->out.h - y < 2 ? 1 : 2, a->out.w - x < 2 ? 1 : 2);
-        if ((x += 2) >= a->out.w) { x = 0; if ((y += 2) >= a->out.h) { y = 0; v = fpf__wino_view(a, ++img); } }
+        if (fpf__wino_next(a, &img, &y, &x)) v = fpf__wino_view(a, img);
     }
 }
 
@@ -2593,7 +2604,7 @@ static void fpf__wino_task(void *ctx, int i) {
         const float *src[16];
         fpf__wino_patch(a, img, y, x, src);
         a->kern->f32_wino_in(src, cin, V + (size_t)l * cin, vs);
-        if ((x += 2) >= a->out.w) { x = 0; if ((y += 2) >= a->out.h) { y = 0; img++; } }
+        fpf__wino_next(a, &img, &y, &x);
     }
     for (blk = g * w->nblk / w->groups; blk < (g + 1) * w->nblk / w->groups; blk++) {
         int c0 = blk * a->kern->cb, cb = a->k->cout - c0 < a->kern->cb ? a->k->cout - c0 : a->kern->cb;
@@ -5223,7 +5234,7 @@ static void fpf__mask_head(fpf_session *s, const fpf__heads *h, const fpf_config
     if (!ko->q) /* mrcnn_mask's weights transposed for the narrow kernel: [K][Mw] */
         for (co = 0; co < K; co++)
             for (ci = 0; ci < (size_t)Mw; ci++)
-                o->mwT[(size_t)co * Mw + ci] = ko->w ? ko->w[ci * K + co] : ko->wp[(size_t)(co / 16) * ko->pstride + ci * 16 + co % 16];
+                o->mwT[(size_t)co * Mw + ci] = fpf__weight(ko, ci, co);
     for (i = 0; i < n0; i += FPF__MASK_BATCH) {
         int nb = n0 - i < FPF__MASK_BATCH ? n0 - i : FPF__MASK_BATCH;
         fpf__map x = fpf__mk(o->feat + (size_t)i * M2 * D, MP, MP, D);           /* nb × [14, 14, D] */
@@ -5475,7 +5486,7 @@ static void fpf__session_layout(fpf__bump *b, fpf_session *s, const fpf_model *m
     size_t M2 = 4 * (size_t)m->cfg.mask_pool_size * m->cfg.mask_pool_size, a1, a2, q1, q2;
     uint8_t *qbuf;
     float *wbuf;
-    int wcin;
+    int wcin, wave;
     fpf__pyr F, Pn;
     fpf__results cells, nuclei;
     float *mold, *anchors;
@@ -5502,10 +5513,11 @@ static void fpf__session_layout(fpf__bump *b, fpf_session *s, const fpf_model *m
     q2 = nuc && nuc->n_int8 ? fpf__qcap(&nuc->cfg, Hp, Wp, max_det) : 0;
     qbuf = q1 || q2 ? (uint8_t *)fpf__take(b, FPF__ZEROS + (q1 > q2 ? q1 : q2)) : NULL;
     wcin = opt && opt->conv3x3 == FPF_CONV3X3_DIRECT ? 0 : (int)fpf__max((size_t)m->wino_cin, nuc ? (size_t)nuc->wino_cin : 0);
-    wbuf = wcin ? FPF__TAKEF(b, (size_t)fpf__wino_wave(opt) * fpf__wino_slot(wcin)) : NULL;  /* Winograd scratch */
+    wave = fpf__wino_wave(opt);
+    wbuf = wcin ? FPF__TAKEF(b, (size_t)wave * fpf__wino_slot(wcin)) : NULL;  /* Winograd scratch */
     if (!s) return;
     s->run.qbuf = qbuf; s->run.qcap = q1 > q2 ? q1 : q2;
-    s->run.wbuf = wbuf; s->run.wino_cin = wcin; s->run.wave = fpf__wino_wave(opt);
+    s->run.wbuf = wbuf; s->run.wino_cin = wcin; s->run.wave = wave;
     s->cells = cells; s->nuclei = nuclei; s->mold = mold; s->hist = hist; s->anchors = anchors;
     s->F = F; s->Pn = Pn; s->arena = arena; s->arena_bytes = a1 > a2 ? a1 : a2;
 }

@@ -253,6 +253,21 @@ def load_nucleus(path, cfg):
     return build_model(cfg, 'cores').load_raw(raw)
 
 
+def load_init(path, cfg, variant):
+    """--init: the trained model a fine-tuning starts from, a checkpoint or a shipped .fpf of the same variant
+    (its BN statistics come with it; an FPF model's nucleus tower is then replaced by --nucleus)."""
+    if path.endswith('.fpf'):
+        import unfold
+        got, _, raw = unfold.unfold(path)
+        m = build_model(cfg, got).load_raw(raw) if got == variant else None
+    else:
+        m = load_model_from_ckpt(path)[0]
+        got = m.variant
+    if got != variant:
+        raise SystemExit('--init %s: a %s model, expected %s' % (path, got, variant))
+    return m
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[1])
     ap.add_argument('--variant', required=True, choices=seeded.VARIANTS)
@@ -263,6 +278,8 @@ def main(argv=None):
                     'noise); with --real the cores model always gets the real-data augmentation, and contrast adds '
                     'a gain per nucleus and uneven illumination (real.uneven_contrast)')
     ap.add_argument('--nucleus', help='trained cores checkpoint or .fpf (FPF variants: its tower, frozen)')
+    ap.add_argument('--init', help='fine-tune: start from this trained model of the same variant (checkpoint or '
+                                   '.fpf) instead of a fresh initialization; with --nucleus, an FPF model gets that tower')
     ap.add_argument('--out', required=True)
     ap.add_argument('--resume', action='store_true')
     ap.add_argument('--iters', type=int, default=3000)
@@ -342,20 +359,25 @@ def main(argv=None):
         torch.set_rng_state(ck['torch_rng'])
         log('resumed %s at iteration %d' % (args.out, it0))
     else:
-        init_weights(model, args.seed)
+        if args.init:
+            model.load_state_dict(load_init(args.init, cfg, args.variant).state_dict())
+        else:
+            init_weights(model, args.seed)
         skip = []
         if model.fpf:
             core_model = load_nucleus(args.nucleus, cfg)
             model.core.load_state_dict(core_model.tower.state_dict())
             skip = [m for m in model.core.modules() if isinstance(m, fpf_ref.KBN)]
-        sampler0 = sampler_for(np.random.RandomState(args.seed + 1000), 'basic')
-        hook = BNInit(model, skip)
-        with torch.no_grad():
-            forward_losses(model, sampler0.get(), np.random.RandomState(0), args)
-        hook.remove()
-        log('initialized %s (%s, %s%s), BN statistics from data' %
+        if not args.init:
+            sampler0 = sampler_for(np.random.RandomState(args.seed + 1000), 'basic')
+            hook = BNInit(model, skip)
+            with torch.no_grad():
+                forward_losses(model, sampler0.get(), np.random.RandomState(0), args)
+            hook.remove()
+        log('initialized %s (%s, %s%s), %s' %
             (args.variant, args.config, 'weighted' if args.weighted else 'unweighted',
-             ', nucleus tower from ' + args.nucleus if model.fpf else ''))
+             ', nucleus tower from ' + args.nucleus if model.fpf else '',
+             'weights and BN statistics from ' + args.init if args.init else 'BN statistics from data'))
     if model.fpf:
         for p in model.core.parameters():
             p.requires_grad_(False)

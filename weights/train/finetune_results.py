@@ -1,0 +1,78 @@
+#!/usr/bin/python3
+"""The cell models fine-tuned on the real-nuclei mix (finetune_real.sh) against the shipped ones, on the
+synthetic test set and its clustered subset: segm AP50 and mean AP 0.50..0.90, as RESULTS.md's tables.
+
+    /usr/bin/python3 weights/train/finetune_results.py [--dir build/real_ft] [--int8]
+
+Scores each model with evaluate.py (build/fpf_segment + build/fpf_eval; results cached as
+DIR/eval/NAME_SET.json) and prints a markdown table, with the gain of each nucleus-using model over
+`without_nucleus` trained the same way (the paper's comparison). --int8 also scores DIR/NAME_int8.fpf, made
+first when missing with build/fpf_quantize and the shipped int8 models' calibration (int8_results.py: the first
+32 synthetic training scenes, the default options).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, '..', '..'))
+NAMES = ('without_nucleus', 'with_nucleus', 'fpf_concat', 'fpf_add', 'fpf_concat_weighted', 'fpf_add_weighted')
+LABEL = dict(without_nucleus='without nucleus', with_nucleus='2-channel input', fpf_concat='FPF ⊙ (concat)',
+             fpf_add='FPF ⊕ (add)', fpf_concat_weighted='FPF ⊙, weighted mask loss',
+             fpf_add_weighted='FPF ⊕, weighted mask loss')
+SETS = ('test', 'clustered')
+
+
+def score(model, key, work):
+    out = os.path.join(work, key + '.json')
+    if not os.path.exists(out):
+        subprocess.check_call([sys.executable, os.path.join(HERE, 'evaluate.py'), '--model', model, '--set',
+                               key.rsplit('_', 1)[1], '--work', os.path.join(work, key), '--threads', '2',
+                               '--json', out + '.tmp'], cwd=ROOT, stdout=subprocess.DEVNULL)
+        os.replace(out + '.tmp', out)
+    r = json.load(open(out))['segm']
+    return r['0.50'], r['mean']
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--dir', default=os.path.join(ROOT, 'build', 'real_ft'))
+    ap.add_argument('--int8', action='store_true')
+    args = ap.parse_args()
+    work = os.path.join(args.dir, 'eval')
+    os.makedirs(work, exist_ok=True)
+    rows = [('shipped (synthetic only)', 'shipped', lambda n: os.path.join(ROOT, 'weights', 'models', n + '.fpf')),
+            ('fine-tuned on the real-nuclei mix', 'ft', lambda n: os.path.join(args.dir, n + '.fpf'))]
+    if args.int8:
+        rows.append(('fine-tuned, int8', 'ft8', lambda n: os.path.join(args.dir, n + '_int8.fpf')))
+    if args.int8:
+        import int8_results
+        for n in NAMES:
+            src, dst = os.path.join(args.dir, n + '.fpf'), os.path.join(args.dir, n + '_int8.fpf')
+            if os.path.exists(src) and not os.path.exists(dst):
+                int8_results.quantize(src, dst + '.tmp', 32, int8_results.QUANTIZE)
+                os.replace(dst + '.tmp', dst)
+    res = {}
+    for _, tag, path in rows:
+        for n in NAMES:
+            if os.path.exists(path(n)):
+                res[tag, n] = [v for s in SETS for v in score(path(n), '%s_%s_%s' % (tag, n, s), work)]
+    print('| segm, synthetic sets | model | test AP50 | test mean AP | clustered AP50 | clustered mean AP |')
+    print('|---|---|---:|---:|---:|---:|')
+    for label, tag, _ in rows:
+        for n in NAMES:
+            if (tag, n) in res:
+                print('| %s | %s | %s |' % (label, LABEL[n], ' | '.join('%.3f' % v for v in res[tag, n])))
+    for label, tag, _ in rows:
+        base = res.get((tag, 'without_nucleus'))
+        for n in NAMES[1:]:
+            if base and (tag, n) in res:
+                print('| %s, gain over without nucleus | %s | %s |' % (
+                    label, LABEL[n], ' | '.join('%+.3f' % (a - b) for a, b in zip(res[tag, n], base))))
+    json.dump({'%s/%s' % k: v for k, v in res.items()}, open(os.path.join(work, 'summary.json'), 'w'), indent=1)
+
+
+if __name__ == '__main__':
+    main()

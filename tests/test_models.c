@@ -109,6 +109,50 @@ TEST(fpf_concat_finds_cells) { check_model("fpf_concat", 0, FLOOR_CELLS); }
 TEST(without_nucleus_finds_cells) { check_model("without_nucleus", 0, FLOOR_CELLS); }
 TEST(with_nucleus_finds_cells) { check_model("with_nucleus", 0, FLOOR_CELLS); }
 TEST(cores_dsb2018_finds_nuclei) { check_model("cores_dsb2018", 1, FLOOR_NUCLEI); }
+TEST(fpf_concat_weighted_dsb2018_finds_cells) { check_model("fpf_concat_weighted_dsb2018", 0, FLOOR_CELLS); }
+
+/* fpf_concat_weighted_dsb2018 carries the tower of cores_dsb2018 bit for bit (issue #12), so run together the nucleus
+   pyramid is computed once (out->shared_nucleus_pyramid), and the nuclei come out as cores_dsb2018 alone
+   finds them: the same count, first box and score. */
+TEST(fpf_concat_weighted_dsb2018_shares_the_real_nucleus_tower) {
+    fpf_model *cm = NULL, *nm = NULL;
+    fpf_session *s = NULL, *s1 = NULL;
+    const fpf_output *both = NULL, *alone = NULL;
+    fpf_input in;
+    FILE *f;
+    if (!(f = fopen("weights/models/fpf_concat_weighted_dsb2018.fpf", "rb"))) {
+        printf("skip: fpf_concat_weighted_dsb2018 not shipped\n");
+        harness_cur_skipped = 1;
+        return;
+    }
+    fclose(f);
+    make_scene();
+    CHECK(scene_ok);
+    CHECK(fpf_model_load_file("weights/models/fpf_concat_weighted_dsb2018.fpf", NULL, &cm, NULL, 0) == FPF_OK);
+    CHECK(fpf_model_load_file("weights/models/cores_dsb2018.fpf", NULL, &nm, NULL, 0) == FPF_OK);
+    if (harness_cur_failed) goto done;
+    CHECK(fpf_session_init(cm, nm, SCENE_H, SCENE_W, NULL, &s) == FPF_OK);
+    CHECK(fpf_session_init(nm, NULL, SCENE_H, SCENE_W, NULL, &s1) == FPF_OK);
+    if (harness_cur_failed) goto done;
+    memset(&in, 0, sizeof in);
+    in.cell = fpf_image_u16(scene.cell, SCENE_W, SCENE_H, (size_t)SCENE_W * 2);
+    in.nucleus = fpf_image_u16(scene.nucleus, SCENE_W, SCENE_H, (size_t)SCENE_W * 2);
+    CHECK(fpf_session_run(s, &in, &both) == FPF_OK);
+    CHECK(fpf_session_run(s1, &in, &alone) == FPF_OK);
+    if (harness_cur_failed) goto done;
+    CHECK(both->shared_nucleus_pyramid == 1);
+    CHECK(both->n_cells > 0);
+    CHECK_MSG(both->n_nuclei == alone->n_cells && both->n_nuclei > 0, "%d nuclei beside the cell model, %d alone",
+              both->n_nuclei, alone->n_cells);
+    if (both->n_nuclei > 0 && alone->n_cells > 0)
+        CHECK(both->nuclei[0].y1 == alone->cells[0].y1 && both->nuclei[0].x2 == alone->cells[0].x2 &&
+              both->nuclei[0].score == alone->cells[0].score);
+done:
+    fpf_session_free(s);
+    fpf_session_free(s1);
+    fpf_model_free(cm);
+    fpf_model_free(nm);
+}
 
 /* The real-data nucleus model (issue #12) on a real labelled image it never saw: StarDist's DSB2018
    example img2d_512 (125 nuclei, 16-bit), read in place from ../shared/data; skipped when that is absent.
@@ -151,12 +195,15 @@ TEST(int8_models_find_cells_and_nuclei) {
     check_model("fpf_concat_int8", 0, FLOOR_CELLS);
     check_model("without_nucleus_int8", 0, FLOOR_CELLS);
     check_model("with_nucleus_int8", 0, FLOOR_CELLS);
+    check_model("fpf_concat_weighted_dsb2018_int8", 0, FLOOR_CELLS);
 }
 
 int main(void) {
     RUN(cores_finds_nuclei);
     RUN(cores_dsb2018_finds_nuclei);
     RUN(cores_dsb2018_finds_real_nuclei);
+    RUN(fpf_concat_weighted_dsb2018_finds_cells);
+    RUN(fpf_concat_weighted_dsb2018_shares_the_real_nucleus_tower);
     RUN(fpf_add_weighted_finds_cells);
     RUN(fpf_add_finds_cells);
     RUN(fpf_concat_weighted_finds_cells);

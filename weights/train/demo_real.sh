@@ -1,18 +1,20 @@
 #!/bin/sh
 # make demo-real: the shipped models on the real two-channel images of ../shared/data (read in place,
 # never copied into the repository). Writes build/demo_real/<model>/<image>/{cells,nuclei}.{tif,csv} and
-# overlay.png, and prints the counts. MODELS overrides the cell models (default: best FPF + both baselines).
+# overlay.png, and prints the counts (OUT and ARGS below). MODELS overrides the cell models (default: the FPF ⊙ model on the real nucleus tower, the
+# synthetic-only FPF ⊕ and both baselines).
 set -e
 D=${SHARED_DATA:-../shared/data}
-OUT=build/demo_real
-MODELS=${MODELS:-"fpf_add without_nucleus with_nucleus"}
+OUT=${OUT:-build/demo_real}
+ARGS=${ARGS:-}   # more fpf_segment options, e.g. ARGS="--post off" (the models' own cells, no post-processing)
+MODELS=${MODELS:-"fpf_concat_weighted_dsb2018 fpf_add without_nucleus with_nucleus"}
 NUC=${NUC:-weights/models/cores_dsb2018.fpf}   # the real-data nucleus model (issue #12)
 [ -d "$D" ] || { echo "demo-real: $D not found (set SHARED_DATA)"; exit 1; }
 run() { # model name nucleus-args cell-args
     m=$1; n=$2; shift 2
     [ -f weights/models/$m.fpf ] || { echo "skip $m (not shipped)"; return 0; }
     mkdir -p $OUT/$m
-    build/fpf_segment --model weights/models/$m.fpf --nucleus-model $NUC "$@" --out $OUT/$m/$n --overlay --quiet --threads 2 --tile 512
+    build/fpf_segment --model weights/models/$m.fpf --nucleus-model $NUC "$@" --out $OUT/$m/$n --overlay --quiet --threads 2 --tile 512 --overlap 128 $ARGS
     c=$(($(wc -l < $OUT/$m/$n/cells.csv) - 1)); k=$(($(wc -l < $OUT/$m/$n/nuclei.csv) - 1))
     printf '%-18s %-16s %4d cells %4d nuclei  -> %s/overlay.png\n' "$m" "$n" "$c" "$k" "$OUT/$m/$n"
 }

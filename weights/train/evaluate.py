@@ -22,11 +22,15 @@ ROOT = os.path.abspath(os.path.join(HERE, '..', '..'))
 BUILD = os.path.join(ROOT, 'build')
 
 
+VARIANTS = ('cores', 'without_nucleus', 'with_nucleus', 'fpf_add', 'fpf_concat')
+
+
 def model_variant(path):
-    """Variant name from the .fpf config block (word 0 of the config = fpf_variant enum)."""
-    sys.path.insert(0, os.path.join(ROOT, 'weights'))
-    import fpf_write
-    return fpf_write.read_fpf(path)['variant']
+    """Variant name from word 0 of the .fpf config block (the fpf_variant enum); fp32 and int8 files alike."""
+    import struct
+    with open(path, 'rb') as f:
+        b = f.read(68)
+    return VARIANTS[struct.unpack_from('<I', b, 64)[0]]
 
 
 def ensure_set(name):

@@ -1,6 +1,9 @@
 #!/usr/bin/python3
-"""The cell models fine-tuned on the real-nuclei mix (finetune_real.sh) against the shipped ones, on the
-synthetic test set and its clustered subset: segm AP50 and mean AP 0.50..0.90, as RESULTS.md's tables.
+"""The cell models fine-tuned on the real-nuclei mix (finetune_real.sh) against the shipped ones and the ones
+trained from scratch on the mix (schedule_real.sh step 5, build/real/NAME.fpf), on the synthetic test set, its
+clustered subset, and 76 held-out semi-synthetic fields of 384x384 grown around the real nuclei of the 38
+VALIDATION images of dsb2018_train_fluo (real.py semi --part val ...; no cell model trains on those images):
+segm AP50 and mean AP 0.50..0.90 (at most 100 detections per image), as RESULTS.md's tables.
 
     /usr/bin/python3 weights/train/finetune_results.py [--dir build/real_ft] [--int8]
 
@@ -22,15 +25,22 @@ NAMES = ('without_nucleus', 'with_nucleus', 'fpf_concat', 'fpf_add', 'fpf_concat
 LABEL = dict(without_nucleus='without nucleus', with_nucleus='2-channel input', fpf_concat='FPF ⊙ (concat)',
              fpf_add='FPF ⊕ (add)', fpf_concat_weighted='FPF ⊙, weighted mask loss',
              fpf_add_weighted='FPF ⊕, weighted mask loss')
-SETS = ('test', 'clustered')
+SETS = ('test', 'clustered', 'semi')
+SEMI = os.path.join(ROOT, 'build', 'real_data', 'semi_val')
+SEMI_CMD = ['real.py', 'semi', '--part', 'val', '--count', '38', '--per-image', '2', '--crop', '384', '--seed', '5000',
+            '--preview', '0', '--out', SEMI]
 
 
 def score(model, key, work):
     out = os.path.join(work, key + '.json')
+    which = key.rsplit('_', 1)[1]
+    if which == 'semi' and not os.path.exists(os.path.join(SEMI, 'manifest.txt')):
+        subprocess.check_call([sys.executable, os.path.join(HERE, SEMI_CMD[0])] + SEMI_CMD[1:], stdout=subprocess.DEVNULL)
+    where = ['--set-dir', SEMI, '--gt-suffix', 'cell_labels'] if which == 'semi' else ['--set', which]
     if not os.path.exists(out):
-        subprocess.check_call([sys.executable, os.path.join(HERE, 'evaluate.py'), '--model', model, '--set',
-                               key.rsplit('_', 1)[1], '--work', os.path.join(work, key), '--threads', '2',
-                               '--json', out + '.tmp'], cwd=ROOT, stdout=subprocess.DEVNULL)
+        subprocess.check_call([sys.executable, os.path.join(HERE, 'evaluate.py'), '--model', model] + where +
+                              ['--work', os.path.join(work, key), '--threads', '2', '--json', out + '.tmp'],
+                              cwd=ROOT, stdout=subprocess.DEVNULL)
         os.replace(out + '.tmp', out)
     r = json.load(open(out))['segm']
     return r['0.50'], r['mean']
@@ -44,6 +54,8 @@ def main():
     work = os.path.join(args.dir, 'eval')
     os.makedirs(work, exist_ok=True)
     rows = [('shipped (synthetic only)', 'shipped', lambda n: os.path.join(ROOT, 'weights', 'models', n + '.fpf')),
+            ('from scratch on the real-nuclei mix (session 5/6)', 'scratch',
+             lambda n: os.path.join(ROOT, 'build', 'real', n + '.fpf')),
             ('fine-tuned on the real-nuclei mix', 'ft', lambda n: os.path.join(args.dir, n + '.fpf'))]
     if args.int8:
         rows.append(('fine-tuned, int8', 'ft8', lambda n: os.path.join(args.dir, n + '_int8.fpf')))
@@ -59,8 +71,9 @@ def main():
         for n in NAMES:
             if os.path.exists(path(n)):
                 res[tag, n] = [v for s in SETS for v in score(path(n), '%s_%s_%s' % (tag, n, s), work)]
-    print('| segm, synthetic sets | model | test AP50 | test mean AP | clustered AP50 | clustered mean AP |')
-    print('|---|---|---:|---:|---:|---:|')
+    print('| segm | model | test AP50 | test mean AP | clustered AP50 | clustered mean AP | real-nuclei fields AP50 | '
+          'real-nuclei fields mean AP |')
+    print('|---|---|---:|---:|---:|---:|---:|---:|')
     for label, tag, _ in rows:
         for n in NAMES:
             if (tag, n) in res:

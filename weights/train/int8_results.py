@@ -56,16 +56,7 @@ E.BUILD = BIN
 # The shipped int8 models: fpf_quantize's options (weights/RESULTS.md, "int8 models", says why).
 QUANTIZE = []
 SETS = {'test': 'synthetic test (18)', 'clustered': 'clustered (78 crops)', 'real': 'real DSB2018 fluo test'}
-VARIANTS = ['cores', 'without_nucleus', 'with_nucleus', 'fpf_add', 'fpf_concat']
-
-
-def variant_of(path):  # word 0 of the config block; works for int8 files too
-    with open(path, 'rb') as f:
-        b = f.read(68)
-    return VARIANTS[struct.unpack_from('<I', b, 64)[0]]
-
-
-E.model_variant = variant_of
+variant_of = E.model_variant
 
 
 def sha1(path):

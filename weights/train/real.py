@@ -4,6 +4,8 @@ augmentation, and the semi-synthetic cell fields grown around real nuclei.
 
     /usr/bin/python3 weights/train/real.py split                      # build/real_data/{train,val}/ (symlinks)
     /usr/bin/python3 weights/train/real.py semi --count 4             # semi-synthetic examples -> build/real_data/semi/
+    /usr/bin/python3 weights/train/real.py semi --part val --count 38 --per-image 2 --crop 384 --seed 5000 \
+        --preview 0 --out build/real_data/semi_val                   # held-out fields for the cell models
     /usr/bin/python3 weights/train/real.py check                      # sample shapes, timing (no training)
 
 train.py uses it with --real DIR (weights/train/README.md, "Real data"):
@@ -367,20 +369,32 @@ def write_tif(path, a):
 
 
 def cmd_semi(a):
-    """Semi-synthetic examples under build/ only (the nucleus channel is real data: never commit them)."""
-    rs_names = split(a.root)[0][:a.count]
+    """Semi-synthetic fields under build/ only (the nucleus channel is real data: never commit them): --count
+    images of the --part split, --per-image fields each, named NAME[_K]. With --part val they are a held-out
+    set for the cell models (their training never sees the validation images): evaluate.py --set-dir OUT
+    --gt-suffix cell_labels."""
+    rs_names = split(a.root)[0 if a.part == 'train' else 1][:a.count]
     out = a.out
     os.makedirs(out, exist_ok=True)
     rng = np.random.RandomState(a.seed)
-    for n in rs_names:
-        img = read_png(os.path.join(a.root, n + '.png'))
-        lab = D.read_tif(os.path.join(a.root, n + '_labels.tif')).astype(np.uint16)
+    todo = [(n, k) for n in rs_names for k in range(a.per_image)]
+    for n0, k in todo:
+        n = n0 if a.per_image == 1 else '%s_%d' % (n0, k)
+        img = read_png(os.path.join(a.root, n0 + '.png'))
+        lab = D.read_tif(os.path.join(a.root, n0 + '_labels.tif')).astype(np.uint16)
         t0 = time.time()
         nuc, cell, nl, cl = semi_field(img, lab, rng, a.crop)
         write_tif(os.path.join(out, n + '_cell.tif'), cell)
         write_tif(os.path.join(out, n + '_nucleus.tif'), np.clip(nuc, 0, 255).astype(np.uint8))
         write_tif(os.path.join(out, n + '_cell_labels.tif'), cl)
         write_tif(os.path.join(out, n + '_nucleus_labels.tif'), nl)
+        sizes = np.bincount(cl.ravel())[1:]
+        touching = int(((cl[:-1] != cl[1:]) & (cl[:-1] > 0) & (cl[1:] > 0)).sum())
+        print('%s: %d nuclei, %d cells (median %d px), %d touching border px, %.2f s -> %s' %
+              (n, nl.max(), (sizes > 0).sum(), np.median(sizes[sizes > 0]) if sizes.any() else 0, touching,
+               time.time() - t0, out))
+        if not a.preview:
+            continue
         c = D.norm16(cell)
         rgb = np.stack([c, 0.5 * c, np.clip(nuc, 0, 255)], -1)
         edge = np.zeros(cl.shape, bool)
@@ -389,11 +403,9 @@ def cmd_semi(a):
         rgb[edge] = (255, 255, 0)
         from skimage import io
         io.imsave(os.path.join(out, n + '_preview.png'), rgb.astype(np.uint8), check_contrast=False)
-        sizes = np.bincount(cl.ravel())[1:]
-        touching = int(((cl[:-1] != cl[1:]) & (cl[:-1] > 0) & (cl[1:] > 0)).sum())
-        print('%s: %d nuclei, %d cells (median %d px), %d touching border px, %.2f s -> %s' %
-              (n, nl.max(), (sizes > 0).sum(), np.median(sizes[sizes > 0]) if sizes.any() else 0, touching,
-               time.time() - t0, out))
+    with open(os.path.join(out, 'manifest.txt'), 'w') as f:
+        f.write('real.py semi --part %s --count %d --per-image %d --crop %d --seed %d\n' %
+                (a.part, a.count, a.per_image, a.crop, a.seed))
 
 
 def cmd_check(a):
@@ -447,6 +459,9 @@ def main():
     ap.add_argument('--crop', type=int, default=256)
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--out', default=os.path.join(ROOT, 'build', 'real_data', 'semi'))
+    ap.add_argument('--part', default='train', choices=('train', 'val'), help='semi: images of this split')
+    ap.add_argument('--per-image', type=int, default=1, help='semi: fields per image')
+    ap.add_argument('--preview', type=int, default=1, help='semi: also write NAME_preview.png (1) or not (0)')
     a = ap.parse_args()
     if not os.path.isdir(a.root):
         sys.exit('real.py: %s not found' % a.root)

@@ -125,6 +125,8 @@ int8-ref: build/int8_dump build/fpf_mkmodel build/fpf_quantize build/fpf_synth
 #   make real-semi              semi-synthetic examples (real nuclei, rendered cells) -> build/real_data/semi
 #   make train-real             the whole real-data schedule, resumable (hours: see the README)
 #   make measure-real MODEL=M   a nucleus model on dsb2018_test_fluo (AP, accuracy, F1; 1000 detections)
+#   make finetune-real          the six cell models fine-tuned from the shipped ones on the real-nuclei mix (~1 h)
+#   make finetune-results       score them, the shipped and the from-scratch ones (synthetic, held-out real nuclei)
 real-split:
 	$(PY) weights/train/real.py split
 
@@ -139,4 +141,11 @@ MODEL ?= weights/models/cores.fpf
 measure-real: build/fpf_segment build/fpf_eval
 	$(PY) weights/train/measure_real.py --model $(MODEL) --threads $(TRAIN_THREADS)
 
-.PHONY: real-split real-semi train-real measure-real
+finetune-real: build/fpf_synth build/fpf_segment build/fpf_eval build/fpf_quantize
+	@mkdir -p build/real_ft
+	sh weights/train/finetune_real.sh 2>&1 | tee -a build/real_ft/finetune.log
+
+finetune-results: build/fpf_synth build/fpf_segment build/fpf_eval build/fpf_quantize
+	$(PY) weights/train/finetune_results.py --int8
+
+.PHONY: real-split real-semi train-real measure-real finetune-real finetune-results

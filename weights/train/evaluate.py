@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -119,11 +120,12 @@ def main():
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--min-score', type=float)
     ap.add_argument('--json')
+    ap.add_argument('--segment-args', default='', help='more fpf_segment options, e.g. "--object-diameter auto"')
     a = ap.parse_args()
-    set_dir = a.set_dir or ensure_set(a.set)
+    set_dir = os.path.abspath(a.set_dir or ensure_set(a.set))
     # absolute: the dt/ and gt/ folders hold symbolic links into it
     work = os.path.abspath(a.work or os.path.join(BUILD, 'eval', os.path.splitext(os.path.basename(a.model))[0] + '_' + a.set))
-    res = run(a.model, set_dir, a.gt_suffix, work, a.threads, min_score=a.min_score)
+    res = run(a.model, set_dir, a.gt_suffix, work, a.threads, min_score=a.min_score, extra=shlex.split(a.segment_args))
     sys.stdout.write(res['text'])
     if a.json:
         with open(a.json, 'w') as f:

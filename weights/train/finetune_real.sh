@@ -19,7 +19,7 @@ SEED=${SEED:-1}
 OUT=${OUT:-build/real_ft}
 CELL_DENSE="--pre-nms 4000 --post-nms 1000 --train-rois 256 --mask-rois 32 --infer-post-nms 1000 --infer-max-dets 500"
 mkdir -p $OUT
-$PY weights/train/real.py split --root "$REAL"
+[ -n "$1" ] || $PY weights/train/real.py split --root "$REAL"
 tune() {
     m=$1
     [ -f $OUT/$m/done.json ] && [ -f $OUT/$m.fpf ] && return 0
@@ -33,11 +33,8 @@ tune() {
     $PY weights/train/export.py $OUT/$m/ckpt.pt $OUT/$m.fpf
     echo "$(date +%T) done $m -> $OUT/$m.fpf"
 }
-running=0
-for m in $CELLS; do
-    tune $m &
-    running=$((running + 1))
-    if [ $running -ge "$JOBS" ]; then wait; running=0; fi
-done
-wait
+# one model when named (the workers below), else all of CELLS, JOBS at a time
+if [ -n "$1" ]; then tune "$1"; exit 0; fi
+# shellcheck disable=SC2086
+printf '%s\n' $CELLS | xargs -P "$JOBS" -n 1 sh "$0"
 echo "$(date +%T) fine-tuning done"

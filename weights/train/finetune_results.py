@@ -7,11 +7,11 @@ segm AP50 and mean AP 0.50..0.90 (at most 100 detections per image), as RESULTS.
 
     /usr/bin/python3 weights/train/finetune_results.py [--dir build/real_ft] [--int8]
 
-Scores each model with evaluate.py (build/fpf_segment + build/fpf_eval; results cached as
-DIR/eval/NAME_SET.json) and prints a markdown table, with the gain of each nucleus-using model over
-`without_nucleus` trained the same way (the paper's comparison). --int8 also scores DIR/NAME_int8.fpf, made
-first when missing with build/fpf_quantize and the shipped int8 models' calibration (int8_results.py: the first
-32 synthetic training scenes, the default options).
+Scores each model with evaluate.run (build/fpf_segment + build/fpf_eval), each score cached under
+DIR/eval/ by the SHA-1 of the model and of fpf_segment (int8_results.cached), and prints a markdown table, with
+the gain of each nucleus-using model over `without_nucleus` trained the same way (the paper's comparison).
+--int8 also scores DIR/NAME_int8.fpf, made first when missing with build/fpf_quantize and the shipped int8
+models' calibration (int8_results.py: the first 32 synthetic training scenes, the default options).
 """
 import argparse
 import json
@@ -20,8 +20,13 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import evaluate as E  # noqa: E402
+import int8_results as I  # noqa: E402
+from results import MODELS  # noqa: E402
+
 ROOT = os.path.abspath(os.path.join(HERE, '..', '..'))
-NAMES = ('without_nucleus', 'with_nucleus', 'fpf_concat', 'fpf_add', 'fpf_concat_weighted', 'fpf_add_weighted')
+NAMES = tuple(m for m in MODELS if m != 'cores')
 LABEL = dict(without_nucleus='without nucleus', with_nucleus='2-channel input', fpf_concat='FPF ⊙ (concat)',
              fpf_add='FPF ⊕ (add)', fpf_concat_weighted='FPF ⊙, weighted mask loss',
              fpf_add_weighted='FPF ⊕, weighted mask loss')
@@ -31,18 +36,20 @@ SEMI_CMD = ['real.py', 'semi', '--part', 'val', '--count', '38', '--per-image', 
             '--preview', '0', '--out', SEMI]
 
 
-def score(model, key, work):
-    out = os.path.join(work, key + '.json')
-    which = key.rsplit('_', 1)[1]
-    if which == 'semi' and not os.path.exists(os.path.join(SEMI, 'manifest.txt')):
+def set_dir(name):
+    """The synthetic sets (evaluate.py makes them), or the held-out real-nuclei fields (made here)."""
+    if name != 'semi':
+        return E.ensure_set(name)
+    if not os.path.exists(os.path.join(SEMI, 'manifest.txt')):
         subprocess.check_call([sys.executable, os.path.join(HERE, SEMI_CMD[0])] + SEMI_CMD[1:], stdout=subprocess.DEVNULL)
-    where = ['--set-dir', SEMI, '--gt-suffix', 'cell_labels'] if which == 'semi' else ['--set', which]
-    if not os.path.exists(out):
-        subprocess.check_call([sys.executable, os.path.join(HERE, 'evaluate.py'), '--model', model] + where +
-                              ['--work', os.path.join(work, key), '--threads', '2', '--json', out + '.tmp'],
-                              cwd=ROOT, stdout=subprocess.DEVNULL)
-        os.replace(out + '.tmp', out)
-    r = json.load(open(out))['segm']
+    return SEMI
+
+
+def score(model, key, work, which):
+    """(segm AP50, segm mean AP) of model on set which."""
+    stamp = I.sha1(model) + ' ' + I.sha1(os.path.join(E.BUILD, 'fpf_segment'))
+    r = I.cached(os.path.join(work, key) + '.score', stamp,
+                 lambda: E.run(model, set_dir(which), None, os.path.join(work, key), threads=2)['segm'])
     return r['0.50'], r['mean']
 
 
@@ -59,18 +66,16 @@ def main():
             ('fine-tuned on the real-nuclei mix', 'ft', lambda n: os.path.join(args.dir, n + '.fpf'))]
     if args.int8:
         rows.append(('fine-tuned, int8', 'ft8', lambda n: os.path.join(args.dir, n + '_int8.fpf')))
-    if args.int8:
-        import int8_results
         for n in NAMES:
             src, dst = os.path.join(args.dir, n + '.fpf'), os.path.join(args.dir, n + '_int8.fpf')
             if os.path.exists(src) and not os.path.exists(dst):
-                int8_results.quantize(src, dst + '.tmp', 32, int8_results.QUANTIZE)
+                I.quantize(src, dst + '.tmp', 32, I.QUANTIZE)
                 os.replace(dst + '.tmp', dst)
     res = {}
     for _, tag, path in rows:
         for n in NAMES:
             if os.path.exists(path(n)):
-                res[tag, n] = [v for s in SETS for v in score(path(n), '%s_%s_%s' % (tag, n, s), work)]
+                res[tag, n] = [v for s in SETS for v in score(path(n), '%s_%s_%s' % (tag, n, s), work, s)]
     print('| segm | model | test AP50 | test mean AP | clustered AP50 | clustered mean AP | real-nuclei fields AP50 | '
           'real-nuclei fields mean AP |')
     print('|---|---|---:|---:|---:|---:|---:|---:|')

@@ -241,31 +241,30 @@ def load_model_from_ckpt(path):
     return m, ck
 
 
-def load_nucleus(path, cfg):
-    """The trained nucleus model whose tower an FPF model freezes: a cores checkpoint, or a shipped cores
-    .fpf (unfold.py gives raw tensors that export to the same .fpf bit for bit)."""
-    if not path.endswith('.fpf'):
-        return load_model_from_ckpt(path)[0]
-    import unfold
-    variant, _, raw = unfold.unfold(path)
-    if variant != 'cores':
-        raise SystemExit('--nucleus %s: a %s model, expected cores' % (path, variant))
-    return build_model(cfg, 'cores').load_raw(raw)
-
-
-def load_init(path, cfg, variant):
-    """--init: the trained model a fine-tuning starts from, a checkpoint or a shipped .fpf of the same variant
-    (its BN statistics come with it; an FPF model's nucleus tower is then replaced by --nucleus)."""
+def load_trained(path, cfg, variant, flag):
+    """A trained model of `variant` from a checkpoint or a shipped .fpf (unfold.py gives raw tensors that
+    export to the same .fpf bit for bit); another variant is refused in one line naming the option."""
     if path.endswith('.fpf'):
         import unfold
         got, _, raw = unfold.unfold(path)
-        m = build_model(cfg, got).load_raw(raw) if got == variant else None
+        m = build_model(cfg, variant).load_raw(raw) if got == variant else None
     else:
         m = load_model_from_ckpt(path)[0]
         got = m.variant
     if got != variant:
-        raise SystemExit('--init %s: a %s model, expected %s' % (path, got, variant))
+        raise SystemExit('%s %s: a %s model, expected %s' % (flag, path, got, variant))
     return m
+
+
+def load_nucleus(path, cfg):
+    """--nucleus: the trained nucleus model whose tower an FPF model freezes."""
+    return load_trained(path, cfg, 'cores', '--nucleus')
+
+
+def load_init(path, cfg, variant):
+    """--init: the trained model a fine-tuning starts from, of the same variant (its BN statistics come with
+    it; an FPF model's nucleus tower is then replaced by --nucleus)."""
+    return load_trained(path, cfg, variant, '--init')
 
 
 def main(argv=None):
